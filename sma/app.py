@@ -1,0 +1,103 @@
+"""Composition root of the SIP media application Lambda (``sma.app.handler``).
+
+Everything is built once per container, at import, so each call's post-dial delay pays only for
+its own work: one DynamoDB read on NEW_INBOUND_CALL, none after. The client is created from
+botocore directly (importing boto3 would also load s3transfer), with short timeouts and few retries
+so even a struggling table leaves time inside PSTN Audio's 5 s budget to answer the call.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import botocore.session
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from sma.actions import PromptLocation
+from sma.events import PstnEvent
+from sma.forwarding import ForwardingApp
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain.callflow import Plan
+from switchboard.settings import ConfigurationError, load
+
+logger = Logger(service="sma")
+metrics = Metrics(service="sma", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard")
+
+# Worst case per DynamoDB call: 2 attempts x (0.5 s connect + 1 s read) + backoff, well under 5 s.
+DYNAMODB_CONFIG = Config(
+    connect_timeout=0.5,
+    read_timeout=1.0,
+    retries={"total_max_attempts": 2, "mode": "standard"},
+    tcp_keepalive=True,
+)
+
+
+class PowertoolsTelemetry:
+    """Structured logs (correlation id = transaction id) and EMF metrics via Powertools."""
+
+    def bind(self, transaction_id: str) -> None:
+        logger.set_correlation_id(transaction_id or None)
+
+    def count(self, metric: str) -> None:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+    def error(self, message: str, **fields: Any) -> None:
+        logger.error(message, extra=fields)
+
+    def event(self, event: PstnEvent | None, actions: list[dict[str, Any]], plan: Plan) -> None:
+        logger.info(
+            "call event",
+            extra={
+                "event_type": event.type if event else None,
+                "sequence": event.sequence if event else None,
+                "action_type": event.action_type if event else None,
+                "error_type": (event.error_type or None) if event else None,
+                "phase": plan.state.phase.value if plan.state else None,
+                "actions": [a["Type"] for a in actions],
+                "outcome": plan.record.outcome.value if plan.record else None,
+            },
+        )
+
+
+def _build() -> tuple[ForwardingApp, Any]:
+    telemetry = PowertoolsTelemetry()
+    try:
+        settings = load(required=("TABLE_NAME", "PROMPT_BUCKET"))
+    except ConfigurationError as error:
+        # Still answer calls (with a hangup) so a broken deploy is a log line, not dead air.
+        logger.error("sma is misconfigured", extra={"reason": str(error)})
+        return ForwardingApp(None, None, None, telemetry), None
+    client = botocore.session.get_session().create_client("dynamodb", config=DYNAMODB_CONFIG)
+    forwarding = ForwardingApp(
+        rules=DynamoForwardRepository(client, settings.table_name),
+        calls=DynamoCallLog(client, settings.table_name),
+        prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
+        telemetry=telemetry,
+    )
+    return forwarding, client
+
+
+app, dynamodb = _build()
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """PSTN Audio invokes this for every event of every call to the SIP media application."""
+    try:
+        return app.handle(event)
+    finally:
+        _flush_metrics()
+
+
+def _flush_metrics() -> None:
+    """Emit this invocation's EMF metrics, if any; metrics must never fail a call."""
+    if not metrics.metric_set:
+        return
+    try:
+        metrics.flush_metrics()
+    except Exception:  # noqa: BLE001
+        logger.exception("could not flush metrics")
+        metrics.clear_metrics()

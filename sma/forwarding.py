@@ -1,0 +1,168 @@
+"""The forwarding SIP media application: PSTN Audio event in, PSTN Audio response out.
+
+:class:`ForwardingApp` maps each invocation to one call-flow decision
+(:mod:`switchboard.domain.callflow`), stores the call record when the flow produces one, and
+renders the steps as actions. It never raises: whatever goes wrong, the caller hears the error
+prompt and the call is hung up, instead of PSTN Audio waiting 5 s and retrying into dead air.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sma import state as call_state
+from sma.actions import PromptLocation, render, response
+from sma.events import LEG_A, LEG_B, MalformedEventError, PstnEvent, parse_event
+from switchboard.domain import callflow
+from switchboard.domain.callflow import CallState, HangUp, Leg, Plan
+from switchboard.domain.rules import ForwardRule
+from switchboard.ports import CallLog, StorageError
+
+
+class RuleReader(Protocol):
+    def get(self, number: str) -> ForwardRule | None: ...
+
+
+class Telemetry(Protocol):
+    """The slice of Powertools Logger + Metrics the app uses (tests can pass a recorder)."""
+
+    def event(self, event: PstnEvent | None, actions: list[dict[str, Any]], plan: Plan) -> None: ...
+    def count(self, metric: str) -> None: ...
+    def error(self, message: str, **fields: Any) -> None: ...
+    def bind(self, transaction_id: str) -> None: ...
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_QUIET_EVENTS = frozenset(
+    {
+        "RINGING",  # response ignored by the service
+        "ACTION_INTERRUPTED",  # response ignored by the service
+        "NEW_OUTBOUND_CALL",
+        "CALL_ANSWERED",
+        "DIGITS_RECEIVED",
+        "CALL_UPDATE_REQUESTED",
+    }
+)
+
+
+class ForwardingApp:
+    """Route calls to our numbers according to their forward rules."""
+
+    def __init__(
+        self,
+        rules: RuleReader | None,
+        calls: CallLog | None,
+        prompts: PromptLocation | None,
+        telemetry: Telemetry,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
+        self._rules = rules
+        self._calls = calls
+        self._prompts = prompts
+        self._telemetry = telemetry
+        self._clock = clock
+
+    def handle(self, raw: Any) -> dict[str, Any]:
+        now = self._clock()
+        event: PstnEvent | None = None
+        state: CallState | None = None
+        try:
+            event = parse_event(raw)
+            self._telemetry.bind(event.transaction_id)
+            state = call_state.load(event.attributes)
+            plan = self._decide(event, state, now)
+        except MalformedEventError as error:
+            self._telemetry.error("malformed PSTN Audio event", reason=str(error))
+            self._telemetry.count("HandlerErrors")
+            plan = callflow.on_error(None, now)
+        except Exception as error:  # noqa: BLE001 - a call must never be left without an answer
+            self._telemetry.error("unexpected error handling event", reason=repr(error))
+            self._telemetry.count("HandlerErrors")
+            plan = callflow.on_error(state, now)
+        try:
+            return self._respond(event, plan)
+        except Exception as error:  # noqa: BLE001 - last resort: end the call cleanly
+            self._telemetry.error("could not build a response", reason=repr(error))
+            return response([{"Type": "Hangup", "Parameters": {"ParticipantTag": LEG_A, "SipResponseCode": "0"}}])
+
+    def _decide(self, event: PstnEvent, state: CallState | None, now: int) -> Plan:
+        kind = event.type
+        if kind == "NEW_INBOUND_CALL":
+            return self._new_call(event, now)
+        if kind == "HANGUP":
+            return self._hangup(event, state, now)
+        if kind == "INVALID_LAMBDA_RESPONSE":
+            self._telemetry.error(
+                "PSTN Audio rejected our response", error_type=event.error_type, detail=event.error_message
+            )
+            self._telemetry.count("InvalidResponses")
+            return callflow.on_error(state, now)
+        if kind in _QUIET_EVENTS or state is None:
+            return Plan((), state)
+        if kind == "ACTION_SUCCESSFUL":
+            if event.action_type == "CallAndBridge":
+                self._telemetry.count("CallsForwarded")
+                return callflow.on_bridge_answered(state, now)
+            return Plan((), state)
+        if kind == "ACTION_FAILED":
+            if event.action_type == "CallAndBridge":
+                self._telemetry.count("BridgeFailures")
+                return callflow.on_bridge_failed(state, event.error_type, now)
+            if event.action_type == "Hangup":
+                return Plan((), state)  # the leg was already gone
+            return callflow.on_prompt_failed(state, now)
+        return Plan((), state)
+
+    def _new_call(self, event: PstnEvent, now: int) -> Plan:
+        leg_a = event.leg(LEG_A) or (event.participants[0] if event.participants else None)
+        if leg_a is None or not leg_a.to:
+            raise MalformedEventError("NEW_INBOUND_CALL without a LEG-A participant")
+        if self._rules is None:
+            return callflow.on_error(None, now)
+        try:
+            rule = self._rules.get(leg_a.to)
+        except StorageError as error:
+            self._telemetry.error("could not read the forward rule", reason=str(error))
+            self._telemetry.count("StorageErrors")
+            return callflow.on_error(None, now, record=False)
+        plan = callflow.start(rule, leg_a.to, leg_a.from_, now)
+        if plan.record is not None:
+            self._telemetry.count("CallsNotInService")
+        return plan
+
+    def _hangup(self, event: PstnEvent, state: CallState | None, now: int) -> Plan:
+        gone = event.disconnected_tags
+        if LEG_A in gone:
+            tag = LEG_A
+        elif LEG_B in gone:
+            tag = LEG_B
+        else:
+            tag = str(event.action_parameters.get("ParticipantTag") or LEG_A).upper()
+        other = event.leg(LEG_B if tag == LEG_A else LEG_A)
+        other_connected = other is not None and other.connected
+        leg = Leg.CALLER if tag == LEG_A else Leg.CALLEE
+        if state is None:
+            steps = (HangUp(Leg.CALLEE if leg is Leg.CALLER else Leg.CALLER),) if other_connected else ()
+            return Plan(steps, None)
+        return callflow.on_leg_ended(state, leg, other_connected, now)
+
+    def _respond(self, event: PstnEvent | None, plan: Plan) -> dict[str, Any]:
+        if plan.record is not None and self._calls is not None and event is not None:
+            try:
+                self._calls.record_call(event.transaction_id, plan.record)
+            except StorageError as error:
+                # The call itself must go on; the missing record is visible in logs and metrics.
+                self._telemetry.error("could not store the call record", reason=str(error))
+                self._telemetry.count("RecordWriteFailures")
+        attributes = dict(event.attributes) if event is not None else {}
+        if plan.state is not None:
+            attributes[call_state.STATE_KEY] = call_state.dump(plan.state)
+        actions = render(plan.steps, self._prompts, event)
+        self._telemetry.event(event, actions, plan)
+        return response(actions, attributes)

@@ -1,0 +1,323 @@
+"""The shared single table: forward rules, their history, call records and call events.
+
+Key design (generic ``pk``/``sk`` so every feature shares one table and one stream):
+
+=================  ==========================  ==============================  =====================
+item               pk                          sk                              gsi1pk / gsi1sk
+=================  ==========================  ==============================  =====================
+forward rule       ``NUMBER#<our number>``     ``RULE``                        ``RULES`` / number
+rule history       ``NUMBER#<our number>``     ``HISTORY#<iso time>#<version>``
+call record        ``CALL#<transaction id>``   ``RECORD``                      ``CALLS#<dialed>`` / time
+call event         ``CALL#<transaction id>``   ``EVENT#<type>``
+=================  ==========================  ==============================  =====================
+
+Every item carries ``kind`` so the stream's event-source filter (and the notifier itself) can pick
+out ``call_event`` items. Call records and events expire through the table's ``ttl`` attribute.
+
+Rule changes are one ``TransactWriteItems``: the rule write is conditional on the version the
+writer read, and the history item goes in the same transaction, so the audit trail can never
+disagree with the rule and two racing edits cannot both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
+from switchboard.domain.events import Attempt, CallEvent, CallRecord
+from switchboard.domain.rules import ForwardRule
+from switchboard.ports import ConflictError, StorageError
+
+RULE_SK = "RULE"
+RULES_INDEX = "gsi1"
+CALL_RECORD_DAYS = 90
+CALL_EVENT_DAYS = 30
+# Expired rules linger this long so the expiry job can still route the number back and announce it.
+EXPIRED_RULE_GRACE_SECONDS = 7 * 24 * 3600
+
+
+class RuleNotFoundError(LookupError):
+    """There is no forward on that number."""
+
+
+def rule_key(number: str) -> dict[str, Any]:
+    return {"pk": {"S": f"NUMBER#{number}"}, "sk": {"S": RULE_SK}}
+
+
+def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
+    return {
+        "pk": f"NUMBER#{rule.number}",
+        "sk": RULE_SK,
+        "kind": "forward_rule",
+        "gsi1pk": "RULES",
+        "gsi1sk": rule.number,
+        "number": rule.number,
+        "destinations": list(rule.destinations),
+        "greeting": rule.greeting.value,
+        "failure": rule.failure.value,
+        "caller_id": rule.caller_id.value,
+        "ring_timeout": rule.ring_timeout,
+        "expires_at": rule.expires_at,
+        "ttl": rule.expires_at + EXPIRED_RULE_GRACE_SECONDS if rule.expires_at else None,
+        "created_by": rule.created_by,
+        "updated_by": rule.updated_by,
+        "updated_at": rule.updated_at,
+        "version": rule.version,
+    }
+
+
+def rule_from_item(item: dict[str, Any]) -> ForwardRule:
+    return ForwardRule(
+        number=item["number"],
+        destinations=tuple(item["destinations"]),
+        greeting=item.get("greeting", "loop"),
+        failure=item.get("failure", "prompt"),
+        caller_id=item.get("caller_id", "dialed"),
+        ring_timeout=int(item.get("ring_timeout", 30)),
+        expires_at=int(item["expires_at"]) if item.get("expires_at") is not None else None,
+        created_by=item.get("created_by", ""),
+        updated_by=item.get("updated_by", ""),
+        updated_at=item.get("updated_at", ""),
+        version=int(item.get("version", 0)),
+    )
+
+
+def _rule_snapshot(rule: ForwardRule | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    snapshot = rule_to_item(rule)
+    for key in ("pk", "sk", "kind", "gsi1pk", "gsi1sk", "ttl"):
+        snapshot.pop(key, None)
+    return {k: v for k, v in snapshot.items() if v is not None}
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            return True
+        # Some SDKs/emulators only put the reasons in the message.
+        return "ConditionalCheckFailed" in str(error.response.get("Error", {}).get("Message", ""))
+    return False
+
+
+class DynamoForwardRepository:
+    """:class:`~switchboard.ports.ForwardRepository` on the shared table (low-level client)."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, number: str) -> ForwardRule | None:
+        try:
+            response = self._client.get_item(TableName=self._table, Key=rule_key(number), ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the forward for {number}: {error}") from error
+        item = response.get("Item")
+        return rule_from_item(decode_item(item)) if item else None
+
+    def list(self) -> list[ForwardRule]:
+        rules: list[ForwardRule] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RULES_INDEX,
+            "KeyConditionExpression": "gsi1pk = :rules",
+            "ExpressionAttributeValues": {":rules": {"S": "RULES"}},
+        }
+        try:
+            while True:
+                page = self._client.query(**kwargs)
+                rules.extend(rule_from_item(decode_item(item)) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not list forwards: {error}") from error
+        return sorted(rules, key=lambda r: r.number)
+
+    def save(self, rule: ForwardRule, *, actor: str) -> ForwardRule:
+        previous = self.get(rule.number) if rule.version else None
+        now = _now_iso()
+        stored = rule.with_changes(
+            version=rule.version + 1,
+            updated_at=now,
+            updated_by=actor,
+            created_by=rule.created_by or actor,
+        )
+        put: dict[str, Any] = {"TableName": self._table, "Item": encode_item(rule_to_item(stored))}
+        if rule.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :expected"
+            put["ExpressionAttributeValues"] = {":expected": encode(rule.version)}
+        history = self._history_item(rule.number, "set", actor, now, stored.version, previous, stored)
+        self._transact([{"Put": put}, {"Put": history}], rule.number)
+        return stored
+
+    def delete(self, number: str, *, expected_version: int, actor: str) -> ForwardRule:
+        previous = self.get(number)
+        if previous is None:
+            raise RuleNotFoundError(f"there is no forward on {number}")
+        if previous.version != expected_version:
+            raise ConflictError(f"the forward on {number} changed since it was read; look again and retry")
+        now = _now_iso()
+        delete = {
+            "TableName": self._table,
+            "Key": rule_key(number),
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": encode(expected_version)},
+        }
+        history = self._history_item(number, "remove", actor, now, expected_version + 1, previous, None)
+        self._transact([{"Delete": delete}, {"Put": history}], number)
+        return previous
+
+    def history(self, number: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Most recent changes first: ``{"action", "actor", "at", "old", "new"}``."""
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :history)",
+                ExpressionAttributeValues={":pk": {"S": f"NUMBER#{number}"}, ":history": {"S": "HISTORY#"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the history of {number}: {error}") from error
+        return [decode_item(item) for item in page.get("Items", [])]
+
+    def _history_item(
+        self,
+        number: str,
+        action: str,
+        actor: str,
+        at: str,
+        version: int,
+        old: ForwardRule | None,
+        new: ForwardRule | None,
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": encode_item(
+                {
+                    "pk": f"NUMBER#{number}",
+                    "sk": f"HISTORY#{at}#{version:08d}",
+                    "kind": "rule_history",
+                    "number": number,
+                    "action": action,
+                    "actor": actor,
+                    "at": at,
+                    "old": _rule_snapshot(old),
+                    "new": _rule_snapshot(new),
+                }
+            ),
+        }
+
+    def _transact(self, items: list[dict[str, Any]], number: str) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise ConflictError(
+                    f"the forward on {number} changed since it was read; look again and retry"
+                ) from error
+            raise StorageError(f"could not change the forward on {number}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not change the forward on {number}: {error}") from error
+
+
+def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
+    return {"destination": attempt.destination, "result": attempt.result, "ring_ms": attempt.ring_ms}
+
+
+class DynamoCallLog:
+    """:class:`~switchboard.ports.CallLog`: a call's record and events in a single request.
+
+    The request carries a client token derived from the transaction id, so if PSTN Audio retries
+    the invocation (it does after 5 s without an answer) the same write is not applied twice.
+    """
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def record_call(self, transaction_id: str, record: CallRecord) -> None:
+        ended_s = record.ended_ms // 1000
+        record_item = {
+            "pk": f"CALL#{transaction_id}",
+            "sk": "RECORD",
+            "kind": "call_record",
+            "gsi1pk": f"CALLS#{record.dialed}",
+            "gsi1sk": f"{_iso_ms(record.started_ms)}#{transaction_id}",
+            "transaction_id": transaction_id,
+            "dialed": record.dialed,
+            "caller": record.caller,
+            "outcome": record.outcome.value,
+            "attempts": [_attempt_dict(a) for a in record.attempts],
+            "destinations_tried": list(record.destinations_tried),
+            "started_at": _iso_ms(record.started_ms),
+            "ended_at": _iso_ms(record.ended_ms),
+            "duration_ms": record.duration_ms,
+            "talk_ms": record.talk_ms,
+            "ttl": ended_s + CALL_RECORD_DAYS * 86400,
+        }
+        events = [self._event_item(transaction_id, event) for event in record.events()]
+        try:
+            if not events:
+                self._client.put_item(TableName=self._table, Item=encode_item(record_item))
+                return
+            token = hashlib.sha256(f"call-record:{transaction_id}".encode()).hexdigest()[:36]
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": encode_item(record_item)}},
+                    *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
+                ],
+                ClientRequestToken=token,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+
+    def recent_calls(self, dialed: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest call records for one of our numbers, newest first."""
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                IndexName=RULES_INDEX,
+                KeyConditionExpression="gsi1pk = :calls",
+                ExpressionAttributeValues={":calls": {"S": f"CALLS#{dialed}"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read recent calls for {dialed}: {error}") from error
+        return [decode_item(item) for item in page.get("Items", [])]
+
+    def _event_item(self, transaction_id: str, event: CallEvent) -> dict[str, Any]:
+        return {
+            "pk": f"CALL#{transaction_id}",
+            "sk": f"EVENT#{event.type.value}",
+            "kind": "call_event",
+            "event_type": event.type.value,
+            "event_id": f"{transaction_id}:{event.type.value}",
+            "transaction_id": transaction_id,
+            "dialed": event.dialed,
+            "caller": event.caller,
+            "at": _iso_ms(event.at_ms),
+            "all_failed": event.all_failed,
+            "attempts": [_attempt_dict(a) for a in event.attempts],
+            "ttl": event.at_ms // 1000 + CALL_EVENT_DAYS * 86400,
+        }

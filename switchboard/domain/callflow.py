@@ -1,0 +1,277 @@
+"""The forwarding call flow as pure decisions.
+
+Each function takes the call's state plus what just happened and returns a :class:`Plan`: the
+steps to perform (play a prompt, bridge to a destination, hang up a leg), the new state, and at
+most once per call a :class:`~switchboard.domain.events.CallRecord` to store.
+
+Nothing here knows PSTN Audio JSON. ``sma/`` turns a PSTN Audio event into one of these calls and
+renders the steps as actions; an Amazon Connect backend could render the same steps as contact-flow
+blocks. Time is passed in (milliseconds) so the flow is deterministic under test.
+
+The invariant that keeps the SMA to *one write per call*: a record is produced only by the
+transition that ends the call's outcome, and ``CallState.recorded`` guards against a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from switchboard.domain.events import Attempt, AttemptResult, CallRecord, Outcome
+from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode, is_e164
+
+
+class Leg(StrEnum):
+    """The two sides of a forwarded call."""
+
+    CALLER = "caller"  # the inbound call to our number (PSTN Audio LEG-A)
+    CALLEE = "callee"  # the outbound call to a destination (PSTN Audio LEG-B)
+
+
+class Prompt(StrEnum):
+    """Recorded prompts the flow can play; adapters map them to audio files."""
+
+    GREETING = "greeting"
+    NOT_IN_SERVICE = "not_in_service"
+    FAILURE = "failure"
+    ERROR = "error"
+
+
+class HangupCause(StrEnum):
+    NORMAL = "normal"
+    UNAVAILABLE = "unavailable"  # no destination reached (SIP 480)
+
+
+class Phase(StrEnum):
+    GREETING = "greeting"  # playing the greeting once before dialling
+    RINGING = "ringing"  # a bridge to destinations[index] is in progress
+    BRIDGED = "bridged"
+    ENDING = "ending"  # we decided to end the call (prompt and/or hangup under way)
+    ENDED = "ended"  # a leg is gone; nothing more to do but tidy up
+
+
+@dataclass(frozen=True, slots=True)
+class PlayPrompt:
+    prompt: Prompt
+    leg: Leg = Leg.CALLER
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """Call ``destination`` and bridge it to the caller when answered."""
+
+    destination: str
+    caller_id: str
+    timeout_seconds: int
+    ringback: Prompt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HangUp:
+    leg: Leg
+    cause: HangupCause = HangupCause.NORMAL
+
+
+Step = PlayPrompt | Bridge | HangUp
+
+
+@dataclass(frozen=True, slots=True)
+class CallState:
+    """Everything later events need, so they never read the table again.
+
+    ``caller_id`` is resolved once at call start. ``greeting_broken`` remembers that the greeting
+    audio failed so follow-me attempts do not keep tripping over it.
+    """
+
+    dialed: str
+    caller: str
+    destinations: tuple[str, ...]
+    greeting: GreetingMode
+    failure: FailureAction
+    caller_id: str
+    ring_timeout: int
+    phase: Phase
+    index: int = 0
+    started_ms: int = 0
+    attempt_started_ms: int = 0
+    bridged_ms: int = 0
+    attempts: tuple[Attempt, ...] = ()
+    recorded: bool = False
+    greeting_broken: bool = False
+
+    @property
+    def current_destination(self) -> str:
+        return self.destinations[self.index]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do now: ``steps`` in order, the ``state`` to carry, and a ``record`` to store, if any."""
+
+    steps: tuple[Step, ...]
+    state: CallState | None
+    record: CallRecord | None = None
+
+
+def start(rule: ForwardRule | None, dialed: str, caller: str, now_ms: int) -> Plan:
+    """A call reached ``dialed``: bridge it to the rule's first destination or refuse it."""
+    if rule is None or not rule.is_active(now_ms / 1000):
+        state = CallState(
+            dialed=dialed,
+            caller=caller,
+            destinations=(),
+            greeting=GreetingMode.NONE,
+            failure=FailureAction.PROMPT,
+            caller_id=dialed,
+            ring_timeout=0,
+            phase=Phase.ENDING,
+            started_ms=now_ms,
+        )
+        return _finish(
+            state,
+            (PlayPrompt(Prompt.NOT_IN_SERVICE), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE)),
+            Outcome.NOT_IN_SERVICE,
+            now_ms,
+        )
+
+    # The caller's own number is only usable as caller ID if it is a real E.164 number;
+    # withheld or malformed caller IDs fall back to our number rather than failing the bridge.
+    caller_id = caller if rule.caller_id is CallerIdMode.CALLER and is_e164(caller) else dialed
+    state = CallState(
+        dialed=dialed,
+        caller=caller,
+        destinations=rule.destinations,
+        greeting=rule.greeting,
+        failure=rule.failure,
+        caller_id=caller_id,
+        ring_timeout=rule.ring_timeout,
+        phase=Phase.RINGING,
+        started_ms=now_ms,
+        attempt_started_ms=now_ms,
+    )
+    if rule.greeting is GreetingMode.ONCE:
+        state = replace(state, phase=Phase.GREETING)
+        return Plan((PlayPrompt(Prompt.GREETING), _bridge(state)), state)
+    return Plan((_bridge(state),), state)
+
+
+def on_bridge_answered(state: CallState, now_ms: int) -> Plan:
+    """The destination answered: the call is up; nothing to do until someone hangs up."""
+    if state.phase not in (Phase.GREETING, Phase.RINGING):
+        return Plan((), state)
+    attempt = Attempt(state.current_destination, AttemptResult.ANSWERED, _ring_ms(state, now_ms))
+    return Plan(
+        (),
+        replace(state, phase=Phase.BRIDGED, bridged_ms=now_ms, attempts=(*state.attempts, attempt)),
+    )
+
+
+def on_bridge_failed(state: CallState, error: str, now_ms: int) -> Plan:
+    """The destination was not reached: try the next one (follow-me), else apply the failure action.
+
+    A missing or unreadable greeting (``InvalidAudioSource``) is not the destination's fault, so the
+    same destination is tried once more without the greeting.
+    """
+    if state.phase not in (Phase.GREETING, Phase.RINGING):
+        return Plan((), state)
+    attempt = Attempt(state.current_destination, error or "Unknown", _ring_ms(state, now_ms))
+    state = replace(state, attempts=(*state.attempts, attempt), attempt_started_ms=now_ms, phase=Phase.RINGING)
+
+    if error == "InvalidAudioSource" and not state.greeting_broken and state.greeting is GreetingMode.LOOP:
+        state = replace(state, greeting_broken=True)
+        return Plan((_bridge(state),), state)
+    if state.index + 1 < len(state.destinations):
+        state = replace(state, index=state.index + 1)
+        return Plan((_bridge(state),), state)
+
+    steps: tuple[Step, ...] = (HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),)
+    if state.failure is FailureAction.PROMPT:
+        steps = (PlayPrompt(Prompt.FAILURE), *steps)
+    unanswered = all(a.result == AttemptResult.NOT_ANSWERED for a in state.attempts)
+    return _finish(
+        replace(state, phase=Phase.ENDING),
+        steps,
+        Outcome.NO_ANSWER if unanswered else Outcome.ALL_FAILED,
+        now_ms,
+    )
+
+
+def on_prompt_failed(state: CallState, now_ms: int) -> Plan:
+    """A prompt could not be played. PSTN Audio drops the actions after a failed one, so re-issue
+    what mattered: the bridge after a failed greeting, or the hangup after a failed closing prompt."""
+    if state.phase is Phase.GREETING:
+        state = replace(state, phase=Phase.RINGING, greeting_broken=True, attempt_started_ms=now_ms)
+        return Plan((_bridge(state),), state)
+    if state.phase is Phase.ENDING:
+        return Plan((HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),), state)
+    return Plan((), state)
+
+
+def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: int) -> Plan:
+    """One leg hung up. PSTN Audio keeps the other leg (and its bill) running, so end it too."""
+    other = Leg.CALLEE if leg is Leg.CALLER else Leg.CALLER
+    steps: tuple[Step, ...] = (HangUp(other),) if other_leg_connected else ()
+    if state.phase in (Phase.ENDING, Phase.ENDED):
+        return Plan(steps, replace(state, phase=Phase.ENDED))
+    if state.phase is Phase.BRIDGED:
+        return _finish(replace(state, phase=Phase.ENDED), steps, Outcome.BRIDGED, now_ms)
+    if leg is Leg.CALLER:
+        # Caller gave up while we were greeting or ringing a destination.
+        attempt = Attempt(state.current_destination, AttemptResult.ABANDONED, _ring_ms(state, now_ms))
+        state = replace(state, attempts=(*state.attempts, attempt), phase=Phase.ENDED)
+        return _finish(state, steps, Outcome.ABANDONED, now_ms)
+    # The destination leg vanished before it was bridged; the bridge's own failure event follows.
+    return Plan(steps, state)
+
+
+def on_error(state: CallState | None, now_ms: int, *, record: bool = True) -> Plan:
+    """Something went wrong on our side: apologise and hang up rather than leave dead air.
+
+    ``record=False`` when the failure was the table itself; writing a record would only spend more
+    of the 5 s PSTN Audio budget on a store that is failing.
+    """
+    steps: tuple[Step, ...] = (PlayPrompt(Prompt.ERROR), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE))
+    if state is None:
+        return Plan(steps, None)
+    if state.phase is Phase.ENDED:
+        return Plan((), state)
+    if state.phase is Phase.ENDING:
+        # Already ending (perhaps the closing prompt is what failed): just make sure the call ends.
+        return Plan((HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),), state)
+    if state.phase is Phase.BRIDGED:
+        steps = (HangUp(Leg.CALLEE), *steps)
+    state = replace(state, phase=Phase.ENDING)
+    if not record:
+        return Plan(steps, state)
+    return _finish(state, steps, Outcome.ERROR, now_ms)
+
+
+def _bridge(state: CallState) -> Bridge:
+    use_greeting = state.greeting is GreetingMode.LOOP and not state.greeting_broken
+    return Bridge(
+        destination=state.current_destination,
+        caller_id=state.caller_id,
+        timeout_seconds=state.ring_timeout,
+        ringback=Prompt.GREETING if use_greeting else None,
+    )
+
+
+def _ring_ms(state: CallState, now_ms: int) -> int:
+    return max(0, now_ms - state.attempt_started_ms)
+
+
+def _finish(state: CallState, steps: tuple[Step, ...], outcome: Outcome, now_ms: int) -> Plan:
+    """Attach the call's one record unless it was already produced."""
+    if state.recorded:
+        return Plan(steps, state)
+    talk_ms = max(0, now_ms - state.bridged_ms) if outcome is Outcome.BRIDGED and state.bridged_ms else 0
+    record = CallRecord(
+        dialed=state.dialed,
+        caller=state.caller,
+        outcome=outcome,
+        attempts=state.attempts,
+        started_ms=state.started_ms,
+        ended_ms=now_ms,
+        talk_ms=talk_ms,
+    )
+    return Plan(steps, replace(state, recorded=True), record)

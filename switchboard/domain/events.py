@@ -1,0 +1,98 @@
+"""Call records and call events: what happened to a call, for people and for alerts.
+
+A :class:`CallRecord` is written once per call. When any destination could not be reached it also
+yields a :class:`CallEvent` of type ``bridge_failed``; the table's stream carries that event to the
+notifier, which turns it into a Slack alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How a forwarded call ended."""
+
+    BRIDGED = "bridged"  # a destination answered and the parties talked
+    NO_ANSWER = "no-answer"  # every destination rang out
+    ALL_FAILED = "all-failed"  # every destination failed, not only by ringing out (busy, invalid...)
+    NOT_IN_SERVICE = "not-in-service"  # no active forward for the dialed number
+    ABANDONED = "abandoned"  # the caller hung up before a destination answered
+    ERROR = "error"  # our side failed; the caller heard the error prompt
+
+
+class AttemptResult(StrEnum):
+    """Results of one bridge attempt that are ours; anything else is a PSTN Audio ErrorType."""
+
+    ANSWERED = "answered"
+    NOT_ANSWERED = "CallNotAnswered"
+    ABANDONED = "abandoned"  # caller hung up while it rang
+
+
+class EventType(StrEnum):
+    BRIDGE_FAILED = "bridge_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at one destination: ``result`` is ``answered``, ``abandoned`` or the ErrorType."""
+
+    destination: str
+    result: str
+    ring_ms: int
+
+    @property
+    def failed(self) -> bool:
+        return self.result not in (AttemptResult.ANSWERED, AttemptResult.ABANDONED)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    dialed: str
+    caller: str
+    outcome: Outcome
+    attempts: tuple[Attempt, ...]
+    started_ms: int
+    ended_ms: int
+    talk_ms: int = 0
+
+    @property
+    def duration_ms(self) -> int:
+        return max(0, self.ended_ms - self.started_ms)
+
+    @property
+    def destinations_tried(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.destination for a in self.attempts))
+
+    def events(self) -> tuple[CallEvent, ...]:
+        """Alerts this call deserves: one ``bridge_failed`` summarising every failed attempt."""
+        failed = tuple(a for a in self.attempts if a.failed)
+        if not failed:
+            return ()
+        return (
+            CallEvent(
+                type=EventType.BRIDGE_FAILED,
+                dialed=self.dialed,
+                caller=self.caller,
+                at_ms=self.ended_ms,
+                attempts=self.attempts,
+                all_failed=self.outcome in (Outcome.NO_ANSWER, Outcome.ALL_FAILED),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """Something about a call that people should hear about.
+
+    ``all_failed`` distinguishes "nobody could be reached" (the caller got the failure action) from
+    "the first destination failed but follow-me reached another one".
+    """
+
+    type: EventType
+    dialed: str
+    caller: str
+    at_ms: int
+    attempts: tuple[Attempt, ...] = ()
+    all_failed: bool = False

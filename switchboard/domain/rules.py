@@ -1,0 +1,151 @@
+"""Forward rules: what happens when somebody dials one of our numbers.
+
+A :class:`ForwardRule` is plain data. It knows nothing about DynamoDB, Slack or PSTN Audio JSON, so
+the SIP media application handler, the Slack bot, the CLI and a future Amazon Connect backend all
+share one definition of "forward +15550100 to these destinations, in this order".
+
+Destinations are stored already normalised to E.164. Validating a *new* destination (is it a real
+number, an allowed country, not premium rate...) is the job of :mod:`switchboard.policy`, which
+needs ``phonenumbers``; keeping that out of this module keeps the SMA hot path light.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, TypeVar
+
+MAX_DESTINATIONS = 5
+MIN_RING_TIMEOUT = 1
+MAX_RING_TIMEOUT = 120
+DEFAULT_RING_TIMEOUT = 30
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+class RuleError(ValueError):
+    """A rule that cannot exist (wrong number of destinations, timeout out of range...)."""
+
+
+class GreetingMode(StrEnum):
+    """How the caller hears the greeting while we reach the destination."""
+
+    LOOP = "loop"  # greeting repeats as the ringback tone until the destination answers
+    ONCE = "once"  # greeting plays in full once, then we dial
+    NONE = "none"  # caller hears the destination ringing straight away
+
+
+class FailureAction(StrEnum):
+    """What the caller gets once every destination has failed."""
+
+    PROMPT = "prompt"  # play the failure prompt, then hang up
+    HANGUP = "hangup"
+
+
+class CallerIdMode(StrEnum):
+    """Which number the destination sees as the caller."""
+
+    DIALED = "dialed"  # our number: hides both parties' numbers from each other
+    CALLER = "caller"  # the original caller's number (LEG-A From)
+
+
+def is_e164(number: str) -> bool:
+    """True for a syntactically valid E.164 string (``+`` then 2-15 digits)."""
+    return bool(_E164.match(number))
+
+
+def parse_choice(enum: type[_Choice], value: str, what: str) -> _Choice:
+    """Parse a case-insensitive enum value with an error that lists the choices."""
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        choices = " | ".join(member.value for member in enum)
+        raise RuleError(f"{what} must be one of {choices}, not {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRule:
+    """Forward calls to ``number`` (one of ours) to ``destinations``, tried in order (follow-me).
+
+    ``version`` is the optimistic-concurrency counter: 0 means "not stored yet"; the repository
+    refuses a write whose version is not the stored one, so two racing edits cannot overwrite each
+    other silently.
+
+    >>> rule = ForwardRule(number="+12025550100", destinations=("+12025550199",))
+    >>> rule.greeting, rule.failure, rule.caller_id, rule.ring_timeout
+    (<GreetingMode.LOOP: 'loop'>, <FailureAction.PROMPT: 'prompt'>, <CallerIdMode.DIALED: 'dialed'>, 30)
+    """
+
+    number: str
+    destinations: tuple[str, ...]
+    greeting: GreetingMode = GreetingMode.LOOP
+    failure: FailureAction = FailureAction.PROMPT
+    caller_id: CallerIdMode = CallerIdMode.DIALED
+    ring_timeout: int = DEFAULT_RING_TIMEOUT
+    expires_at: int | None = None  # epoch seconds; the rule is inactive from then on
+    created_by: str = ""
+    updated_by: str = ""
+    updated_at: str = ""  # ISO 8601 UTC
+    version: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not is_e164(self.number):
+            raise RuleError(f"our number must be in E.164 form (+countrycode...), not {self.number!r}")
+        if not 1 <= len(self.destinations) <= MAX_DESTINATIONS:
+            raise RuleError(
+                f"a forward needs 1 to {MAX_DESTINATIONS} destinations, got {len(self.destinations)}"
+            )
+        for destination in self.destinations:
+            if not is_e164(destination):
+                raise RuleError(f"destination {destination!r} is not in E.164 form")
+        if len(set(self.destinations)) != len(self.destinations):
+            raise RuleError("the same destination is listed twice")
+        if not MIN_RING_TIMEOUT <= self.ring_timeout <= MAX_RING_TIMEOUT:
+            raise RuleError(
+                f"ring timeout must be {MIN_RING_TIMEOUT}-{MAX_RING_TIMEOUT} seconds, got {self.ring_timeout}"
+            )
+        # Enums arrive as strings from storage and forms; coerce once here so callers can rely on types.
+        object.__setattr__(self, "greeting", GreetingMode(self.greeting))
+        object.__setattr__(self, "failure", FailureAction(self.failure))
+        object.__setattr__(self, "caller_id", CallerIdMode(self.caller_id))
+        object.__setattr__(self, "destinations", tuple(self.destinations))
+
+    def is_active(self, now: float) -> bool:
+        """A rule past its ``expires_at`` no longer forwards, even before anything deletes it."""
+        return self.expires_at is None or now < self.expires_at
+
+    def with_changes(self, **changes: Any) -> ForwardRule:
+        """A copy with ``changes`` applied (and validated again)."""
+        return replace(self, **changes)
+
+    def summary(self) -> str:
+        """One line for people: ``+1202... → +1303..., +1404... (greeting loop, then prompt)``."""
+        text = f"{self.number} → {', '.join(self.destinations)} (greeting {self.greeting}, then {self.failure}"
+        if self.caller_id is CallerIdMode.CALLER:
+            text += ", caller's ID shown"
+        if self.ring_timeout != DEFAULT_RING_TIMEOUT:
+            text += f", {self.ring_timeout}s per destination"
+        return text + ")"
+
+
+def find_loops(number: str, destinations: tuple[str, ...], existing: dict[str, ForwardRule]) -> str | None:
+    """Explain why forwarding ``number`` to ``destinations`` would chain or loop, or return None.
+
+    A destination that is itself forwarded would send the call back into our SIP media application,
+    and a number that some other rule forwards *to* would become a hop in a chain. Both burn two legs
+    per hop and can ring forever, so the bot and CLI refuse them. ``existing`` maps our numbers to
+    their current rules; the rule being replaced (``number``'s own) is ignored.
+    """
+    for destination in destinations:
+        if destination == number:
+            return f"{destination} is the number being forwarded: a number cannot forward to itself"
+        if destination in existing and destination != number:
+            return f"{destination} is one of our forwarded numbers: forwarding to it would chain or loop calls"
+    for other, rule in sorted(existing.items()):
+        if other != number and number in rule.destinations:
+            return f"{other} already forwards to {number}: forwarding {number} as well would chain or loop calls"
+    return None

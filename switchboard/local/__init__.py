@@ -1,0 +1,1 @@
+"""Local-stack tooling (template reader, PSTN Audio response schema). Never imported by a Lambda."""

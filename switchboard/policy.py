@@ -1,0 +1,131 @@
+"""Which destinations we will forward to, and how typed numbers become E.164.
+
+This is the one phone-number parser of the project (bot, CLI and tests use it). It imports
+``phonenumbers`` (large metadata), so it is never imported on the SIP media application's path.
+
+Forwarding pays for an outbound call on every inbound one, which makes a forward the classic
+toll-fraud vehicle: premium-rate, shared-cost and personal numbers, countries we do not call,
+emergency and short codes are all refused, each with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, shortnumberinfo
+
+from switchboard.domain.rules import MAX_DESTINATIONS, ForwardRule, find_loops, is_e164
+
+_REFUSED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "is a premium-rate number",
+    PhoneNumberType.SHARED_COST: "is a shared-cost number",
+    PhoneNumberType.PERSONAL_NUMBER: "is a personal-number redirection service (a common toll-fraud target)",
+    PhoneNumberType.UAN: "is a universal access number",
+    PhoneNumberType.UNKNOWN: "is not a number type we can identify",
+}
+_DIGITS_ONLY = re.compile(r"[^\d+]")
+
+
+class DestinationRefusedError(ValueError):
+    """A number we will not use; the message names the number and the reason."""
+
+    def __init__(self, number: str, reason: str) -> None:
+        super().__init__(f"{number} {reason}")
+        self.number = number
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationPolicy:
+    """Validates destinations for forwards created in ``default_country``'s numbering plan.
+
+    >>> policy = DestinationPolicy(default_country="US", allowed_countries=("US",))
+    >>> policy.destination("(202) 555-0143")
+    '+12025550143'
+    """
+
+    default_country: str = "US"
+    allowed_countries: tuple[str, ...] = ("US",)
+
+    def parse(self, text: str) -> phonenumbers.PhoneNumber:
+        cleaned = text.strip()
+        if not cleaned:
+            raise DestinationRefusedError("(empty)", "is not a phone number")
+        if cleaned.startswith("00"):  # international prefix typed out
+            cleaned = "+" + cleaned[2:]
+        try:
+            return phonenumbers.parse(cleaned, self.default_country)
+        except phonenumbers.NumberParseException:
+            raise DestinationRefusedError(cleaned, "is not a phone number") from None
+
+    def destination(self, text: str) -> str:
+        """Normalise ``text`` to E.164 or raise :class:`DestinationRefusedError` saying why."""
+        shown = text.strip()
+        region = self.default_country
+        bare = _DIGITS_ONLY.sub("", shown)
+        if bare and not bare.startswith("+") and shortnumberinfo.is_emergency_number(bare, region):
+            raise DestinationRefusedError(shown, "is an emergency number; calls are never forwarded to it")
+        number = self.parse(shown)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        number_region = phonenumbers.region_code_for_number(number) or ""
+        national = phonenumbers.national_significant_number(number)
+        if number_region and shortnumberinfo.is_emergency_number(national, number_region):
+            raise DestinationRefusedError(shown, "is an emergency number; calls are never forwarded to it")
+        if not phonenumbers.is_valid_number(number):
+            if len(national) <= 6 and shortnumberinfo.is_possible_short_number_for_region(number, region):
+                raise DestinationRefusedError(shown, "is a short code; forward to a full phone number")
+            raise DestinationRefusedError(shown, "is not a valid phone number")
+        if number_region not in self.allowed_countries:
+            allowed = ", ".join(self.allowed_countries)
+            raise DestinationRefusedError(
+                e164, f"is in {number_region or 'an unknown country'}; forwards may only go to {allowed}"
+            )
+        refused = _REFUSED_TYPES.get(phonenumbers.number_type(number))
+        if refused:
+            raise DestinationRefusedError(e164, refused)
+        return e164
+
+    def our_number(self, text: str) -> str:
+        """Normalise one of *our* numbers. Lenient: it is matched against the phone inventory,
+        not dialled, so any well-formed E.164 string is fine."""
+        cleaned = text.strip()
+        compact = _DIGITS_ONLY.sub("", cleaned)
+        if compact.startswith("+") and is_e164(compact):
+            return compact
+        number = self.parse(cleaned)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if not is_e164(e164):
+            raise DestinationRefusedError(cleaned, "is not a phone number")
+        return e164
+
+    def validate_forward(
+        self,
+        number: str,
+        destinations: Iterable[str],
+        existing: Mapping[str, ForwardRule],
+        our_numbers: Iterable[str] | None = None,
+    ) -> tuple[str, tuple[str, ...]]:
+        """Check a whole forward request; return ``(our number, destinations)`` normalised.
+
+        ``our_numbers`` (the phone inventory) is enforced when given: forwarding a number that is
+        not ours is refused.
+        """
+        ours = self.our_number(number)
+        if our_numbers is not None and ours not in set(our_numbers):
+            raise DestinationRefusedError(ours, "is not one of our phone numbers")
+        normalised = tuple(self.destination(d) for d in destinations)
+        if not normalised:
+            raise DestinationRefusedError(ours, "needs at least one destination")
+        if len(normalised) > MAX_DESTINATIONS:
+            raise DestinationRefusedError(
+                ours, f"can have at most {MAX_DESTINATIONS} destinations, got {len(normalised)}"
+            )
+        if len(set(normalised)) != len(normalised):
+            raise DestinationRefusedError(ours, "lists the same destination twice")
+        loop = find_loops(ours, normalised, dict(existing))
+        if loop:
+            raise DestinationRefusedError(ours, f"cannot be forwarded: {loop}")
+        return ours, normalised

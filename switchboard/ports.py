@@ -1,0 +1,46 @@
+"""Ports: what the domain needs from the outside world, as small Protocols.
+
+Adapters in :mod:`switchboard.adapters` implement them against AWS; tests implement them in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from switchboard.domain.events import CallRecord
+from switchboard.domain.rules import ForwardRule
+
+
+class StorageError(Exception):
+    """The store failed (throttled, unreachable, misconfigured). Callers degrade, never crash a call."""
+
+
+class ConflictError(Exception):
+    """Someone else changed the rule since it was read; re-read and try again."""
+
+
+class ForwardRepository(Protocol):
+    def get(self, number: str) -> ForwardRule | None:
+        """The stored rule for ``number`` (active or expired), or None."""
+        ...
+
+    def list(self) -> list[ForwardRule]:
+        """Every stored rule, ordered by number."""
+        ...
+
+    def save(self, rule: ForwardRule, *, actor: str) -> ForwardRule:
+        """Create (``rule.version == 0``) or replace the stored version ``rule.version``.
+
+        Returns the stored rule with its new version. Raises :class:`ConflictError` on a lost race.
+        """
+        ...
+
+    def delete(self, number: str, *, expected_version: int, actor: str) -> ForwardRule:
+        """Remove the rule, returning what was removed. Raises :class:`ConflictError` on a lost race."""
+        ...
+
+
+class CallLog(Protocol):
+    def record_call(self, transaction_id: str, record: CallRecord) -> None:
+        """Store the call's record and its events in one write."""
+        ...

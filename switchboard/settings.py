@@ -1,0 +1,106 @@
+"""Configuration from the environment, read once per process and validated.
+
+Each Lambda needs a different subset, so :func:`load` takes the names a component requires and
+fails with one :class:`ConfigurationError` naming every missing variable, rather than a
+``KeyError`` deep inside the first call that happens to need it.
+
+AWS endpoints are deliberately *not* here: boto3/botocore read ``AWS_ENDPOINT_URL`` and
+``AWS_ENDPOINT_URL_<SERVICE>`` themselves, which is how tests and the local stack redirect them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str = ""
+    prompt_bucket: str = ""
+    prompt_prefix: str = "prompts/"
+    sip_media_application_id: str = ""
+    voice_connector_id: str = ""
+    alert_channel: str = ""
+    forward_admins: tuple[str, ...] = ()
+    default_country: str = "US"
+    allowed_countries: tuple[str, ...] = ("US",)
+    managed_numbers: tuple[str, ...] = ()
+    slack_signing_secret: str = ""
+    slack_bot_token: str = ""
+    slack_secret_arn: str = ""
+    slack_api_url: str = ""
+
+
+# Settings field → environment variable, for the "missing X" messages.
+ENV_NAMES: Mapping[str, str] = {
+    "table_name": "TABLE_NAME",
+    "prompt_bucket": "PROMPT_BUCKET",
+    "prompt_prefix": "PROMPT_PREFIX",
+    "sip_media_application_id": "SIP_MEDIA_APPLICATION_ID",
+    "voice_connector_id": "VOICE_CONNECTOR_ID",
+    "alert_channel": "ALERT_CHANNEL",
+    "forward_admins": "FORWARD_ADMINS",
+    "default_country": "DEFAULT_COUNTRY",
+    "allowed_countries": "ALLOWED_COUNTRIES",
+    "managed_numbers": "MANAGED_NUMBERS",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_secret_arn": "SLACK_SECRET_ARN",
+    "slack_api_url": "SLACK_API_URL",
+}
+
+
+def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default ``os.environ``).
+
+    ``required`` lists environment variable names that must be present and non-empty.
+    """
+    env = os.environ if environ is None else environ
+    missing = [name for name in required if not env.get(name, "").strip()]
+    if missing:
+        raise ConfigurationError(f"missing required environment variable(s): {', '.join(missing)}")
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip() or default
+
+    default_country = get("DEFAULT_COUNTRY", "US").upper()
+    allowed = tuple(c.upper() for c in _split(get("ALLOWED_COUNTRIES"))) or (default_country,)
+    for country in (default_country, *allowed):
+        if not _COUNTRY.match(country):
+            raise ConfigurationError(
+                f"DEFAULT_COUNTRY / ALLOWED_COUNTRIES must be ISO 3166 alpha-2 codes like US or GB, "
+                f"not {country!r}"
+            )
+    prefix = get("PROMPT_PREFIX", "prompts/")
+    slack_api_url = get("SLACK_API_URL")
+    if slack_api_url and not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+    return Settings(
+        table_name=get("TABLE_NAME"),
+        prompt_bucket=get("PROMPT_BUCKET"),
+        prompt_prefix=prefix if prefix.endswith("/") else prefix + "/",
+        sip_media_application_id=get("SIP_MEDIA_APPLICATION_ID"),
+        voice_connector_id=get("VOICE_CONNECTOR_ID"),
+        alert_channel=get("ALERT_CHANNEL"),
+        forward_admins=_split(get("FORWARD_ADMINS")),
+        default_country=default_country,
+        allowed_countries=allowed,
+        managed_numbers=_split(get("MANAGED_NUMBERS")),
+        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_bot_token=get("SLACK_BOT_TOKEN"),
+        slack_secret_arn=get("SLACK_SECRET_ARN"),
+        slack_api_url=slack_api_url,
+    )

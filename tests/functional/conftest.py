@@ -1,0 +1,67 @@
+"""Functional fixtures: a moto server (real HTTP, real boto3 code paths) and the template's table.
+
+The SMA module builds its DynamoDB client at import from the environment, exactly as in Lambda,
+so the environment is pointed at the moto server before ``sma.app`` is first imported.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from moto.server import ThreadedMotoServer
+
+from switchboard.local.template import create_table
+
+TABLE = "switchboard-test"
+BUCKET = "switchboard-test-prompts"
+
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "TABLE_NAME": TABLE,
+    "PROMPT_BUCKET": BUCKET,
+    "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardTest",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {key: os.environ.get(key) for key in (*_ENV, "AWS_ENDPOINT_URL")}
+    os.environ.update(_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    yield endpoint
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def dynamodb(moto_endpoint: str) -> Any:
+    """A DynamoDB client on a freshly reset moto with the template's table."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()  # noqa: S310 - local moto server
+    client = botocore.session.get_session().create_client("dynamodb")
+    create_table(client, TABLE)
+    return client
+
+
+@pytest.fixture
+def sma_app(dynamodb: Any) -> Any:
+    import sma.app
+
+    return sma.app

@@ -1,0 +1,74 @@
+"""Shared test helpers: event fixtures and a driver that plays PSTN Audio's part in a call."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from switchboard.local.pstn_schema import response_errors
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of ``tests/events/<name>.json``."""
+    data: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return data
+
+
+def action_types(response: dict[str, Any]) -> list[str]:
+    return [action["Type"] for action in response["Actions"]]
+
+
+class CallDriver:
+    """Feed events of one call to a handler the way PSTN Audio does.
+
+    It carries the TransactionAttributes of each response into the next event, checks every
+    response against the PSTN Audio schema, and keeps the transcript for assertions.
+    """
+
+    def __init__(self, handler: Callable[[dict[str, Any], Any], dict[str, Any]], transaction_id: str) -> None:
+        self.handler = handler
+        self.transaction_id = transaction_id
+        self.attributes: dict[str, str] = {}
+        self.responses: list[dict[str, Any]] = []
+        self.sequence = 0
+
+    def send(self, name_or_event: str | dict[str, Any], **overrides: Any) -> dict[str, Any]:
+        event = load_event(name_or_event) if isinstance(name_or_event, str) else copy.deepcopy(name_or_event)
+        self.sequence += 1
+        event["Sequence"] = self.sequence
+        event["CallDetails"]["TransactionId"] = self.transaction_id
+        event["CallDetails"]["TransactionAttributes"] = dict(self.attributes)
+        for key, value in overrides.items():
+            apply_override(event, key, value)
+        response = self.handler(event, None)
+        errors = response_errors(response)
+        assert not errors, f"invalid PSTN Audio response to {event['InvocationEventType']}: {errors}"
+        self.attributes = dict(response.get("TransactionAttributes", self.attributes))
+        self.responses.append(response)
+        return response
+
+
+def apply_override(event: dict[str, Any], key: str, value: Any) -> None:
+    """``to``/``caller`` set LEG-A's To/From; ``error`` sets ActionData.ErrorType; ``destination``
+    sets LEG-B's To."""
+    participants = event["CallDetails"]["Participants"]
+    if key == "to":
+        participants[0]["To"] = value
+    elif key == "caller":
+        participants[0]["From"] = value
+    elif key == "error":
+        event["ActionData"]["ErrorType"] = value
+    elif key == "destination":
+        for participant in participants:
+            if participant["ParticipantTag"] == "LEG-B":
+                participant["To"] = value
+        endpoints = event.get("ActionData", {}).get("Parameters", {}).get("Endpoints")
+        if endpoints:
+            endpoints[0]["Uri"] = value
+    else:
+        raise KeyError(key)
