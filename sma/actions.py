@@ -40,7 +40,9 @@ def _target(leg: Leg, event: PstnEvent | None) -> dict[str, str]:
     return {"ParticipantTag": tag}
 
 
-def render(steps: Iterable[Step], prompts: PromptLocation | None, event: PstnEvent | None) -> list[dict[str, Any]]:
+def render(
+    steps: Iterable[Step], prompts: PromptLocation | None, event: PstnEvent | None
+) -> list[dict[str, Any]]:
     """Turn domain steps into PSTN Audio actions.
 
     Without a prompt location (misconfigured stack) prompts are skipped rather than sent with an

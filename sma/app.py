@@ -98,6 +98,6 @@ def _flush_metrics() -> None:
         return
     try:
         metrics.flush_metrics()
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("could not flush metrics")
         metrics.clear_metrics()

@@ -55,8 +55,8 @@ class PstnEvent:
 
 
 def _tag(value: Any) -> str:
-    tag = str(value or "").upper()
-    return tag if tag in (LEG_A, LEG_B) else tag
+    """``Leg-A`` (seen in documentation examples) and ``LEG-A`` are the same leg."""
+    return str(value or "").upper()
 
 
 def _participant(raw: Any) -> Participant:

@@ -81,15 +81,17 @@ class ForwardingApp:
             self._telemetry.error("malformed PSTN Audio event", reason=str(error))
             self._telemetry.count("HandlerErrors")
             plan = callflow.on_error(None, now)
-        except Exception as error:  # noqa: BLE001 - a call must never be left without an answer
+        except Exception as error:
             self._telemetry.error("unexpected error handling event", reason=repr(error))
             self._telemetry.count("HandlerErrors")
             plan = callflow.on_error(state, now)
         try:
             return self._respond(event, plan)
-        except Exception as error:  # noqa: BLE001 - last resort: end the call cleanly
+        except Exception as error:
             self._telemetry.error("could not build a response", reason=repr(error))
-            return response([{"Type": "Hangup", "Parameters": {"ParticipantTag": LEG_A, "SipResponseCode": "0"}}])
+            return response(
+                [{"Type": "Hangup", "Parameters": {"ParticipantTag": LEG_A, "SipResponseCode": "0"}}]
+            )
 
     def _decide(self, event: PstnEvent, state: CallState | None, now: int) -> Plan:
         kind = event.type

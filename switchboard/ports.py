@@ -24,7 +24,7 @@ class ForwardRepository(Protocol):
         """The stored rule for ``number`` (active or expired), or None."""
         ...
 
-    def list(self) -> list[ForwardRule]:
+    def list_rules(self) -> list[ForwardRule]:
         """Every stored rule, ordered by number."""
         ...
 

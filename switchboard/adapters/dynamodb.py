@@ -100,7 +100,9 @@ def _now_iso() -> str:
 
 
 def _iso_ms(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -131,7 +133,7 @@ class DynamoForwardRepository:
         item = response.get("Item")
         return rule_from_item(decode_item(item)) if item else None
 
-    def list(self) -> list[ForwardRule]:
+    def list_rules(self) -> list[ForwardRule]:
         rules: list[ForwardRule] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -165,7 +167,9 @@ class DynamoForwardRepository:
         else:
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = {":expected": encode(rule.version)}
-        history = self._history_item(rule.number, "set", actor, now, stored.version, previous, stored)
+        history = self._history_item(
+            rule.number, action="set", actor=actor, at=now, version=stored.version, old=previous, new=stored
+        )
         self._transact([{"Put": put}, {"Put": history}], rule.number)
         return stored
 
@@ -182,7 +186,9 @@ class DynamoForwardRepository:
             "ConditionExpression": "version = :expected",
             "ExpressionAttributeValues": {":expected": encode(expected_version)},
         }
-        history = self._history_item(number, "remove", actor, now, expected_version + 1, previous, None)
+        history = self._history_item(
+            number, action="remove", actor=actor, at=now, version=expected_version + 1, old=previous, new=None
+        )
         self._transact([{"Delete": delete}, {"Put": history}], number)
         return previous
 
@@ -203,6 +209,7 @@ class DynamoForwardRepository:
     def _history_item(
         self,
         number: str,
+        *,
         action: str,
         actor: str,
         at: str,

@@ -175,7 +175,9 @@ def on_bridge_failed(state: CallState, error: str, now_ms: int) -> Plan:
     if state.phase not in (Phase.GREETING, Phase.RINGING):
         return Plan((), state)
     attempt = Attempt(state.current_destination, error or "Unknown", _ring_ms(state, now_ms))
-    state = replace(state, attempts=(*state.attempts, attempt), attempt_started_ms=now_ms, phase=Phase.RINGING)
+    state = replace(
+        state, attempts=(*state.attempts, attempt), attempt_started_ms=now_ms, phase=Phase.RINGING
+    )
 
     if error == "InvalidAudioSource" and not state.greeting_broken and state.greeting is GreetingMode.LOOP:
         state = replace(state, greeting_broken=True)

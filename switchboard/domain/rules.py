@@ -124,7 +124,9 @@ class ForwardRule:
 
     def summary(self) -> str:
         """One line for people: ``+1202... → +1303..., +1404... (greeting loop, then prompt)``."""
-        text = f"{self.number} → {', '.join(self.destinations)} (greeting {self.greeting}, then {self.failure}"
+        text = (
+            f"{self.number} → {', '.join(self.destinations)} (greeting {self.greeting}, then {self.failure}"
+        )
         if self.caller_id is CallerIdMode.CALLER:
             text += ", caller's ID shown"
         if self.ring_timeout != DEFAULT_RING_TIMEOUT:
@@ -144,8 +146,12 @@ def find_loops(number: str, destinations: tuple[str, ...], existing: dict[str, F
         if destination == number:
             return f"{destination} is the number being forwarded: a number cannot forward to itself"
         if destination in existing and destination != number:
-            return f"{destination} is one of our forwarded numbers: forwarding to it would chain or loop calls"
+            return (
+                f"{destination} is one of our forwarded numbers: forwarding to it would chain or loop calls"
+            )
     for other, rule in sorted(existing.items()):
         if other != number and number in rule.destinations:
-            return f"{other} already forwards to {number}: forwarding {number} as well would chain or loop calls"
+            return (
+                f"{other} already forwards to {number}: forwarding {number} as well would chain or loop calls"
+            )
     return None

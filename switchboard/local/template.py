@@ -59,7 +59,9 @@ def create_table(client: Any, table_name: str, path: Path = TEMPLATE) -> None:
     if props.get("SSESpecification"):
         kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
     client.create_table(**kwargs)
-    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+    )
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
         client.update_time_to_live(

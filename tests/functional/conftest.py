@@ -7,6 +7,7 @@ so the environment is pointed at the moto server before ``sma.app`` is first imp
 from __future__ import annotations
 
 import os
+import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,7 @@ BUCKET = "switchboard-test-prompts"
 
 _ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "TABLE_NAME": TABLE,
@@ -34,6 +35,7 @@ _ENV = {
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
+    assert "sma.app" not in sys.modules, "sma.app was imported before the test environment was set"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -54,7 +56,7 @@ def moto_endpoint() -> Iterator[str]:
 def dynamodb(moto_endpoint: str) -> Any:
     """A DynamoDB client on a freshly reset moto with the template's table."""
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request).close()  # noqa: S310 - local moto server
+    urllib.request.urlopen(request).close()
     client = botocore.session.get_session().create_client("dynamodb")
     create_table(client, TABLE)
     return client

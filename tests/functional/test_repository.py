@@ -29,7 +29,10 @@ def test_table_matches_the_template(dynamodb: Any) -> None:
     props = table_properties()
     assert description["KeySchema"] == props["KeySchema"]
     assert {i["IndexName"] for i in description["GlobalSecondaryIndexes"]} == {"gsi1", "free_pairs"}
-    assert description["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert description["StreamSpecification"] == {
+        "StreamEnabled": True,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
     ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "ttl"
 
@@ -110,7 +113,7 @@ def test_interleaved_writers_exactly_one_wins(repo: DynamoForwardRepository) -> 
 def test_list_returns_every_rule_sorted(repo: DynamoForwardRepository) -> None:
     repo.save(ForwardRule(number=OTHER, destinations=(DEST,)), actor="U1")
     repo.save(ForwardRule(number=OURS, destinations=(DEST,), expires_at=2_000_000_000), actor="U1")
-    rules = repo.list()
+    rules = repo.list_rules()
     assert [r.number for r in rules] == [OURS, OTHER]
     assert rules[0].expires_at == 2_000_000_000
 

@@ -69,7 +69,9 @@ def driver(sma_app: Any, transaction_id: str = "tx-1") -> CallDriver:
     return CallDriver(sma_app.handler, transaction_id)
 
 
-def test_unknown_number_hears_not_in_service_and_is_recorded(sma_app: Any, dynamodb: Any, aws_calls: AwsCalls) -> None:
+def test_unknown_number_hears_not_in_service_and_is_recorded(
+    sma_app: Any, dynamodb: Any, aws_calls: AwsCalls
+) -> None:
     call = driver(sma_app)
     response = call.send("new_inbound_call")
 
@@ -198,7 +200,9 @@ def test_all_destinations_fail_plays_failure_prompt_and_raises_bridge_failed(
     assert aws_calls.take() == []  # the record was already written
 
 
-def test_failure_action_hangup_skips_the_prompt_and_busy_counts_as_all_failed(sma_app: Any, dynamodb: Any) -> None:
+def test_failure_action_hangup_skips_the_prompt_and_busy_counts_as_all_failed(
+    sma_app: Any, dynamodb: Any
+) -> None:
     put_rule(dynamodb, destinations=(FIRST,), failure=FailureAction.HANGUP)
     call = driver(sma_app, "tx-busy")
     call.send("new_inbound_call")
@@ -250,7 +254,9 @@ def test_unexpired_rule_still_forwards(sma_app: Any, dynamodb: Any) -> None:
     assert action_types(driver(sma_app).send("new_inbound_call")) == ["CallAndBridge"]
 
 
-@pytest.mark.parametrize("name", ["ringing", "action_interrupted", "new_outbound_call", "call_update_requested"])
+@pytest.mark.parametrize(
+    "name", ["ringing", "action_interrupted", "new_outbound_call", "call_update_requested"]
+)
 def test_informational_events_get_an_empty_valid_response(sma_app: Any, dynamodb: Any, name: str) -> None:
     put_rule(dynamodb)
     call = driver(sma_app)

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sma.actions import PromptLocation
-from sma.app import DYNAMODB_CONFIG, PowertoolsTelemetry
 from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.events import CallRecord
@@ -38,12 +37,19 @@ EVENT_NAMES = [
 ]
 
 
+def _sma_app() -> Any:
+    """Imported late: ``sma.app`` builds its client at import, after the moto fixture set the env."""
+    import sma.app
+
+    return sma.app
+
+
 def app_with_client(client: Any) -> ForwardingApp:
     return ForwardingApp(
         rules=DynamoForwardRepository(client, "switchboard-test"),
         calls=DynamoCallLog(client, "switchboard-test"),
         prompts=PromptLocation("bucket"),
-        telemetry=PowertoolsTelemetry(),
+        telemetry=_sma_app().PowertoolsTelemetry(),
     )
 
 
@@ -57,9 +63,11 @@ def silent_endpoint() -> Iterator[str]:
     listener.close()
 
 
-def test_hung_table_endpoint_still_answers_within_the_pstn_budget(moto_endpoint: str, silent_endpoint: str) -> None:
+def test_hung_table_endpoint_still_answers_within_the_pstn_budget(
+    moto_endpoint: str, silent_endpoint: str
+) -> None:
     client = botocore.session.get_session().create_client(
-        "dynamodb", endpoint_url=silent_endpoint, config=DYNAMODB_CONFIG
+        "dynamodb", endpoint_url=silent_endpoint, config=_sma_app().DYNAMODB_CONFIG
     )
     started = time.monotonic()
     response = app_with_client(client).handle(load_event("new_inbound_call"))
@@ -72,7 +80,7 @@ def test_hung_table_endpoint_still_answers_within_the_pstn_budget(moto_endpoint:
 
 def test_throttled_read_gives_the_caller_the_error_prompt(moto_endpoint: str) -> None:
     # Stubber answers before botocore's retry handler runs, so this is the error after retries.
-    client = botocore.session.get_session().create_client("dynamodb", config=DYNAMODB_CONFIG)
+    client = botocore.session.get_session().create_client("dynamodb", config=_sma_app().DYNAMODB_CONFIG)
     with Stubber(client) as stubber:
         stubber.add_client_error("get_item", "ProvisionedThroughputExceededException", http_status_code=400)
         response = app_with_client(client).handle(load_event("new_inbound_call"))
@@ -95,24 +103,26 @@ class NoRules:
         return None
 
 
-def test_a_failed_record_write_does_not_change_what_the_caller_hears() -> None:
+def test_a_failed_record_write_does_not_change_what_the_caller_hears(moto_endpoint: str) -> None:
     calls = FailingCallLog()
-    app = ForwardingApp(NoRules(), calls, PromptLocation("bucket"), PowertoolsTelemetry())
+    app = ForwardingApp(NoRules(), calls, PromptLocation("bucket"), _sma_app().PowertoolsTelemetry())
     response = app.handle(load_event("new_inbound_call"))
     assert calls.attempts == 1
     assert action_types(response) == ["PlayAudio", "Hangup"]
     assert response["Actions"][0]["Parameters"]["AudioSource"]["Key"] == "prompts/not_in_service.wav"
 
 
-def test_misconfigured_stack_hangs_up_without_prompts() -> None:
-    app = ForwardingApp(None, None, None, PowertoolsTelemetry())
+def test_misconfigured_stack_hangs_up_without_prompts(moto_endpoint: str) -> None:
+    app = ForwardingApp(None, None, None, _sma_app().PowertoolsTelemetry())
     response = app.handle(load_event("new_inbound_call"))
     assert action_types(response) == ["Hangup"]
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

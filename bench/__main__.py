@@ -1,0 +1,305 @@
+"""SMA hot-path benchmark (``make bench``).
+
+Measures, in one run on this machine:
+
+1. AWS calls per forwarded-call lifecycle (counted with botocore's ``before-call`` event on the
+   SMA's own client): reads on the first event, reads after it, writes per call.
+2. Warm handler time for NEW_INBOUND_CALL as a ratio to a bare handler that does the same single
+   GetItem with the same client against the same table (a moto server on loopback), interleaved.
+3. ``import sma.app`` time as a ratio to ``import boto3``, in fresh interpreters, interleaved.
+
+Ratios, not absolute times, are the figures: both sides of each ratio run in the same process or
+back to back, so machine noise mostly cancels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+TABLE = "switchboard-bench"
+OURS = "+12025550100"
+DESTINATIONS = ("+12065550111", "+13125550122")
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "TABLE_NAME": TABLE,
+        "PROMPT_BUCKET": "bench-prompts",
+        "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardBench",
+    }
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Send stdout/stderr to /dev/null at the file-descriptor level while timing.
+
+    Lambda writes our logs and EMF metrics to stdout too, so their formatting cost stays in the
+    measurement; only the terminal's rendering is left out. Powertools' handler holds the original
+    ``sys.stdout`` object, hence fd-level redirection rather than ``redirect_stdout``.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(os.devnull, "w") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.ops: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.ops.append(model.name)
+
+    def take(self) -> list[str]:
+        ops, self.ops = self.ops, []
+        return ops
+
+
+READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def lifecycle_calls(sma_app: Any) -> list[dict[str, Any]]:
+    """Run whole calls through the handler and count DynamoDB operations per event."""
+    from tests.helpers import CallDriver
+
+    counter = Counter()
+    sma_app.dynamodb.meta.events.register("before-call.dynamodb", counter)
+    scenarios: dict[str, list[tuple[str, dict[str, str]]]] = {
+        "follow-me, bridged on 2nd, callee hangs up": [
+            ("new_inbound_call", {}),
+            ("ringing", {}),
+            ("action_failed_call_and_bridge", {"destination": DESTINATIONS[0]}),
+            ("action_successful_call_and_bridge", {"destination": DESTINATIONS[1]}),
+            ("hangup_leg_b", {"destination": DESTINATIONS[1]}),
+            ("action_successful_hangup", {}),
+        ],
+        "bridged on 1st, caller hangs up": [
+            ("new_inbound_call", {}),
+            ("action_successful_call_and_bridge", {"destination": DESTINATIONS[0]}),
+            ("hangup_leg_a", {}),
+        ],
+        "all destinations fail, failure prompt": [
+            ("new_inbound_call", {}),
+            ("action_failed_call_and_bridge", {"destination": DESTINATIONS[0]}),
+            ("action_failed_call_and_bridge", {"destination": DESTINATIONS[1]}),
+            ("action_successful_hangup", {}),
+        ],
+        "not in service": [("new_inbound_call", {"to": "+12025550199"}), ("action_successful_hangup", {})],
+    }
+    results = []
+    with quiet():
+        for index, (name, steps) in enumerate(scenarios.items()):
+            driver = CallDriver(sma_app.handler, f"bench-lifecycle-{index}")
+            per_event = []
+            for event_name, overrides in steps:
+                driver.send(event_name, **overrides)
+                per_event.append(counter.take())
+            first, rest = per_event[0], [op for ops in per_event[1:] for op in ops]
+            everything = first + rest
+            results.append(
+                {
+                    "scenario": name,
+                    "events": len(steps),
+                    "reads_first_event": sum(op in READS for op in first),
+                    "reads_after_first": sum(op in READS for op in rest),
+                    "writes": sum(op in WRITES for op in everything),
+                    "operations": everything,
+                }
+            )
+    sma_app.dynamodb.meta.events.unregister("before-call.dynamodb", counter)
+    return results
+
+
+def warm_handler_ratio(sma_app: Any, rounds: int) -> dict[str, float]:
+    """Median warm time of the real handler vs a bare one-GetItem handler, interleaved."""
+    from tests.helpers import load_event
+
+    client = sma_app.dynamodb
+    key = {"pk": {"S": f"NUMBER#{OURS}"}, "sk": {"S": "RULE"}}
+
+    def bare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        item = client.get_item(TableName=TABLE, Key=key, ConsistentRead=True).get("Item")
+        return {"SchemaVersion": "1.0", "Actions": [], "found": bool(item)}
+
+    event = load_event("new_inbound_call")
+    event["CallDetails"]["TransactionAttributes"] = {}
+    mid_call = load_event("action_failed_call_and_bridge")
+
+    def timed(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    real: list[float] = []
+    bare: list[float] = []
+    mid: list[float] = []
+    with quiet():
+        first = sma_app.handler(event, None)
+        mid_call["CallDetails"]["TransactionAttributes"] = first["TransactionAttributes"]
+        for _ in range(20):  # warm both paths (connection pool, caches)
+            sma_app.handler(event, None)
+            bare_handler(event, None)
+        for index in range(rounds):
+            if index % 2:
+                real.append(timed(lambda: sma_app.handler(event, None)))
+                bare.append(timed(lambda: bare_handler(event, None)))
+            else:
+                bare.append(timed(lambda: bare_handler(event, None)))
+                real.append(timed(lambda: sma_app.handler(event, None)))
+            mid.append(timed(lambda: sma_app.handler(mid_call, None)))
+    real_ms = statistics.median(real) * 1000
+    bare_ms = statistics.median(bare) * 1000
+    return {
+        "rounds": rounds,
+        "handler_ms": round(real_ms, 3),
+        "bare_get_item_ms": round(bare_ms, 3),
+        "ratio": round(real_ms / bare_ms, 3),
+        "mid_call_event_ms": round(statistics.median(mid) * 1000, 3),
+    }
+
+
+def import_ratio(endpoint: str, rounds: int) -> dict[str, float]:
+    """Fresh-interpreter import times, interleaved so drift hits both sides equally."""
+    env = {**os.environ, **_env(endpoint), "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    programs = {
+        "python": "pass",
+        "boto3": "import boto3",
+        "sma.app": "import sma.app",
+        "sma.app_no_client": "import botocore.session, aws_lambda_powertools, sma.forwarding",
+    }
+    times: dict[str, list[float]] = {name: [] for name in programs}
+    for _ in range(rounds):
+        for name, code in programs.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    base = med["python"]
+    return {
+        "rounds": rounds,
+        "python_startup_ms": round(base, 1),
+        "import_boto3_ms": round(med["boto3"], 1),
+        "import_sma_app_ms": round(med["sma.app"], 1),
+        "ratio_total": round(med["sma.app"] / med["boto3"], 3),
+        "ratio_net_of_startup": round((med["sma.app"] - base) / (med["boto3"] - base), 3),
+        "ratio_without_client_creation": round(med["sma.app_no_client"] / med["boto3"], 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=400, help="warm handler rounds")
+    parser.add_argument("--import-rounds", type=int, default=15, help="fresh interpreters per import case")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update(_env(endpoint))
+    try:
+        import botocore.session
+
+        from switchboard.adapters.dynamodb import DynamoForwardRepository
+        from switchboard.domain.rules import ForwardRule
+        from switchboard.local.template import create_table
+
+        setup_client = botocore.session.get_session().create_client("dynamodb")
+        create_table(setup_client, TABLE)
+        DynamoForwardRepository(setup_client, TABLE).save(
+            ForwardRule(number=OURS, destinations=DESTINATIONS), actor="bench"
+        )
+        import sma.app as sma_app
+
+        results = {
+            "python": sys.version.split()[0],
+            "lifecycle": lifecycle_calls(sma_app),
+            "warm_handler": warm_handler_ratio(sma_app, args.rounds),
+            "imports": import_ratio(endpoint, args.import_rounds),
+        }
+    except BaseException:
+        server.stop()
+        raise
+
+    with quiet():
+        server.stop()
+    print(render(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = ["## AWS calls per call lifecycle (SMA client, botocore before-call)", ""]
+    lines += [
+        "| scenario | events | reads on 1st event | reads after | writes | operations |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results["lifecycle"]:
+        lines.append(
+            f"| {row['scenario']} | {row['events']} | {row['reads_first_event']} "
+            f"| {row['reads_after_first']} | {row['writes']} | {', '.join(row['operations'])} |"
+        )
+    warm = results["warm_handler"]
+    lines += [
+        "",
+        f"## Warm NEW_INBOUND_CALL handler vs bare one-GetItem handler ({warm['rounds']} interleaved rounds)",
+        "",
+        "| handler (median) | bare GetItem (median) | ratio | mid-call event, no I/O (median) |",
+        "|---|---|---|---|",
+        f"| {warm['handler_ms']} ms | {warm['bare_get_item_ms']} ms | **{warm['ratio']}×** "
+        f"| {warm['mid_call_event_ms']} ms |",
+    ]
+    imp = results["imports"]
+    lines += [
+        "",
+        f"## Import time in a fresh interpreter ({imp['rounds']} interleaved rounds, medians)",
+        "",
+        "| python -c pass | import boto3 | import sma.app | ratio | ratio net of startup "
+        "| ratio without client creation |",
+        "|---|---|---|---|---|---|",
+        f"| {imp['python_startup_ms']} ms | {imp['import_boto3_ms']} ms | {imp['import_sma_app_ms']} ms "
+        f"| **{imp['ratio_total']}×** | {imp['ratio_net_of_startup']}× "
+        f"| {imp['ratio_without_client_creation']}× |",
+        "",
+        f"Python {results['python']}.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
