@@ -2,8 +2,10 @@
 # (BuildMethod: makefile) so Lambda packages keep the repository's import paths.
 PYTHON ?= python3
 export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: install test lint typecheck cfn-lint check bench build clean
+.PHONY: install test lint typecheck cfn-lint check bench build clean \
+	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction
 
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
@@ -31,3 +33,28 @@ build:
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# --- sam build (BuildMethod: makefile) --------------------------------------------------------
+# `sam build` runs these with ARTIFACTS_DIR set to the function's or layer's package directory.
+# Packages keep the repository's import paths, so handler strings equal the module paths.
+
+# Layer: runtime dependencies as pure-Python wheels for Lambda python3.12 on arm64 (boto3 is in
+# the runtime). --no-compile: bytecode compiled here would be for the wrong Python version.
+build-DependenciesLayer:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
+		--requirement requirements/lambda.txt --target "$(ARTIFACTS_DIR)/python" \
+		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12 --implementation cp
+
+# PSTN Audio handler: sma/ and the shared library, without the local-stack tooling.
+build-SmaFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -R sma switchboard "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
+	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+
+# Custom resources: deploy/ plus the default prompts it uploads to the prompt bucket.
+build-DeployHelperFunction:
+	mkdir -p "$(ARTIFACTS_DIR)/prompts"
+	cp -R deploy "$(ARTIFACTS_DIR)/"
+	cp prompts/*.wav "$(ARTIFACTS_DIR)/prompts/"
+	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Regenerate the default prompts (synthetic speech) in the format PSTN Audio plays best:
+# uncompressed PCM WAV, 8 kHz, mono, 16-bit signed.
+#
+#   prompts/generate.sh            # all prompts, next to this script
+#   prompts/generate.sh greeting   # only the named ones
+#
+# Needs espeak-ng and sox (Debian/Ubuntu: apt-get install espeak-ng sox). The voice can be
+# changed with ESPEAK_VOICE (default en-us) and the speed, in words per minute, with ESPEAK_SPEED.
+# To use real recordings instead, see README.md in this folder.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+voice="${ESPEAK_VOICE:-en-us}"
+speed="${ESPEAK_SPEED:-150}"
+
+declare -A TEXT=(
+  [greeting]="Please wait while we connect your call."
+  [not_in_service]="The number you have dialed is not in service."
+  [failure]="We could not connect your call. Please try again later. Goodbye."
+  [error]="Sorry, we are having technical difficulties. Please call again later."
+  [please_hold]="Please hold while we connect you."
+)
+
+for tool in espeak-ng sox; do
+  command -v "$tool" >/dev/null || { echo "generate.sh: $tool is not installed" >&2; exit 1; }
+done
+
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  names=(greeting not_in_service failure error please_hold)
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+for name in "${names[@]}"; do
+  text="${TEXT[$name]:-}"
+  if [ -z "$text" ]; then
+    echo "generate.sh: unknown prompt '$name' (known: ${!TEXT[*]})" >&2
+    exit 2
+  fi
+  espeak-ng -v "$voice" -s "$speed" -w "$tmp/$name.wav" "$text"
+  # Resample to 8 kHz mono 16-bit PCM; --no-dither keeps the output reproducible.
+  sox --no-dither "$tmp/$name.wav" -r 8000 -c 1 -b 16 -e signed-integer "$here/$name.wav"
+  echo "prompts/$name.wav: $text"
+done
