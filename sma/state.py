@@ -47,7 +47,7 @@ def load(attributes: dict[str, str]) -> CallState | None:
         return None
     try:
         packed = json.loads(raw)
-        if packed.get("v") != _VERSION:
+        if packed.get("v") != _VERSION or not isinstance(packed.get("ds"), list):
             return None
         state = CallState(
             dialed=str(packed["d"]),
@@ -66,7 +66,7 @@ def load(attributes: dict[str, str]) -> CallState | None:
             recorded=bool(packed["r"]),
             greeting_broken=bool(packed["gb"]),
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # deeply nested JSON
         return None
     if state.destinations and not 0 <= state.index < len(state.destinations):
         return None

@@ -44,3 +44,33 @@ class CallLog(Protocol):
     def record_call(self, transaction_id: str, record: CallRecord) -> None:
         """Store the call's record and its events in one write."""
         ...
+
+
+class RoutingError(Exception):
+    """A routing step failed. ``undone`` tells whether the steps already taken were rolled back."""
+
+    def __init__(self, message: str, *, undone: bool = True) -> None:
+        super().__init__(message)
+        self.undone = undone
+
+
+class NumberRouting(Protocol):
+    """Where calls to one of our numbers go: our SIP media application or the voice connector.
+
+    Both operations are idempotent (already there → no change) and atomic from the caller's view:
+    on failure they undo their own partial steps and raise :class:`RoutingError`.
+    """
+
+    def route_to_forwarding(self, number: str) -> list[str]:
+        """Send calls for ``number`` to the SIP media application; returns the steps taken."""
+        ...
+
+    def route_to_voice_connector(self, number: str) -> list[str]:
+        """Send calls for ``number`` back to the voice connector; returns the steps taken."""
+        ...
+
+
+class PhoneInventory(Protocol):
+    def our_numbers(self) -> list[str]:
+        """The account's phone numbers we may manage (E.164), sorted."""
+        ...

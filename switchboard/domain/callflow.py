@@ -223,7 +223,8 @@ def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: 
         state = replace(state, attempts=(*state.attempts, attempt), phase=Phase.ENDED)
         return _finish(state, steps, Outcome.ABANDONED, now_ms)
     # The destination leg vanished before it was bridged; the bridge's own failure event follows.
-    return Plan(steps, state)
+    # Leave the caller up: follow-me or the failure action still has to reach them.
+    return Plan((), state)
 
 
 def on_error(state: CallState | None, now_ms: int, *, record: bool = True) -> Plan:

@@ -23,7 +23,7 @@ DEFAULT_RING_TIMEOUT = 30
 
 _Choice = TypeVar("_Choice", bound=StrEnum)
 
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")  # \d, $ would pass non-ASCII digits, a final \n
 
 
 class RuleError(ValueError):
@@ -109,9 +109,9 @@ class ForwardRule:
                 f"ring timeout must be {MIN_RING_TIMEOUT}-{MAX_RING_TIMEOUT} seconds, got {self.ring_timeout}"
             )
         # Enums arrive as strings from storage and forms; coerce once here so callers can rely on types.
-        object.__setattr__(self, "greeting", GreetingMode(self.greeting))
-        object.__setattr__(self, "failure", FailureAction(self.failure))
-        object.__setattr__(self, "caller_id", CallerIdMode(self.caller_id))
+        object.__setattr__(self, "greeting", parse_choice(GreetingMode, str(self.greeting), "greeting"))
+        object.__setattr__(self, "failure", parse_choice(FailureAction, str(self.failure), "failure action"))
+        object.__setattr__(self, "caller_id", parse_choice(CallerIdMode, str(self.caller_id), "caller ID"))
         object.__setattr__(self, "destinations", tuple(self.destinations))
 
     def is_active(self, now: float) -> bool:

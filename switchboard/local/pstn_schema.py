@@ -13,7 +13,7 @@ from typing import Any
 
 MAX_ACTIONS = 10
 MAX_ATTRIBUTES = 10
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")  # \d, $ would pass non-ASCII digits, a final \n
 _TAGS = ("LEG-A", "LEG-B")
 KNOWN_ACTIONS = frozenset(
     {

@@ -1,0 +1,251 @@
+"""Chime SDK Voice adapters: number routing (SIP rule ↔ voice connector) and the phone inventory.
+
+Routing a number is several API calls (UpdatePhoneNumber changes one attribute per call, a SIP
+rule must be disabled before it is deleted, a number must leave its voice connector before its
+product type changes). Each step registers its undo; if a later step fails, the earlier ones are
+undone in reverse order, so the number is never left half-moved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.ports import RoutingError
+
+SMA_PRODUCT = "SipMediaApplicationDialIn"
+VOICE_CONNECTOR_PRODUCT = "VoiceConnector"
+RULE_PREFIX = "switchboard-"
+
+
+def describe_error(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "")
+        return f"{operation} failed: {details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
+    return str(error)
+
+
+def rule_name(number: str) -> str:
+    """SIP rule names may not contain ``+``."""
+    return RULE_PREFIX + number.lstrip("+")
+
+
+class _Saga:
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self._undo: list[tuple[str, Callable[[], Any]]] = []
+
+    def done(self, step: str, undo: Callable[[], Any]) -> None:
+        self.steps.append(step)
+        self._undo.append((step, undo))
+
+    def rollback(self) -> bool:
+        ok = True
+        for _step, undo in reversed(self._undo):
+            try:
+                undo()
+            except (ClientError, BotoCoreError):
+                ok = False
+        return ok
+
+
+class ChimeVoiceRouting:
+    """:class:`~switchboard.ports.NumberRouting` through the ``chime-sdk-voice`` API."""
+
+    def __init__(
+        self,
+        client: Any,
+        sip_media_application_id: str,
+        voice_connector_id: str = "",
+        region: str = "",
+    ) -> None:
+        self._client = client
+        self._sma_id = sip_media_application_id
+        self._voice_connector_id = voice_connector_id
+        self._region = region or client.meta.region_name
+
+    def route_to_forwarding(self, number: str) -> list[str]:
+        saga = _Saga()
+        try:
+            phone = self._phone(number)
+            for vc in self._voice_connectors(phone):
+                self._client.disassociate_phone_numbers_from_voice_connector(
+                    VoiceConnectorId=vc, E164PhoneNumbers=[number]
+                )
+                saga.done(f"removed {number} from voice connector {vc}", partial(self._associate, vc, number))
+            previous_product = phone.get("ProductType")
+            if previous_product != SMA_PRODUCT:
+                self._client.update_phone_number(PhoneNumberId=number, ProductType=SMA_PRODUCT)
+                saga.done(
+                    f"set product type {SMA_PRODUCT}",
+                    lambda: self._client.update_phone_number(
+                        PhoneNumberId=number, ProductType=previous_product
+                    ),
+                )
+            rule = self._rule_for(number)
+            if rule is None:
+                created = self._client.create_sip_rule(
+                    Name=rule_name(number),
+                    TriggerType="ToPhoneNumber",
+                    TriggerValue=number,
+                    Disabled=False,
+                    TargetApplications=[self._target()],
+                )["SipRule"]
+                saga.done(
+                    f"created SIP rule {created['SipRuleId']} → SIP media application {self._sma_id}",
+                    lambda: self._delete_rule(created["SipRuleId"], created["Name"]),
+                )
+            elif rule.get("Disabled"):
+                self._client.update_sip_rule(
+                    SipRuleId=rule["SipRuleId"],
+                    Name=rule["Name"],
+                    Disabled=False,
+                    TargetApplications=[self._target()],
+                )
+                saga.done(
+                    f"enabled SIP rule {rule['SipRuleId']}",
+                    lambda: self._client.update_sip_rule(
+                        SipRuleId=rule["SipRuleId"], Name=rule["Name"], Disabled=True
+                    ),
+                )
+        except (ClientError, BotoCoreError, RoutingError) as error:
+            undone = saga.rollback()
+            raise RoutingError(describe_error(error), undone=undone) from error
+        return saga.steps
+
+    def route_to_voice_connector(self, number: str) -> list[str]:
+        saga = _Saga()
+        try:
+            phone = self._phone(number)
+            rule = self._rule_for(number)
+            if rule is not None:
+                if not rule.get("Disabled"):
+                    self._client.update_sip_rule(
+                        SipRuleId=rule["SipRuleId"], Name=rule["Name"], Disabled=True
+                    )
+                    saga.done(
+                        f"disabled SIP rule {rule['SipRuleId']}",
+                        lambda: self._client.update_sip_rule(
+                            SipRuleId=rule["SipRuleId"], Name=rule["Name"], Disabled=False
+                        ),
+                    )
+                self._client.delete_sip_rule(SipRuleId=rule["SipRuleId"])
+                saga.done(
+                    f"deleted SIP rule {rule['SipRuleId']}",
+                    lambda: self._client.create_sip_rule(
+                        Name=rule["Name"],
+                        TriggerType="ToPhoneNumber",
+                        TriggerValue=number,
+                        Disabled=False,
+                        TargetApplications=[self._target()],
+                    ),
+                )
+            previous_product = phone.get("ProductType")
+            if previous_product != VOICE_CONNECTOR_PRODUCT:
+                self._client.update_phone_number(PhoneNumberId=number, ProductType=VOICE_CONNECTOR_PRODUCT)
+                saga.done(
+                    f"set product type {VOICE_CONNECTOR_PRODUCT}",
+                    lambda: self._client.update_phone_number(
+                        PhoneNumberId=number, ProductType=previous_product
+                    ),
+                )
+            vc = self._voice_connector_id
+            if vc and vc not in self._voice_connectors(phone):
+                self._associate(vc, number)
+                saga.done(
+                    f"associated {number} with voice connector {vc}",
+                    lambda: self._client.disassociate_phone_numbers_from_voice_connector(
+                        VoiceConnectorId=vc, E164PhoneNumbers=[number]
+                    ),
+                )
+        except (ClientError, BotoCoreError, RoutingError) as error:
+            undone = saga.rollback()
+            raise RoutingError(describe_error(error), undone=undone) from error
+        return saga.steps
+
+    def _target(self) -> dict[str, Any]:
+        return {"SipMediaApplicationId": self._sma_id, "Priority": 1, "AwsRegion": self._region}
+
+    def _phone(self, number: str) -> dict[str, Any]:
+        phone: dict[str, Any] = self._client.get_phone_number(PhoneNumberId=number)["PhoneNumber"]
+        return phone
+
+    @staticmethod
+    def _voice_connectors(phone: dict[str, Any]) -> list[str]:
+        return [a["Value"] for a in phone.get("Associations") or [] if a.get("Name") == "VoiceConnectorId"]
+
+    def _associate(self, voice_connector_id: str, number: str) -> None:
+        response = self._client.associate_phone_numbers_with_voice_connector(
+            VoiceConnectorId=voice_connector_id, E164PhoneNumbers=[number], ForceAssociate=False
+        )
+        errors = response.get("PhoneNumberErrors") or []
+        if errors:
+            first = errors[0]
+            raise RoutingError(
+                f"could not associate {number} with voice connector {voice_connector_id}: "
+                f"{first.get('ErrorCode', '')} {first.get('ErrorMessage', '')}".strip()
+            )
+
+    def _delete_rule(self, rule_id: str, name: str) -> None:
+        self._client.update_sip_rule(SipRuleId=rule_id, Name=name, Disabled=True)
+        self._client.delete_sip_rule(SipRuleId=rule_id)
+
+    def _rule_for(self, number: str) -> dict[str, Any] | None:
+        """The ToPhoneNumber SIP rule for ``number``; refuse to touch one owned by another app."""
+        rules: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._client.list_sip_rules(**kwargs)
+            rules.extend(page.get("SipRules", []))
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        for rule in rules:
+            if rule.get("TriggerType") == "ToPhoneNumber" and rule.get("TriggerValue") == number:
+                targets = {t.get("SipMediaApplicationId") for t in rule.get("TargetApplications") or []}
+                if targets and self._sma_id not in targets:
+                    raise RoutingError(
+                        f"{number} is routed to another SIP media application by SIP rule "
+                        f"{rule.get('SipRuleId')} ({rule.get('Name')}); switchboard will not take it over"
+                    )
+                return rule
+        return None
+
+
+class ChimePhoneInventory:
+    """:class:`~switchboard.ports.PhoneInventory`: the account's numbers, cached briefly.
+
+    ``managed`` (``MANAGED_NUMBERS``) narrows the inventory when the account also holds numbers
+    this team must not touch.
+    """
+
+    def __init__(self, client: Any, managed: tuple[str, ...] = (), ttl_seconds: float = 60.0) -> None:
+        self._client = client
+        self._managed = set(managed)
+        self._ttl = ttl_seconds
+        self._cached: tuple[float, list[str]] | None = None
+
+    def our_numbers(self) -> list[str]:
+        now = time.monotonic()
+        if self._cached and now - self._cached[0] < self._ttl:
+            return self._cached[1]
+        numbers: list[str] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._client.list_phone_numbers(**kwargs)
+            numbers.extend(
+                p["E164PhoneNumber"] for p in page.get("PhoneNumbers", []) if p.get("E164PhoneNumber")
+            )
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        if self._managed:
+            numbers = [n for n in numbers if n in self._managed]
+        result = sorted(set(numbers))
+        self._cached = (now, result)
+        return result

@@ -1,0 +1,254 @@
+"""Setting and removing forwards: validation, the table write and the routing change, kept consistent.
+
+The CLI and the Slack bot both call :class:`ForwardingService`; neither talks to the table or to
+Chime SDK Voice directly, so "what a forward change does" is defined once.
+
+Consistency rule: *a number has a stored rule if and only if it is routed to the SIP media
+application.* Every change is ordered so a failure at any step can be undone:
+
+* **set**: write the rule (conditional on the version read), then route the number to the SMA.
+  If routing fails, the rule write is undone (previous rule restored, or the new one deleted).
+  Until routing completes, calls still reach the voice connector as before: nobody hears
+  "not in service" because of a half-applied change.
+* **remove**: route the number back to the voice connector first, then delete the rule. If the
+  delete fails, the number is routed to the SMA again, where the rule still forwards calls.
+
+Both are idempotent: repeating a change that is already in effect writes nothing and only
+re-asserts the routing (which is itself idempotent), so Slack retries cannot apply a change twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.domain.rules import (
+    CallerIdMode,
+    FailureAction,
+    ForwardRule,
+    GreetingMode,
+    RuleError,
+    parse_choice,
+)
+from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.ports import (
+    ConflictError,
+    ForwardRepository,
+    NumberRouting,
+    PhoneInventory,
+    RoutingError,
+    StorageError,
+)
+
+
+class RefusedError(ValueError):
+    """The request itself is wrong (bad number, bad option, not ours...). Nothing was changed."""
+
+
+class ChangeFailedError(RuntimeError):
+    """The change could not be applied. ``consistent`` says whether everything was put back."""
+
+    def __init__(self, message: str, *, consistent: bool = True) -> None:
+        super().__init__(message)
+        self.consistent = consistent
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRequest:
+    """A forward as a person asked for it; options left ``None`` keep the current rule's value."""
+
+    number: str
+    destinations: Sequence[str]
+    greeting: str | None = None
+    failure: str | None = None
+    caller_id: str | None = None
+    ring_timeout: int | None = None
+    expires_in: str | None = None  # "2h"; absent means the forward does not expire
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    action: str  # "set" | "remove"
+    number: str
+    old: ForwardRule | None
+    new: ForwardRule | None
+    changed: bool
+    routing_steps: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        if self.action == "set":
+            assert self.new is not None
+            if not self.changed:
+                return f"Already forwarding {self.new.summary()}; nothing changed."
+            verb = "Updated" if self.old else "Now forwarding"
+            return f"{verb} {self.new.summary()}."
+        if not self.changed:
+            return f"There is no forward on {self.number}; nothing to remove."
+        return f"Removed the forward on {self.number}; calls go to the voice connector again."
+
+
+def _same_forward(a: ForwardRule, b: ForwardRule) -> bool:
+    return (a.destinations, a.greeting, a.failure, a.caller_id, a.ring_timeout, a.expires_at) == (
+        b.destinations,
+        b.greeting,
+        b.failure,
+        b.caller_id,
+        b.ring_timeout,
+        b.expires_at,
+    )
+
+
+class ForwardingService:
+    def __init__(
+        self,
+        rules: ForwardRepository,
+        routing: NumberRouting | None,
+        inventory: PhoneInventory | None,
+        policy: DestinationPolicy,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rules = rules
+        self._routing = routing
+        self._inventory = inventory
+        self._policy = policy
+        self._clock = clock
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def list_forwards(self) -> list[ForwardRule]:
+        return self._rules.list_rules()
+
+    def get_forward(self, number: str) -> ForwardRule | None:
+        return self._rules.get(self.our_number(number))
+
+    def our_number(self, text: str) -> str:
+        """Normalise and check that ``text`` is one of our numbers."""
+        try:
+            number = self._policy.our_number(text)
+        except DestinationRefusedError as error:
+            raise RefusedError(str(error)) from None
+        if self._inventory is not None and number not in self._inventory.our_numbers():
+            raise RefusedError(f"{number} is not one of our phone numbers")
+        return number
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def set_forward(self, request: ForwardRequest, *, actor: str) -> ChangeResult:
+        existing = {rule.number: rule for rule in self._rules.list_rules()}
+        ours = self._inventory.our_numbers() if self._inventory is not None else None
+        try:
+            number, destinations = self._policy.validate_forward(
+                request.number, request.destinations, existing, ours
+            )
+        except DestinationRefusedError as error:
+            raise RefusedError(str(error)) from None
+        previous = self._rules.get(number)
+        wanted = self._build_rule(number, destinations, request, previous)
+        if previous is not None and _same_forward(previous, wanted):
+            steps = self._route(number, to_forwarding=True)
+            return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
+
+        try:
+            stored = self._rules.save(wanted, actor=actor)
+        except ConflictError as error:
+            raise ChangeFailedError(f"{error}. Nothing was changed.") from error
+        except StorageError as error:
+            raise ChangeFailedError(f"Could not save the forward: {error}. Nothing was changed.") from error
+
+        try:
+            steps = self._route(number, to_forwarding=True)
+        except ChangeFailedError as error:
+            self._undo_save(previous, stored, actor, str(error))
+            raise ChangeFailedError(
+                f"{error}. The forward was not changed.", consistent=error.consistent
+            ) from error
+        return ChangeResult("set", number, previous, stored, changed=True, routing_steps=steps)
+
+    def remove_forward(self, number_text: str, *, actor: str) -> ChangeResult:
+        number = self.our_number(number_text)
+        previous = self._rules.get(number)
+        if previous is None:
+            return ChangeResult("remove", number, None, None, changed=False)
+        try:
+            steps = self._route(number, to_forwarding=False)
+        except ChangeFailedError as error:
+            raise ChangeFailedError(
+                f"{error}. The forward is still in place.", consistent=error.consistent
+            ) from error
+        try:
+            self._rules.delete(number, expected_version=previous.version, actor=actor)
+        except (ConflictError, StorageError) as error:
+            try:
+                self._route(number, to_forwarding=True)
+            except ChangeFailedError as undo_error:
+                raise ChangeFailedError(
+                    f"Could not delete the forward on {number} ({error}), and routing it back to the "
+                    f"SIP media application failed too ({undo_error}). Calls now reach the voice "
+                    f"connector while the rule is still stored: run the remove again.",
+                    consistent=False,
+                ) from error
+            raise ChangeFailedError(
+                f"Could not delete the forward on {number} ({error}); it is still forwarding as before."
+            ) from error
+        return ChangeResult("remove", number, previous, None, changed=True, routing_steps=steps)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _build_rule(
+        self,
+        number: str,
+        destinations: tuple[str, ...],
+        request: ForwardRequest,
+        previous: ForwardRule | None,
+    ) -> ForwardRule:
+        base = previous or ForwardRule(number=number, destinations=destinations)
+        try:
+            expires_at = (
+                int(self._clock()) + parse_duration(request.expires_in) if request.expires_in else None
+            )
+            return base.with_changes(
+                destinations=destinations,
+                greeting=parse_choice(GreetingMode, request.greeting, "greeting")
+                if request.greeting
+                else base.greeting,
+                failure=parse_choice(FailureAction, request.failure, "failure action")
+                if request.failure
+                else base.failure,
+                caller_id=parse_choice(CallerIdMode, request.caller_id, "caller ID")
+                if request.caller_id
+                else base.caller_id,
+                ring_timeout=request.ring_timeout if request.ring_timeout is not None else base.ring_timeout,
+                expires_at=expires_at,
+            )
+        except (RuleError, DurationError) as error:
+            raise RefusedError(str(error)) from None
+
+    def _route(self, number: str, *, to_forwarding: bool) -> list[str]:
+        if self._routing is None:
+            return []
+        try:
+            if to_forwarding:
+                return self._routing.route_to_forwarding(number)
+            return self._routing.route_to_voice_connector(number)
+        except RoutingError as error:
+            where = "the SIP media application" if to_forwarding else "the voice connector"
+            raise ChangeFailedError(
+                f"Could not route {number} to {where}: {error}",
+                consistent=error.undone,
+            ) from error
+
+    def _undo_save(self, previous: ForwardRule | None, stored: ForwardRule, actor: str, reason: str) -> None:
+        try:
+            if previous is None:
+                self._rules.delete(stored.number, expected_version=stored.version, actor=f"{actor} (undo)")
+            else:
+                self._rules.save(previous.with_changes(version=stored.version), actor=f"{actor} (undo)")
+        except (ConflictError, StorageError) as error:
+            raise ChangeFailedError(
+                f"{reason}. Undoing the saved rule failed too ({error}): the table holds a forward "
+                f"that routing does not apply; run the command again or remove the forward.",
+                consistent=False,
+            ) from error

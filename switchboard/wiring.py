@@ -1,0 +1,63 @@
+"""Build the forwarding service from the environment, the same way for the CLI and the bot.
+
+Clients come from boto3's default chain, so ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``
+point them at the local stack and credentials come from wherever boto3 finds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.policy import DestinationPolicy
+from switchboard.service import ForwardingService
+from switchboard.settings import ConfigurationError, Settings
+
+
+def policy_for(settings: Settings) -> DestinationPolicy:
+    return DestinationPolicy(settings.default_country, settings.allowed_countries)
+
+
+def chime_voice_client() -> Any:
+    return boto3.client("chime-sdk-voice")
+
+
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb")
+
+
+def forwarding_service(
+    settings: Settings,
+    *,
+    need_routing: bool,
+    dynamodb: Any | None = None,
+    chime: Any | None = None,
+) -> ForwardingService:
+    """The service for ``settings``; ``need_routing`` makes SIP_MEDIA_APPLICATION_ID mandatory."""
+    if not settings.table_name:
+        raise ConfigurationError("missing required environment variable(s): TABLE_NAME")
+    if need_routing and not settings.sip_media_application_id:
+        raise ConfigurationError(
+            "missing required environment variable(s): SIP_MEDIA_APPLICATION_ID "
+            "(needed to route numbers to the SIP media application)"
+        )
+    dynamodb = dynamodb or dynamodb_client()
+    chime = chime or chime_voice_client()
+    routing = (
+        ChimeVoiceRouting(chime, settings.sip_media_application_id, settings.voice_connector_id)
+        if settings.sip_media_application_id
+        else None
+    )
+    return ForwardingService(
+        rules=DynamoForwardRepository(dynamodb, settings.table_name),
+        routing=routing,
+        inventory=ChimePhoneInventory(chime, settings.managed_numbers),
+        policy=policy_for(settings),
+    )
+
+
+def call_log(settings: Settings, dynamodb: Any | None = None) -> DynamoCallLog:
+    return DynamoCallLog(dynamodb or dynamodb_client(), settings.table_name)

@@ -1,0 +1,80 @@
+"""In-memory fakes of the ports, with the same conflict semantics as the real adapters."""
+
+from __future__ import annotations
+
+from switchboard.domain.rules import ForwardRule
+from switchboard.ports import ConflictError, RoutingError, StorageError
+
+
+class MemoryRules:
+    def __init__(self) -> None:
+        self.rules: dict[str, ForwardRule] = {}
+        self.history: list[tuple[str, str, str]] = []  # (action, number, actor)
+        self.fail_next: list[Exception] = []  # raised by the next save/delete, in order
+
+    def get(self, number: str) -> ForwardRule | None:
+        return self.rules.get(number)
+
+    def list_rules(self) -> list[ForwardRule]:
+        return [self.rules[n] for n in sorted(self.rules)]
+
+    def save(self, rule: ForwardRule, *, actor: str) -> ForwardRule:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        current = self.rules.get(rule.number)
+        if (current.version if current else 0) != rule.version:
+            raise ConflictError(f"the forward on {rule.number} changed since it was read")
+        stored = rule.with_changes(
+            version=rule.version + 1, updated_by=actor, created_by=rule.created_by or actor
+        )
+        self.rules[rule.number] = stored
+        self.history.append(("set", rule.number, actor))
+        return stored
+
+    def delete(self, number: str, *, expected_version: int, actor: str) -> ForwardRule:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        current = self.rules.get(number)
+        if current is None or current.version != expected_version:
+            raise ConflictError(f"the forward on {number} changed since it was read")
+        del self.rules[number]
+        self.history.append(("remove", number, actor))
+        return current
+
+
+class MemoryRouting:
+    """Tracks where each number goes; ``fail`` makes the next call of a direction fail."""
+
+    def __init__(self) -> None:
+        self.to_sma: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+        self.fail: dict[str, RoutingError] = {}
+
+    def route_to_forwarding(self, number: str) -> list[str]:
+        self.calls.append(("sma", number))
+        if "sma" in self.fail:
+            raise self.fail.pop("sma")
+        if number in self.to_sma:
+            return []
+        self.to_sma.add(number)
+        return [f"routed {number} to the SMA"]
+
+    def route_to_voice_connector(self, number: str) -> list[str]:
+        self.calls.append(("vc", number))
+        if "vc" in self.fail:
+            raise self.fail.pop("vc")
+        if number not in self.to_sma:
+            return []
+        self.to_sma.discard(number)
+        return [f"routed {number} to the voice connector"]
+
+
+class StaticInventory:
+    def __init__(self, *numbers: str) -> None:
+        self.numbers = sorted(numbers)
+
+    def our_numbers(self) -> list[str]:
+        return self.numbers
+
+
+__all__ = ["MemoryRouting", "MemoryRules", "StaticInventory", "StorageError"]

@@ -1,0 +1,196 @@
+"""ForwardingService: validation, ordering and compensation, idempotency — with in-memory ports."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchboard.domain.rules import FailureAction, GreetingMode
+from switchboard.policy import DestinationPolicy
+from switchboard.ports import RoutingError, StorageError
+from switchboard.service import ChangeFailedError, ForwardingService, ForwardRequest, RefusedError
+from tests.fakes import MemoryRouting, MemoryRules, StaticInventory
+
+OURS = "+12025550100"
+OTHER = "+12025550101"
+DEST = "+12065550111"
+DEST2 = "+13125550122"
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def rules() -> MemoryRules:
+    return MemoryRules()
+
+
+@pytest.fixture
+def routing() -> MemoryRouting:
+    return MemoryRouting()
+
+
+@pytest.fixture
+def service(rules: MemoryRules, routing: MemoryRouting) -> ForwardingService:
+    return ForwardingService(
+        rules, routing, StaticInventory(OURS, OTHER), DestinationPolicy(), clock=lambda: NOW
+    )
+
+
+def test_set_saves_then_routes(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    result = service.set_forward(ForwardRequest("(202) 555-0100", ["206-555-0111", DEST2]), actor="U1")
+
+    assert result.changed
+    assert result.new is not None
+    assert result.new.destinations == (DEST, DEST2)
+    assert rules.rules[OURS].version == 1
+    assert routing.to_sma == {OURS}
+    assert result.routing_steps == [f"routed {OURS} to the SMA"]
+    assert result.message.startswith(f"Now forwarding {OURS} → {DEST}, {DEST2}")
+
+
+def test_repeating_the_same_set_changes_nothing(service: ForwardingService, rules: MemoryRules) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    again = service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+
+    assert not again.changed
+    assert rules.rules[OURS].version == 1
+    assert len(rules.history) == 1
+    assert "nothing changed" in again.message
+
+
+def test_options_left_out_keep_the_current_values_but_expiry_resets(service: ForwardingService) -> None:
+    service.set_forward(
+        ForwardRequest(OURS, [DEST], greeting="none", failure="hangup", ring_timeout=15, expires_in="2h"),
+        actor="U1",
+    )
+    result = service.set_forward(ForwardRequest(OURS, [DEST2]), actor="U1")
+    assert result.new is not None
+    assert (result.new.greeting, result.new.failure, result.new.ring_timeout) == (
+        GreetingMode.NONE,
+        FailureAction.HANGUP,
+        15,
+    )
+    assert result.new.expires_at is None
+
+
+def test_expiry_is_relative_to_now(service: ForwardingService) -> None:
+    result = service.set_forward(ForwardRequest(OURS, [DEST], expires_in="90m"), actor="U1")
+    assert result.new is not None
+    assert result.new.expires_at == int(NOW) + 5400
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (ForwardRequest("+12025550199", [DEST]), "not one of our phone numbers"),
+        (ForwardRequest(OURS, ["911"]), "emergency"),
+        (ForwardRequest(OURS, ["+19005550100"]), "premium-rate"),
+        (ForwardRequest(OURS, [OURS]), "cannot forward to itself"),
+        (ForwardRequest(OURS, [DEST] * 2), "same destination"),
+        (ForwardRequest(OURS, [DEST], greeting="sometimes"), "greeting must be one of loop | once | none"),
+        (ForwardRequest(OURS, [DEST], ring_timeout=500), "ring timeout"),
+        (ForwardRequest(OURS, [DEST], expires_in="forever"), "not a duration"),
+        (ForwardRequest(OURS, [DEST], expires_in="90d"), "out of range"),
+    ],
+)
+def test_refusals_change_nothing(
+    service: ForwardingService,
+    rules: MemoryRules,
+    routing: MemoryRouting,
+    request_: ForwardRequest,
+    reason: str,
+) -> None:
+    with pytest.raises(RefusedError, match=reason):
+        service.set_forward(request_, actor="U1")
+    assert rules.rules == {}
+    assert routing.calls == []
+
+
+def test_forwarding_to_another_forwarded_number_is_a_loop(service: ForwardingService) -> None:
+    service.set_forward(ForwardRequest(OTHER, [DEST]), actor="U1")
+    with pytest.raises(RefusedError, match="chain or loop"):
+        service.set_forward(ForwardRequest(OURS, [OTHER]), actor="U1")
+
+
+def test_routing_failure_on_a_new_forward_deletes_the_saved_rule(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    routing.fail["sma"] = RoutingError("CreateSipRule failed: ServiceFailureException", undone=True)
+    with pytest.raises(ChangeFailedError, match="was not changed") as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert caught.value.consistent
+    assert OURS not in rules.rules
+    assert [h[0] for h in rules.history] == ["set", "remove"]
+
+
+def test_routing_failure_on_an_update_restores_the_previous_rule(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    routing.fail["sma"] = RoutingError("throttled", undone=True)
+    with pytest.raises(ChangeFailedError):
+        service.set_forward(ForwardRequest(OURS, [DEST2]), actor="U2")
+    assert rules.rules[OURS].destinations == (DEST,)
+
+
+def test_a_failed_undo_is_reported_as_inconsistent(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    routing.fail["sma"] = RoutingError("boom", undone=True)
+    original_delete = rules.delete
+
+    def failing_delete(number: str, *, expected_version: int, actor: str) -> object:
+        raise StorageError("table unavailable")
+
+    rules.delete = failing_delete  # type: ignore[method-assign]
+    with pytest.raises(ChangeFailedError, match="Undoing the saved rule failed") as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert not caught.value.consistent
+    rules.delete = original_delete  # type: ignore[method-assign]
+
+
+def test_remove_routes_back_first_then_deletes(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    result = service.remove_forward("202.555.0100", actor="U2")
+
+    assert result.changed
+    assert routing.calls[-1] == ("vc", OURS)
+    assert OURS not in rules.rules
+    assert routing.to_sma == set()
+    assert "voice connector again" in result.message
+
+
+def test_remove_without_a_forward_is_a_no_op(service: ForwardingService, routing: MemoryRouting) -> None:
+    result = service.remove_forward(OURS, actor="U1")
+    assert not result.changed
+    assert routing.calls == []
+    assert "nothing to remove" in result.message
+
+
+def test_remove_whose_delete_fails_routes_the_number_back_to_forwarding(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    rules.fail_next.append(StorageError("throttled"))
+    with pytest.raises(ChangeFailedError, match="still forwarding as before") as caught:
+        service.remove_forward(OURS, actor="U1")
+    assert caught.value.consistent
+    assert OURS in rules.rules
+    assert routing.to_sma == {OURS}
+
+
+def test_remove_whose_routing_fails_leaves_the_forward_in_place(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    routing.fail["vc"] = RoutingError("AssociatePhoneNumbersWithVoiceConnector failed", undone=True)
+    with pytest.raises(ChangeFailedError, match="still in place"):
+        service.remove_forward(OURS, actor="U1")
+    assert OURS in rules.rules
+
+
+def test_not_our_number_cannot_be_removed(service: ForwardingService) -> None:
+    with pytest.raises(RefusedError, match="not one of our phone numbers"):
+        service.remove_forward("+12025550177", actor="U1")
