@@ -4,35 +4,48 @@ PYTHON ?= python3
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: install test lint typecheck cfn-lint check bench build clean \
+.PHONY: install test lint typecheck cfn-lint check bench build clean run demo \
 	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction
 
-install:
-	$(PYTHON) -m pip install -e '.[dev]'
+# Every user-facing target installs the project first (once, again when pyproject.toml changes),
+# so `make demo` and `make test` work on a fresh clone.
+STAMP := .make/installed
 
-test:
+$(STAMP): pyproject.toml
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@mkdir -p $(dir $@) && touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
 	$(PYTHON) -m pytest
 
-lint:
+run: $(STAMP)
+	$(PYTHON) -m switchboard.cli dev
+
+demo: $(STAMP)
+	$(PYTHON) -m switchboard.cli demo
+
+lint: $(STAMP)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
-typecheck:
+typecheck: $(STAMP)
 	$(PYTHON) -m mypy
 
-cfn-lint:
+cfn-lint: $(STAMP)
 	cfn-lint template.yaml
 
 check: lint typecheck cfn-lint test
 
-bench:
+bench: $(STAMP)
 	$(PYTHON) -m bench
 
 build:
 	sam build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .make
 
 # --- sam build (BuildMethod: makefile) --------------------------------------------------------
 # `sam build` runs these with ARTIFACTS_DIR set to the function's or layer's package directory.
