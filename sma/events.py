@@ -27,6 +27,7 @@ class Participant:
     from_: str
     direction: str
     status: str
+    start_ms: int | None = None
 
     @property
     def connected(self) -> bool:
@@ -59,6 +60,13 @@ def _tag(value: Any) -> str:
     return str(value or "").upper()
 
 
+def _start_ms(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _participant(raw: Any) -> Participant:
     if not isinstance(raw, Mapping):
         raise MalformedEventError("a participant is not an object")
@@ -69,6 +77,7 @@ def _participant(raw: Any) -> Participant:
         from_=str(raw.get("From", "")),
         direction=str(raw.get("Direction", "")),
         status=str(raw.get("Status", "Connected")),
+        start_ms=_start_ms(raw.get("StartTimeInMilliseconds")),
     )
 
 

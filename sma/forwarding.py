@@ -34,6 +34,11 @@ class Telemetry(Protocol):
     def bind(self, transaction_id: str) -> None: ...
 
 
+def _callee_connected(event: PstnEvent | None) -> bool:
+    callee = event.leg(LEG_B) if event is not None else None
+    return callee is not None and callee.connected
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -84,7 +89,7 @@ class ForwardingApp:
         except Exception as error:
             self._telemetry.error("unexpected error handling event", reason=repr(error))
             self._telemetry.count("HandlerErrors")
-            plan = callflow.on_error(state, now)
+            plan = callflow.on_error(state, now, callee_connected=_callee_connected(event))
         try:
             return self._respond(event, plan)
         except Exception as error:
@@ -104,7 +109,7 @@ class ForwardingApp:
                 "PSTN Audio rejected our response", error_type=event.error_type, detail=event.error_message
             )
             self._telemetry.count("InvalidResponses")
-            return callflow.on_error(state, now)
+            return callflow.on_error(state, now, callee_connected=_callee_connected(event))
         if kind in _QUIET_EVENTS or state is None:
             return Plan((), state)
         if kind == "ACTION_SUCCESSFUL":
@@ -113,6 +118,11 @@ class ForwardingApp:
                 return callflow.on_bridge_answered(state, now)
             return Plan((), state)
         if kind == "ACTION_FAILED":
+            if event.error_type == "InvalidAudioSource":
+                # A prompt in the bucket is missing or not 8 kHz mono PCM: callers still get
+                # through (without it), but operators must hear about it.
+                self._telemetry.error("prompt could not be played", detail=event.error_message)
+                self._telemetry.count("PromptFailures")
             if event.action_type == "CallAndBridge":
                 self._telemetry.count("BridgeFailures")
                 return callflow.on_bridge_failed(state, event.error_type, now)
@@ -133,7 +143,7 @@ class ForwardingApp:
             self._telemetry.error("could not read the forward rule", reason=str(error))
             self._telemetry.count("StorageErrors")
             return callflow.on_error(None, now, record=False)
-        plan = callflow.start(rule, leg_a.to, leg_a.from_, now)
+        plan = callflow.start(rule, leg_a.to, leg_a.from_, now, started_ms=leg_a.start_ms)
         if plan.record is not None:
             self._telemetry.count("CallsNotInService")
         return plan

@@ -113,8 +113,15 @@ class Plan:
     record: CallRecord | None = None
 
 
-def start(rule: ForwardRule | None, dialed: str, caller: str, now_ms: int) -> Plan:
-    """A call reached ``dialed``: bridge it to the rule's first destination or refuse it."""
+def start(
+    rule: ForwardRule | None, dialed: str, caller: str, now_ms: int, started_ms: int | None = None
+) -> Plan:
+    """A call reached ``dialed``: bridge it to the rule's first destination or refuse it.
+
+    ``started_ms`` is when the call really began (the service's own timestamp); it differs from
+    ``now_ms`` when PSTN Audio retries a slow NEW_INBOUND_CALL.
+    """
+    call_started = started_ms if started_ms is not None and 0 <= now_ms - started_ms < 3_600_000 else now_ms
     if rule is None or not rule.is_active(now_ms / 1000):
         state = CallState(
             dialed=dialed,
@@ -125,7 +132,7 @@ def start(rule: ForwardRule | None, dialed: str, caller: str, now_ms: int) -> Pl
             caller_id=dialed,
             ring_timeout=0,
             phase=Phase.ENDING,
-            started_ms=now_ms,
+            started_ms=call_started,
         )
         return _finish(
             state,
@@ -146,7 +153,7 @@ def start(rule: ForwardRule | None, dialed: str, caller: str, now_ms: int) -> Pl
         caller_id=caller_id,
         ring_timeout=rule.ring_timeout,
         phase=Phase.RINGING,
-        started_ms=now_ms,
+        started_ms=call_started,
         attempt_started_ms=now_ms,
     )
     if rule.greeting is GreetingMode.ONCE:
@@ -174,14 +181,14 @@ def on_bridge_failed(state: CallState, error: str, now_ms: int) -> Plan:
     """
     if state.phase not in (Phase.GREETING, Phase.RINGING):
         return Plan((), state)
+    if error == "InvalidAudioSource" and not state.greeting_broken and state.greeting is GreetingMode.LOOP:
+        # Our ringback file is missing or unreadable: not an attempt on the destination at all.
+        state = replace(state, greeting_broken=True, attempt_started_ms=now_ms, phase=Phase.RINGING)
+        return Plan((_bridge(state),), state)
     attempt = Attempt(state.current_destination, error or "Unknown", _ring_ms(state, now_ms))
     state = replace(
         state, attempts=(*state.attempts, attempt), attempt_started_ms=now_ms, phase=Phase.RINGING
     )
-
-    if error == "InvalidAudioSource" and not state.greeting_broken and state.greeting is GreetingMode.LOOP:
-        state = replace(state, greeting_broken=True)
-        return Plan((_bridge(state),), state)
     if state.index + 1 < len(state.destinations):
         state = replace(state, index=state.index + 1)
         return Plan((_bridge(state),), state)
@@ -213,21 +220,29 @@ def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: 
     """One leg hung up. PSTN Audio keeps the other leg (and its bill) running, so end it too."""
     other = Leg.CALLEE if leg is Leg.CALLER else Leg.CALLER
     steps: tuple[Step, ...] = (HangUp(other),) if other_leg_connected else ()
+    if state.phase is Phase.ENDING and leg is Leg.CALLEE:
+        # We are already ending the call (e.g. error prompt then hangup queued for the caller):
+        # answering with a bare hangup would replace that queue and cut the prompt short.
+        return Plan((), state)
     if state.phase in (Phase.ENDING, Phase.ENDED):
         return Plan(steps, replace(state, phase=Phase.ENDED))
     if state.phase is Phase.BRIDGED:
         return _finish(replace(state, phase=Phase.ENDED), steps, Outcome.BRIDGED, now_ms)
     if leg is Leg.CALLER:
-        # Caller gave up while we were greeting or ringing a destination.
-        attempt = Attempt(state.current_destination, AttemptResult.ABANDONED, _ring_ms(state, now_ms))
-        state = replace(state, attempts=(*state.attempts, attempt), phase=Phase.ENDED)
-        return _finish(state, steps, Outcome.ABANDONED, now_ms)
+        # Caller gave up while we were greeting or ringing a destination. During a play-once
+        # greeting no destination has been dialled yet, so there is no attempt to record.
+        if state.phase is Phase.RINGING:
+            attempt = Attempt(state.current_destination, AttemptResult.ABANDONED, _ring_ms(state, now_ms))
+            state = replace(state, attempts=(*state.attempts, attempt))
+        return _finish(replace(state, phase=Phase.ENDED), steps, Outcome.ABANDONED, now_ms)
     # The destination leg vanished before it was bridged; the bridge's own failure event follows.
     # Leave the caller up: follow-me or the failure action still has to reach them.
     return Plan((), state)
 
 
-def on_error(state: CallState | None, now_ms: int, *, record: bool = True) -> Plan:
+def on_error(
+    state: CallState | None, now_ms: int, *, record: bool = True, callee_connected: bool = False
+) -> Plan:
     """Something went wrong on our side: apologise and hang up rather than leave dead air.
 
     ``record=False`` when the failure was the table itself; writing a record would only spend more
@@ -241,7 +256,8 @@ def on_error(state: CallState | None, now_ms: int, *, record: bool = True) -> Pl
     if state.phase is Phase.ENDING:
         # Already ending (perhaps the closing prompt is what failed): just make sure the call ends.
         return Plan((HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),), state)
-    if state.phase is Phase.BRIDGED:
+    if state.phase is Phase.BRIDGED or callee_connected:
+        # Never play the apology into a live bridge, and never leave the destination leg billed.
         steps = (HangUp(Leg.CALLEE), *steps)
     state = replace(state, phase=Phase.ENDING)
     if not record:
