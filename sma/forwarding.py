@@ -71,10 +71,11 @@ class ForwardingApp:
         self._calls = calls
         self._prompts = prompts
         self._telemetry = telemetry
-        self._clock = clock
+        # Public so a simulator can drive the flow on simulated time (ring and talk durations).
+        self.clock = clock
 
     def handle(self, raw: Any) -> dict[str, Any]:
-        now = self._clock()
+        now = self.clock()
         event: PstnEvent | None = None
         state: CallState | None = None
         try:

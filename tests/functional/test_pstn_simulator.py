@@ -582,7 +582,7 @@ def simulator(sma_app: Any, missing_prompts: set[str], monkeypatch: pytest.Monke
         prompt_exists=lambda bucket, key: bucket == BUCKET and key not in missing_prompts,
     )
     # The handler reads the simulated clock, so records carry simulated ring and talk times.
-    monkeypatch.setattr(sma_app.app, "_clock", sim.clock)
+    monkeypatch.setattr(sma_app.app, "clock", sim.clock)
     return sim
 
 
