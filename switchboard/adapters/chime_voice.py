@@ -44,6 +44,12 @@ class _Saga:
         self.steps.append(step)
         self._undo.append((step, undo))
 
+    def supersede(self, step: str, undo: Callable[[], Any]) -> None:
+        """Record ``step`` whose undo also covers the previous step's (which it made obsolete)."""
+        self._undo.pop()
+        self.steps.append(step)
+        self._undo.append((step, undo))
+
     def rollback(self) -> bool:
         ok = True
         for _step, undo in reversed(self._undo):
@@ -135,7 +141,9 @@ class ChimeVoiceRouting:
                         ),
                     )
                 self._client.delete_sip_rule(SipRuleId=rule["SipRuleId"])
-                saga.done(
+                record = saga.supersede if not rule.get("Disabled") else saga.done
+                # Undoing the delete re-creates the rule enabled, which also undoes the disable.
+                record(
                     f"deleted SIP rule {rule['SipRuleId']}",
                     lambda: self._client.create_sip_rule(
                         Name=rule["Name"],

@@ -632,7 +632,10 @@ class ChimeVoiceServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self.emulator, self.protocol))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="chime-voice-emulator", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
+            name="chime-voice-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -61,7 +61,7 @@ def _event_item(transaction_id: str) -> dict[str, Any] | None:
 
 
 def _routing(number: str) -> tuple[str, list[str], list[dict[str, Any]]]:
-    chime = boto3.client("chime-sdk-voice")
+    chime: Any = boto3.client("chime-sdk-voice")
     phone = chime.get_phone_number(PhoneNumberId=number)["PhoneNumber"]
     connectors = [a["Value"] for a in phone.get("Associations", []) if a["Name"] == "VoiceConnectorId"]
     rules = [r for r in chime.list_sip_rules()["SipRules"] if r.get("TriggerValue") == number]

@@ -1,0 +1,110 @@
+"""The ``switchboard`` command, run as a user runs it (a subprocess) against a local stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from switchboard.local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[2]
+OURS = "+12025550100"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(table_name="switchboard-cli-test") as local:
+        yield local
+
+
+def run(stack: LocalStack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "TABLE_NAME", "PROMPT_", "SIP_", "VOICE_"))
+    }
+    environment.update(stack.env())
+    environment.update(env)
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_set_list_call_remove(stack: LocalStack) -> None:
+    result = run(
+        stack, "forward", "set", "(202) 555-0100", "206-555-0111", "+13125550122", "--greeting", "once"
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Now forwarding {OURS} → +12065550111, +13125550122 (greeting once" in result.stdout
+    assert "routing: created SIP rule" in result.stdout
+
+    again = run(stack, "forward", "set", OURS, "+12065550111", "+13125550122", "--greeting", "once")
+    assert again.returncode == 0
+    assert "nothing changed" in again.stdout
+
+    listed = run(stack, "forward", "list")
+    assert listed.returncode == 0
+    assert OURS in listed.stdout
+    assert "+12065550111, +13125550122" in listed.stdout
+
+    call = run(stack, "call", OURS, "--from", "+13035550123", "--no-answer", "--answer")
+    assert call.returncode == 0, call.stderr
+    assert "NEW_INBOUND_CALL +13035550123 → +12025550100" in call.stdout
+    assert "PlayAudio greeting.wav" in call.stdout
+    assert "outcome: bridged to +13125550122" in call.stdout
+    assert "call record: outcome bridged" in call.stdout
+    assert '"level"' not in call.stdout  # the SMA's JSON logs stay out of the timeline
+
+    removed = run(stack, "forward", "off", "202 555 0100")
+    assert removed.returncode == 0
+    assert "calls go to the voice connector again" in removed.stdout
+    assert "No forwards." in run(stack, "forward", "list").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("forward", "set", OURS, "911"), "emergency number"),
+        (("forward", "set", OURS, "+19005550100"), "premium-rate"),
+        (("forward", "set", "+12025550199", "+12065550111"), "not one of our phone numbers"),
+        (("forward", "set", OURS, "+12065550111", "--expires", "a while"), "not a duration"),
+        (("forward", "set", OURS, *[f"+1206555011{i}" for i in range(6)]), "at most 5 destinations"),
+    ],
+)
+def test_refused_input_exits_2_with_the_reason(
+    stack: LocalStack, args: tuple[str, ...], message: str
+) -> None:
+    result = run(stack, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_configuration_is_named(stack: LocalStack) -> None:
+    result = run(stack, "forward", "set", OURS, "+12065550111", SIP_MEDIA_APPLICATION_ID="")
+    assert result.returncode == 2
+    assert "SIP_MEDIA_APPLICATION_ID" in result.stderr
+
+
+def test_a_failed_routing_step_exits_1_and_leaves_nothing_behind(stack: LocalStack) -> None:
+    result = run(
+        stack, "forward", "set", OURS, "+12065550111", SIP_MEDIA_APPLICATION_ID="no-such-application"
+    )
+    assert result.returncode == 1
+    assert "The forward was not changed" in result.stderr
+    assert "CreateSipRule failed" in result.stderr
+    assert "No forwards." in run(stack, "forward", "list").stdout
+    phone = stack.chime.snapshot()["phone_numbers"][OURS]
+    assert phone["ProductType"] == "VoiceConnector"
+    assert [a["Value"] for a in phone["Associations"]] == [stack.voice_connector_id]
