@@ -46,7 +46,7 @@ def chime() -> Iterator[Emulated]:
             endpoint_url=server.url,
             region_name="us-east-1",
             aws_access_key_id="x",
-            aws_secret_access_key="x",  # noqa: S106
+            aws_secret_access_key="x",
         )
         yield Emulated(emulator, client, vc, sma)
 
