@@ -1,0 +1,179 @@
+"""Parse the text of ``/forward`` into a command. Pure: no Slack, no AWS, no phone-number library.
+
+Grammar (case-insensitive, numbers in any common format)::
+
+    /forward                                   open the modal
+    /forward <our-number> to <dest>[, <dest> …] [for <duration>] [greeting loop|once|none]
+             [then prompt|hangup] [callerid dialed|caller] [timeout <seconds>]
+    /forward remove <our-number>               (alias: off)
+    /forward list
+    /forward status <our-number>
+    /forward help
+
+Anything else is a :class:`CommandSyntaxError` whose message says what was wrong; the bot answers it
+with the usage text, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+USAGE = """*Forward our phone numbers*
+• `/forward` — open the form
+• `/forward +12025550100 to +12065550111, +13125550122` — forward, trying destinations in order
+   options: `for 2h` (expires) · `greeting loop|once|none` · `then prompt|hangup` (when nobody answers)
+   · `callerid dialed|caller` (what the destination sees) · `timeout 20` (seconds per destination)
+• `/forward remove +12025550100` (or `off`) — stop forwarding; calls go to the phone system again
+• `/forward list` — every forward · `/forward status +12025550100` — one forward and its last calls
+• `/forward help` — this text"""
+
+_OPTION_WORDS = r"for|greeting|then|caller[- ]?id|timeout|ring"
+_OPTION = re.compile(rf"\b({_OPTION_WORDS})\b\s*", re.IGNORECASE)
+_SLACK_LINK = re.compile(r"<(?:tel:)?([^>|]*)(?:\|([^>]*))?>")
+_TO = re.compile(r"\s+to\s+", re.IGNORECASE)
+
+
+class CommandSyntaxError(ValueError):
+    """The text is not a ``/forward`` command we understand; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenModal:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHelp:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ListForwards:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowStatus:
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveForward:
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetForward:
+    number: str
+    destinations: tuple[str, ...]
+    expires_in: str | None = None
+    greeting: str | None = None
+    failure: str | None = None
+    caller_id: str | None = None
+    ring_timeout: int | None = None
+
+
+Command = OpenModal | ShowHelp | ListForwards | ShowStatus | RemoveForward | SetForward
+
+
+def _unlink(text: str) -> str:
+    """Slack turns typed phone numbers into ``<tel:+1…|+1 …>`` links; keep what the user saw."""
+    return _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+
+
+def _one_number(text: str, what: str) -> str:
+    number = text.strip()
+    if not number:
+        raise CommandSyntaxError(f"{what} needs one of our numbers, e.g. `/forward {what} +12025550100`")
+    return number
+
+
+def split_destinations(text: str) -> tuple[str, ...]:
+    """``+1 206 555 0111, (312) 555-0122`` → two destinations; ``+1206… +1312…`` too."""
+    parts: list[str] = []
+    for chunk in re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", text.strip(), flags=re.IGNORECASE):
+        if not chunk:
+            continue
+        # Several E.164 numbers separated only by spaces: split before each "+".
+        pieces = [p.strip() for p in re.split(r"\s+(?=\+)", chunk) if p.strip()]
+        parts.extend(pieces)
+    return tuple(parts)
+
+
+def _options(text: str) -> dict[str, str]:
+    """``for 2h greeting once then hangup`` → {"for": "2h", "greeting": "once", "then": "hangup"}."""
+    found: dict[str, str] = {}
+    matches = list(_OPTION.finditer(text))
+    for index, match in enumerate(matches):
+        key = re.sub(r"[- ]", "", match.group(1).lower())
+        key = "timeout" if key == "ring" else key
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        value = text[match.end() : end].strip()
+        if not value:
+            raise CommandSyntaxError(f"`{match.group(1)}` needs a value")
+        if key in found:
+            raise CommandSyntaxError(f"`{match.group(1)}` is given twice")
+        found[key] = value
+    return found
+
+
+def _parse_set(number_text: str, rest: str) -> SetForward:
+    number = _one_number(number_text, "forward")
+    first_option = _OPTION.search(rest)
+    # "then" introduces the failure action only when followed by prompt/hangup; otherwise it is a
+    # destination separator ("to A then B").
+    while first_option and first_option.group(1).lower() == "then":
+        tail = rest[first_option.end() :].strip().lower()
+        if tail.startswith(("prompt", "hangup", "hang up")):
+            break
+        first_option = _OPTION.search(rest, first_option.end())
+    destinations_text = rest[: first_option.start()] if first_option else rest
+    options = _options(rest[first_option.start() :]) if first_option else {}
+    destinations = split_destinations(destinations_text)
+    if not destinations:
+        raise CommandSyntaxError("say where to forward to, e.g. `/forward +12025550100 to +12065550111`")
+    timeout: int | None = None
+    if "timeout" in options:
+        digits = options["timeout"].lower().removesuffix("seconds").removesuffix("s").strip()
+        if not digits.isdigit():
+            raise CommandSyntaxError(f"timeout must be a number of seconds, not `{options['timeout']}`")
+        timeout = int(digits)
+    failure = options.get("then")
+    if failure is not None:
+        failure = failure.lower().replace("hang up", "hangup")
+    unknown = set(options) - {"for", "greeting", "then", "callerid", "timeout"}
+    if unknown:
+        raise CommandSyntaxError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return SetForward(
+        number=number,
+        destinations=destinations,
+        expires_in=options.get("for"),
+        greeting=options.get("greeting"),
+        failure=failure,
+        caller_id=options.get("callerid"),
+        ring_timeout=timeout,
+    )
+
+
+def parse(text: str) -> Command:
+    """The command in ``text`` (the slash command's text field)."""
+    cleaned = " ".join(_unlink(text or "").split())
+    if not cleaned:
+        return OpenModal()
+    word, _, rest = cleaned.partition(" ")
+    verb = word.lower()
+    if verb in ("help", "-h", "--help", "?"):
+        return ShowHelp()
+    if verb == "list":
+        if rest:
+            raise CommandSyntaxError("`list` takes no arguments")
+        return ListForwards()
+    if verb == "status":
+        return ShowStatus(_one_number(rest, "status"))
+    if verb in ("remove", "off", "delete", "stop"):
+        return RemoveForward(_one_number(rest, verb))
+    parts = _TO.split(cleaned, maxsplit=1)
+    if len(parts) == 2:
+        return _parse_set(parts[0], parts[1])
+    raise CommandSyntaxError(f"I don't understand `{cleaned}`")
