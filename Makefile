@@ -5,7 +5,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
 .PHONY: install test lint typecheck cfn-lint check bench build clean run demo \
-	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction
+	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction
 
 # Every user-facing target installs the project first (once, again when pyproject.toml changes),
 # so `make demo` and `make test` work on a fresh clone.
@@ -62,6 +62,13 @@ build-DependenciesLayer:
 build-SmaFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R sma switchboard "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
+	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+
+# Slack bot and expiry job: bot/ and the shared library, without the local-stack tooling.
+build-BotFunction build-ExpiryFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -R bot switchboard "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 

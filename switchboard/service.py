@@ -66,6 +66,9 @@ class ForwardRequest:
     caller_id: str | None = None
     ring_timeout: int | None = None
     expires_in: str | None = None  # "2h"; absent means the forward does not expire
+    # The version the person was looking at (e.g. when the edit form opened): a change made by
+    # someone else since then is refused instead of silently overwritten. None: no such check.
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,13 @@ class ForwardingService:
     def get_forward(self, number: str) -> ForwardRule | None:
         return self._rules.get(self.our_number(number))
 
+    def inventory_numbers(self) -> list[str]:
+        """Our numbers (the phone inventory), for pickers; empty when there is no inventory."""
+        return self._inventory.our_numbers() if self._inventory is not None else []
+
+    def now(self) -> float:
+        return self._clock()
+
     def our_number(self, text: str) -> str:
         """Normalise and check that ``text`` is one of our numbers."""
         try:
@@ -146,6 +156,12 @@ class ForwardingService:
         except DestinationRefusedError as error:
             raise RefusedError(str(error)) from None
         previous = self._rules.get(number)
+        current_version = previous.version if previous else 0
+        if request.expected_version is not None and request.expected_version != current_version:
+            raise ChangeFailedError(
+                f"The forward on {number} was changed by someone else since you opened it; "
+                "look at it again and retry. Nothing was changed."
+            )
         wanted = self._build_rule(number, destinations, request, previous)
         if previous is not None and _same_forward(previous, wanted):
             steps = self._route(number, to_forwarding=True)

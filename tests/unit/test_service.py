@@ -194,3 +194,12 @@ def test_remove_whose_routing_fails_leaves_the_forward_in_place(
 def test_not_our_number_cannot_be_removed(service: ForwardingService) -> None:
     with pytest.raises(RefusedError, match="not one of our phone numbers"):
         service.remove_forward("+12025550177", actor="U1")
+
+
+def test_an_edit_based_on_a_stale_version_is_refused(service: ForwardingService, rules: MemoryRules) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")  # version 1, opened by U2's form
+    service.set_forward(ForwardRequest(OURS, [DEST2]), actor="U3")  # version 2
+    with pytest.raises(ChangeFailedError, match="changed by someone else"):
+        service.set_forward(ForwardRequest(OURS, [DEST], expected_version=1), actor="U2")
+    assert rules.rules[OURS].destinations == (DEST2,)
+    assert service.set_forward(ForwardRequest(OURS, [DEST], expected_version=2), actor="U2").changed

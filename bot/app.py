@@ -1,0 +1,70 @@
+"""Composition root of the Slack bot Lambda (``bot.app.handler``, API Gateway HTTP API payload 2.0).
+
+Built once per container. Slack credentials come from the environment or one Secrets Manager secret;
+AWS clients for the table and Chime SDK Voice are created on first use, so the acknowledgement of
+``/forward <number> to <destination>`` (parse + validate, no AWS call) never pays for them.
+Signature verification stays on: Bolt rejects unsigned, forged or stale (> 5 min) requests with 401.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from slack_bolt import App
+from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+from slack_sdk import WebClient
+
+from bot.auth import Authorizer
+from bot.config import slack_credentials
+from bot.listeners import BotDeps, register
+from switchboard.adapters.dynamodb import DynamoCallLog
+from switchboard.policy import DestinationPolicy
+from switchboard.service import ForwardingService
+from switchboard.settings import load
+
+logger = Logger(service="bot")
+
+settings = load(required=("TABLE_NAME",))
+credentials = slack_credentials(settings)
+client = WebClient(token=credentials.bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
+
+
+@functools.cache
+def forwarding_service() -> ForwardingService:
+    from switchboard.wiring import forwarding_service as build
+
+    return build(settings, need_routing=bool(settings.sip_media_application_id))
+
+
+@functools.cache
+def call_log() -> DynamoCallLog:
+    from switchboard.wiring import call_log as build
+
+    return build(settings)
+
+
+app = App(
+    signing_secret=credentials.signing_secret,
+    client=client,
+    process_before_response=True,  # Lambda: finish the ack before the response; slow work is lazy
+    token_verification_enabled=False,  # no auth.test call at cold start
+)
+register(
+    app,
+    BotDeps(
+        settings=settings,
+        policy=DestinationPolicy(settings.default_country, settings.allowed_countries),
+        authorizer=Authorizer(settings.forward_admins, client),
+        service=forwarding_service,
+        call_log=call_log,
+    ),
+)
+slack_handler = SlackRequestHandler(app)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response: dict[str, Any] = slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+    return response

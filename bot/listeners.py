@@ -1,0 +1,349 @@
+"""The bot's listeners, registered on one Bolt ``App``.
+
+Every Slack request is answered within Slack's 3 s: the *ack* functions only parse, validate what
+needs no AWS call, and acknowledge (or open a modal, which needs the request's short-lived
+trigger_id). Anything that reads the table, changes routing or waits on Slack runs in *lazy*
+listeners, which Bolt runs after the acknowledgement (on Lambda, in a second invocation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import views
+from bot.auth import Authorizer
+from bot.commands import (
+    USAGE,
+    CommandSyntaxError,
+    ListForwards,
+    OpenModal,
+    RemoveForward,
+    SetForward,
+    ShowHelp,
+    ShowStatus,
+    parse,
+)
+from switchboard.adapters.dynamodb import DynamoCallLog
+from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.domain.rules import find_loops
+from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.ports import StorageError
+from switchboard.service import (
+    ChangeFailedError,
+    ChangeResult,
+    ForwardingService,
+    ForwardRequest,
+    RefusedError,
+)
+from switchboard.settings import Settings
+
+log = logging.getLogger("bot")
+
+
+@dataclass
+class BotDeps:
+    """What the listeners need. AWS-backed parts are built on first use (see ``bot.app``), so an
+    acknowledgement that needs none of them never pays for them."""
+
+    settings: Settings
+    policy: DestinationPolicy
+    authorizer: Authorizer
+    service: Callable[[], ForwardingService]
+    call_log: Callable[[], DynamoCallLog]
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body.get("user_id") or body.get("user", {}).get("id") or "")
+
+
+def _announce(client: WebClient, deps: BotDeps, result: ChangeResult, actor: str) -> None:
+    """Every change is told to ALERT_CHANNEL: the audit trail people actually read."""
+    if not result.changed or not deps.settings.alert_channel:
+        return
+    try:
+        client.chat_postMessage(channel=deps.settings.alert_channel, text=views.change_text(result, actor))
+    except SlackApiError as error:
+        log.error("could not announce the change in %s: %s", deps.settings.alert_channel, error)
+
+
+def _check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
+    """Checks that need no AWS call, so a typo is answered at once."""
+    try:
+        for destination in command.destinations:
+            policy.destination(destination)
+        if command.expires_in:
+            parse_duration(command.expires_in)
+    except (DestinationRefusedError, DurationError) as error:
+        return str(error)
+    if command.greeting and command.greeting.lower() not in ("loop", "once", "none"):
+        return f"greeting must be loop, once or none, not `{command.greeting}`"
+    if command.failure and command.failure not in ("prompt", "hangup"):
+        return f"`then` must be prompt or hangup, not `{command.failure}`"
+    if command.caller_id and command.caller_id.lower() not in ("dialed", "caller"):
+        return f"callerid must be dialed or caller, not `{command.caller_id}`"
+    if command.ring_timeout is not None and not 1 <= command.ring_timeout <= 120:
+        return f"timeout must be 1-120 seconds, not {command.ring_timeout}"
+    if len(command.destinations) > 5:
+        return f"at most 5 destinations, got {len(command.destinations)}"
+    return None
+
+
+def _apply(
+    deps: BotDeps, user: str, change: Callable[[ForwardingService], ChangeResult]
+) -> tuple[ChangeResult | None, str]:
+    """Run a change for ``user``: authorisation, then the service. Returns (result, message)."""
+    if not deps.authorizer.may_change(user):
+        return None, ":no_entry: " + deps.authorizer.refusal(user)
+    try:
+        result = change(deps.service())
+    except RefusedError as error:
+        return None, f":warning: {error}"
+    except ChangeFailedError as error:
+        extra = "" if error.consistent else " :rotating_light: Please check the number's routing."
+        return None, f":x: {error}{extra}"
+    except StorageError as error:
+        return None, f":x: The forward table is unavailable ({error}). Nothing was changed."
+    return result, (":white_check_mark: " if result.changed else ":information_source: ") + result.message
+
+
+def register(app: App, deps: BotDeps) -> None:
+    @app.middleware
+    def drop_slack_retries(
+        req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        # Slack retries a request it thinks timed out; the first delivery is still being handled
+        # (Lambda keeps running), so a retry must not apply the change a second time.
+        if req.headers.get("x-slack-retry-num"):
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return next()
+
+    # -- /forward ---------------------------------------------------------------------------
+
+    def ack_forward(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+        try:
+            parsed = parse(command.get("text", ""))
+        except CommandSyntaxError as error:
+            ack(text=f":warning: {error}\n\n{USAGE}")
+            return
+        if isinstance(parsed, ShowHelp):
+            ack(text=USAGE)
+        elif isinstance(parsed, OpenModal):
+            ack()
+            _open_modal(client, command["trigger_id"], _user(command), None, command.get("channel_id", ""))
+        elif isinstance(parsed, SetForward):
+            problem = _check_set(parsed, deps.policy)
+            if problem:
+                ack(text=f":warning: {problem}")
+            else:
+                ack(
+                    text=f":hourglass_flowing_sand: Forwarding {parsed.number} → "
+                    f"{', '.join(parsed.destinations)}…"
+                )
+        elif isinstance(parsed, RemoveForward):
+            ack(text=f":hourglass_flowing_sand: Removing the forward on {parsed.number}…")
+        else:
+            ack(text=":mag: Looking…")
+
+    def run_forward(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        try:
+            parsed = parse(command.get("text", ""))
+        except CommandSyntaxError:
+            return  # already answered by the ack
+        user = _user(command)
+        try:
+            if isinstance(parsed, SetForward):
+                if _check_set(parsed, deps.policy):
+                    return
+                request = ForwardRequest(
+                    number=parsed.number,
+                    destinations=parsed.destinations,
+                    greeting=parsed.greeting,
+                    failure=parsed.failure,
+                    caller_id=parsed.caller_id,
+                    ring_timeout=parsed.ring_timeout,
+                    expires_in=parsed.expires_in,
+                )
+                result, message = _apply(deps, user, lambda s: s.set_forward(request, actor=user))
+                respond(text=message, replace_original=True)
+                if result:
+                    _announce(client, deps, result, user)
+            elif isinstance(parsed, RemoveForward):
+                number = parsed.number
+                result, message = _apply(deps, user, lambda s: s.remove_forward(number, actor=user))
+                respond(text=message, replace_original=True)
+                if result:
+                    _announce(client, deps, result, user)
+            elif isinstance(parsed, ListForwards):
+                rules = deps.service().list_forwards()
+                respond(
+                    blocks=views.list_blocks(rules), text=f"{len(rules)} forward(s)", replace_original=True
+                )
+            elif isinstance(parsed, ShowStatus):
+                service = deps.service()
+                number = service.our_number(parsed.number)
+                rule = service.get_forward(number)
+                calls = deps.call_log().recent_calls(number, limit=5)
+                respond(
+                    blocks=views.status_blocks(number, rule, calls),
+                    text=f"Status of {number}",
+                    replace_original=True,
+                )
+        except RefusedError as error:
+            respond(text=f":warning: {error}", replace_original=True)
+        except StorageError as error:
+            respond(text=f":x: The forward table is unavailable ({error}).", replace_original=True)
+        except Exception:
+            log.exception("/forward %r failed", command.get("text"))
+            respond(
+                text=":x: Something went wrong on our side; nothing was changed. Please try again.",
+                replace_original=True,
+            )
+
+    app.command("/forward")(ack=ack_forward, lazy=[run_forward])
+
+    # -- the modal ----------------------------------------------------------------------------
+
+    def _open_modal(client: WebClient, trigger_id: str, user: str, number: str | None, channel: str) -> None:
+        if not deps.authorizer.may_change(user):
+            client.chat_postEphemeral(
+                channel=channel or user, user=user, text=":no_entry: " + deps.authorizer.refusal(user)
+            )
+            return
+        service = deps.service()
+        numbers = service.inventory_numbers()
+        rule = service.get_forward(number) if number else None
+        client.views_open(trigger_id=trigger_id, view=views.forward_modal(numbers, rule, channel))
+
+    def _modal_errors(form: views.ModalInput, user: str) -> dict[str, str]:
+        if not deps.authorizer.may_change(user):
+            return {"number": deps.authorizer.refusal(user)[:150]}
+        errors: dict[str, str] = {}
+        service = deps.service()
+        if form.number not in service.inventory_numbers():
+            errors["number"] = "Choose one of our numbers."
+        if not form.destinations:
+            errors["dest_1"] = "Where should calls go?"
+        normalised: dict[str, str] = {}  # destination → block it was typed in
+        for block, text in zip(views.DEST_BLOCKS, _destination_slots(form), strict=True):
+            if not text:
+                continue
+            try:
+                destination = deps.policy.destination(text)
+            except DestinationRefusedError as error:
+                errors[block] = str(error)[:150]
+                continue
+            if destination in normalised:
+                errors[block] = "This destination is already listed above."
+            normalised[destination] = normalised.get(destination, block)
+        if not errors:
+            existing = {r.number: r for r in service.list_forwards()}
+            loop = find_loops(form.number, tuple(normalised), existing)
+            if loop:
+                # Point at the destination the problem names; a chain *into* our number is the
+                # number's problem.
+                block = next((b for d, b in normalised.items() if loop.startswith(d)), "number")
+                errors[block] = loop[:150]
+        return errors
+
+    def _destination_slots(form: views.ModalInput) -> list[str]:
+        slots = list(form.destinations) + [""] * len(views.DEST_BLOCKS)
+        return slots[: len(views.DEST_BLOCKS)]
+
+    def ack_modal(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form = views.read_modal(view)
+        errors = _modal_errors(form, _user(body))
+        if errors:
+            ack(response_action="errors", errors=errors)
+        else:
+            ack()
+
+    def apply_modal(body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        user = _user(body)
+        form = views.read_modal(view)
+        if _modal_errors(form, user):
+            return  # the form was sent back with errors by the ack
+        expires_in = _expiry_from_form(form)
+        request = ForwardRequest(
+            number=form.number,
+            destinations=form.destinations,
+            greeting=form.greeting,
+            failure=form.failure,
+            caller_id=form.caller_id,
+            ring_timeout=form.ring_timeout,
+            expires_in=expires_in,
+            expected_version=form.expected_version,
+        )
+        result, message = _apply(deps, user, lambda s: s.set_forward(request, actor=user))
+        _tell(client, user, form.channel_id, message)
+        if result:
+            _announce(client, deps, result, user)
+            _publish_home(client, user)
+
+    def _expiry_from_form(form: views.ModalInput) -> str | None:
+        if form.expiry == "never":
+            return None
+        if form.expiry == "keep":
+            current = deps.service().get_forward(form.number)
+            if current and current.expires_at:
+                left = current.expires_at - int(deps.service().now())
+                return f"{max(left, 60)}s"
+            return None
+        return form.expiry
+
+    def _tell(client: WebClient, user: str, channel: str, text: str) -> None:
+        """Results of modal and button actions: ephemeral where it was asked, else a DM."""
+        try:
+            if channel:
+                client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                client.chat_postMessage(channel=user, text=text)
+        except SlackApiError:
+            client.chat_postMessage(channel=user, text=text)
+
+    app.view(views.MODAL_CALLBACK)(ack=ack_modal, lazy=[apply_modal])
+
+    # -- App Home -----------------------------------------------------------------------------
+
+    def _publish_home(client: WebClient, user: str) -> None:
+        rules = deps.service().list_forwards()
+        client.views_publish(user_id=user, view=views.home_view(rules, deps.authorizer.may_change(user)))
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def publish_home(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") == "home":
+            _publish_home(client, str(event.get("user", "")))
+
+    app.event("app_home_opened")(ack=just_ack, lazy=[publish_home])
+
+    def open_new(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        _open_modal(client, body["trigger_id"], _user(body), None, "")
+
+    def open_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        _open_modal(client, body["trigger_id"], _user(body), str(action.get("value", "")), "")
+
+    def remove_from_button(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        user = _user(body)
+        number = str(action.get("value", ""))
+        result, message = _apply(deps, user, lambda s: s.remove_forward(number, actor=user))
+        channel = str(body.get("channel", {}).get("id", "")) if body.get("channel") else ""
+        _tell(client, user, channel, message)
+        if result:
+            _announce(client, deps, result, user)
+        if body.get("view", {}).get("type") == "home":
+            _publish_home(client, user)
+
+    app.action("home_new")(open_new)
+    app.action("edit_forward")(open_edit)
+    app.action("remove_forward")(ack=just_ack, lazy=[remove_from_button])

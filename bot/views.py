@@ -1,0 +1,350 @@
+"""Block Kit for the bot: the forward modal, App Home, and the messages people read.
+
+One module builds every Slack surface, so wording and layout stay consistent and the listeners
+only decide *what* to show.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from switchboard.domain.durations import describe_duration
+from switchboard.domain.rules import (
+    DEFAULT_RING_TIMEOUT,
+    MAX_DESTINATIONS,
+    CallerIdMode,
+    FailureAction,
+    ForwardRule,
+    GreetingMode,
+)
+from switchboard.service import ChangeResult
+
+MODAL_CALLBACK = "forward_modal"
+DEST_BLOCKS = tuple(f"dest_{i}" for i in range(1, MAX_DESTINATIONS + 1))
+EXPIRY_CHOICES = (
+    ("never", "Never"),
+    ("30m", "in 30 minutes"),
+    ("1h", "in 1 hour"),
+    ("2h", "in 2 hours"),
+    ("4h", "in 4 hours"),
+    ("8h", "in 8 hours"),
+    ("1d", "in 1 day"),
+    ("3d", "in 3 days"),
+    ("7d", "in 7 days"),
+)
+GREETING_LABELS = {
+    GreetingMode.LOOP: "Loop the greeting while it rings",
+    GreetingMode.ONCE: "Play the greeting once, then ring",
+    GreetingMode.NONE: "No greeting: the caller hears ringing",
+}
+FAILURE_LABELS = {
+    FailureAction.PROMPT: "Play the failure message, then hang up",
+    FailureAction.HANGUP: "Hang up",
+}
+CALLER_ID_LABELS = {
+    CallerIdMode.DIALED: "Our number (hides both parties)",
+    CallerIdMode.CALLER: "The caller's number",
+}
+
+
+def _text(text: str, kind: str = "plain_text") -> dict[str, Any]:
+    return {"type": kind, "text": text[:3000]} if kind == "mrkdwn" else {"type": kind, "text": text[:150]}
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": _text(label), "value": value}
+
+
+def _select(action: str, choices: list[tuple[str, str]], initial: str | None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": action,
+        "options": [_option(v, label) for v, label in choices],
+    }
+    if initial is not None:
+        element["initial_option"] = _option(initial, dict(choices)[initial])
+    return element
+
+
+def _input(
+    block_id: str, label: str, element: dict[str, Any], optional: bool = False, hint: str = ""
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _text(label),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = _text(hint)
+    return block
+
+
+def expiry_text(expires_at: int | None, now: float | None = None) -> str:
+    if expires_at is None:
+        return "never expires"
+    left = expires_at - int(now if now is not None else datetime.now(UTC).timestamp())
+    when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"expired {when}" if left <= 0 else f"expires {when} (in {describe_duration(left)})"
+
+
+def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str = "") -> dict[str, Any]:
+    """The form to set or edit a forward; pre-filled from ``rule`` when editing."""
+    metadata = {"channel_id": channel_id, "version": rule.version if rule else None}
+    number_element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": "value",
+        "placeholder": _text("Choose one of our numbers"),
+        "options": [_option(n, n) for n in numbers[:100]],
+    }
+    if rule and rule.number in numbers:
+        number_element["initial_option"] = _option(rule.number, rule.number)
+    blocks: list[dict[str, Any]] = [_input("number", "Our number", number_element)]
+    for index, block_id in enumerate(DEST_BLOCKS):
+        element: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": "value",
+            "placeholder": _text("+12065550111 or (206) 555-0111"),
+        }
+        if rule and index < len(rule.destinations):
+            element["initial_value"] = rule.destinations[index]
+        label = "Forward to" if index == 0 else f"If nobody answers, try #{index + 1}"
+        blocks.append(_input(block_id, label, element, optional=index > 0))
+    greeting = rule.greeting if rule else GreetingMode.LOOP
+    failure = rule.failure if rule else FailureAction.PROMPT
+    caller_id = rule.caller_id if rule else CallerIdMode.DIALED
+    blocks.append(
+        _input(
+            "greeting",
+            "Greeting",
+            _select("value", [(m.value, GREETING_LABELS[m]) for m in GreetingMode], greeting.value),
+        )
+    )
+    blocks.append(
+        _input(
+            "failure",
+            "When nobody answers",
+            _select("value", [(m.value, FAILURE_LABELS[m]) for m in FailureAction], failure.value),
+        )
+    )
+    blocks.append(
+        _input(
+            "caller_id",
+            "Destinations see",
+            _select("value", [(m.value, CALLER_ID_LABELS[m]) for m in CallerIdMode], caller_id.value),
+        )
+    )
+    timeout: dict[str, Any] = {
+        "type": "number_input",
+        "is_decimal_allowed": False,
+        "action_id": "value",
+        "min_value": "1",
+        "max_value": "120",
+        "initial_value": str(rule.ring_timeout if rule else DEFAULT_RING_TIMEOUT),
+    }
+    blocks.append(_input("timeout", "Ring each destination for (seconds)", timeout))
+    choices = list(EXPIRY_CHOICES)
+    initial_expiry = "never"
+    if rule and rule.expires_at:
+        choices.insert(0, ("keep", f"Keep: {expiry_text(rule.expires_at)}"[:75]))
+        initial_expiry = "keep"
+    blocks.append(
+        _input("expires", "Stop forwarding", _select("value", choices, initial_expiry), optional=True)
+    )
+    return {
+        "type": "modal",
+        "callback_id": MODAL_CALLBACK,
+        "title": _text("Forward a number"),
+        "submit": _text("Forward"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ModalInput:
+    number: str
+    destinations: tuple[str, ...]
+    greeting: str | None
+    failure: str | None
+    caller_id: str | None
+    ring_timeout: int | None
+    expiry: str  # "never" | "keep" | a duration like "2h"
+    channel_id: str
+    expected_version: int | None
+
+
+def read_modal(view: dict[str, Any]) -> ModalInput:
+    """The submitted form's values (still unvalidated strings)."""
+    values: dict[str, Any] = view.get("state", {}).get("values", {})
+
+    def value(block: str) -> str | None:
+        element = values.get(block, {}).get("value", {})
+        if element.get("selected_option"):
+            return str(element["selected_option"]["value"])
+        raw = element.get("value")
+        return str(raw).strip() if raw not in (None, "") else None
+
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    timeout = value("timeout")
+    return ModalInput(
+        number=value("number") or "",
+        destinations=tuple(d for d in (value(b) for b in DEST_BLOCKS) if d),
+        greeting=value("greeting"),
+        failure=value("failure"),
+        caller_id=value("caller_id"),
+        ring_timeout=int(timeout) if timeout and timeout.isdigit() else None,
+        expiry=value("expires") or "never",
+        channel_id=str(metadata.get("channel_id") or ""),
+        expected_version=metadata.get("version") if isinstance(metadata.get("version"), int) else None,
+    )
+
+
+def rule_text(rule: ForwardRule) -> str:
+    details = f"{_options_text(rule)} · {expiry_text(rule.expires_at)}"
+    return f"*{rule.number}* → {', '.join(rule.destinations)}\n_{details}_"
+
+
+def _options_text(rule: ForwardRule) -> str:
+    return (
+        f"greeting {rule.greeting.value}, then {rule.failure.value}, caller ID {rule.caller_id.value}, "
+        f"{rule.ring_timeout}s per destination"
+    )
+
+
+def list_blocks(rules: list[ForwardRule]) -> list[dict[str, Any]]:
+    if not rules:
+        return [{"type": "section", "text": _text("No number is forwarded right now.", "mrkdwn")}]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": _text(f"Forwards ({len(rules)})")}]
+    blocks += [{"type": "section", "text": _text(rule_text(rule), "mrkdwn")} for rule in rules]
+    return blocks
+
+
+def status_blocks(number: str, rule: ForwardRule | None, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": _text(rule_text(rule) if rule else f"*{number}* is not forwarded.", "mrkdwn"),
+        }
+    ]
+    if rule and rule.updated_by:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _text(f"last changed by {_who(rule.updated_by)} at {rule.updated_at}", "mrkdwn")
+                ],
+            }
+        )
+    if calls:
+        lines = [
+            f"• {c.get('started_at', '')[:19].replace('T', ' ')} from {c.get('caller', '?')}: "
+            f"*{c.get('outcome')}*"
+            + (f" ({', '.join(c.get('destinations_tried', []))})" if c.get("destinations_tried") else "")
+            for c in calls
+        ]
+        blocks.append({"type": "section", "text": _text("*Last calls*\n" + "\n".join(lines), "mrkdwn")})
+    return blocks
+
+
+def _who(actor: str) -> str:
+    return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() else actor
+
+
+def change_text(result: ChangeResult, actor: str) -> str:
+    """The channel announcement of a change: who, which number, old → new."""
+    who = _who(actor)
+    if result.action == "set" and result.new is not None:
+        before = f" (was: {', '.join(result.old.destinations)})" if result.old else ""
+        return (
+            f":arrow_right_hook: {who} forwarded *{result.number}* → "
+            f"{', '.join(result.new.destinations)}{before}"
+            f" — {_options_text(result.new)}, {expiry_text(result.new.expires_at)}"
+        )
+    was = f" (was → {', '.join(result.old.destinations)})" if result.old else ""
+    return (
+        f":leftwards_arrow_with_hook: {who} removed the forward on *{result.number}*{was}; "
+        "calls go to the phone system again"
+    )
+
+
+def home_view(rules: list[ForwardRule], may_change: bool) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _text("Call forwarding")},
+        {
+            "type": "section",
+            "text": _text(
+                "Calls to our numbers can be forwarded to up to 5 destinations, tried in order. "
+                "Type `/forward help` anywhere for the commands.",
+                "mrkdwn",
+            ),
+        },
+    ]
+    if may_change:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "home_new",
+                        "text": _text("Forward a number"),
+                        "style": "primary",
+                    }
+                ],
+            }
+        )
+    blocks.append({"type": "divider"})
+    if not rules:
+        blocks.append({"type": "section", "text": _text("No number is forwarded right now.", "mrkdwn")})
+    for rule in rules:
+        section: dict[str, Any] = {"type": "section", "text": _text(rule_text(rule), "mrkdwn")}
+        blocks.append(section)
+        if rule.updated_by:
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        _text(f"last change by {_who(rule.updated_by)} · {rule.updated_at}", "mrkdwn")
+                    ],
+                }
+            )
+        if may_change:
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"rule_{rule.number.lstrip('+')}",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "edit_forward",
+                            "text": _text("Edit"),
+                            "value": rule.number,
+                        },
+                        {
+                            "type": "button",
+                            "action_id": "remove_forward",
+                            "text": _text("Remove"),
+                            "value": rule.number,
+                            "style": "danger",
+                            "confirm": {
+                                "title": _text("Remove this forward?"),
+                                "text": _text(
+                                    f"Calls to {rule.number} will go to the phone system again.", "mrkdwn"
+                                ),
+                                "confirm": _text("Remove"),
+                                "deny": _text("Keep"),
+                            },
+                        },
+                    ],
+                }
+            )
+    return {"type": "home", "blocks": blocks[:100]}
