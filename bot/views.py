@@ -97,7 +97,7 @@ def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str 
     metadata = {"channel_id": channel_id, "version": rule.version if rule else None}
     number_element: dict[str, Any] = {
         "type": "static_select",
-        "action_id": "value",
+        "action_id": "number",
         "placeholder": _text("Choose one of our numbers"),
         "options": [_option(n, n) for n in numbers[:100]],
     }
@@ -107,7 +107,7 @@ def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str 
     for index, block_id in enumerate(DEST_BLOCKS):
         element: dict[str, Any] = {
             "type": "plain_text_input",
-            "action_id": "value",
+            "action_id": block_id,
             "placeholder": _text("+12065550111 or (206) 555-0111"),
         }
         if rule and index < len(rule.destinations):
@@ -121,27 +121,27 @@ def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str 
         _input(
             "greeting",
             "Greeting",
-            _select("value", [(m.value, GREETING_LABELS[m]) for m in GreetingMode], greeting.value),
+            _select("greeting", [(m.value, GREETING_LABELS[m]) for m in GreetingMode], greeting.value),
         )
     )
     blocks.append(
         _input(
             "failure",
             "When nobody answers",
-            _select("value", [(m.value, FAILURE_LABELS[m]) for m in FailureAction], failure.value),
+            _select("failure", [(m.value, FAILURE_LABELS[m]) for m in FailureAction], failure.value),
         )
     )
     blocks.append(
         _input(
             "caller_id",
             "Destinations see",
-            _select("value", [(m.value, CALLER_ID_LABELS[m]) for m in CallerIdMode], caller_id.value),
+            _select("caller_id", [(m.value, CALLER_ID_LABELS[m]) for m in CallerIdMode], caller_id.value),
         )
     )
     timeout: dict[str, Any] = {
         "type": "number_input",
         "is_decimal_allowed": False,
-        "action_id": "value",
+        "action_id": "timeout",
         "min_value": "1",
         "max_value": "120",
         "initial_value": str(rule.ring_timeout if rule else DEFAULT_RING_TIMEOUT),
@@ -153,7 +153,7 @@ def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str 
         choices.insert(0, ("keep", f"Keep: {expiry_text(rule.expires_at)}"[:75]))
         initial_expiry = "keep"
     blocks.append(
-        _input("expires", "Stop forwarding", _select("value", choices, initial_expiry), optional=True)
+        _input("expires", "Stop forwarding", _select("expires", choices, initial_expiry), optional=True)
     )
     return {
         "type": "modal",
@@ -184,7 +184,8 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
     values: dict[str, Any] = view.get("state", {}).get("values", {})
 
     def value(block: str) -> str | None:
-        element = values.get(block, {}).get("value", {})
+        # Every input's action_id is its block_id (unique names keep the form easy to fill in tests).
+        element = values.get(block, {}).get(block, {})
         if element.get("selected_option"):
             return str(element["selected_option"]["value"])
         raw = element.get("value")

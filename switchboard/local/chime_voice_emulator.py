@@ -196,6 +196,17 @@ class ChimeVoiceEmulator:
         application_id: str = result["SipMediaApplication"]["SipMediaApplicationId"]
         return application_id
 
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put the state back to an earlier :meth:`snapshot` (tests share one server across cases)."""
+        state = copy.deepcopy(snapshot)
+        with self._lock:
+            self._numbers = state["phone_numbers"]
+            self._connectors = state["voice_connectors"]
+            self._applications = state["sip_media_applications"]
+            self._rules = state["sip_rules"]
+            self._calls = state["calls"]
+            self._updates = state["call_updates"]
+
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the state, keyed by id, in the API's shapes (timestamps as datetimes).
 

@@ -305,7 +305,8 @@ def block_actions_payload(
         payload["message"] = msg
         payload["state"] = {"values": {}}
         payload["response_url"] = (
-            response_url or f"https://hooks.slack.com/actions/{team_id}/{next(_sequence)}/{uuid.uuid4().hex[:24]}"
+            response_url
+            or f"https://hooks.slack.com/actions/{team_id}/{next(_sequence)}/{uuid.uuid4().hex[:24]}"
         )
     return payload
 

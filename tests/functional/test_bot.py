@@ -1,0 +1,436 @@
+"""bot.app.handler end to end: signed Slack requests in, a Slack Web API stand-in out.
+
+Real parts everywhere: Bolt verifies signatures, lazy listeners re-invoke the function through a
+local Lambda Invoke endpoint (``AWS_ENDPOINT_URL_LAMBDA``), forwards go through the table on moto
+and routing through the Chime SDK Voice emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.domain.rules import ForwardRule
+from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard.local.lambda_endpoint import LambdaEndpoint
+from switchboard.local.slack_requests import (
+    block_actions_payload,
+    interaction_event,
+    signed_event,
+    slash_command_event,
+    view_submission_payload,
+)
+from switchboard.local.slack_standin import SlackStandIn
+from tests.functional.conftest import TABLE
+
+SECRET = "test-signing-secret"  # noqa: S105 - test value
+TOKEN = "xoxb-test"  # noqa: S105 - test value
+ADMIN, GROUPIE, VISITOR = "U0ADMIN", "U0GROUPIE", "U0VISITOR"
+ALERTS = "C0ALERTS"
+OURS, OTHER = "+12025550100", "+12025550101"
+FIRST, SECOND = "+12065550111", "+13125550122"
+FUNCTION = "switchboard-bot"
+
+
+@dataclass
+class Bot:
+    module: Any
+    slack: SlackStandIn
+    lambdas: LambdaEndpoint
+    chime: ChimeVoiceEmulator
+    vc: str
+    sma: str
+
+    def send(self, event: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self.module.handler(event, self.lambdas.context(FUNCTION))
+        return response
+
+    def command(self, text: str, user: str = ADMIN, name: str = "r") -> dict[str, Any]:
+        return self.send(
+            slash_command_event(
+                "/forward",
+                text,
+                user,
+                secret=SECRET,
+                response_url=self.slack.response_url(name),
+                channel_id="C0OPS",
+            )
+        )
+
+    def settle(self) -> None:
+        assert self.lambdas.wait_idle(timeout=20), "lazy listeners did not finish"
+        failed = [i for i in self.lambdas.invocations if i.failed]
+        assert not failed, f"lazy invocation failed: {failed[0]}"
+
+    def responded(self, name: str = "r") -> list[dict[str, Any]]:
+        return [call.args for call in self.slack.responses_to(name)]
+
+
+@pytest.fixture(scope="session")
+def bot_session(moto_endpoint: str) -> Iterator[Bot]:
+    chime = ChimeVoiceEmulator()
+    vc = chime.create_voice_connector("pbx")
+    sma = chime.create_sip_media_application(
+        "switchboard", "arn:aws:lambda:us-east-1:123456789012:function:sma"
+    )
+    chime.seed_phone_numbers([OURS, OTHER], voice_connector_id=vc)
+    slack = SlackStandIn(tokens=[TOKEN], usergroups={"S0OPS": [GROUPIE]})
+    lambdas = LambdaEndpoint()
+    with slack, ChimeVoiceServer(chime) as chime_server, lambdas:
+        env = {
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_API_URL": slack.api_url,
+            "ALERT_CHANNEL": ALERTS,
+            "FORWARD_ADMINS": f"{ADMIN},S0OPS",
+            "SIP_MEDIA_APPLICATION_ID": sma,
+            "VOICE_CONNECTOR_ID": vc,
+            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
+            "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
+        }
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        import bot.app
+
+        lambdas.register(FUNCTION, bot.app.handler)
+        yield Bot(bot.app, slack, lambdas, chime, vc, sma)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def bot(bot_session: Bot, dynamodb: Any) -> Iterator[Bot]:
+    baseline = bot_session.chime.snapshot()
+    bot_session.slack.clear()
+    yield bot_session
+    bot_session.lambdas.wait_idle(timeout=20)
+    bot_session.chime.restore(baseline)
+
+
+def routed_to_sma(bot: Bot, number: str = OURS) -> bool:
+    phone = bot.chime.snapshot()["phone_numbers"][number]
+    rules = [r for r in bot.chime.snapshot()["sip_rules"].values() if r["TriggerValue"] == number]
+    return (
+        phone["ProductType"] == "SipMediaApplicationDialIn" and len(rules) == 1 and not rules[0]["Disabled"]
+    )
+
+
+def stored(dynamodb: Any, number: str = OURS) -> ForwardRule | None:
+    return DynamoForwardRepository(dynamodb, TABLE).get(number)
+
+
+def ack_text(response: dict[str, Any]) -> str:
+    assert response["statusCode"] == 200, response
+    body = response.get("body") or ""
+    return str(json.loads(body).get("text", "")) if body.startswith("{") else body
+
+
+# -- /forward <number> to <destinations> ------------------------------------------------------
+
+
+def test_set_forward_acks_fast_then_applies_routes_and_announces(bot: Bot, dynamodb: Any) -> None:
+    started = time.monotonic()
+    response = bot.command("(202) 555-0100 to 206-555-0111, +13125550122 for 2h greeting once")
+    ack_seconds = time.monotonic() - started
+    assert "Forwarding (202) 555-0100" in ack_text(response)
+    assert ack_seconds < 3
+
+    bot.settle()
+    (reply,) = bot.responded()
+    assert reply["text"].startswith(
+        ":white_check_mark: Now forwarding +12025550100 → +12065550111, +13125550122"
+    )
+    assert reply["replace_original"] is True
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.destinations == (FIRST, SECOND)
+    assert rule.greeting.value == "once"
+    assert rule.expires_at is not None
+    assert rule.updated_by == ADMIN
+    assert routed_to_sma(bot)
+    (announcement,) = bot.slack.messages(ALERTS)
+    assert f"<@{ADMIN}> forwarded *{OURS}*" in announcement["text"]
+
+
+def test_members_of_an_admin_group_may_change_routing(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"{OURS} to {FIRST}", user=GROUPIE)
+    bot.settle()
+    assert stored(dynamodb) is not None
+    assert bot.slack.calls_to("usergroups.users.list")
+
+
+def test_others_are_refused_politely_and_nothing_changes(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"{OURS} to {FIRST}", user=VISITOR)
+    bot.settle()
+    (reply,) = bot.responded()
+    assert reply["text"].startswith(
+        ":no_entry: Sorry <@U0VISITOR>, you may look at forwards but not change them"
+    )
+    assert "FORWARD_ADMINS" in reply["text"]
+    assert stored(dynamodb) is None
+    assert not routed_to_sma(bot)
+    assert bot.slack.messages(ALERTS) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{OURS} to 911", "emergency number"),
+        (f"{OURS} to +1 900 555 0100", "premium-rate"),
+        (f"{OURS} to +442079460000", "forwards may only go to US"),
+        (f"{OURS} to {FIRST} for 90 days", "out of range"),
+        (f"{OURS} to {FIRST} greeting sometimes", "greeting must be loop, once or none"),
+        (f"{OURS} to {FIRST} timeout 500", "timeout must be 1-120"),
+        (
+            f"{OURS} to +12065550111, +12065550112, +12065550113, +12065550114, +12065550115, +12065550116",
+            "at most 5",
+        ),
+        ("frobnicate the phones", "I don't understand"),
+    ],
+)
+def test_bad_input_is_answered_in_the_ack_with_the_reason(
+    bot: Bot, dynamodb: Any, text: str, expected: str
+) -> None:
+    response = bot.command(text)
+    assert expected in ack_text(response)
+    bot.settle()
+    assert bot.responded() == []  # the lazy listener does nothing more
+    assert stored(dynamodb) is None
+
+
+def test_not_one_of_our_numbers_and_loops_are_refused_after_the_ack(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"+12025550199 to {FIRST}", name="a")
+    bot.command(f"{OTHER} to {FIRST}", name="b")
+    bot.settle()
+    bot.command(f"{OURS} to {OTHER}", name="c")
+    bot.settle()
+    assert "not one of our phone numbers" in bot.responded("a")[0]["text"]
+    assert "chain or loop" in bot.responded("c")[0]["text"]
+    assert stored(dynamodb) is None
+
+
+def test_help_and_unknown_text_show_usage(bot: Bot) -> None:
+    assert "/forward remove" in ack_text(bot.command("help"))
+    assert "/forward remove" in ack_text(bot.command("what is this"))
+
+
+def test_list_and_status(bot: Bot, dynamodb: Any) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN
+    )
+    bot.command("list", user=VISITOR, name="list")
+    bot.command("status 202-555-0100", user=VISITOR, name="status")
+    bot.settle()
+    listing = json.dumps(bot.responded("list")[0]["blocks"])
+    assert OURS in listing
+    assert FIRST in listing
+    status = json.dumps(bot.responded("status")[0]["blocks"])
+    assert f"*{OURS}* \\u2192 {FIRST}" in status or f"*{OURS}* → {FIRST}" in status
+
+
+def test_remove_routes_back_and_is_idempotent(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"{OURS} to {FIRST}")
+    bot.settle()
+    bot.command(f"remove {OURS}", name="first")
+    bot.settle()
+    bot.command(f"off {OURS}", name="second")
+    bot.settle()
+    assert "Removed the forward" in bot.responded("first")[0]["text"]
+    assert "nothing to remove" in bot.responded("second")[0]["text"]
+    assert stored(dynamodb) is None
+    phone = bot.chime.snapshot()["phone_numbers"][OURS]
+    assert phone["ProductType"] == "VoiceConnector"
+    assert [a["Value"] for a in phone["Associations"]] == [bot.vc]
+    assert len(bot.slack.messages(ALERTS)) == 2  # set + remove; the no-op is not announced
+
+
+def test_a_failing_routing_step_is_compensated_and_reported(bot: Bot, dynamodb: Any) -> None:
+    # Someone deleted the SIP media application behind our back: creating the SIP rule fails after
+    # the number already left the voice connector and changed product type.
+    bot.chime.handle("DeleteSipMediaApplication", {"SipMediaApplicationId": bot.sma})
+    bot.command(f"{OURS} to {FIRST}")
+    bot.settle()
+    (reply,) = bot.responded()
+    assert reply["text"].startswith(":x: Could not route +12025550100 to the SIP media application")
+    assert "The forward was not changed" in reply["text"]
+    assert stored(dynamodb) is None
+    phone = bot.chime.snapshot()["phone_numbers"][OURS]
+    assert phone["ProductType"] == "VoiceConnector"
+    assert [a["Value"] for a in phone["Associations"]] == [bot.vc]
+
+
+# -- signatures and retries --------------------------------------------------------------------
+
+
+def test_forged_signature_is_rejected_and_changes_nothing(bot: Bot, dynamodb: Any) -> None:
+    event = slash_command_event("/forward", f"{OURS} to {FIRST}", ADMIN, secret="not-the-secret")
+    assert bot.send(event)["statusCode"] == 401
+    bot.settle()
+    assert stored(dynamodb) is None
+
+
+def test_stale_signature_is_rejected(bot: Bot, dynamodb: Any) -> None:
+    event = slash_command_event(
+        "/forward", f"{OURS} to {FIRST}", ADMIN, secret=SECRET, timestamp=int(time.time()) - 600
+    )
+    assert bot.send(event)["statusCode"] == 401
+    bot.settle()
+    assert stored(dynamodb) is None
+
+
+def test_slack_retries_never_apply_a_change_twice(bot: Bot, dynamodb: Any) -> None:
+    body_event = slash_command_event("/forward", f"{OURS} to {FIRST}", ADMIN, secret=SECRET)
+    retry = signed_event(
+        body_event["body"],
+        SECRET,
+        headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+    )
+    bot.send(body_event)
+    assert bot.send(retry)["statusCode"] == 200
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.version == 1
+    assert len(DynamoForwardRepository(dynamodb, TABLE).history(OURS)) == 1
+
+
+# -- the modal ------------------------------------------------------------------------------
+
+
+def open_modal(bot: Bot, user: str = ADMIN) -> dict[str, Any]:
+    bot.command("", user=user)
+    (call,) = bot.slack.calls_to("views.open")
+    return dict(bot.slack.open_views[call.response["view"]["id"]])
+
+
+def submit(bot: Bot, view: dict[str, Any], answers: dict[str, Any], user: str = ADMIN) -> dict[str, Any]:
+    return bot.send(interaction_event(view_submission_payload(view, answers, user_id=user), SECRET))
+
+
+def test_modal_lists_our_numbers_and_submitting_it_forwards(bot: Bot, dynamodb: Any) -> None:
+    view = open_modal(bot)
+    numbers = [o["value"] for o in view["blocks"][0]["element"]["options"]]
+    assert numbers == [OURS, OTHER]
+
+    response = submit(bot, view, {"number": OURS})  # only the number: dest_1 is required
+    assert response["statusCode"] == 200
+    errors = json.loads(response["body"])["errors"]
+    assert "dest_1" in errors
+
+
+@pytest.mark.parametrize(
+    ("answers", "block", "message"),
+    [
+        ({"dest_1": "911"}, "dest_1", "emergency"),
+        ({"dest_1": FIRST, "dest_2": "+1 900 555 0100"}, "dest_2", "premium-rate"),
+        ({"dest_1": "+442079460000"}, "dest_1", "forwards may only go to US"),
+        ({"dest_1": FIRST, "dest_2": "(206) 555-0111"}, "dest_2", "already listed"),
+        ({"dest_1": OURS}, "dest_1", "cannot forward to itself"),
+    ],
+)
+def test_modal_validation_errors_point_at_the_right_block(
+    bot: Bot, dynamodb: Any, answers: dict[str, str], block: str, message: str
+) -> None:
+    view = open_modal(bot)
+    response = submit(bot, view, {"number": OURS, **answers})
+    errors = json.loads(response["body"])["errors"]
+    assert message in errors[block]
+    bot.settle()
+    assert stored(dynamodb) is None
+
+
+def test_modal_submission_applies_and_tells_the_user(bot: Bot, dynamodb: Any) -> None:
+    view = open_modal(bot)
+    response = submit(
+        bot,
+        view,
+        {"number": OURS, "dest_1": FIRST, "dest_2": "312-555-0122", "greeting": "none", "timeout": "20"},
+    )
+    assert response["statusCode"] == 200
+    assert not response.get("body")  # plain ack closes the modal
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert (rule.destinations, rule.greeting.value, rule.ring_timeout) == ((FIRST, SECOND), "none", 20)
+    told = [c.args["text"] for c in bot.slack.calls_to("chat.postEphemeral")]
+    assert any("Now forwarding +12025550100" in t for t in told)
+    assert routed_to_sma(bot)
+
+
+def test_visitor_gets_a_refusal_instead_of_the_modal(bot: Bot) -> None:
+    bot.command("", user=VISITOR)
+    assert bot.slack.calls_to("views.open") == []
+    (refusal,) = bot.slack.calls_to("chat.postEphemeral")
+    assert "you may look at forwards but not change them" in refusal.args["text"]
+
+
+# -- App Home ---------------------------------------------------------------------------------
+
+
+def home_opened(user: str) -> dict[str, Any]:
+    body = json.dumps(
+        {
+            "token": "x",
+            "team_id": "T0SWITCHBD",
+            "api_app_id": "A0SWITCHBD",
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"},
+        }
+    )
+    return signed_event(body, SECRET, content_type="application/json")
+
+
+def test_app_home_lists_forwards_with_edit_and_remove_for_admins(bot: Bot, dynamodb: Any) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN
+    )
+    assert bot.send(home_opened(ADMIN))["statusCode"] == 200
+    assert bot.send(home_opened(VISITOR))["statusCode"] == 200
+    bot.settle()
+    admin_home = json.dumps(bot.slack.home_views[ADMIN])
+    visitor_home = json.dumps(bot.slack.home_views[VISITOR])
+    assert OURS in admin_home
+    assert OURS in visitor_home
+    assert "remove_forward" in admin_home
+    assert "remove_forward" not in visitor_home
+
+
+def test_remove_button_on_app_home(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"{OURS} to {FIRST}")
+    bot.settle()
+    bot.send(home_opened(ADMIN))
+    bot.settle()
+    home = bot.slack.home_views[ADMIN]
+    payload = block_actions_payload(
+        "remove_forward", value=OURS, block_id="rule_12025550100", view=home, user_id=ADMIN
+    )
+    assert bot.send(interaction_event(payload, SECRET))["statusCode"] == 200
+    bot.settle()
+    assert stored(dynamodb) is None
+    assert OURS not in json.dumps(bot.slack.home_views[ADMIN]["blocks"][3:])
+
+
+def test_edit_button_opens_the_modal_prefilled(bot: Bot, dynamodb: Any) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST, SECOND), ring_timeout=45), actor=ADMIN
+    )
+    payload = block_actions_payload("edit_forward", value=OURS, block_id="rule_12025550100", user_id=ADMIN)
+    assert bot.send(interaction_event(payload, SECRET))["statusCode"] == 200
+    (call,) = bot.slack.calls_to("views.open")
+    view = bot.slack.open_views[call.response["view"]["id"]]
+    text = json.dumps(view)
+    assert '"initial_value": "+13125550122"' in text
+    assert '"initial_value": "45"' in text
+    assert json.loads(view["private_metadata"])["version"] == 1
