@@ -30,8 +30,8 @@ from switchboard.local.slack_requests import (
 from switchboard.local.slack_standin import SlackStandIn
 from tests.functional.conftest import TABLE
 
-SECRET = "test-signing-secret"  # noqa: S105 - test value
-TOKEN = "xoxb-test"  # noqa: S105 - test value
+SECRET = "test-signing-secret"
+TOKEN = "xoxb-test"
 ADMIN, GROUPIE, VISITOR = "U0ADMIN", "U0GROUPIE", "U0VISITOR"
 ALERTS = "C0ALERTS"
 OURS, OTHER = "+12025550100", "+12025550101"
