@@ -434,3 +434,30 @@ def test_edit_button_opens_the_modal_prefilled(bot: Bot, dynamodb: Any) -> None:
     assert '"initial_value": "+13125550122"' in text
     assert '"initial_value": "45"' in text
     assert json.loads(view["private_metadata"])["version"] == 1
+
+
+# -- expiring forwards ------------------------------------------------------------------------
+
+
+def test_expiry_job_routes_expired_forwards_back_and_tells_the_channel(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"{OURS} to {FIRST} for 1h")
+    bot.command(f"{OTHER} to {SECOND}", name="other")
+    bot.settle()
+    repo = DynamoForwardRepository(dynamodb, TABLE)
+    rule = repo.get(OURS)
+    assert rule is not None
+    repo.save(rule.with_changes(expires_at=int(time.time()) - 5), actor=ADMIN)  # the hour is over
+    bot.slack.clear()
+
+    from bot.expiry import handler as expiry_job
+
+    result = expiry_job({}, bot.lambdas.context("switchboard-expiry"))
+
+    assert result == {"removed": [OURS], "failed": []}
+    assert repo.get(OURS) is None
+    assert repo.get(OTHER) is not None  # not expired: untouched
+    assert not routed_to_sma(bot, OURS)
+    assert routed_to_sma(bot, OTHER)
+    (message,) = bot.slack.messages(ALERTS)
+    assert f"The forward on *{OURS}* expired" in message["text"]
+    assert [h["actor"] for h in repo.history(OURS)][0] == "expiry"

@@ -1,0 +1,89 @@
+"""Block Kit surfaces: valid for Slack (checked by the stand-in's validator), and round-trippable."""
+
+from __future__ import annotations
+
+import json
+
+from bot import views
+from switchboard.domain.rules import CallerIdMode, ForwardRule, GreetingMode
+from switchboard.local.slack_requests import view_state
+from switchboard.local.slack_standin import check_blocks, check_view
+from switchboard.service import ChangeResult
+
+OURS, FIRST, SECOND = "+12025550100", "+12065550111", "+13125550122"
+RULE = ForwardRule(
+    number=OURS,
+    destinations=(FIRST, SECOND),
+    greeting=GreetingMode.ONCE,
+    caller_id=CallerIdMode.CALLER,
+    ring_timeout=25,
+    expires_at=2_000_000_000,
+    updated_by="U0ADMIN",
+    updated_at="2026-11-23T09:00:00.000Z",
+    version=3,
+)
+
+
+def test_new_forward_modal_is_valid_and_reads_back() -> None:
+    view = views.forward_modal([OURS, "+12025550101"], None, "C0OPS")
+    assert check_view(view) == []
+    submitted = {**view, "state": view_state(view, {"number": OURS, "dest_1": FIRST, "dest_3": SECOND})}
+    form = views.read_modal(submitted)
+    assert form.number == OURS
+    assert form.destinations == (FIRST, SECOND)  # empty slots in between are skipped
+    assert (form.greeting, form.failure, form.caller_id, form.ring_timeout) == (
+        "loop",
+        "prompt",
+        "dialed",
+        30,
+    )
+    assert form.expiry == "never"
+    assert form.channel_id == "C0OPS"
+    assert form.expected_version is None
+
+
+def test_edit_modal_is_prefilled_and_carries_the_version() -> None:
+    view = views.forward_modal([OURS], RULE)
+    assert check_view(view) == []
+    form = views.read_modal({**view, "state": view_state(view, {})})
+    assert form.number == OURS
+    assert form.destinations == (FIRST, SECOND)
+    assert (form.greeting, form.caller_id, form.ring_timeout, form.expiry) == ("once", "caller", 25, "keep")
+    assert form.expected_version == 3
+
+
+def test_home_view_for_admins_has_buttons_and_for_others_not() -> None:
+    admin = views.home_view([RULE], may_change=True)
+    visitor = views.home_view([RULE], may_change=False)
+    assert check_view(admin) == []
+    assert check_view(visitor) == []
+    assert "remove_forward" in json.dumps(admin)
+    assert "remove_forward" not in json.dumps(visitor)
+    assert OURS in json.dumps(visitor)
+
+
+def test_list_and_status_blocks_are_valid() -> None:
+    assert check_blocks(views.list_blocks([RULE])) == []
+    assert check_blocks(views.list_blocks([])) == []
+    calls = [
+        {
+            "started_at": "2026-11-23T09:01:02.000Z",
+            "caller": "+13035550123",
+            "outcome": "bridged",
+            "destinations_tried": [FIRST],
+        }
+    ]
+    blocks = views.status_blocks(OURS, RULE, calls)
+    assert check_blocks(blocks) == []
+    assert "bridged" in json.dumps(blocks)
+
+
+def test_change_announcement_names_who_and_old_and_new() -> None:
+    old = RULE.with_changes(destinations=(SECOND,))
+    text = views.change_text(ChangeResult("set", OURS, old, RULE, changed=True), "U0ADMIN")
+    assert text.startswith(
+        f":arrow_right_hook: <@U0ADMIN> forwarded *{OURS}* → {FIRST}, {SECOND} (was: {SECOND})"
+    )
+    removed = views.change_text(ChangeResult("remove", OURS, RULE, None, changed=True), "expiry")
+    assert "expiry removed the forward" in removed
+    assert f"was → {FIRST}, {SECOND}" in removed
