@@ -460,4 +460,4 @@ def test_expiry_job_routes_expired_forwards_back_and_tells_the_channel(bot: Bot,
     assert routed_to_sma(bot, OTHER)
     (message,) = bot.slack.messages(ALERTS)
     assert f"The forward on *{OURS}* expired" in message["text"]
-    assert [h["actor"] for h in repo.history(OURS)][0] == "expiry"
+    assert repo.history(OURS)[0]["actor"] == "expiry"

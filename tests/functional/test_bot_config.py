@@ -37,5 +37,5 @@ def test_a_secret_without_the_keys_is_a_clear_configuration_error(secrets: Any) 
 
 
 def test_missing_configuration_names_the_variables() -> None:
-    with pytest.raises(ConfigurationError, match="SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN.*SLACK_SECRET_ARN"):
+    with pytest.raises(ConfigurationError, match=r"SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN.*SLACK_SECRET_ARN"):
         slack_credentials(Settings())

@@ -38,7 +38,8 @@ def test_simple_subcommands(text: str, expected: object) -> None:
 
 def test_full_set_command_with_every_option() -> None:
     command = parse(
-        "+12025550100 to +12065550111, +13125550122 for 2h greeting once then hangup callerid caller timeout 20"
+        "+12025550100 to +12065550111, +13125550122 for 2h greeting once then hangup callerid caller "
+        "timeout 20"
     )
     assert command == SetForward(
         number="+12025550100",
