@@ -39,7 +39,8 @@ cfn-lint: $(STAMP)
 check: lint typecheck cfn-lint test
 
 bench: $(STAMP)
-	$(PYTHON) -m bench
+	$(PYTHON) -m bench --json bench/results/sma.json
+	$(PYTHON) -m bench.bot --json bench/results/bot.json
 
 build:
 	sam build

@@ -207,7 +207,19 @@ def register(app: App, deps: BotDeps) -> None:
                 replace_original=True,
             )
 
-    app.command("/forward")(ack=ack_forward, lazy=[run_forward])
+    def needs_work_after_ack(command: dict[str, Any]) -> bool:
+        """Only valid commands that read or change something pay for a lazy (re-)invocation;
+        help, the modal and input refused in the ack are answered by the ack alone."""
+        try:
+            parsed = parse(command.get("text", ""))
+        except CommandSyntaxError:
+            return False
+        if isinstance(parsed, SetForward):
+            return _check_set(parsed, deps.policy) is None
+        return isinstance(parsed, RemoveForward | ListForwards | ShowStatus)
+
+    app.command("/forward", matchers=[needs_work_after_ack])(ack=ack_forward, lazy=[run_forward])
+    app.command("/forward")(ack_forward)
 
     # -- the modal ----------------------------------------------------------------------------
 

@@ -613,6 +613,8 @@ def test_every_makefile_built_resource_has_its_build_target() -> None:
     ]
     assert {"SmaFunction", "DeployHelperFunction", "DependenciesLayer"} <= set(built)
     for name in built:
-        assert re.search(rf"^build-{name}:", makefile, re.MULTILINE), f"Makefile lacks build-{name}"
+        target = rf"^(?:build-\S+\s+)*build-{name}(?:\s+build-\S+)*\s*:"  # alone or in a shared rule
+        assert re.search(target, makefile, re.MULTILINE), f"Makefile lacks build-{name}"
     assert template["Resources"]["SmaFunction"]["Properties"]["Handler"] == "sma.app.handler"
     assert template["Resources"]["DeployHelperFunction"]["Properties"]["Handler"] == "deploy.app.handler"
+    assert template["Resources"]["BotFunction"]["Properties"]["Handler"] == "bot.app.handler"

@@ -1,0 +1,236 @@
+"""Slack bot benchmark (``make bench``): import time, and AWS calls made before Slack gets its ack.
+
+1. ``import bot.app`` in fresh interpreters (median), next to ``import boto3`` for scale.
+2. For each kind of request, the AWS API calls made while ``bot.app.handler`` produces the HTTP
+   response Slack waits for (its 3 s budget), counted with a hook on every botocore client — and,
+   separately, the calls made afterwards by the lazy listener invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-secret"
+TOKEN = "xoxb-bench"
+ADMIN = "U0ADMIN"
+OURS, OTHER, FIRST = "+12025550100", "+12025550101", "+12065550111"
+
+
+class ApiCalls:
+    """Counts botocore API calls, split by whether a lazy (re-invoked) handler is running."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.ack: Counter[str] = Counter()
+        self.lazy: Counter[str] = Counter()
+
+    def install(self) -> None:
+        import botocore.client
+
+        original = botocore.client.BaseClient._make_api_call
+        calls = self
+
+        def counting(client: Any, operation: str, params: Any) -> Any:
+            with calls.lock:
+                target = calls.lazy if getattr(calls.local, "lazy", False) else calls.ack
+                target[operation] += 1
+            return original(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.ack.clear()
+            self.lazy.clear()
+
+
+def import_time(rounds: int) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TABLE_NAME": "t",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_BOT_TOKEN": "xoxb-x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    times: dict[str, list[float]] = {"python": [], "boto3": [], "bot.app": []}
+    programs = {"python": "pass", "boto3": "import boto3", "bot.app": "import bot.app"}
+    for _ in range(rounds):
+        for name, code in programs.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    return {
+        "rounds": rounds,
+        "python_startup_ms": round(med["python"], 1),
+        "import_boto3_ms": round(med["boto3"], 1),
+        "import_bot_app_ms": round(med["bot.app"], 1),
+    }
+
+
+def ack_calls() -> list[dict[str, Any]]:
+    from moto.server import ThreadedMotoServer
+
+    from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+    from switchboard.local.lambda_endpoint import LambdaEndpoint
+    from switchboard.local.slack_requests import (
+        interaction_event,
+        slash_command_event,
+        view_submission_payload,
+    )
+    from switchboard.local.slack_standin import SlackStandIn
+    from switchboard.local.template import create_table
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    chime = ChimeVoiceEmulator()
+    vc = chime.create_voice_connector("pbx")
+    sma = chime.create_sip_media_application("sw", "arn:aws:lambda:us-east-1:123456789012:function:sma")
+    chime.seed_phone_numbers([OURS, OTHER], voice_connector_id=vc)
+    calls = ApiCalls()
+    calls.install()
+    rows: list[dict[str, Any]] = []
+    with (
+        SlackStandIn(tokens=[TOKEN]) as slack,
+        ChimeVoiceServer(chime) as chime_server,
+        LambdaEndpoint() as lambdas,
+    ):
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
+                "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
+                "TABLE_NAME": "switchboard-bench",
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_API_URL": slack.api_url,
+                "FORWARD_ADMINS": ADMIN,
+                "ALERT_CHANNEL": "C0ALERTS",
+                "SIP_MEDIA_APPLICATION_ID": sma,
+                "VOICE_CONNECTOR_ID": vc,
+                "POWERTOOLS_LOG_LEVEL": "ERROR",
+            }
+        )
+        import boto3
+
+        create_table(boto3.client("dynamodb"), "switchboard-bench")
+        import bot.app
+
+        def lazy_handler(event: dict[str, Any], context: Any) -> Any:
+            calls.local.lazy = True
+            try:
+                return bot.app.handler(event, context)
+            finally:
+                calls.local.lazy = False
+
+        lambdas.register("switchboard-bot", lazy_handler)
+        context = lambdas.context("switchboard-bot")
+
+        def slash(text: str) -> dict[str, Any]:
+            return slash_command_event(
+                "/forward", text, ADMIN, secret=SECRET, response_url=slack.response_url("b")
+            )
+
+        # Warm the per-container caches first (inventory, group membership), as a warm Lambda has them.
+        bot.app.handler(slash("list"), context)
+        bot.app.handler(slash(""), context)
+        lambdas.wait_idle(timeout=30)
+        view = slack.open_views[slack.calls_to("views.open")[-1].response["view"]["id"]]
+        cases: list[tuple[str, Any]] = [
+            (f"/forward {OURS} to {FIRST}", lambda: slash(f"{OURS} to {FIRST}")),
+            (f"/forward {OURS} to 911 (refused in the ack)", lambda: slash(f"{OURS} to 911")),
+            (f"/forward remove {OURS}", lambda: slash(f"remove {OURS}")),
+            ("/forward list", lambda: slash("list")),
+            (f"/forward status {OURS}", lambda: slash(f"status {OURS}")),
+            ("/forward help", lambda: slash("help")),
+            ("/forward (opens the modal)", lambda: slash("")),
+            (
+                "modal submission",
+                lambda: interaction_event(
+                    view_submission_payload(view, {"number": OTHER, "dest_1": FIRST}, user_id=ADMIN), SECRET
+                ),
+            ),
+        ]
+        for name, build in cases:
+            event = build()
+            calls.reset()
+            started = time.perf_counter()
+            response = bot.app.handler(event, context)
+            elapsed = time.perf_counter() - started
+            before_ack = dict(calls.ack)
+            lambdas.wait_idle(timeout=30)
+            rows.append(
+                {
+                    "request": name,
+                    "status": response["statusCode"],
+                    "ack_ms": round(elapsed * 1000, 1),
+                    "aws_calls_before_ack": before_ack,
+                    "aws_calls_in_lazy_listener": dict(calls.lazy),
+                }
+            )
+    moto.stop()
+    return rows
+
+
+def render(imports: dict[str, float], rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"### `import bot.app` in a fresh interpreter ({imports['rounds']} rounds, medians)",
+        "",
+        "| python -c pass | import boto3 | import bot.app |",
+        "|---|---|---|",
+        f"| {imports['python_startup_ms']} ms | {imports['import_boto3_ms']} ms "
+        f"| **{imports['import_bot_app_ms']} ms** |",
+        "",
+        "### AWS API calls while Slack waits for the acknowledgement (warm container)",
+        "",
+        "| request | HTTP | ack time | AWS calls before the ack response | AWS calls in the lazy listener |",
+        "|---|---|---|---|---|",
+    ]
+
+    def fmt(counter: dict[str, int]) -> str:
+        return ", ".join(f"{op} ×{n}" for op, n in sorted(counter.items())) or "0"
+
+    for row in rows:
+        lines.append(
+            f"| {row['request']} | {row['status']} | {row['ack_ms']} ms | {fmt(row['aws_calls_before_ack'])} "
+            f"| {fmt(row['aws_calls_in_lazy_listener'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Slack bot benchmark")
+    parser.add_argument("--import-rounds", type=int, default=9)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    imports = import_time(args.import_rounds)
+    rows = ack_calls()
+    print(render(imports, rows))
+    if args.json:
+        args.json.write_text(json.dumps({"imports": imports, "requests": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
