@@ -60,11 +60,18 @@ def render(
                 }
             )
         elif isinstance(step, Bridge):
+            endpoint = (
+                {"BridgeEndpointType": "AWS", "Arn": step.voice_connector_arn, "Uri": step.destination}
+                if step.voice_connector_arn
+                else {"BridgeEndpointType": "PSTN", "Uri": step.destination}
+            )
             parameters: dict[str, Any] = {
                 "CallTimeoutSeconds": step.timeout_seconds,
                 "CallerIdNumber": step.caller_id,
-                "Endpoints": [{"BridgeEndpointType": "PSTN", "Uri": step.destination}],
+                "Endpoints": [endpoint],
             }
+            if step.sip_headers and step.voice_connector_arn:  # SIP headers exist only on SIP legs
+                parameters["SipHeaders"] = dict(step.sip_headers)
             if step.ringback is not None and prompts is not None:
                 parameters["RingbackTone"] = prompts.source(step.ringback)
             actions.append({"Type": "CallAndBridge", "Parameters": parameters})

@@ -25,6 +25,16 @@ class RuleReader(Protocol):
     def get(self, number: str) -> ForwardRule | None: ...
 
 
+class PairPool(Protocol):
+    """The DNIS pool as the SMA needs it (see switchboard/adapters/pool.py)."""
+
+    def claim_pair(self, transaction_id: str, original_calling_number: str) -> tuple[str, str] | None:
+        """A (sma number, connect number) pair for this call, or None when the pool is exhausted."""
+        ...
+
+    def release_pair(self, pair: tuple[str, str], transaction_id: str) -> None: ...
+
+
 class Telemetry(Protocol):
     """The slice of Powertools Logger + Metrics the app uses (tests can pass a recorder)."""
 
@@ -50,7 +60,7 @@ _QUIET_EVENTS = frozenset(
         "NEW_OUTBOUND_CALL",
         "CALL_ANSWERED",
         "DIGITS_RECEIVED",
-        "CALL_UPDATE_REQUESTED",
+        "CALL_UPDATE_REQUESTED",  # without a call in progress there is nothing to update
     }
 )
 
@@ -65,12 +75,14 @@ class ForwardingApp:
         prompts: PromptLocation | None,
         telemetry: Telemetry,
         clock: Callable[[], int] = _now_ms,
+        pool: PairPool | None = None,
     ) -> None:
         # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
         self._rules = rules
         self._calls = calls
         self._prompts = prompts
         self._telemetry = telemetry
+        self._pool = pool
         # Public so a simulator can drive the flow on simulated time (ring and talk durations).
         self.clock = clock
 
@@ -111,12 +123,18 @@ class ForwardingApp:
             )
             self._telemetry.count("InvalidResponses")
             return callflow.on_error(state, now, callee_connected=_callee_connected(event))
+        if kind == "CALL_UPDATE_REQUESTED" and state is not None:
+            return self._update_requested(event, state, now)
         if kind in _QUIET_EVENTS or state is None:
             return Plan((), state)
         if kind == "ACTION_SUCCESSFUL":
             if event.action_type == "CallAndBridge":
                 self._telemetry.count("CallsForwarded")
                 return callflow.on_bridge_answered(state, now)
+            if event.action_type == "Hangup":
+                # Some flows report the app's own Hangup as ACTION_SUCCESSFUL (the seed relies on
+                # it); a transfer waiting for the first callee to go continues either way.
+                return callflow.on_transfer_leg_released(state, now)
             return Plan((), state)
         if kind == "ACTION_FAILED":
             if event.error_type == "InvalidAudioSource":
@@ -140,13 +158,36 @@ class ForwardingApp:
             return callflow.on_error(None, now)
         try:
             rule = self._rules.get(leg_a.to)
+            pair = None
+            if rule is not None and rule.is_connect_entry and rule.is_active(now / 1000):
+                if self._pool is None:
+                    raise StorageError("no DNIS pool is configured for Amazon Connect entry numbers")
+                pair = self._pool.claim_pair(event.transaction_id, leg_a.from_)
+                if pair is None:
+                    self._telemetry.count("PoolExhausted")
         except StorageError as error:
             self._telemetry.error("could not read the forward rule", reason=str(error))
             self._telemetry.count("StorageErrors")
             return callflow.on_error(None, now, record=False)
-        plan = callflow.start(rule, leg_a.to, leg_a.from_, now, started_ms=leg_a.start_ms)
+        plan = callflow.start(rule, leg_a.to, leg_a.from_, now, started_ms=leg_a.start_ms, pair=pair)
         if plan.record is not None:
             self._telemetry.count("CallsNotInService")
+        return plan
+
+    def _update_requested(self, event: PstnEvent, state: CallState, now: int) -> Plan:
+        """UpdateSipMediaApplicationCall (from the Connect Lambda or the Slack bot)."""
+        arguments = event.action_parameters.get("Arguments")
+        arguments = arguments if isinstance(arguments, dict) else {}
+        if str(arguments.get("Transfer", "")).lower() != "true":
+            return Plan((), state)
+        target = str(arguments.get("TransferTarget") or "")
+        plan = callflow.on_transfer_requested(
+            state, target, str(arguments.get("TransferTargetArn") or ""), now
+        )
+        if plan.steps:
+            self._telemetry.count("TransfersRequested")
+        else:
+            self._telemetry.error("transfer request ignored", phase=state.phase.value, target=target)
         return plan
 
     def _hangup(self, event: PstnEvent, state: CallState | None, now: int) -> Plan:
@@ -165,7 +206,18 @@ class ForwardingApp:
             return Plan(steps, None)
         return callflow.on_leg_ended(state, leg, other_connected, now)
 
+    def _release(self, event: PstnEvent | None, plan: Plan) -> None:
+        if plan.release is None or self._pool is None or event is None:
+            return
+        try:
+            self._pool.release_pair(plan.release, event.transaction_id)
+        except StorageError as error:
+            # The claim expires on its own (stale claims are reclaimable); the call goes on.
+            self._telemetry.error("could not release the DNIS pair", reason=str(error))
+            self._telemetry.count("PoolReleaseFailures")
+
     def _respond(self, event: PstnEvent | None, plan: Plan) -> dict[str, Any]:
+        self._release(event, plan)
         if plan.record is not None and self._calls is not None and event is not None:
             try:
                 self._calls.record_call(event.transaction_id, plan.record)

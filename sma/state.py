@@ -37,6 +37,15 @@ def dump(state: CallState) -> str:
         "r": int(state.recorded),
         "gb": int(state.greeting_broken),
     }
+    # Transfer and DNIS-pool fields only when used, to keep the attribute small.
+    if state.pair:
+        packed["pr"] = list(state.pair)
+    if state.transfer_target:
+        packed["xt"] = state.transfer_target
+    if state.transfer_arn:
+        packed["xa"] = state.transfer_arn
+    if state.transferred:
+        packed["xd"] = 1
     return json.dumps(packed, separators=(",", ":"))
 
 
@@ -65,6 +74,10 @@ def load(attributes: dict[str, str]) -> CallState | None:
             attempts=tuple(Attempt(str(d), str(r), int(ms)) for d, r, ms in packed["a"]),
             recorded=bool(packed["r"]),
             greeting_broken=bool(packed["gb"]),
+            pair=(str(packed["pr"][0]), str(packed["pr"][1])) if packed.get("pr") else None,
+            transfer_target=str(packed.get("xt", "")),
+            transfer_arn=str(packed.get("xa", "")),
+            transferred=bool(packed.get("xd", 0)),
         )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # deeply nested JSON
         return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
-from switchboard.domain.rules import MAX_DESTINATIONS, ForwardRule, find_loops, is_e164
+from switchboard.domain.rules import CONNECT, MAX_DESTINATIONS, ForwardRule, find_loops, is_e164
 
 _REFUSED_TYPES = {
     PhoneNumberType.PREMIUM_RATE: "is a premium-rate number",
@@ -116,7 +116,12 @@ class DestinationPolicy:
         ours = self.our_number(number)
         if our_numbers is not None and ours not in set(our_numbers):
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
-        normalised = tuple(self.destination(d) for d in destinations)
+        wanted = [d.strip() for d in destinations]
+        if any(d.lower() == CONNECT for d in wanted):
+            if len(wanted) != 1:
+                raise DestinationRefusedError(ours, "`connect` must be the only destination")
+            return ours, (CONNECT,)
+        normalised = tuple(self.destination(d) for d in wanted)
         if not normalised:
             raise DestinationRefusedError(ours, "needs at least one destination")
         if len(normalised) > MAX_DESTINATIONS:

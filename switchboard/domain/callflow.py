@@ -14,8 +14,11 @@ transition that ends the call's outcome, and ``CallState.recorded`` guards again
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import ParamSpec
 
 from switchboard.domain.events import Attempt, AttemptResult, CallRecord, Outcome
 from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode, is_e164
@@ -35,6 +38,7 @@ class Prompt(StrEnum):
     NOT_IN_SERVICE = "not_in_service"
     FAILURE = "failure"
     ERROR = "error"
+    PLEASE_HOLD = "please_hold"
 
 
 class HangupCause(StrEnum):
@@ -46,6 +50,8 @@ class Phase(StrEnum):
     GREETING = "greeting"  # playing the greeting once before dialling
     RINGING = "ringing"  # a bridge to destinations[index] is in progress
     BRIDGED = "bridged"
+    TRANSFER_RELEASING = "transfer_releasing"  # hanging up the current callee before a transfer
+    TRANSFERRING = "transferring"  # a bridge to the transfer target is in progress
     ENDING = "ending"  # we decided to end the call (prompt and/or hangup under way)
     ENDED = "ended"  # a leg is gone; nothing more to do but tidy up
 
@@ -64,6 +70,9 @@ class Bridge:
     caller_id: str
     timeout_seconds: int
     ringback: Prompt | None = None
+    # Set for SIP targets behind a voice connector (transfers); PSTN otherwise.
+    voice_connector_arn: str | None = None
+    sip_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,10 @@ class CallState:
     attempts: tuple[Attempt, ...] = ()
     recorded: bool = False
     greeting_broken: bool = False
+    pair: tuple[str, str] | None = None  # DNIS pair (sma number, connect number) held by this call
+    transfer_target: str = ""
+    transfer_arn: str = ""
+    transferred: bool = False
 
     @property
     def current_destination(self) -> str:
@@ -111,15 +124,47 @@ class Plan:
     steps: tuple[Step, ...]
     state: CallState | None
     record: CallRecord | None = None
+    release: tuple[str, str] | None = None  # DNIS pair to give back to the pool
 
 
+_P = ParamSpec("_P")
+TRANSFER_TIMEOUT_SECONDS = 30
+
+
+def _releases_pair(decide: Callable[_P, Plan]) -> Callable[_P, Plan]:
+    """Give the DNIS pair back as soon as the call no longer needs Amazon Connect.
+
+    Every decision goes through this, so no path (hangup of either leg, failed bridge, error,
+    transfer) can forget to release the pair and leak it from the pool.
+    """
+
+    @functools.wraps(decide)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Plan:
+        plan = decide(*args, **kwargs)
+        state = plan.state
+        if state is None or state.pair is None:
+            return plan
+        if state.phase in (Phase.ENDING, Phase.ENDED, Phase.TRANSFER_RELEASING, Phase.TRANSFERRING):
+            return replace(plan, state=replace(state, pair=None), release=state.pair)
+        return plan
+
+    return wrapper
+
+
+@_releases_pair
 def start(
-    rule: ForwardRule | None, dialed: str, caller: str, now_ms: int, started_ms: int | None = None
+    rule: ForwardRule | None,
+    dialed: str,
+    caller: str,
+    now_ms: int,
+    started_ms: int | None = None,
+    pair: tuple[str, str] | None = None,
 ) -> Plan:
     """A call reached ``dialed``: bridge it to the rule's first destination or refuse it.
 
     ``started_ms`` is when the call really began (the service's own timestamp); it differs from
-    ``now_ms`` when PSTN Audio retries a slow NEW_INBOUND_CALL.
+    ``now_ms`` when PSTN Audio retries a slow NEW_INBOUND_CALL. For an Amazon Connect entry number
+    ``pair`` is the DNIS pair claimed for this call (None: the pool is exhausted).
     """
     call_started = started_ms if started_ms is not None and 0 <= now_ms - started_ms < 3_600_000 else now_ms
     if rule is None or not rule.is_active(now_ms / 1000):
@@ -144,10 +189,29 @@ def start(
     # The caller's own number is only usable as caller ID if it is a real E.164 number;
     # withheld or malformed caller IDs fall back to our number rather than failing the bridge.
     caller_id = caller if rule.caller_id is CallerIdMode.CALLER and is_e164(caller) else dialed
+    destinations = rule.destinations
+    if rule.is_connect_entry:
+        if pair is None:
+            ended = CallState(
+                dialed=dialed,
+                caller=caller,
+                destinations=(),
+                greeting=GreetingMode.NONE,
+                failure=FailureAction.PROMPT,
+                caller_id=dialed,
+                ring_timeout=0,
+                phase=Phase.ENDING,
+                started_ms=call_started,
+            )
+            steps = (PlayPrompt(Prompt.FAILURE), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE))
+            return _finish(ended, steps, Outcome.POOL_EXHAUSTED, now_ms)
+        # Connect finds the call by the (calling, called) pair: our SMA number calls its number.
+        caller_id, destinations = pair[0], (pair[1],)
     state = CallState(
         dialed=dialed,
         caller=caller,
-        destinations=rule.destinations,
+        pair=pair if rule.is_connect_entry else None,
+        destinations=destinations,
         greeting=rule.greeting,
         failure=rule.failure,
         caller_id=caller_id,
@@ -162,8 +226,19 @@ def start(
     return Plan((_bridge(state),), state)
 
 
+@_releases_pair
 def on_bridge_answered(state: CallState, now_ms: int) -> Plan:
     """The destination answered: the call is up; nothing to do until someone hangs up."""
+    if state.phase is Phase.TRANSFERRING:
+        attempt = Attempt(state.transfer_target, AttemptResult.ANSWERED, _ring_ms(state, now_ms))
+        state = replace(
+            state,
+            phase=Phase.BRIDGED,
+            transferred=True,
+            bridged_ms=now_ms,
+            attempts=(*state.attempts, attempt),
+        )
+        return Plan((), state)
     if state.phase not in (Phase.GREETING, Phase.RINGING):
         return Plan((), state)
     attempt = Attempt(state.current_destination, AttemptResult.ANSWERED, _ring_ms(state, now_ms))
@@ -173,12 +248,18 @@ def on_bridge_answered(state: CallState, now_ms: int) -> Plan:
     )
 
 
+@_releases_pair
 def on_bridge_failed(state: CallState, error: str, now_ms: int) -> Plan:
     """The destination was not reached: try the next one (follow-me), else apply the failure action.
 
     A missing or unreadable greeting (``InvalidAudioSource``) is not the destination's fault, so the
     same destination is tried once more without the greeting.
     """
+    if state.phase is Phase.TRANSFERRING:
+        attempt = Attempt(state.transfer_target, error or "Unknown", _ring_ms(state, now_ms))
+        state = replace(state, attempts=(*state.attempts, attempt), phase=Phase.ENDING)
+        closing = (PlayPrompt(Prompt.FAILURE), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE))
+        return _finish(state, closing, Outcome.TRANSFER_FAILED, now_ms)
     if state.phase not in (Phase.GREETING, Phase.RINGING):
         return Plan((), state)
     if error == "InvalidAudioSource" and not state.greeting_broken and state.greeting is GreetingMode.LOOP:
@@ -205,6 +286,7 @@ def on_bridge_failed(state: CallState, error: str, now_ms: int) -> Plan:
     )
 
 
+@_releases_pair
 def on_prompt_failed(state: CallState, now_ms: int) -> Plan:
     """A prompt could not be played. PSTN Audio drops the actions after a failed one, so re-issue
     what mattered: the bridge after a failed greeting, or the hangup after a failed closing prompt."""
@@ -213,13 +295,47 @@ def on_prompt_failed(state: CallState, now_ms: int) -> Plan:
         return Plan((_bridge(state),), state)
     if state.phase is Phase.ENDING:
         return Plan((HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),), state)
+    if state.phase is Phase.TRANSFERRING:
+        # "Please hold" could not be played, which dropped the transfer bridge after it.
+        return Plan((_transfer_bridge(state),), state)
     return Plan((), state)
 
 
+@_releases_pair
+def on_transfer_requested(state: CallState, target: str, voice_connector_arn: str, now_ms: int) -> Plan:
+    """Take the call back from whoever has it (Amazon Connect or a forward destination) and
+    transfer it to ``target``: first hang up the current callee; :func:`on_leg_ended` (or the
+    hangup's success) then bridges the caller to the target."""
+    if state.phase is not Phase.BRIDGED or not target:
+        return Plan((), state)  # nothing connected to take back (or nowhere to go)
+    if not voice_connector_arn and not is_e164(target):
+        return Plan((), state)  # a PSTN target must be a phone number; refuse rather than drop the call
+    state = replace(
+        state, phase=Phase.TRANSFER_RELEASING, transfer_target=target, transfer_arn=voice_connector_arn
+    )
+    return Plan((HangUp(Leg.CALLEE),), state)
+
+
+@_releases_pair
+def on_transfer_leg_released(state: CallState, now_ms: int) -> Plan:
+    """The first callee is gone: ask the caller to hold and bridge them to the transfer target."""
+    if state.phase is not Phase.TRANSFER_RELEASING:
+        return Plan((), state)
+    state = replace(state, phase=Phase.TRANSFERRING, attempt_started_ms=now_ms)
+    return Plan((PlayPrompt(Prompt.PLEASE_HOLD), _transfer_bridge(state)), state)
+
+
+@_releases_pair
 def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: int) -> Plan:
     """One leg hung up. PSTN Audio keeps the other leg (and its bill) running, so end it too."""
     other = Leg.CALLEE if leg is Leg.CALLER else Leg.CALLER
     steps: tuple[Step, ...] = (HangUp(other),) if other_leg_connected else ()
+    if state.phase is Phase.TRANSFER_RELEASING and leg is Leg.CALLEE:
+        return on_transfer_leg_released(state, now_ms)
+    if state.phase in (Phase.TRANSFER_RELEASING, Phase.TRANSFERRING) and leg is Leg.CALLER:
+        return _finish(replace(state, phase=Phase.ENDED), steps, Outcome.ABANDONED, now_ms)
+    if state.phase is Phase.TRANSFERRING:
+        return Plan((), state)  # the target's leg vanished; the bridge's failure event follows
     if state.phase is Phase.ENDING and leg is Leg.CALLEE:
         # We are already ending the call (e.g. error prompt then hangup queued for the caller):
         # answering with a bare hangup would replace that queue and cut the prompt short.
@@ -227,7 +343,8 @@ def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: 
     if state.phase in (Phase.ENDING, Phase.ENDED):
         return Plan(steps, replace(state, phase=Phase.ENDED))
     if state.phase is Phase.BRIDGED:
-        return _finish(replace(state, phase=Phase.ENDED), steps, Outcome.BRIDGED, now_ms)
+        outcome = Outcome.TRANSFERRED if state.transferred else Outcome.BRIDGED
+        return _finish(replace(state, phase=Phase.ENDED), steps, outcome, now_ms)
     if leg is Leg.CALLER:
         # Caller gave up while we were greeting or ringing a destination. During a play-once
         # greeting no destination has been dialled yet, so there is no attempt to record.
@@ -240,6 +357,7 @@ def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: 
     return Plan((), state)
 
 
+@_releases_pair
 def on_error(
     state: CallState | None, now_ms: int, *, record: bool = True, callee_connected: bool = False
 ) -> Plan:
@@ -275,6 +393,23 @@ def _bridge(state: CallState) -> Bridge:
     )
 
 
+def _transfer_bridge(state: CallState) -> Bridge:
+    """Bridge to the transfer target keeping the original caller visible: as caller ID (allowed:
+    it is LEG-A's From) and, for SIP targets, in ``X-Original-Calling-Number``."""
+    caller_id = state.caller if is_e164(state.caller) else state.dialed
+    if state.transfer_arn:
+        return Bridge(
+            destination=state.transfer_target,
+            caller_id=caller_id,
+            timeout_seconds=TRANSFER_TIMEOUT_SECONDS,
+            voice_connector_arn=state.transfer_arn,
+            sip_headers=(("X-Original-Calling-Number", state.caller),),
+        )
+    return Bridge(
+        destination=state.transfer_target, caller_id=caller_id, timeout_seconds=TRANSFER_TIMEOUT_SECONDS
+    )
+
+
 def _ring_ms(state: CallState, now_ms: int) -> int:
     return max(0, now_ms - state.attempt_started_ms)
 
@@ -283,7 +418,8 @@ def _finish(state: CallState, steps: tuple[Step, ...], outcome: Outcome, now_ms:
     """Attach the call's one record unless it was already produced."""
     if state.recorded:
         return Plan(steps, state)
-    talk_ms = max(0, now_ms - state.bridged_ms) if outcome is Outcome.BRIDGED and state.bridged_ms else 0
+    talked = outcome in (Outcome.BRIDGED, Outcome.TRANSFERRED)
+    talk_ms = max(0, now_ms - state.bridged_ms) if talked and state.bridged_ms else 0
     record = CallRecord(
         dialed=state.dialed,
         caller=state.caller,
@@ -292,5 +428,6 @@ def _finish(state: CallState, steps: tuple[Step, ...], outcome: Outcome, now_ms:
         started_ms=state.started_ms,
         ended_ms=now_ms,
         talk_ms=talk_ms,
+        transfer_target=state.transfer_target,
     )
     return Plan(steps, replace(state, recorded=True), record)

@@ -20,6 +20,9 @@ class Outcome(StrEnum):
     NOT_IN_SERVICE = "not-in-service"  # no active forward for the dialed number
     ABANDONED = "abandoned"  # the caller hung up before a destination answered
     ERROR = "error"  # our side failed; the caller heard the error prompt
+    TRANSFERRED = "transferred"  # taken back from the first callee and bridged to a transfer target
+    TRANSFER_FAILED = "transfer-failed"  # the transfer target was not reached
+    POOL_EXHAUSTED = "pool-exhausted"  # no free DNIS pair to reach Amazon Connect
 
 
 class AttemptResult(StrEnum):
@@ -32,6 +35,8 @@ class AttemptResult(StrEnum):
 
 class EventType(StrEnum):
     BRIDGE_FAILED = "bridge_failed"
+    TRANSFER_FAILED = "transfer_failed"
+    POOL_EXHAUSTED = "pool_exhausted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class CallRecord:
     started_ms: int
     ended_ms: int
     talk_ms: int = 0
+    transfer_target: str = ""
 
     @property
     def duration_ms(self) -> int:
@@ -66,7 +72,25 @@ class CallRecord:
         return tuple(dict.fromkeys(a.destination for a in self.attempts))
 
     def events(self) -> tuple[CallEvent, ...]:
-        """Alerts this call deserves: one ``bridge_failed`` summarising every failed attempt."""
+        """Alerts this call deserves: ``pool_exhausted``, ``transfer_failed``, or one
+        ``bridge_failed`` summarising every failed attempt."""
+        if self.outcome in (Outcome.POOL_EXHAUSTED, Outcome.TRANSFER_FAILED):
+            kind = (
+                EventType.POOL_EXHAUSTED
+                if self.outcome is Outcome.POOL_EXHAUSTED
+                else EventType.TRANSFER_FAILED
+            )
+            return (
+                CallEvent(
+                    type=kind,
+                    dialed=self.dialed,
+                    caller=self.caller,
+                    at_ms=self.ended_ms,
+                    attempts=self.attempts,
+                    all_failed=True,
+                    transfer_target=self.transfer_target,
+                ),
+            )
         failed = tuple(a for a in self.attempts if a.failed)
         if not failed:
             return ()
@@ -96,3 +120,4 @@ class CallEvent:
     at_ms: int
     attempts: tuple[Attempt, ...] = ()
     all_failed: bool = False
+    transfer_target: str = ""

@@ -20,6 +20,9 @@ MAX_DESTINATIONS = 5
 MIN_RING_TIMEOUT = 1
 MAX_RING_TIMEOUT = 120
 DEFAULT_RING_TIMEOUT = 30
+# The one non-number destination: hand calls to Amazon Connect through the DNIS pool, where an
+# agent can take them back and transfer them (see docs/transfer.md).
+CONNECT = "connect"
 
 _Choice = TypeVar("_Choice", bound=StrEnum)
 
@@ -99,8 +102,10 @@ class ForwardRule:
             raise RuleError(
                 f"a forward needs 1 to {MAX_DESTINATIONS} destinations, got {len(self.destinations)}"
             )
+        if CONNECT in self.destinations and self.destinations != (CONNECT,):
+            raise RuleError("`connect` cannot be combined with other destinations")
         for destination in self.destinations:
-            if not is_e164(destination):
+            if destination != CONNECT and not is_e164(destination):
                 raise RuleError(f"destination {destination!r} is not in E.164 form")
         if len(set(self.destinations)) != len(self.destinations):
             raise RuleError("the same destination is listed twice")
@@ -114,6 +119,11 @@ class ForwardRule:
         object.__setattr__(self, "caller_id", parse_choice(CallerIdMode, str(self.caller_id), "caller ID"))
         object.__setattr__(self, "destinations", tuple(self.destinations))
 
+    @property
+    def is_connect_entry(self) -> bool:
+        """Calls go to Amazon Connect through a DNIS pair instead of to phone numbers."""
+        return self.destinations == (CONNECT,)
+
     def is_active(self, now: float) -> bool:
         """A rule past its ``expires_at`` no longer forwards, even before anything deletes it."""
         return self.expires_at is None or now < self.expires_at
@@ -124,6 +134,8 @@ class ForwardRule:
 
     def summary(self) -> str:
         """One line for people: ``+1202... → +1303..., +1404... (greeting loop, then prompt)``."""
+        if self.is_connect_entry:
+            return f"{self.number} → Amazon Connect (agents can take calls back and transfer them)"
         text = (
             f"{self.number} → {', '.join(self.destinations)} (greeting {self.greeting}, then {self.failure}"
         )

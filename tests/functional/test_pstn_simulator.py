@@ -758,14 +758,30 @@ def test_sma_records_a_caller_who_gives_up_while_it_rings(simulator: PstnSimulat
     assert "EVENT#bridge_failed" not in items
 
 
-def test_sma_keeps_a_bridged_call_up_through_an_update_request(
-    simulator: PstnSimulator, dynamodb: Any
-) -> None:
+def test_sma_takes_back_a_forwarded_call_and_transfers_it(simulator: PstnSimulator, dynamodb: Any) -> None:
     put_rule(dynamodb)
     transcript = clean(
         simulator.place_call(OURS, CALLER, updates=[(10, {"Transfer": "true", "TransferTarget": SECOND})])
     )
     assert "CALL_UPDATE_REQUESTED" in transcript.event_types()
+    assert transcript.outcome.destinations_dialed == [FIRST, SECOND]
+    assert transcript.outcome.bridged_to == SECOND
+    hold = [
+        a
+        for r in transcript.responses
+        if isinstance(r, dict)
+        for a in r.get("Actions", [])
+        if a["Type"] == "PlayAudio" and a["Parameters"]["AudioSource"]["Key"].endswith("please_hold.wav")
+    ]
+    assert hold, "the caller is asked to hold while the transfer rings"
+    record = call_items(dynamodb, transcript.transaction_id)["RECORD"]
+    assert record["outcome"] == "transferred"
+    assert [a["destination"] for a in record["attempts"]] == [FIRST, SECOND]
+
+
+def test_sma_ignores_an_update_that_is_not_a_transfer(simulator: PstnSimulator, dynamodb: Any) -> None:
+    put_rule(dynamodb)
+    transcript = clean(simulator.place_call(OURS, CALLER, updates=[(10, {"Note": "hello"})]))
     assert transcript.outcome.bridged_to == FIRST
     assert transcript.outcome.ended_by == "caller"
 

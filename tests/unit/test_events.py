@@ -27,6 +27,9 @@ def test_outcome_values_are_the_stored_strings() -> None:
         "NOT_IN_SERVICE": "not-in-service",
         "ABANDONED": "abandoned",
         "ERROR": "error",
+        "TRANSFERRED": "transferred",
+        "TRANSFER_FAILED": "transfer-failed",
+        "POOL_EXHAUSTED": "pool-exhausted",
     }
     assert AttemptResult.NOT_ANSWERED == "CallNotAnswered"  # the PSTN Audio ErrorType itself
     assert EventType.BRIDGE_FAILED == "bridge_failed"
@@ -80,7 +83,9 @@ def test_destinations_tried_is_empty_without_attempts() -> None:
         (Attempt(FIRST, "abandoned", 2_000),),
     ],
 )
-@pytest.mark.parametrize("outcome", list(Outcome))
+@pytest.mark.parametrize(
+    "outcome", [o for o in Outcome if o not in (Outcome.TRANSFER_FAILED, Outcome.POOL_EXHAUSTED)]
+)
 def test_no_failed_attempt_means_no_alert(outcome: Outcome, attempts: tuple[Attempt, ...]) -> None:
     assert record(outcome, *attempts).events() == ()
 
@@ -120,3 +125,14 @@ def test_several_failures_still_raise_a_single_alert() -> None:
     events = record(Outcome.NO_ANSWER, *attempts).events()
     assert len(events) == 1
     assert len(events[0].attempts) == 5
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [(Outcome.TRANSFER_FAILED, EventType.TRANSFER_FAILED), (Outcome.POOL_EXHAUSTED, EventType.POOL_EXHAUSTED)],
+)
+def test_transfer_and_pool_failures_always_alert_once(outcome: Outcome, kind: EventType) -> None:
+    failed = record(outcome, Attempt(FIRST, "answered", 1_000), Attempt("+13125550122", "CallNotAnswered", 30_000))
+    (event,) = failed.events()
+    assert event.type is kind
+    assert event.all_failed

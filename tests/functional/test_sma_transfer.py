@@ -1,0 +1,117 @@
+"""Take back and transfer in sma.app.handler: CALL_UPDATE_REQUESTED → hang up LEG-B → hold → bridge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.domain.rules import ForwardRule
+from tests.functional.conftest import TABLE
+from tests.functional.test_sma_forwarding import CALLER, FIRST, OURS, call_items
+from tests.helpers import CallDriver, action_types
+
+TARGET = "+13125550199"
+VC_ARN = "arn:aws:chime:us-east-1:123456789012:vc/abcdefghijklmnopqrstuv"
+
+
+def bridged_call(sma_app: Any, dynamodb: Any, transaction_id: str) -> CallDriver:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor="test"
+    )
+    call = CallDriver(sma_app.handler, transaction_id)
+    call.send("new_inbound_call")
+    call.send("action_successful_call_and_bridge", destination=FIRST)
+    return call
+
+
+def update(arguments: dict[str, str]) -> dict[str, Any]:
+    from tests.helpers import load_event
+
+    event = load_event("call_update_requested")
+    event["ActionData"]["Parameters"]["Arguments"] = arguments
+    return event
+
+
+def test_transfer_to_a_phone_number(sma_app: Any, dynamodb: Any) -> None:
+    call = bridged_call(sma_app, dynamodb, "tx-transfer")
+    taken_back = call.send(update({"Transfer": "true", "TransferTarget": TARGET}))
+    assert taken_back["Actions"] == [
+        {"Type": "Hangup", "Parameters": {"CallId": "e5f6a7b8-leg-b", "SipResponseCode": "0"}}
+    ]
+
+    transfer = call.send("hangup_leg_b", destination=FIRST)
+    assert action_types(transfer) == ["PlayAudio", "CallAndBridge"]
+    assert transfer["Actions"][0]["Parameters"]["AudioSource"]["Key"] == "prompts/please_hold.wav"
+    bridge = transfer["Actions"][1]["Parameters"]
+    assert bridge["Endpoints"] == [{"BridgeEndpointType": "PSTN", "Uri": TARGET}]
+    assert bridge["CallerIdNumber"] == CALLER  # the original caller stays visible
+    assert "SipHeaders" not in bridge
+
+    call.send("action_successful_call_and_bridge", destination=TARGET)
+    call.send("hangup_leg_a")
+    record = call_items(dynamodb, "tx-transfer")["RECORD"]
+    assert record["outcome"] == "transferred"
+    assert [a["destination"] for a in record["attempts"]] == [FIRST, TARGET]
+
+
+def test_transfer_to_a_sip_target_behind_a_voice_connector_keeps_the_caller_in_a_header(
+    sma_app: Any, dynamodb: Any
+) -> None:
+    call = bridged_call(sma_app, dynamodb, "tx-sip")
+    call.send(update({"Transfer": "true", "TransferTarget": "agent-7", "TransferTargetArn": VC_ARN}))
+    # The seed's flow: the Hangup of LEG-B reported as ACTION_SUCCESSFUL also continues the transfer.
+    transfer = call.send(
+        {
+            **update({}),
+            "InvocationEventType": "ACTION_SUCCESSFUL",
+            "ActionData": {
+                "Type": "Hangup",
+                "Parameters": {"ParticipantTag": "LEG-B", "SipResponseCode": "0"},
+            },
+        }
+    )
+    bridge = transfer["Actions"][1]["Parameters"]
+    assert bridge["Endpoints"] == [{"BridgeEndpointType": "AWS", "Arn": VC_ARN, "Uri": "agent-7"}]
+    assert bridge["SipHeaders"] == {"X-Original-Calling-Number": CALLER}
+
+
+def test_transfer_target_not_answering_plays_the_failure_prompt_and_raises_transfer_failed(
+    sma_app: Any, dynamodb: Any
+) -> None:
+    call = bridged_call(sma_app, dynamodb, "tx-transfer-fails")
+    call.send(update({"Transfer": "true", "TransferTarget": TARGET}))
+    call.send("hangup_leg_b", destination=FIRST)
+    failed = call.send("action_failed_call_and_bridge", destination=TARGET, error="CallNotAnswered")
+    assert action_types(failed) == ["PlayAudio", "Hangup"]
+    assert failed["Actions"][0]["Parameters"]["AudioSource"]["Key"] == "prompts/failure.wav"
+    items = call_items(dynamodb, "tx-transfer-fails")
+    assert items["RECORD"]["outcome"] == "transfer-failed"
+    event = items["EVENT#transfer_failed"]
+    assert event["kind"] == "call_event"
+    assert "EVENT#bridge_failed" not in items
+
+
+def test_caller_hanging_up_during_the_transfer_ends_everything(sma_app: Any, dynamodb: Any) -> None:
+    call = bridged_call(sma_app, dynamodb, "tx-transfer-abandon")
+    call.send(update({"Transfer": "true", "TransferTarget": TARGET}))
+    call.send("hangup_leg_b", destination=FIRST)
+    gone = call.send("hangup_leg_a")
+    assert gone["Actions"] == [
+        {"Type": "Hangup", "Parameters": {"CallId": "e5f6a7b8-leg-b", "SipResponseCode": "0"}}
+    ]
+    assert call_items(dynamodb, "tx-transfer-abandon")["RECORD"]["outcome"] == "abandoned"
+
+
+def test_a_transfer_request_before_the_bridge_or_without_a_valid_target_is_ignored(
+    sma_app: Any, dynamodb: Any
+) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor="test"
+    )
+    ringing = CallDriver(sma_app.handler, "tx-early")
+    ringing.send("new_inbound_call")
+    assert ringing.send(update({"Transfer": "true", "TransferTarget": TARGET}))["Actions"] == []
+
+    call = bridged_call(sma_app, dynamodb, "tx-bad-target")
+    assert call.send(update({"Transfer": "true", "TransferTarget": "not-a-number"}))["Actions"] == []
+    assert call.send(update({"Transfer": "false", "TransferTarget": TARGET}))["Actions"] == []
