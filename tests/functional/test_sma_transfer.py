@@ -105,13 +105,10 @@ def test_caller_hanging_up_during_the_transfer_ends_everything(sma_app: Any, dyn
 def test_a_transfer_request_before_the_bridge_or_without_a_valid_target_is_ignored(
     sma_app: Any, dynamodb: Any
 ) -> None:
-    DynamoForwardRepository(dynamodb, TABLE).save(
-        ForwardRule(number=OURS, destinations=(FIRST,)), actor="test"
-    )
-    ringing = CallDriver(sma_app.handler, "tx-early")
-    ringing.send("new_inbound_call")
-    assert ringing.send(update({"Transfer": "true", "TransferTarget": TARGET}))["Actions"] == []
-
     call = bridged_call(sma_app, dynamodb, "tx-bad-target")
     assert call.send(update({"Transfer": "true", "TransferTarget": "not-a-number"}))["Actions"] == []
     assert call.send(update({"Transfer": "false", "TransferTarget": TARGET}))["Actions"] == []
+
+    ringing = CallDriver(sma_app.handler, "tx-early")
+    ringing.send("new_inbound_call")
+    assert ringing.send(update({"Transfer": "true", "TransferTarget": TARGET}))["Actions"] == []
