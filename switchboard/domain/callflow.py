@@ -167,8 +167,10 @@ def start(
     ``pair`` is the DNIS pair claimed for this call (None: the pool is exhausted).
     """
     call_started = started_ms if started_ms is not None and 0 <= now_ms - started_ms < 3_600_000 else now_ms
-    if rule is None or not rule.is_active(now_ms / 1000):
-        state = CallState(
+
+    def refuse(prompt: Prompt, outcome: Outcome) -> Plan:
+        """Answer with ``prompt`` and hang up: there is nobody to bridge this call to."""
+        ending = CallState(
             dialed=dialed,
             caller=caller,
             destinations=(),
@@ -180,11 +182,11 @@ def start(
             started_ms=call_started,
         )
         return _finish(
-            state,
-            (PlayPrompt(Prompt.NOT_IN_SERVICE), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE)),
-            Outcome.NOT_IN_SERVICE,
-            now_ms,
+            ending, (PlayPrompt(prompt), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE)), outcome, now_ms
         )
+
+    if rule is None or not rule.is_active(now_ms / 1000):
+        return refuse(Prompt.NOT_IN_SERVICE, Outcome.NOT_IN_SERVICE)
 
     # The caller's own number is only usable as caller ID if it is a real E.164 number;
     # withheld or malformed caller IDs fall back to our number rather than failing the bridge.
@@ -192,19 +194,7 @@ def start(
     destinations = rule.destinations
     if rule.is_connect_entry:
         if pair is None:
-            ended = CallState(
-                dialed=dialed,
-                caller=caller,
-                destinations=(),
-                greeting=GreetingMode.NONE,
-                failure=FailureAction.PROMPT,
-                caller_id=dialed,
-                ring_timeout=0,
-                phase=Phase.ENDING,
-                started_ms=call_started,
-            )
-            steps = (PlayPrompt(Prompt.FAILURE), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE))
-            return _finish(ended, steps, Outcome.POOL_EXHAUSTED, now_ms)
+            return refuse(Prompt.FAILURE, Outcome.POOL_EXHAUSTED)
         # Connect finds the call by the (calling, called) pair: our SMA number calls its number.
         caller_id, destinations = pair[0], (pair[1],)
     state = CallState(
