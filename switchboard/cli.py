@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.rules import (
@@ -31,6 +31,11 @@ from switchboard.domain.rules import (
 from switchboard.ports import StorageError
 from switchboard.service import ChangeFailedError, ForwardRequest, RefusedError
 from switchboard.settings import ConfigurationError, load
+
+if TYPE_CHECKING:
+    from switchboard.adapters.pool import DynamoDnisPool
+    from switchboard.domain.pool import DnisPair
+    from switchboard.policy import DestinationPolicy
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -113,10 +118,102 @@ def cmd_forward_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pool() -> tuple[DynamoDnisPool, DestinationPolicy]:
+    """The DNIS pool and the number policy the environment points at."""
+    from switchboard.adapters.pool import DynamoDnisPool
+    from switchboard.wiring import dynamodb_client, policy_for
+
+    _use_running_stack_if_any()
+    settings = load()
+    if not settings.table_name:
+        raise ConfigurationError("missing required environment variable(s): TABLE_NAME")
+    return DynamoDnisPool(dynamodb_client(), settings.table_name), policy_for(settings)
+
+
+def _pool_pair(policy: DestinationPolicy, sma_number: str, connect_number: str) -> DnisPair:
+    from switchboard.domain.pool import checked_pair
+
+    return checked_pair(policy.our_number(sma_number), policy.our_number(connect_number))
+
+
+def cmd_pool_add(args: argparse.Namespace) -> int:
+    pool, policy = _pool()
+    try:
+        pair = _pool_pair(policy, args.sma_number, args.connect_number)
+    except ValueError as error:  # not a number, or not a pair
+        print(f"switchboard: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if pool.add(pair):
+        print(f"Added DNIS pair {pair} (free).")
+    else:
+        print(f"DNIS pair {pair} is already in the pool; left as it is.")
+    return EXIT_OK
+
+
+def cmd_pool_list(args: argparse.Namespace) -> int:
+    from switchboard.domain.pool import DEFAULT_STALE_AFTER_SECONDS, is_stale
+
+    pool, _ = _pool()
+    entries = pool.list_pairs()
+    if not entries:
+        print("The DNIS pool is empty. Add pairs with: switchboard pool add <sma-number> <connect-number>")
+        return EXIT_OK
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    header = ("sma number", "connect number", "state", "age", "caller")
+    print("{:<16}  {:<16}  {:<7}  {:<10}  {:<16}  transaction".format(*header))
+    stale = 0
+    for entry in entries:
+        claim = entry.claim
+        if claim is None:
+            state, age, caller, transaction = "free", "-", "-", "-"
+        else:
+            state = "claimed"
+            age = describe_duration(int(claim.age_seconds(now_ms)))
+            if is_stale(claim.claimed_at, now_ms, DEFAULT_STALE_AFTER_SECONDS):
+                age += " (stale)"
+                stale += 1
+            caller, transaction = claim.original_calling_number or "(withheld)", claim.transaction_id
+        print(
+            f"{entry.pair.sma_number:<16}  {entry.pair.connect_number:<16}  {state:<7}  {age:<10}  "
+            f"{caller:<16}  {transaction}"
+        )
+    free = sum(1 for entry in entries if entry.free)
+    summary = f"{len(entries)} pairs: {free} free, {len(entries) - free} claimed"
+    if stale:
+        summary += f" ({stale} stale: reclaimable by the next call when no pair is free)"
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_pool_release(args: argparse.Namespace) -> int:
+    from switchboard.domain.pool import PairNotFoundError
+
+    pool, policy = _pool()
+    try:
+        pair = _pool_pair(policy, args.sma_number, args.connect_number)
+        dropped = pool.force_release(pair)
+    except (ValueError, PairNotFoundError) as error:
+        print(f"switchboard: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if dropped is None:
+        print(f"DNIS pair {pair} was already free.")
+    else:
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        held = describe_duration(int(dropped.age_seconds(now_ms)))
+        print(f"Released DNIS pair {pair} (held by call {dropped.transaction_id} for {held}).")
+    return EXIT_OK
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from switchboard.local.dev import serve
 
-    return serve(quiet=args.quiet)
+    return serve(quiet=args.quiet, console=not args.no_console, bot_port=args.bot_port)
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    from switchboard.local.slack_console import main as console
+
+    return console(user=args.user)
 
 
 def cmd_call(args: argparse.Namespace) -> int:
@@ -178,9 +275,57 @@ def build_parser() -> argparse.ArgumentParser:
     list_ = forward.add_parser("list", help="list every forward")
     list_.set_defaults(func=cmd_forward_list)
 
-    dev = commands.add_parser("dev", help="run the local stack (no AWS account needed) until Ctrl-C")
-    dev.add_argument("--quiet", action="store_true", help="print only the export lines")
+    pool = commands.add_parser(
+        "pool",
+        help="the DNIS pool: (SMA number, Connect number) pairs that carry calls to Amazon Connect",
+    ).add_subparsers(dest="pool_command", required=True, metavar="SUBCOMMAND")
+    pool_add = pool.add_parser(
+        "add",
+        help="add a free pair: calls to Connect go from SMA_NUMBER to CONNECT_NUMBER",
+        description="Add the pair (SMA_NUMBER, CONNECT_NUMBER) to the pool, free. Idempotent: an "
+        "existing pair is left as it is.",
+    )
+    pool_add.add_argument("sma_number", metavar="SMA_NUMBER")
+    pool_add.add_argument("connect_number", metavar="CONNECT_NUMBER")
+    pool_add.set_defaults(func=cmd_pool_add)
+    pool_list = pool.add_parser("list", help="list the pairs: free or claimed, by which call, since when")
+    pool_list.set_defaults(func=cmd_pool_list)
+    pool_release = pool.add_parser(
+        "release",
+        help="free a pair whatever call holds it (repair; calls release their pair themselves)",
+    )
+    pool_release.add_argument("sma_number", metavar="SMA_NUMBER")
+    pool_release.add_argument("connect_number", metavar="CONNECT_NUMBER")
+    pool_release.set_defaults(func=cmd_pool_release)
+
+    dev = commands.add_parser(
+        "dev",
+        help="run the whole system locally (no AWS account, no Slack workspace needed) until Ctrl-C",
+        description="Run the local stack and the Slack bot. With SLACK_APP_TOKEN (xapp-…) and "
+        "SLACK_BOT_TOKEN set, the bot joins that Slack workspace over Socket Mode; otherwise it talks "
+        "to a local Slack stand-in, and on a terminal a Slack console lets you type /forward.",
+    )
+    dev.add_argument("--quiet", action="store_true", help="print only the export lines (no console)")
+    dev.add_argument(
+        "--no-console", action="store_true", help="do not open the Slack console, even on a terminal"
+    )
+    dev.add_argument(
+        "--bot-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the bot's Slack request URL on this local port (default: a free one)",
+    )
     dev.set_defaults(func=cmd_dev)
+
+    slack = commands.add_parser(
+        "slack",
+        help="a terminal Slack console: type /forward, fill in modals, use the App Home",
+        description="Talk to the local bot as a Slack user would: on a running 'switchboard dev', "
+        "else on a fresh in-process local stack. Reads standard input, so a script can be piped in.",
+    )
+    slack.add_argument("--user", default="U0LOCALUSER", metavar="USER_ID", help="act as this Slack user")
+    slack.set_defaults(func=cmd_slack)
 
     call = commands.add_parser(
         "call",

@@ -1,9 +1,11 @@
 """``make demo``: a scripted story on a fresh local stack, every step checked.
 
-It uses exactly what operators and PSTN Audio use: :class:`~switchboard.service.ForwardingService`
-(the CLI's and the bot's code path) for forwards, the Chime SDK Voice emulator for routing, and
-``sma.app.handler`` driven by the PSTN Audio simulator for calls. The exit status is non-zero if
-any step does not behave as described.
+It uses exactly what operators, PSTN Audio and Slack use: :class:`~switchboard.service.ForwardingService`
+(the CLI's and the bot's code path) for forwards, the Chime SDK Voice emulator for routing,
+``sma.app.handler`` driven by the PSTN Audio simulator for calls, and — for the Slack scenes — the
+terminal Slack console, which sends signed Slack requests over HTTP to ``bot.app.handler`` (lazy
+listeners through the local Lambda endpoint) and shows what the Slack stand-in received. The exit
+status is non-zero if any step does not behave as described.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from typing import Any
 
 import boto3
 
+from switchboard.local.bot_server import BotServer
 from switchboard.local.calls import CallResult, format_record, simulate_call
-from switchboard.local.stack import LocalStack
+from switchboard.local.slack_console import LocalWorkspace, SlackConsole
+from switchboard.local.slack_standin import SlackStandIn
+from switchboard.local.stack import ALERTS_CHANNEL, LOCAL_USER, LocalStack
 
 OURS = "+12025550100"
+OTHER = "+12025550101"
 FIRST = "+12065550111"
 SECOND = "+13125550122"
 CALLER = "+13035550123"
+VISITOR = "U0VISITOR"  # a workspace member who is not in FORWARD_ADMINS
 
 GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
 
@@ -37,6 +44,10 @@ class Story:
 
     def command(self, text: str) -> None:
         print(f"$ {text}")
+
+    def transcript(self, text: str) -> None:
+        for line in text.splitlines():
+            print(f"    {line}" if line else "")
 
     def check(self, claim: str, holds: bool, detail: str = "") -> None:
         if holds:
@@ -87,7 +98,11 @@ def run_demo(color: bool | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     story = Story(color if color is not None else os.isatty(1))
-    with LocalStack() as stack, stack.applied():
+    with (
+        LocalStack(with_slack=True, forward_admins=LOCAL_USER) as stack,
+        stack.applied(),
+        BotServer.for_stack(stack) as bot,
+    ):
         from switchboard.service import ForwardRequest, RefusedError
         from switchboard.settings import load
         from switchboard.wiring import forwarding_service
@@ -95,7 +110,9 @@ def run_demo(color: bool | None = None) -> int:
         service = forwarding_service(load(), need_routing=True)
         print(
             f"Local stack: moto at {os.environ['AWS_ENDPOINT_URL']}, Chime SDK Voice emulator at "
-            f"{os.environ['AWS_ENDPOINT_URL_CHIME_SDK_VOICE']}; our numbers {', '.join(stack.numbers)}."
+            f"{os.environ['AWS_ENDPOINT_URL_CHIME_SDK_VOICE']}; our numbers {', '.join(stack.numbers)}.\n"
+            f"Slack: the bot at {bot.url}, a Slack Web API stand-in at {os.environ['SLACK_API_URL']}; "
+            f"FORWARD_ADMINS={LOCAL_USER}."
         )
 
         story.scene(1, "Set a forward with two destinations (follow-me)")
@@ -202,12 +219,159 @@ def run_demo(color: bool | None = None) -> int:
         history = _history(OURS)
         story.check("the change history records who did what", history == ["remove", "set"], str(history))
 
+        assert stack.slack is not None
+        workspace = LocalWorkspace(bot.url, stack.env()["SLACK_SIGNING_SECRET"]).connect()
+        _slack_scenes(story, stack, stack.slack, workspace, service)
+
     print()
     if story.failures:
         print(story._paint(RED, f"demo FAILED: {len(story.failures)} check(s) did not hold"))
         return 1
     print(story._paint(GREEN, "demo passed: every step behaved as described"))
     return 0
+
+
+class _Console:
+    """The demo's Slack console session: one user at a keyboard, scene after scene."""
+
+    def __init__(self, story: Story, workspace: LocalWorkspace) -> None:
+        self._story = story
+        self._shown: list[str] = []
+        self.session = SlackConsole(workspace, iter(()), self._shown.append, user=LOCAL_USER, echo=True)
+
+    def type(self, *lines: str) -> str:
+        """Type ``lines``; print and return what the console showed."""
+        self._shown.clear()
+        self.session.run(iter(lines))
+        text = "".join(self._shown)
+        self._story.transcript(text)
+        return text
+
+
+def _replies(slack: SlackStandIn) -> list[str]:
+    return [str(r.args.get("text", "")) for r in slack.responses]
+
+
+def _slack_scenes(
+    story: Story, stack: LocalStack, slack: SlackStandIn, workspace: LocalWorkspace, service: Any
+) -> None:
+    """The same system driven from Slack: what a Slack user types, sees, and what it changes."""
+    story.scene(7, f"Slack: /forward with two destinations, as @{LOCAL_USER} (in FORWARD_ADMINS)")
+    story.command("switchboard slack    # a terminal Slack client: type what a Slack user would")
+    console = _Console(story, workspace)
+    shown = console.type(f"/forward {OURS} to {FIRST}, {SECOND}")
+    story.check(
+        "acknowledged within Slack's 3 s, saying what is about to happen",
+        f"Forwarding {OURS} → {FIRST}, {SECOND}…" in shown and "acknowledgement took" not in shown,
+    )
+    story.check(
+        "the result replaces the acknowledgement",
+        _replies(slack)[-1:]
+        == [f":white_check_mark: Now forwarding {OURS} → {FIRST}, {SECOND} (greeting loop, then prompt)."],
+        str(_replies(slack)[-1:]),
+    )
+    alerts = slack.messages(ALERTS_CHANNEL)
+    story.check(
+        f"the change is announced in #{ALERTS_CHANNEL} (who, what)",
+        len(alerts) == 1 and f"<@{LOCAL_USER}> forwarded *{OURS}* → {FIRST}, {SECOND}" in alerts[0]["text"],
+        str(alerts),
+    )
+    rule = service.get_forward(OURS)
+    product, _, rules = _routing(OURS)
+    story.check(
+        "the rule is stored (by the Slack user) and the number routed to the SIP media application",
+        rule is not None
+        and rule.destinations == (FIRST, SECOND)
+        and rule.updated_by == LOCAL_USER
+        and product == "SipMediaApplicationDialIn"
+        and len(rules) == 1,
+        f"{rule} {product} {rules}",
+    )
+
+    story.scene(8, f"Slack: @{VISITOR} (not in FORWARD_ADMINS) is refused politely")
+    before = service.get_forward(OURS)
+    console.type(f"as {VISITOR}", f"/forward {OURS} to {SECOND}")
+    refusal = _replies(slack)[-1]
+    story.check(
+        "a polite refusal that says how to get access",
+        refusal.startswith(f":no_entry: Sorry <@{VISITOR}>, you may look at forwards but not change them")
+        and "FORWARD_ADMINS" in refusal,
+        refusal,
+    )
+    after = service.get_forward(OURS)
+    story.check(
+        "nothing changed, nothing announced",
+        after is not None
+        and before is not None
+        and after.version == before.version
+        and after.destinations == (FIRST, SECOND)
+        and len(slack.messages(ALERTS_CHANNEL)) == 1,
+    )
+
+    story.scene(9, "Slack: the form (/forward alone), one mistake, then fixed")
+    answers = [OTHER, "911", "", "", "", "", "once", "", "", "20", "2h"]
+    shown = console.type(f"as {LOCAL_USER}", "/forward", *answers, "(206) 555-0111")
+    story.check("the modal lists our numbers", all(number in shown for number in stack.numbers))
+    story.check(
+        "the form comes back with the reason next to the field (911)",
+        "✗ Forward to: 911 is an emergency number" in shown,
+    )
+    rule = service.get_forward(OTHER)
+    story.check(
+        "once fixed, the forward is set as filled in (greeting once, 20 s, expires in 2 h)",
+        rule is not None
+        and rule.destinations == (FIRST,)
+        and rule.greeting.value == "once"
+        and rule.ring_timeout == 20
+        and rule.expires_at is not None,
+        str(rule),
+    )
+    story.check(
+        "the user is told, the channel too, and the number is routed",
+        f"Now forwarding {OTHER} → {FIRST}" in shown
+        and f"forwarded *{OTHER}*" in slack.messages(ALERTS_CHANNEL)[-1]["text"]
+        and _routing(OTHER)[0] == "SipMediaApplicationDialIn",
+    )
+
+    story.scene(10, "Slack: the App Home lists the forwards; Remove asks first")
+    console.type("home")
+    home = str(slack.home_views.get(LOCAL_USER, {}))
+    buttons = console.session.buttons
+    removes = [b for b in buttons if b.element.get("action_id") == "remove_forward"]
+    story.check(
+        "both forwards, each with Edit and Remove",
+        OURS in home and OTHER in home and [b.element.get("value") for b in removes] == [OURS, OTHER],
+        str([b.description for b in buttons]),
+    )
+    shown = console.type(f"click {buttons.index(removes[-1]) + 1 if removes else 1}", "y")
+    story.check("Slack asks before removing", "Remove this forward?" in shown)
+    product, connectors, rules = _routing(OTHER)
+    story.check(
+        f"after confirming, {OTHER} is back on the voice connector and gone from the App Home",
+        service.get_forward(OTHER) is None
+        and product == "VoiceConnector"
+        and connectors == [stack.voice_connector_id]
+        and not rules
+        and OTHER not in str(slack.home_views.get(LOCAL_USER, {}).get("blocks", [])[3:]),
+        f"{product} {connectors} {rules}",
+    )
+
+    story.scene(11, "Slack: /forward remove: the number goes back to the voice connector")
+    shown = console.type(f"/forward remove {OURS}")
+    product, connectors, rules = _routing(OURS)
+    story.check(
+        "the rule is gone; product type VoiceConnector, associated again, no SIP rule left",
+        service.get_forward(OURS) is None
+        and product == "VoiceConnector"
+        and connectors == [stack.voice_connector_id]
+        and not rules,
+        f"{product} {connectors} {rules}",
+    )
+    story.check(
+        "the user and the channel are told",
+        f"Removed the forward on {OURS}" in shown
+        and f"removed the forward on *{OURS}*" in slack.messages(ALERTS_CHANNEL)[-1]["text"],
+    )
 
 
 def _history(number: str) -> list[str]:

@@ -1,43 +1,237 @@
-"""``switchboard dev``: run the local stack in the foreground until Ctrl-C."""
+"""``switchboard dev``: the whole system locally — AWS side and Slack side — until Ctrl-C.
+
+It starts ``LocalStack(with_slack=True)`` and serves the bot over HTTP (:class:`BotServer`), then
+picks how Slack reaches the bot (:func:`choose_mode`):
+
+* ``SLACK_APP_TOKEN`` (``xapp-…``) and ``SLACK_BOT_TOKEN`` in the environment → **Socket Mode**: the
+  bot, with the same listeners, connects to that real workspace over a WebSocket (no public URL,
+  no tunnel needed). The AWS side stays local.
+* otherwise, standard input is a terminal → the **terminal Slack console** on the local stand-in.
+* otherwise (a script, a CI job, ``--no-console``, ``--quiet``) → wait for Ctrl-C / SIGTERM; other
+  shells use the stack through ``switchboard forward``, ``switchboard call`` and ``switchboard slack``.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from switchboard.local.stack import STATE_FILE, LocalStack
+from slack_bolt.lazy_listener import LazyListenerRunner, ThreadLazyListenerRunner
+from slack_bolt.request import BoltRequest
+
+from switchboard.local.stack import (
+    ALERTS_CHANNEL,
+    LOCAL_OPS_GROUP,
+    LOCAL_USER,
+    STATE_FILE,
+    LocalStack,
+)
+from switchboard.settings import ConfigurationError
+
+Mode = Literal["socket", "console", "wait"]
 
 
-def serve(quiet: bool = False) -> int:
-    from switchboard.cli import wait_for_interrupt
+@dataclass(frozen=True)
+class DevMode:
+    """How Slack reaches the bot in this run, and anything the user should know about the choice."""
 
-    stack = LocalStack()
-    env = stack.start()
-    try:
-        stack.write_state_file()
-        exports = "\n".join(f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items()))
-        if quiet:
-            print(exports, flush=True)
-        else:
-            print(
-                "switchboard local stack is up (no AWS account involved).\n\n"
-                f"  DynamoDB, S3, Secrets Manager (moto): {env['AWS_ENDPOINT_URL']}\n"
-                f"  Chime SDK Voice emulator:             {env['AWS_ENDPOINT_URL_CHIME_SDK_VOICE']}\n"
-                f"  table {env['TABLE_NAME']} (from template.yaml), prompts in s3://{env['PROMPT_BUCKET']}/prompts/\n"
-                f"  SIP media application {env['SIP_MEDIA_APPLICATION_ID']}, "
-                f"voice connector {env['VOICE_CONNECTOR_ID']}\n"
-                f"  our numbers: {', '.join(stack.numbers)} (all on the voice connector)\n\n"
-                "In another shell, the switchboard commands find this stack by themselves:\n"
-                f"  switchboard forward set {stack.numbers[0]} +12065550111 +13125550122\n"
-                f"  switchboard call {stack.numbers[0]} --no-answer --answer\n"
-                "  switchboard forward list\n\n"
-                "To point other tools (aws cli, boto3 scripts) at it:\n"
-                f"{exports}\n\nCtrl-C stops it.",
-                flush=True,
+    kind: Mode
+    note: str = ""
+
+
+def choose_mode(environ: Mapping[str, str], *, interactive: bool, console: bool = True) -> DevMode:
+    """Socket Mode when the environment holds a real Slack app's tokens, else the console on a
+    terminal (``interactive``), else just serve. Half a token pair is explained, not guessed at."""
+    app_token = environ.get("SLACK_APP_TOKEN", "").strip()
+    bot_token = environ.get("SLACK_BOT_TOKEN", "").strip()
+    if app_token and bot_token:
+        if not app_token.startswith("xapp-"):
+            raise ConfigurationError(
+                "SLACK_APP_TOKEN must be an app-level token (xapp-…, scope connections:write) for Socket Mode"
             )
-        wait_for_interrupt()
+        return DevMode("socket")
+    note = ""
+    if app_token:
+        note = (
+            "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both, so the bot "
+            "talks to the local Slack stand-in."
+        )
+    elif bot_token:
+        note = (
+            "SLACK_BOT_TOKEN is set but SLACK_APP_TOKEN (xapp-…) is not: Socket Mode needs both, so "
+            "the bot talks to the local Slack stand-in."
+        )
+    return DevMode("console" if interactive and console else "wait", note)
+
+
+class SocketModeLazyRunner(LazyListenerRunner):
+    """Runs a lazy listener on a thread when its request came over Socket Mode, and through the
+    Lambda re-invocation otherwise.
+
+    ``bot.app`` wraps its App in Bolt's Lambda adapter, which replaces the App's lazy runner with one
+    that re-invokes the function with the original API Gateway event. A Socket Mode request has no
+    such event: every command with lazy work would fail (Bolt answers 500, the user sees an error
+    and nothing happens). So those run on the App's thread pool, as in any long-running Bolt app;
+    requests through the local HTTP bot keep the Lambda path.
+    """
+
+    def __init__(self, app: Any) -> None:
+        runner = app.listener_runner
+        self.logger = app.logger
+        self.lambda_runner: LazyListenerRunner = runner.lazy_listener_runner
+        self.thread_runner: LazyListenerRunner = ThreadLazyListenerRunner(
+            app.logger, runner.listener_executor
+        )
+
+    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
+        runner = self.lambda_runner if "lambda_request" in request.context else self.thread_runner
+        runner.start(function, request)
+
+    @classmethod
+    def install(cls, app: Any) -> SocketModeLazyRunner:
+        """Put the runner on ``app`` (idempotent) and return it."""
+        current = app.listener_runner.lazy_listener_runner
+        if isinstance(current, cls):
+            return current
+        runner = cls(app)
+        app.listener_runner.lazy_listener_runner = runner
+        return runner
+
+
+def run_socket_mode(app_token: str, wait: Callable[[], None], quiet: bool = False) -> int:
+    """Connect ``bot.app`` to the user's workspace over Socket Mode until ``wait`` returns."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    import bot.app
+
+    SocketModeLazyRunner.install(bot.app.app)
+    handler = SocketModeHandler(bot.app.app, app_token)
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as error:
+        print(
+            f"switchboard: Slack refused the Socket Mode connection: {error.response.get('error')}",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as error:
+        print(f"switchboard: could not reach Slack for Socket Mode: {error}", file=sys.stderr)
+        return 2
+    if not quiet:
+        print("Connected to your Slack workspace over Socket Mode. Ctrl-C stops it.", flush=True)
+    try:
+        wait()
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
+    return 0
+
+
+def _exports(env: Mapping[str, str]) -> str:
+    return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items()))
+
+
+def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
+    env = stack.env()
+    lines = [
+        "switchboard local stack is up (no AWS account involved).",
+        "",
+        f"  DynamoDB, S3, Secrets Manager (moto): {env['AWS_ENDPOINT_URL']}",
+        f"  Chime SDK Voice emulator:             {env['AWS_ENDPOINT_URL_CHIME_SDK_VOICE']}",
+        f"  Lambda Invoke (bot's lazy listeners): {env['AWS_ENDPOINT_URL_LAMBDA']}",
+        f"  table {env['TABLE_NAME']} (from template.yaml), prompts in s3://{env['PROMPT_BUCKET']}/prompts/",
+        f"  SIP media application {env['SIP_MEDIA_APPLICATION_ID']}, "
+        f"voice connector {env['VOICE_CONNECTOR_ID']}",
+        f"  our numbers: {', '.join(stack.numbers)} (all on the voice connector)",
+        "",
+        f"  Slack bot (bot.app.handler):          POST {bot_url}",
+    ]
+    admins = os.environ.get("FORWARD_ADMINS", "")
+    if mode.kind == "socket":
+        alerts = os.environ.get("ALERT_CHANNEL") or "nowhere (set ALERT_CHANNEL=C…)"
+        lines += [
+            "  Slack: your workspace, over Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN)",
+            f"  alerts to {alerts}; FORWARD_ADMINS={admins or '(empty)'}",
+        ]
+        if not admins:
+            lines.append(
+                "  Nobody may change forwards from Slack until FORWARD_ADMINS has your user ID (U…)."
+            )
+    elif stack.slack is not None:
+        lines += [
+            f"  Slack Web API stand-in:               {stack.slack.api_url}",
+            f"  local workspace: you are @{LOCAL_USER} (in group {LOCAL_OPS_GROUP}), alerts go to "
+            f"#{ALERTS_CHANNEL}; FORWARD_ADMINS={admins or '(empty)'}",
+        ]
+    if mode.note:
+        lines += ["", f"Note: {mode.note}"]
+    lines += [
+        "",
+        "In another shell, the switchboard commands find this stack by themselves:",
+        f"  switchboard forward set {stack.numbers[0]} +12065550111 +13125550122",
+        f"  switchboard call {stack.numbers[0]} --no-answer --answer",
+        "  switchboard forward list",
+    ]
+    if stack.slack is not None:
+        lines.append("  switchboard slack          # the terminal Slack console on this stack")
+    lines += [
+        "",
+        "To point other tools (aws cli, boto3 scripts, curl signed with SLACK_SIGNING_SECRET) at it:",
+        _exports(env),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
+    from switchboard.cli import wait_for_interrupt
+    from switchboard.local.bot_server import BotServer
+
+    mode = choose_mode(os.environ, interactive=sys.stdin.isatty() and not quiet, console=console)
+    if mode.kind == "console":
+        # The bot's JSON logs are for CloudWatch; the console shows what a Slack user would see.
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    stack = LocalStack(with_slack=True, real_slack=mode.kind == "socket")
+    stack.start()
+    server: BotServer | None = None
+    try:
+        # The bot and its lazy listeners run in this process and build their clients from os.environ.
+        with stack.applied():
+            server = BotServer.for_stack(stack, port=bot_port).start()
+            stack.write_state_file(bot_url=server.url)
+            if quiet:
+                print(_exports(stack.env()), flush=True)
+            else:
+                print(_banner(stack, server.url, mode), flush=True)
+            if mode.kind == "socket":
+                return run_socket_mode(os.environ["SLACK_APP_TOKEN"].strip(), wait_for_interrupt, quiet)
+            if mode.kind == "console":
+                return _console(server.url, stack.env()["SLACK_SIGNING_SECRET"])
+            if not quiet:
+                print("Ctrl-C stops it.", flush=True)
+            wait_for_interrupt()
+            return 0
     finally:
         STATE_FILE.unlink(missing_ok=True)
+        if server is not None:
+            server.stop()
         stack.stop()
         if not quiet:
-            print("\nlocal stack stopped.")
-    return 0
+            print("\nlocal stack stopped.", flush=True)
+
+
+def _console(bot_url: str, secret: str) -> int:
+    from switchboard.local.slack_console import LocalWorkspace, run_console
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # leave input() and stop the stack cleanly
+    workspace = LocalWorkspace(bot_url, secret).connect()
+    print("quit (or Ctrl-D) stops the stack.\n", flush=True)
+    return run_console(workspace)

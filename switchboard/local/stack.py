@@ -1,9 +1,16 @@
-"""The local stack: moto (DynamoDB, S3, Secrets Manager) + the Chime SDK Voice emulator + prompts.
+"""The local stack: moto (DynamoDB, S3, Secrets Manager) + the Chime SDK Voice emulator + prompts,
+and optionally the Slack side (a Slack Web API stand-in, a Lambda Invoke endpoint and the bot).
 
-Everything the deployed system talks to, on loopback, with no AWS account. Components find it the
-way they find AWS: through ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_CHIME_SDK_VOICE`` and the
-usual variables (``TABLE_NAME``...), which :meth:`LocalStack.env` returns and ``switchboard dev``
-prints as ``export`` lines.
+Everything the deployed system talks to, on loopback, with no AWS account and no Slack workspace.
+Components find it the way they find AWS and Slack: through ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_<SERVICE>``, ``SLACK_API_URL`` and the usual variables (``TABLE_NAME``...), which
+:meth:`LocalStack.env` returns and ``switchboard dev`` prints as ``export`` lines.
+
+With ``with_slack=True`` the stack also runs ``bot.app.handler`` as Lambda function
+:data:`BOT_FUNCTION` behind a local Lambda Invoke endpoint (``AWS_ENDPOINT_URL_LAMBDA``), which is
+where Bolt's lazy listeners re-invoke it, exactly as on AWS. ``bot.app`` binds its settings when it
+is imported, so the stack imports it only once its environment is in place — and only one Slack
+configuration can exist per process.
 """
 
 from __future__ import annotations
@@ -12,18 +19,25 @@ import contextlib
 import json
 import logging
 import os
+import secrets
+import sys
 import tempfile
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard.local.template import create_table
+from switchboard.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from switchboard.local.lambda_endpoint import LambdaEndpoint, LambdaHandler
+    from switchboard.local.slack_standin import SlackStandIn
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "prompts"
@@ -34,17 +48,40 @@ DEMO_NUMBERS = ("+12025550100", "+12025550101", "+12025550102", "+12025550103")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
+# The local Slack workspace (fictitious IDs, shaped like Slack's).
+BOT_FUNCTION = "switchboard-bot"
+LOCAL_BOT_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's token, not a secret
+LOCAL_USER = "U0LOCALUSER"
+LOCAL_OPS_GROUP = "S0LOCALOPS"
+ALERTS_CHANNEL = "C0ALERTS"
+OPERATIONS_CHANNEL = "C0OPERATIONS"  # where the console's slash commands are typed
+
 
 @dataclass
 class LocalStack:
-    """Start with :meth:`start` (or ``with LocalStack() as stack``), read :meth:`env`, :meth:`stop`."""
+    """Start with :meth:`start` (or ``with LocalStack() as stack``), read :meth:`env`, :meth:`stop`.
+
+    ``with_slack`` adds the Slack side. By default the bot talks to a :class:`SlackStandIn` (a local
+    workspace with user :data:`LOCAL_USER`, group :data:`LOCAL_OPS_GROUP` and alert channel
+    :data:`ALERTS_CHANNEL`) with a per-run signing secret. With ``real_slack`` it talks to the
+    workspace the user's own ``SLACK_BOT_TOKEN`` (and ``SLACK_API_URL``, ``ALERT_CHANNEL``...)
+    belongs to — for Socket Mode; those secrets stay in the user's environment and out of
+    :meth:`env`. ``forward_admins`` is ``FORWARD_ADMINS``; left ``None`` it is the user's own
+    setting, else :data:`LOCAL_USER` with the stand-in.
+    """
 
     table_name: str = "switchboard-local"
     bucket: str = "switchboard-local-prompts"
     numbers: tuple[str, ...] = DEMO_NUMBERS
     chime: ChimeVoiceEmulator = field(default_factory=ChimeVoiceEmulator)
+    with_slack: bool = False
+    real_slack: bool = False
+    forward_admins: str | None = None
     sip_media_application_id: str = ""
     voice_connector_id: str = ""
+    slack: SlackStandIn | None = None
+    lambdas: LambdaEndpoint | None = None
+    bot_handler: LambdaHandler | None = None
     _moto: ThreadedMotoServer | None = None
     _chime_server: ChimeVoiceServer | None = None
     _env: dict[str, str] = field(default_factory=dict)
@@ -57,6 +94,13 @@ class LocalStack:
         self.stop()
 
     def start(self) -> dict[str, str]:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no server left running behind a failed start
+            raise
+
+    def _start(self) -> dict[str, str]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
@@ -85,9 +129,58 @@ class LocalStack:
         with self.applied():
             create_table(boto3.client("dynamodb"), self.table_name)
             self._upload_prompts(boto3.client("s3"))
+        if self.with_slack:
+            self._start_slack()
         return dict(self._env)
 
+    def _start_slack(self) -> None:
+        from switchboard.local.lambda_endpoint import LambdaEndpoint
+        from switchboard.local.slack_standin import SlackStandIn
+
+        slack_env: dict[str, str] = {}
+        admins = self.forward_admins
+        if self.real_slack:
+            if not os.environ.get("SLACK_BOT_TOKEN"):
+                raise ConfigurationError("missing required environment variable(s): SLACK_BOT_TOKEN")
+            if not os.environ.get("SLACK_SIGNING_SECRET"):
+                # Socket Mode needs no signing secret, but the bot will not start without one: a
+                # random one keeps the local HTTP endpoint closed to unsigned requests.
+                slack_env["SLACK_SIGNING_SECRET"] = secrets.token_hex(16)
+        else:
+            self.slack = SlackStandIn(
+                tokens=[LOCAL_BOT_TOKEN],
+                usergroups={LOCAL_OPS_GROUP: [LOCAL_USER]},
+                channels={
+                    ALERTS_CHANNEL: {"name": "switchboard-alerts"},
+                    OPERATIONS_CHANNEL: {"name": "operations"},
+                },
+            ).start()
+            slack_env = {
+                "SLACK_BOT_TOKEN": LOCAL_BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": secrets.token_hex(16),  # per run: only this stack's clients sign
+                "SLACK_API_URL": self.slack.api_url,
+                "ALERT_CHANNEL": ALERTS_CHANNEL,
+            }
+            if admins is None:
+                admins = os.environ.get("FORWARD_ADMINS") or LOCAL_USER
+        if admins is not None:
+            slack_env["FORWARD_ADMINS"] = admins
+        self.lambdas = LambdaEndpoint().start()
+        slack_env["AWS_ENDPOINT_URL_LAMBDA"] = self.lambdas.url
+        self._env.update(slack_env)
+        with self.applied():
+            self.bot_handler = _import_bot()
+        self.lambdas.register(BOT_FUNCTION, self.bot_handler)
+
     def stop(self) -> None:
+        if self.lambdas is not None:
+            with contextlib.suppress(TimeoutError):
+                self.lambdas.wait_idle(timeout=10)  # let a lazy listener finish its Slack post
+            self.lambdas.stop()
+            self.lambdas = None
+        if self.slack is not None:
+            self.slack.stop()
+            self.slack = None
         if self._chime_server is not None:
             self._chime_server.stop()
             self._chime_server = None
@@ -122,9 +215,39 @@ class LocalStack:
                 ContentType="audio/wav",
             )
 
-    def write_state_file(self, path: Path = STATE_FILE) -> None:
-        path.write_text(json.dumps({"pid": os.getpid(), "env": self._env}))
+    def write_state_file(self, path: Path = STATE_FILE, bot_url: str | None = None) -> None:
+        """Tell other ``switchboard`` commands on this machine where the stack is (mode 0600: the
+        file holds the local signing secret). ``bot_url`` is the local bot's request URL, if served."""
+        state: dict[str, Any] = {"pid": os.getpid(), "env": self._env}
+        if bot_url:
+            state["bot_url"] = bot_url
+        path.touch(mode=0o600)
         path.chmod(0o600)
+        path.write_text(json.dumps(state))
+
+
+def _import_bot() -> LambdaHandler:
+    """``bot.app.handler``, imported now that the stack's environment is applied (``bot.app`` reads
+    it at import).
+
+    A process holds one ``bot.app``: if it was already imported with another configuration, this
+    stack's requests would be verified and answered with the wrong secret and Slack, so say so.
+    """
+    already = "bot.app" in sys.modules
+    import bot.app
+
+    bound = bot.app.settings
+    if already and (
+        bound.slack_signing_secret != os.environ.get("SLACK_SIGNING_SECRET", "")
+        or bound.slack_api_url.rstrip("/") != os.environ.get("SLACK_API_URL", "").rstrip("/")
+        or bound.table_name != os.environ.get("TABLE_NAME")
+    ):
+        raise RuntimeError(
+            "bot.app was already imported in this process with another configuration; run one "
+            "LocalStack(with_slack=True) per process"
+        )
+    handler: LambdaHandler = bot.app.handler
+    return handler
 
 
 def prompt_seconds(bucket: str, key: str) -> float:
@@ -137,12 +260,20 @@ def prompt_seconds(bucket: str, key: str) -> float:
         return 3.0
 
 
-def running_stack_env(path: Path = STATE_FILE) -> dict[str, str] | None:
-    """The environment of a ``switchboard dev`` still running on this machine, if any."""
+def running_stack(path: Path = STATE_FILE) -> dict[str, Any] | None:
+    """The state (``pid``, ``env``, ``bot_url`` if any) of a ``switchboard dev`` still running here."""
     try:
         state = json.loads(path.read_text())
         os.kill(int(state["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("env"), dict) else None
+
+
+def running_stack_env(path: Path = STATE_FILE) -> dict[str, str] | None:
+    """The environment of a ``switchboard dev`` still running on this machine, if any."""
+    state = running_stack(path)
+    if state is None:
         return None
     env: dict[str, str] = state["env"]
     return env
