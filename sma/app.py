@@ -9,6 +9,7 @@ so even a struggling table leaves time inside PSTN Audio's 5 s budget to answer 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import botocore.session
@@ -21,6 +22,8 @@ from sma.actions import PromptLocation
 from sma.events import PstnEvent
 from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.adapters.pool import DynamoDnisPool
+from switchboard.domain.pool import DnisPair, PoolExhaustedError
 from switchboard.domain.callflow import Plan
 from switchboard.settings import ConfigurationError, load
 
@@ -63,6 +66,23 @@ class PowertoolsTelemetry:
         )
 
 
+class DnisPoolForCalls:
+    """The DNIS pool in the shape the call flow wants: a pair or None (exhausted)."""
+
+    def __init__(self, pool: DynamoDnisPool) -> None:
+        self._pool = pool
+
+    def claim_pair(self, transaction_id: str, original_calling_number: str) -> tuple[str, str] | None:
+        try:
+            claim = self._pool.claim(transaction_id, original_calling_number, int(time.time() * 1000))
+        except PoolExhaustedError:
+            return None
+        return (claim.pair.sma_number, claim.pair.connect_number)
+
+    def release_pair(self, pair: tuple[str, str], transaction_id: str) -> None:
+        self._pool.release(DnisPair(*pair), transaction_id)
+
+
 def _build() -> tuple[ForwardingApp, Any]:
     telemetry = PowertoolsTelemetry()
     try:
@@ -77,6 +97,7 @@ def _build() -> tuple[ForwardingApp, Any]:
         calls=DynamoCallLog(client, settings.table_name),
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,
+        pool=DnisPoolForCalls(DynamoDnisPool(client, settings.table_name)),
     )
     return forwarding, client
 

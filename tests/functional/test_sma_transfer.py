@@ -112,3 +112,65 @@ def test_a_transfer_request_before_the_bridge_or_without_a_valid_target_is_ignor
     ringing = CallDriver(sma_app.handler, "tx-early")
     ringing.send("new_inbound_call")
     assert ringing.send(update({"Transfer": "true", "TransferTarget": TARGET}))["Actions"] == []
+
+
+SMA_NUMBER, CONNECT_NUMBER = "+12025550180", "+18005550111"
+
+
+def connect_entry(dynamodb: Any, pairs: int = 1) -> Any:
+    from switchboard.adapters.pool import DynamoDnisPool
+    from switchboard.domain.pool import DnisPair
+    from switchboard.domain.rules import CONNECT
+
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(CONNECT,)), actor="test"
+    )
+    pool = DynamoDnisPool(dynamodb, TABLE)
+    for index in range(pairs):
+        pool.add(DnisPair(SMA_NUMBER, f"+1800555011{index + 1}"))
+    return pool
+
+
+def test_connect_entry_claims_a_pair_bridges_to_connect_and_releases_it_on_transfer(
+    sma_app: Any, dynamodb: Any
+) -> None:
+    pool = connect_entry(dynamodb)
+    call = CallDriver(sma_app.handler, "tx-connect")
+    first = call.send("new_inbound_call")
+    bridge = first["Actions"][-1]["Parameters"]
+    assert bridge["Endpoints"] == [{"BridgeEndpointType": "PSTN", "Uri": CONNECT_NUMBER}]
+    assert bridge["CallerIdNumber"] == SMA_NUMBER
+    held = pool.find(SMA_NUMBER, CONNECT_NUMBER)
+    assert held is not None
+    assert held.claim is not None
+    assert (held.claim.transaction_id, held.claim.original_calling_number) == ("tx-connect", CALLER)
+
+    call.send("action_successful_call_and_bridge", destination=CONNECT_NUMBER)
+    call.send(update({"Transfer": "true", "TransferTarget": TARGET}))
+    released = pool.find(SMA_NUMBER, CONNECT_NUMBER)
+    assert released is not None
+    assert released.free  # given back as soon as Connect is no longer needed
+    transfer = call.send("hangup_leg_b", destination=CONNECT_NUMBER)
+    assert transfer["Actions"][1]["Parameters"]["Endpoints"][0]["Uri"] == TARGET
+
+
+def test_caller_hanging_up_while_in_connect_releases_the_pair(sma_app: Any, dynamodb: Any) -> None:
+    pool = connect_entry(dynamodb)
+    call = CallDriver(sma_app.handler, "tx-connect-hangup")
+    call.send("new_inbound_call")
+    call.send("action_successful_call_and_bridge", destination=CONNECT_NUMBER)
+    call.send("hangup_leg_a")
+    entry = pool.find(SMA_NUMBER, CONNECT_NUMBER)
+    assert entry is not None
+    assert entry.free
+
+
+def test_pool_exhausted_plays_a_prompt_and_raises_an_event(sma_app: Any, dynamodb: Any) -> None:
+    connect_entry(dynamodb, pairs=1)
+    CallDriver(sma_app.handler, "tx-holder").send("new_inbound_call")  # takes the only pair
+    response = CallDriver(sma_app.handler, "tx-unlucky").send("new_inbound_call")
+    assert action_types(response) == ["PlayAudio", "Hangup"]
+    assert response["Actions"][0]["Parameters"]["AudioSource"]["Key"] == "prompts/failure.wav"
+    items = call_items(dynamodb, "tx-unlucky")
+    assert items["RECORD"]["outcome"] == "pool-exhausted"
+    assert items["EVENT#pool_exhausted"]["kind"] == "call_event"
