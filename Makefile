@@ -5,7 +5,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
 .PHONY: install test lint typecheck cfn-lint check bench build clean run demo \
-	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction
+	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
+	build-NotifierFunction build-ConnectFunction
 
 # Every user-facing target installs the project first (once, again when pyproject.toml changes),
 # so `make demo` and `make test` work on a fresh clone.
@@ -66,10 +67,17 @@ build-SmaFunction:
 	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
-# Slack bot and expiry job: bot/ and the shared library, without the local-stack tooling.
-build-BotFunction build-ExpiryFunction:
+# Slack bot, expiry job and notifier: bot/ and the shared library, without the local-stack tooling.
+build-BotFunction build-ExpiryFunction build-NotifierFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R bot switchboard "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
+	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+
+# Amazon Connect contact-flow Lambda: connect_lambda/ and the shared library, without the local-stack tooling.
+build-ConnectFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -R connect_lambda switchboard "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 

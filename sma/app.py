@@ -23,8 +23,8 @@ from sma.events import PstnEvent
 from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
-from switchboard.domain.pool import DnisPair, PoolExhaustedError
 from switchboard.domain.callflow import Plan
+from switchboard.domain.pool import DnisPair, PoolExhaustedError
 from switchboard.settings import ConfigurationError, load
 
 logger = Logger(service="sma")

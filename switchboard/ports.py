@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from switchboard.domain.events import CallRecord
+from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
 from switchboard.domain.rules import ForwardRule
 
 
@@ -73,4 +74,48 @@ class NumberRouting(Protocol):
 class PhoneInventory(Protocol):
     def our_numbers(self) -> list[str]:
         """The account's phone numbers we may manage (E.164), sorted."""
+        ...
+
+
+class DnisPool(Protocol):
+    """The rolling DNIS pool (see :mod:`switchboard.domain.pool`).
+
+    The SIP media application claims a pair before dialling Amazon Connect and releases it on
+    every path out of Connect; Connect's Lambda finds the call from the pair; the operator adds
+    pairs and looks at them. Storage failures raise :class:`StorageError`.
+    """
+
+    def claim(self, transaction_id: str, original_calling_number: str, now_ms: int) -> PairClaim:
+        """Give a free pair (or one whose claim is stale) to this call.
+
+        Never gives one pair to two calls. Raises
+        :class:`~switchboard.domain.pool.PoolExhaustedError` when no pair can be had.
+        """
+        ...
+
+    def release(self, pair: tuple[str, str], transaction_id: str) -> bool:
+        """Give the pair back if ``transaction_id`` still holds it.
+
+        Idempotent: returns False, without error, when the call no longer holds the pair
+        (already released, or taken over as stale).
+        """
+        ...
+
+    def find(self, sma_number: str, connect_number: str) -> PoolEntry | None:
+        """The pair as stored (free or claimed), or None when it is not in the pool."""
+        ...
+
+    def add(self, pair: DnisPair) -> bool:
+        """Put a free pair in the pool; False when it was already there (left as it is)."""
+        ...
+
+    def list_pairs(self) -> list[PoolEntry]:
+        """Every pair, free or claimed, ordered by SMA number then Connect number."""
+        ...
+
+    def force_release(self, pair: tuple[str, str]) -> PairClaim | None:
+        """Free the pair whoever holds it (operator's repair); returns the claim it dropped.
+
+        Raises :class:`~switchboard.domain.pool.PairNotFoundError` when the pair is not in the pool.
+        """
         ...

@@ -116,9 +116,7 @@ def is_stale(claimed_at_ms: int, now_ms: int, stale_after_seconds: int) -> bool:
     return now_ms - claimed_at_ms > stale_after_seconds * 1000
 
 
-def stale_claims(
-    entries: Iterable[PoolEntry], now_ms: int, stale_after_seconds: int
-) -> list[PoolEntry]:
+def stale_claims(entries: Iterable[PoolEntry], now_ms: int, stale_after_seconds: int) -> list[PoolEntry]:
     """Claimed entries that may be taken over, oldest claim first (the likeliest to be dead)."""
     stale = [
         entry
