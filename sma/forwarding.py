@@ -74,6 +74,7 @@ class ForwardingApp:
         calls: CallLog | None,
         prompts: PromptLocation | None,
         telemetry: Telemetry,
+        *,
         clock: Callable[[], int] = _now_ms,
         pool: PairPool | None = None,
     ) -> None:

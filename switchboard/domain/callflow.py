@@ -157,6 +157,7 @@ def start(
     dialed: str,
     caller: str,
     now_ms: int,
+    *,
     started_ms: int | None = None,
     pair: tuple[str, str] | None = None,
 ) -> Plan:

@@ -129,10 +129,15 @@ def test_several_failures_still_raise_a_single_alert() -> None:
 
 @pytest.mark.parametrize(
     ("outcome", "kind"),
-    [(Outcome.TRANSFER_FAILED, EventType.TRANSFER_FAILED), (Outcome.POOL_EXHAUSTED, EventType.POOL_EXHAUSTED)],
+    [
+        (Outcome.TRANSFER_FAILED, EventType.TRANSFER_FAILED),
+        (Outcome.POOL_EXHAUSTED, EventType.POOL_EXHAUSTED),
+    ],
 )
 def test_transfer_and_pool_failures_always_alert_once(outcome: Outcome, kind: EventType) -> None:
-    failed = record(outcome, Attempt(FIRST, "answered", 1_000), Attempt("+13125550122", "CallNotAnswered", 30_000))
+    failed = record(
+        outcome, Attempt(FIRST, "answered", 1_000), Attempt("+13125550122", "CallNotAnswered", 30_000)
+    )
     (event,) = failed.events()
     assert event.type is kind
     assert event.all_failed

@@ -11,7 +11,8 @@ from tests.helpers import EVENTS, load_event
 
 SMA_ID = "1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"
 TX = "7e5fa3b8-4b3f-4c1e-9d1a-2f4b5c6d7e8f"
-FIXTURES = sorted(path.stem for path in EVENTS.glob("*.json"))
+# PSTN Audio fixtures only: tests/events also holds Amazon Connect events (connect_*.json).
+FIXTURES = sorted(path.stem for path in EVENTS.glob("*.json") if not path.stem.startswith("connect_"))
 
 
 @pytest.mark.parametrize("name", FIXTURES)

@@ -1,0 +1,246 @@
+"""Alert rendering (bot/alerts.py) and the alert form pre-fill: pure functions, no Slack, no AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot import alerts
+from bot.alert_actions import prefill
+from bot.alerts import Alert, MalformedEventError, mask_number, render, render_parent
+from switchboard.domain.rules import ForwardRule
+from switchboard.local.slack_standin import check_blocks, check_view, render_blocks
+
+OURS, FIRST, SECOND, CALLER = "+12025550100", "+12065550111", "+13125550122", "+13035550123"
+
+
+def item(**fields: Any) -> dict[str, Any]:
+    """A call event item as DynamoCallLog writes it (decoded)."""
+    base: dict[str, Any] = {
+        "pk": "CALL#tx-1",
+        "sk": "EVENT#bridge_failed",
+        "kind": "call_event",
+        "event_type": "bridge_failed",
+        "event_id": "tx-1:bridge_failed",
+        "transaction_id": "tx-1",
+        "dialed": OURS,
+        "caller": CALLER,
+        "at": "2026-03-01T14:05:09.123Z",
+        "all_failed": True,
+        "attempts": [
+            {"destination": FIRST, "result": "CallNotAnswered", "ring_ms": 30000},
+            {"destination": SECOND, "result": "CallNotAnswered", "ring_ms": 29500},
+        ],
+        "ttl": 1775000000,
+    }
+    base.update(fields)
+    return base
+
+
+def text_of(blocks: list[dict[str, Any]]) -> str:
+    return "\n".join(render_blocks(blocks))
+
+
+def buttons(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    actions = [b for b in blocks if b["type"] == "actions"]
+    return {e["action_id"]: e for block in actions for e in block["elements"]}
+
+
+# -- masking and escaping ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+13035550123", "+1303•••0123"),
+        ("+442079460000", "+4420•••0000"),
+        ("3035550123", "303•••0123"),
+        ("+4930123", "•••23"),
+        ("anonymous", "anonymous"),
+        ("", "unknown"),
+    ],
+)
+def test_caller_numbers_are_masked(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
+
+
+def test_network_supplied_text_cannot_ping_the_channel() -> None:
+    rendered = render(Alert.from_item(item(caller="<!channel> hi & bye")))
+    dumped = json.dumps(rendered.blocks)
+    assert "<!channel>" not in dumped
+    assert "&lt;!channel&gt; hi &amp; bye" in dumped
+
+
+# -- bridge_failed ------------------------------------------------------------------------------
+
+
+def test_all_failed_says_nobody_answered_and_lists_every_attempt() -> None:
+    rendered = render(Alert.from_item(item()))
+    assert check_blocks(rendered.blocks) == []
+    text = text_of(rendered.blocks)
+    assert rendered.blocks[0] == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": f":rotating_light: Nobody answered a call to {OURS}",
+            "emoji": True,
+        },
+    }
+    assert "Nobody answered — the caller got the failure message." in text
+    assert "Every destination rang out." in text
+    assert f"1. {FIRST} — no answer (rang 30 s)" in text
+    assert f"2. {SECOND} — no answer (rang 30 s)" in text
+    assert "+1303•••0123" in text
+    assert CALLER not in json.dumps(rendered.blocks)
+    assert CALLER not in rendered.text
+    assert "2026-03-01 14:05:09 UTC" in text  # the date token's fallback
+    assert "<!date^1772373909^" in json.dumps(rendered.blocks)
+    assert "nobody answered" in rendered.text
+
+
+def test_partial_failure_says_who_follow_me_reached() -> None:
+    attempts = [
+        {"destination": FIRST, "result": "SystemException", "ring_ms": 1000},
+        {"destination": SECOND, "result": "answered", "ring_ms": 8000},
+    ]
+    rendered = render(Alert.from_item(item(all_failed=False, attempts=attempts)))
+    assert check_blocks(rendered.blocks) == []
+    text = text_of(rendered.blocks)
+    assert f"A destination failed on {OURS}" in text
+    assert f"First destination failed, follow-me reached {SECOND}." in text
+    assert f"1. {FIRST} — could not be reached (network error) after 1 s" in text
+    assert f"2. {SECOND} — answered after 8 s of ringing" in text
+    assert f"follow-me reached {SECOND}" in rendered.text
+
+
+def test_bridge_failed_offers_the_three_actions_for_the_number() -> None:
+    blocks = render(Alert.from_item(item())).blocks
+    found = buttons(blocks)
+    assert set(found) == {alerts.REMOVE_ACTION, alerts.EDIT_ACTION, alerts.TRY_ANOTHER_ACTION}
+    assert found[alerts.REMOVE_ACTION]["value"] == OURS
+    assert found[alerts.REMOVE_ACTION]["style"] == "danger"
+    assert found[alerts.REMOVE_ACTION]["confirm"]["confirm"]["text"] == "Remove"
+    assert found[alerts.EDIT_ACTION]["value"] == OURS
+    assert alerts.try_another_value(found[alerts.TRY_ANOTHER_ACTION]["value"]) == (OURS, (FIRST, SECOND))
+
+
+# -- other kinds --------------------------------------------------------------------------------
+
+
+def test_transfer_failed_renders_its_fields_with_numbers_masked() -> None:
+    event = item(
+        event_type="transfer_failed",
+        event_id="tx-1:transfer_failed",
+        all_failed=False,
+        attempts=[],
+        target="+18005550199",
+        reason="CallNotAnswered",
+        original_calling_number="+13035550123",
+    )
+    rendered = render(Alert.from_item(event))
+    assert check_blocks(rendered.blocks) == []
+    text = text_of(rendered.blocks)
+    assert f"A transfer failed on {OURS}" in text
+    assert "*Target*: +18005550199" in text
+    assert "*Reason*: CallNotAnswered" in text
+    assert "*Original calling number*: +1303•••0123" in text
+    assert CALLER not in json.dumps(rendered.blocks)
+    assert alerts.EDIT_ACTION in buttons(rendered.blocks)
+
+
+def test_pool_exhausted_concerns_no_number_and_has_no_buttons() -> None:
+    event = {
+        "kind": "call_event",
+        "event_type": "pool_exhausted",
+        "event_id": "pool:2026-03-01T14:05",
+        "at": "2026-03-01T14:05:00Z",
+        "pool": "default",
+        "pairs": 4,
+    }
+    rendered = render(Alert.from_item(event))
+    assert check_blocks(rendered.blocks) == []
+    text = text_of(rendered.blocks)
+    assert "The DNIS pool is exhausted" in text
+    assert "*Pairs*: 4" in text
+    assert "*Pool*: default" in text
+    assert buttons(rendered.blocks) == {}
+
+
+def test_unknown_event_types_still_render_generically() -> None:
+    event = item(event_type="voicemail_full", event_id="tx-1:voicemail_full", mailbox="sales")
+    rendered = render(Alert.from_item(event))
+    assert check_blocks(rendered.blocks) == []
+    text = text_of(rendered.blocks)
+    assert f"Voicemail full on {OURS}" in text
+    assert "*Mailbox*: sales" in text
+    assert "event `voicemail_full`" in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"event_id": None}, "no event_id"),
+        ({"event_type": ""}, "no event_type"),
+        ({"dialed": 12025550100}, "dialed must be a string"),
+        ({"attempts": "lots"}, "attempts must be a list"),
+        ({"attempts": [{"result": "x"}]}, "attempt 1 has no destination"),
+        ({"attempts": [{"destination": FIRST, "ring_ms": "long"}]}, "ring_ms is not a number"),
+    ],
+)
+def test_malformed_events_are_refused_with_the_reason(fields: dict[str, Any], reason: str) -> None:
+    with pytest.raises(MalformedEventError, match=reason):
+        Alert.from_item(item(**fields))
+
+
+def test_alerts_survive_their_json_round_trip() -> None:
+    alert = Alert.from_item(item(extra_field="x"))
+    assert Alert.from_dict(json.loads(json.dumps(alert.to_dict()))) == alert
+
+
+# -- grouping -----------------------------------------------------------------------------------
+
+
+def test_the_parent_of_a_thread_shows_the_count_under_its_header() -> None:
+    parent = Alert.from_item(item())
+    assert render_parent(parent, 1, parent.at) == render(parent)
+    updated = render_parent(parent, 3, "2026-03-01T14:15:00Z")
+    assert check_blocks(updated.blocks) == []
+    summary = updated.blocks[1]
+    assert summary["block_id"] == alerts.THREAD_BLOCK
+    assert "3 failures on this number" in summary["elements"][0]["text"]
+    assert "2 more failures in the thread" in summary["elements"][0]["text"]
+    assert updated.text.endswith("(3 failures on this number)")
+
+
+def test_a_mangled_try_another_value_still_names_the_number() -> None:
+    assert alerts.try_another_value(OURS) == (OURS, ())
+    assert alerts.try_another_value('["x"]') == ('["x"]', ())
+
+
+# -- the pre-filled form --------------------------------------------------------------------------
+
+
+def dest_values(view: dict[str, Any]) -> list[str | None]:
+    by_id = {b.get("block_id"): b for b in view["blocks"]}
+    return [by_id[f"dest_{i}"]["element"].get("initial_value") for i in range(1, 6)]
+
+
+def test_try_another_takes_the_failed_destinations_out_and_says_so() -> None:
+    rule = ForwardRule(number=OURS, destinations=(FIRST, SECOND), version=3)
+    view = prefill([OURS], rule, OURS, "C0ALERTS", failed=(FIRST,))
+    assert check_view(view) == []
+    assert dest_values(view) == [SECOND, None, None, None, None]
+    hint = {b["block_id"]: b for b in view["blocks"]}["dest_2"]["hint"]["text"]
+    assert FIRST in hint
+    assert json.loads(view["private_metadata"]) == {"channel_id": "C0ALERTS", "version": 3}
+
+
+def test_edit_prefills_the_rule_and_a_removed_forward_still_selects_the_number() -> None:
+    rule = ForwardRule(number=OURS, destinations=(FIRST, SECOND), version=1)
+    assert dest_values(prefill([OURS], rule, OURS, "C1")) == [FIRST, SECOND, None, None, None]
+    view = prefill([OURS, "+12025550101"], None, OURS, "C1", failed=(FIRST,))
+    assert check_view(view) == []
+    assert view["blocks"][0]["element"]["initial_option"]["value"] == OURS
+    assert dest_values(view) == [None] * 5
