@@ -1,0 +1,329 @@
+"""The Amazon Connect contact-flow Lambda (``connect_lambda.app.handler``).
+
+A call reaches Amazon Connect from the SIP media application (SMA) over the PSTN, so Connect knows
+it only by two numbers: the calling number is the SMA number of the call's DNIS pair, the called
+number the Connect number (see :mod:`switchboard.domain.pool`). Connect's "Invoke AWS Lambda
+function" block passes them here as ``Details.Parameters``:
+
+``Purpose=GetData``, ``CallingNumber``, ``CalledNumber``
+    → the call behind the pair, as a flat string map for contact attributes: ``status=ok``,
+    ``transaction_id``, ``original_calling_number``, ``claimed_at`` (ISO 8601 UTC),
+    ``claim_age_seconds``, ``sma_number``, ``connect_number``.
+``Purpose=TransferCall``, ``TransferTarget``, optional ``TransferTargetArn``, and either the two
+numbers or ``TransactionId`` (the contact attribute GetData returned)
+    → ``UpdateSipMediaApplicationCall`` with the Arguments ``Transfer=true``, ``TransferTarget`` and
+    (if given) ``TransferTargetArn``; the SMA then takes the call back from Connect and bridges it
+    to the target → ``status=ok``.
+
+Every answer is a map with ``status`` and, when it is ``error``, a ``reason`` a person can act on.
+The handler never raises: an exception would send the contact down the block's Error branch with
+nothing to say why (and Connect retries errors, which for a transfer means asking twice).
+
+Numbers missing from the parameters are taken from the contact itself (``CustomerEndpoint`` /
+``SystemEndpoint``), which is what the flow would pass anyway. A PSTN transfer target (no ARN) must
+pass the same destination policy as a forward (no premium-rate, emergency, foreign numbers...): the
+flow may build it from caller input, and the SMA pays for the outbound call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import botocore.session
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.adapters.pool import DynamoDnisPool
+from switchboard.domain.pool import PoolEntry
+from switchboard.domain.rules import is_e164
+from switchboard.ports import StorageError
+from switchboard.settings import ConfigurationError, load
+
+if TYPE_CHECKING:
+    from switchboard.policy import DestinationPolicy
+
+logger = Logger(service="connect")
+
+# Connect waits at most 8 s for the function (and retries a failed invocation), so each AWS call
+# gets a short budget: the pool read ≲ 2 s, the call update ≲ 6 s in the very worst case.
+DYNAMODB_CONFIG = Config(
+    connect_timeout=0.5,
+    read_timeout=1.0,
+    retries={"total_max_attempts": 2, "mode": "standard"},
+    tcp_keepalive=True,
+)
+CHIME_CONFIG = Config(
+    connect_timeout=1.0,
+    read_timeout=2.0,
+    retries={"total_max_attempts": 2, "mode": "standard"},
+    tcp_keepalive=True,
+)
+
+# Chime SDK Voice throttling: one more try after a short pause, well inside Connect's 8 s.
+BUSY_ATTEMPTS = 2
+BUSY_PAUSE_SECONDS = 0.3
+
+GET_DATA = "getdata"
+TRANSFER_CALL = "transfercall"
+_SIP_USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}\Z")
+_VOICE_CONNECTOR_ARN = re.compile(r"^arn:aws[a-z-]*:chime:[a-z0-9-]+:\d{12}:vc/[A-Za-z0-9]+\Z")
+_SEPARATORS = re.compile(r"[\s().-]")
+_BUSY = {
+    "ThrottledClientException",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "ServiceUnavailableException",
+}
+_FORBIDDEN = {"ForbiddenException", "UnauthorizedClientException", "AccessDeniedException"}
+
+Result = dict[str, str]
+
+
+class RequestError(ValueError):
+    """The request cannot be served; the message is the ``reason`` returned to the flow."""
+
+
+class PairLookup(Protocol):
+    def find(self, sma_number: str, connect_number: str) -> PoolEntry | None: ...
+
+
+def ok(**fields: str) -> Result:
+    return {"status": "ok", **fields}
+
+
+def failure(reason: str) -> Result:
+    return {"status": "error", "reason": reason}
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    purpose: str
+    contact_id: str
+    parameters: Mapping[str, str]
+    customer_number: str  # ContactData.CustomerEndpoint.Address, the fallback CallingNumber
+    system_number: str  # ContactData.SystemEndpoint.Address, the fallback CalledNumber
+
+    @classmethod
+    def parse(cls, event: Any) -> ConnectRequest:
+        details = event.get("Details") if isinstance(event, Mapping) else None
+        if not isinstance(details, Mapping):
+            raise RequestError("not an Amazon Connect contact flow event (no Details)")
+        raw = details.get("Parameters") or {}
+        contact = details.get("ContactData") or {}
+        if not isinstance(raw, Mapping) or not isinstance(contact, Mapping):
+            raise RequestError("Details.Parameters and Details.ContactData must be objects")
+        parameters = {str(k): str(v).strip() for k, v in raw.items() if v is not None}
+        purpose = parameters.get("Purpose", "")
+        if not purpose:
+            raise RequestError("missing parameter Purpose (GetData or TransferCall)")
+        return cls(
+            purpose=purpose,
+            contact_id=str(contact.get("ContactId") or ""),
+            parameters=parameters,
+            customer_number=_address(contact.get("CustomerEndpoint")),
+            system_number=_address(contact.get("SystemEndpoint")),
+        )
+
+    def number(self, name: str, fallback: str) -> str:
+        text = self.parameters.get(name) or fallback
+        if not text:
+            raise RequestError(f"missing parameter {name}")
+        return text
+
+
+def _address(endpoint: Any) -> str:
+    if isinstance(endpoint, Mapping):
+        return str(endpoint.get("Address") or "").strip()
+    return ""
+
+
+@dataclass
+class ConnectApp:
+    """Serves GetData and TransferCall; every dependency is passed in (built once in :func:`_build`)."""
+
+    pool: PairLookup
+    chime: Any
+    sip_media_application_id: str
+    default_country: str = "US"
+    allowed_countries: tuple[str, ...] = ("US",)
+
+    def handle(self, event: Any) -> Result:
+        try:
+            request = ConnectRequest.parse(event)
+        except RequestError as error:
+            return failure(str(error))
+        purpose = request.purpose.replace("_", "").replace("-", "").lower()
+        logger.append_keys(contact_id=request.contact_id or None, purpose=request.purpose)
+        try:
+            if purpose == GET_DATA:
+                return self.get_data(request)
+            if purpose == TRANSFER_CALL:
+                return self.transfer_call(request)
+            raise RequestError(f"unknown Purpose {request.purpose!r}: use GetData or TransferCall")
+        except RequestError as error:
+            return failure(str(error))
+        except StorageError as error:
+            logger.error("DNIS pool read failed", extra={"error": str(error)})
+            return failure("could not read the DNIS pool; try again")
+
+    def get_data(self, request: ConnectRequest) -> Result:
+        entry = self._claimed_entry(request)
+        claim = entry.claim
+        assert claim is not None  # _claimed_entry guarantees it
+        now_ms = int(time.time() * 1000)
+        return ok(
+            transaction_id=claim.transaction_id,
+            original_calling_number=claim.original_calling_number,
+            claimed_at=_iso(claim.claimed_at),
+            claim_age_seconds=str(int(claim.age_seconds(now_ms))),
+            sma_number=entry.pair.sma_number,
+            connect_number=entry.pair.connect_number,
+        )
+
+    def transfer_call(self, request: ConnectRequest) -> Result:
+        arguments = {"Transfer": "true", **self._target(request)}
+        # The flow may pass the transaction id GetData returned: it stays right even if the pair was
+        # meanwhile taken over as stale by another call (a very long stay in Connect).
+        transaction_id = request.parameters.get("TransactionId", "")
+        if not transaction_id:
+            claim = self._claimed_entry(request).claim
+            assert claim is not None
+            transaction_id = claim.transaction_id
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                self.chime.update_sip_media_application_call(
+                    SipMediaApplicationId=self.sip_media_application_id,
+                    TransactionId=transaction_id,
+                    Arguments=arguments,
+                )
+                break
+            except ClientError as error:
+                # A throttled request was not carried out, so asking again cannot transfer twice.
+                # botocore's standard retry mode does not count Chime's 429 as throttling.
+                if _error_code(error) in _BUSY and attempt < BUSY_ATTEMPTS:
+                    time.sleep(BUSY_PAUSE_SECONDS)
+                    continue
+                return failure(_chime_reason(error, transaction_id))
+            except BotoCoreError as error:
+                logger.error("Chime SDK Voice unreachable", extra={"error": str(error)})
+                return failure("could not reach Chime SDK Voice to transfer the call; try again")
+        logger.info(
+            "transfer requested",
+            extra={"transaction_id": transaction_id, "target": arguments["TransferTarget"]},
+        )
+        return ok(transaction_id=transaction_id, transfer_target=arguments["TransferTarget"])
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _claimed_entry(self, request: ConnectRequest) -> PoolEntry:
+        sma_number = self._number(request.number("CallingNumber", request.customer_number))
+        connect_number = self._number(request.number("CalledNumber", request.system_number))
+        entry = self.pool.find(sma_number, connect_number)
+        if entry is None:
+            raise RequestError(
+                f"{sma_number} → {connect_number} is not a DNIS pair of the pool "
+                "(was the call sent to Connect by the SIP media application?)"
+            )
+        if entry.claim is None:
+            raise RequestError(
+                f"no call holds the DNIS pair {sma_number} → {connect_number}: "
+                "the call has ended or already been transferred"
+            )
+        return entry
+
+    def _number(self, text: str) -> str:
+        """E.164 from what Connect passes; national formats are read in ``default_country``."""
+        compact = _SEPARATORS.sub("", text)
+        if is_e164(compact):
+            return compact
+        try:
+            return self._policy().our_number(text)
+        except ValueError as error:
+            raise RequestError(f"{text!r} is not a phone number") from error
+
+    def _target(self, request: ConnectRequest) -> dict[str, str]:
+        target = request.parameters.get("TransferTarget", "")
+        arn = request.parameters.get("TransferTargetArn", "")
+        if not target:
+            raise RequestError("missing parameter TransferTarget")
+        if arn:
+            if not _VOICE_CONNECTOR_ARN.match(arn):
+                raise RequestError(f"TransferTargetArn {arn!r} is not a voice connector ARN (…:vc/<id>)")
+            if not _SIP_USER.match(target):
+                raise RequestError(
+                    f"TransferTarget {target!r} is not a SIP user (letters, digits, + * # . _ ~ -)"
+                )
+            return {"TransferTarget": target, "TransferTargetArn": arn}
+        try:
+            return {"TransferTarget": self._policy().destination(target)}
+        except ValueError as error:
+            raise RequestError(f"refused transfer target: {error}") from error
+
+    def _policy(self) -> DestinationPolicy:
+        # phonenumbers (large metadata) is loaded only for input that is not E.164 already.
+        from switchboard.policy import DestinationPolicy  # noqa: PLC0415
+
+        return DestinationPolicy(self.default_country, self.allowed_countries)
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _chime_reason(error: ClientError, transaction_id: str) -> str:
+    code = _error_code(error)
+    message = error.response.get("Error", {}).get("Message", "")
+    logger.warning("UpdateSipMediaApplicationCall failed", extra={"code": code, "error_message": message})
+    if code == "NotFoundException":
+        return f"the call (transaction {transaction_id}) is no longer in progress; nothing to transfer"
+    if code in _BUSY:
+        return f"Chime SDK Voice is busy ({code}); try the transfer again"
+    if code in _FORBIDDEN:
+        return f"this function may not update calls of the SIP media application ({code})"
+    if code == "BadRequestException":
+        return f"Chime SDK Voice refused the transfer: {message or code}"
+    return f"Chime SDK Voice could not transfer the call ({code or 'unknown error'})"
+
+
+def _build() -> tuple[ConnectApp | None, str]:
+    """The app from the environment, or None and the reason it cannot run."""
+    try:
+        settings = load(required=("TABLE_NAME", "SIP_MEDIA_APPLICATION_ID"))
+    except ConfigurationError as error:
+        logger.error("connect function is misconfigured", extra={"reason": str(error)})
+        return None, f"the transfer function is misconfigured: {error}"
+    session = botocore.session.get_session()
+    app = ConnectApp(
+        pool=DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name),
+        chime=session.create_client("chime-sdk-voice", config=CHIME_CONFIG),
+        sip_media_application_id=settings.sip_media_application_id,
+        default_country=settings.default_country,
+        allowed_countries=settings.allowed_countries,
+    )
+    return app, ""
+
+
+app, _misconfigured = _build()
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> Result:
+    """Amazon Connect invokes this from a contact flow; it always returns a flat string map."""
+    logger.clear_state()  # keys appended for the previous contact must not leak into this one
+    try:
+        result = app.handle(event) if app is not None else failure(_misconfigured)
+    except Exception:  # never break the contact flow
+        logger.exception("unexpected error")
+        result = failure("internal error in the transfer function; see its logs")
+    logger.info("connect request", extra={"status": result["status"], "reason": result.get("reason")})
+    return result
