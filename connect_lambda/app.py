@@ -41,7 +41,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.pool import DynamoDnisPool
-from switchboard.domain.pool import PoolEntry
+from switchboard.domain.pool import PairClaim, PoolEntry
 from switchboard.domain.rules import is_e164
 from switchboard.ports import StorageError
 from switchboard.settings import ConfigurationError, load
@@ -178,17 +178,15 @@ class ConnectApp:
             return failure("could not read the DNIS pool; try again")
 
     def get_data(self, request: ConnectRequest) -> Result:
-        entry = self._claimed_entry(request)
-        claim = entry.claim
-        assert claim is not None  # _claimed_entry guarantees it
+        claim = self._claim(request)
         now_ms = int(time.time() * 1000)
         return ok(
             transaction_id=claim.transaction_id,
             original_calling_number=claim.original_calling_number,
             claimed_at=_iso(claim.claimed_at),
             claim_age_seconds=str(int(claim.age_seconds(now_ms))),
-            sma_number=entry.pair.sma_number,
-            connect_number=entry.pair.connect_number,
+            sma_number=claim.pair.sma_number,
+            connect_number=claim.pair.connect_number,
         )
 
     def transfer_call(self, request: ConnectRequest) -> Result:
@@ -197,9 +195,7 @@ class ConnectApp:
         # meanwhile taken over as stale by another call (a very long stay in Connect).
         transaction_id = request.parameters.get("TransactionId", "")
         if not transaction_id:
-            claim = self._claimed_entry(request).claim
-            assert claim is not None
-            transaction_id = claim.transaction_id
+            transaction_id = self._claim(request).transaction_id
         for attempt in range(1, BUSY_ATTEMPTS + 1):
             try:
                 self.chime.update_sip_media_application_call(
@@ -226,7 +222,8 @@ class ConnectApp:
 
     # ------------------------------------------------------------------------------ helpers
 
-    def _claimed_entry(self, request: ConnectRequest) -> PoolEntry:
+    def _claim(self, request: ConnectRequest) -> PairClaim:
+        """The claim on the pair the request names; :class:`RequestError` when there is none."""
         sma_number = self._number(request.number("CallingNumber", request.customer_number))
         connect_number = self._number(request.number("CalledNumber", request.system_number))
         entry = self.pool.find(sma_number, connect_number)
@@ -240,7 +237,7 @@ class ConnectApp:
                 f"no call holds the DNIS pair {sma_number} → {connect_number}: "
                 "the call has ended or already been transferred"
             )
-        return entry
+        return entry.claim
 
     def _number(self, text: str) -> str:
         """E.164 from what Connect passes; national formats are read in ``default_country``."""
