@@ -359,3 +359,8 @@ def register(app: App, deps: BotDeps) -> None:
     app.action("home_new")(open_new)
     app.action("edit_forward")(open_edit)
     app.action("remove_forward")(ack=just_ack, lazy=[remove_from_button])
+
+    # Buttons on channel alerts (Remove / Edit / Try another destination).
+    from bot.alert_actions import register_alert_actions
+
+    register_alert_actions(app, deps)

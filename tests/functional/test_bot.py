@@ -65,7 +65,7 @@ class Bot:
         )
 
     def settle(self) -> None:
-        assert self.lambdas.wait_idle(timeout=20), "lazy listeners did not finish"
+        self.lambdas.wait_idle(timeout=20)  # raises TimeoutError if lazy listeners hang
         failed = [i for i in self.lambdas.invocations if i.failed]
         assert not failed, f"lazy invocation failed: {failed[0]}"
 

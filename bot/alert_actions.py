@@ -1,0 +1,176 @@
+"""The buttons on channel alerts: "Try another destination", "Edit forward", "Remove forward".
+
+Same rules as every other way of changing routing from Slack: only ``FORWARD_ADMINS`` (users and
+members of its user groups) may; anyone else gets an ephemeral refusal and nothing happens.
+
+* The two modal buttons open the existing forward form (``bot.views.forward_modal``) pre-filled with
+  the number's current forward, inside the acknowledgement — Slack's ``trigger_id`` is only valid
+  for 3 s. "Try another destination" also takes out the destinations that failed on the alerted
+  call, so the first empty line is where the new one goes, and says in a hint which ones it took out;
+  nothing changes until the form is submitted (then the usual modal listener applies it, with its
+  optimistic-concurrency check against the version the form was opened on).
+* "Remove forward" (confirmed in Slack first) acknowledges at once and removes in a lazy listener;
+  the outcome is posted in the alert's thread, so the channel sees who acted on which alert.
+
+``bot.listeners`` imports this module, so this module must not import ``bot.listeners`` at runtime
+(``BotDeps`` is only needed for typing).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import alerts, views
+from switchboard.domain.rules import ForwardRule
+from switchboard.ports import StorageError
+from switchboard.service import ChangeFailedError, ChangeResult, RefusedError
+
+if TYPE_CHECKING:
+    from bot.listeners import BotDeps
+
+log = logging.getLogger("bot")
+_REGISTERED = "_switchboard_alert_actions"
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body.get("user", {}).get("id") or body.get("user_id") or "")
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str]:
+    """(channel, thread ts) of the alert the button was on: replies go in the alert's thread (the
+    parent's, when the alert is itself a reply in a grouped thread)."""
+    channel = str(
+        (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+    )
+    message = body.get("message") or {}
+    thread = str(
+        message.get("thread_ts") or message.get("ts") or (body.get("container") or {}).get("message_ts") or ""
+    )
+    return channel, thread
+
+
+def prefill(
+    numbers: list[str],
+    rule: ForwardRule | None,
+    number: str,
+    channel: str,
+    failed: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The forward form for ``number``: its current rule if any, minus ``failed`` destinations."""
+    view = views.forward_modal(numbers, rule, channel)
+    blocks: list[dict[str, Any]] = view["blocks"]
+    if rule is None and number in numbers:
+        blocks[0]["element"]["initial_option"] = {
+            "text": {"type": "plain_text", "text": number},
+            "value": number,
+        }
+    if not failed:
+        return view
+    current: tuple[str, ...] = tuple(rule.destinations) if rule is not None else ()
+    kept = [d for d in current if d not in failed]
+    by_id = {block.get("block_id"): block for block in blocks}
+    for index, block_id in enumerate(views.DEST_BLOCKS):
+        element = by_id[block_id]["element"]
+        if index < len(kept):
+            element["initial_value"] = kept[index]
+        else:
+            element.pop("initial_value", None)
+    first_free = by_id[views.DEST_BLOCKS[min(len(kept), len(views.DEST_BLOCKS) - 1)]]
+    first_free["hint"] = {
+        "type": "plain_text",
+        "text": f"Taken out after failing on the alerted call: {', '.join(failed)}"[:2000],
+    }
+    return view
+
+
+def register_alert_actions(app: App, deps: BotDeps) -> None:
+    """Add the alert buttons' listeners to ``app`` (a second call on the same app does nothing)."""
+    if getattr(app, _REGISTERED, False):
+        return
+    setattr(app, _REGISTERED, True)
+
+    def refuse(client: WebClient, channel: str, user: str, text: str) -> None:
+        try:
+            client.chat_postEphemeral(channel=channel or user, user=user, text=text)
+        except SlackApiError:
+            client.chat_postMessage(channel=user, text=text)
+
+    def open_form(client: WebClient, body: dict[str, Any], number: str, failed: tuple[str, ...] = ()) -> None:
+        user = _user(body)
+        channel, _ = _where(body)
+        if not deps.authorizer.may_change(user):
+            refuse(client, channel, user, ":no_entry: " + deps.authorizer.refusal(user))
+            return
+        service = deps.service()
+        try:
+            numbers = service.inventory_numbers()
+            rule = service.get_forward(number)
+        except RefusedError as error:
+            refuse(client, channel, user, f":warning: {error}")
+            return
+        except StorageError as error:
+            refuse(client, channel, user, f":x: The forward table is unavailable ({error}).")
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=prefill(numbers, rule, number, channel, failed))
+
+    def ack_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        open_form(client, body, str(action.get("value", "")))
+
+    def ack_try_another(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        number, failed = alerts.try_another_value(str(action.get("value", "")))
+        open_form(client, body, number, failed)
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def remove(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        user = _user(body)
+        number = str(action.get("value", ""))
+        channel, thread = _where(body)
+        if not deps.authorizer.may_change(user):
+            refuse(client, channel, user, ":no_entry: " + deps.authorizer.refusal(user))
+            return
+        try:
+            result = deps.service().remove_forward(number, actor=user)
+        except RefusedError as error:
+            refuse(client, channel, user, f":warning: {error}")
+            return
+        except ChangeFailedError as error:
+            extra = "" if error.consistent else " :rotating_light: Please check the number's routing."
+            refuse(client, channel, user, f":x: {error}{extra}")
+            return
+        except StorageError as error:
+            refuse(
+                client, channel, user, f":x: The forward table is unavailable ({error}). Nothing was changed."
+            )
+            return
+        tell_thread(client, channel, thread, user, result)
+
+    def tell_thread(client: WebClient, channel: str, thread: str, user: str, result: ChangeResult) -> None:
+        text = (
+            views.change_text(result, user)
+            if result.changed
+            else f":information_source: <@{user}>: {result.message}"
+        )
+        try:
+            client.chat_postMessage(channel=channel, thread_ts=thread or None, text=text)
+        except SlackApiError as error:
+            log.error("could not post the removal in the alert's thread: %s", error)
+            refuse(client, channel, user, text)
+        alert_channel = deps.settings.alert_channel
+        if result.changed and alert_channel and alert_channel != channel:
+            try:  # the audit trail lives in ALERT_CHANNEL, wherever the alert was clicked
+                client.chat_postMessage(channel=alert_channel, text=views.change_text(result, user))
+            except SlackApiError as error:
+                log.error("could not announce the change in %s: %s", alert_channel, error)
+
+    app.action(alerts.EDIT_ACTION)(ack_edit)
+    app.action(alerts.TRY_ANOTHER_ACTION)(ack_try_another)
+    app.action(alerts.REMOVE_ACTION)(ack=just_ack, lazy=[remove])

@@ -1,0 +1,552 @@
+"""Channel alerts on call events (``bot.notifier.handler``, fed by the table's DynamoDB stream).
+
+The event-source mapping (``template.yaml`` → ``NotifierCallEvents``) filters the stream down to
+INSERTs of ``kind = call_event`` items; this handler checks again (DESIGN §2: the filter is a cost
+saving, not the only guard) and skips anything else as a success.
+
+**Nothing lost.** Records are processed with Powertools' ``BatchProcessor`` and failures are
+reported per record (``batchItemFailures``): a record whose alert could not be posted — Slack
+unreachable, 5xx, rate limit beyond what we wait for, ``channel_not_found`` / ``not_in_channel``,
+a malformed item — fails alone and is retried by the mapping (bisecting, bounded retries), then
+lands in the SQS on-failure destination. It is never acknowledged without a post.
+
+**Nothing doubled.** A failed record makes the mapping re-deliver it *and the records after it*, so
+redelivery is normal. Each alert goes through Powertools Idempotency keyed on the event's
+``event_id``, stored in the shared table (``pk = IDEMPOTENCY#notifier``, ``sk`` = the hashed key,
+``ttl``). That is claim-before-post: an ``INPROGRESS`` record is written first, with a lease that
+ends when the invocation's time runs out, then the post, then ``COMPLETED`` with the message's
+``ts``. Crash windows, and why this order:
+
+* crash or failure *before* the post → the claim is deleted (exception) or its lease runs out
+  (timeout, crash) → the retry posts. Nothing lost.
+* a concurrent delivery while the claim is live → ``IdempotencyAlreadyInProgressError`` → that
+  record fails and is retried later, by when the first one completed → it is skipped.
+* crash in the milliseconds *between* a successful post and writing ``COMPLETED`` → after the lease
+  the retry posts again. This is the one duplicate left, chosen over the alternative (marking
+  before posting would lose the alert in the same window): a missed alert is worse than a second one.
+
+Once a post succeeded nothing after it may raise (the thread bookkeeping and the parent's count
+update log their failures instead), because raising would release the claim and re-post.
+
+**Grouping.** Failures on the same dialed number go into one Slack thread while they keep coming
+less than :data:`WINDOW_SECONDS` apart (at most :data:`MAX_THREAD_SECONDS` after the first): the
+first is a channel message, later ones reply in its thread and the parent is updated with the
+count. The anchor is an item ``pk = ALERTTHREAD#<number>``, ``sk = THREAD`` whose ``ttl`` is the end
+of the window; concurrent writers are serialised by a ``version`` condition, and the writer opening
+a thread holds a short lease so a concurrent alert for the same number waits for its ``ts`` rather
+than opening a second thread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from bot import alerts
+from bot.alerts import Alert, MalformedEventError
+from bot.config import slack_credentials
+from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
+from switchboard.settings import load
+
+CALL_EVENT_KIND = "call_event"
+WINDOW_SECONDS = 15 * 60
+MAX_THREAD_SECONDS = 2 * 3600
+PARENT_LEASE_SECONDS = 60
+IDEMPOTENCY_SECONDS = 7 * 86400  # far beyond the stream's 24 h retention and the mapping's retries
+IDEMPOTENCY_PK = "IDEMPOTENCY#notifier"
+THREAD_SK = "THREAD"
+# Slack's Retry-After is honoured in-process up to this long, this many times; a longer wait is
+# better spent by the event-source mapping's retry than by a Lambda billed for sleeping.
+MAX_RETRY_AFTER_SECONDS = 10
+RATE_LIMIT_RETRIES = 2
+CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"})
+THREAD_GONE_ERRORS = frozenset({"thread_not_found", "message_not_found"})
+DEFAULT_TIMEOUT_SECONDS = 120.0
+
+logger = Logger(service="notifier")
+metrics = Metrics(
+    service="notifier", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard"
+)
+
+
+class AlertChannelError(RuntimeError):
+    """The bot cannot post in ALERT_CHANNEL (missing, archived, bot not invited)."""
+
+
+class RetryLaterError(RuntimeError):
+    """Another invocation is opening the thread for this number right now; retry the record."""
+
+
+class _ThreadGoneError(RuntimeError):
+    """The thread's parent message no longer exists in Slack."""
+
+
+class _LostRaceError(RuntimeError):
+    """The thread anchor changed between our read and our write."""
+
+
+# -- Slack ---------------------------------------------------------------------------------------
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (sleeps ``Retry-After``), but only when the wait is short enough."""
+
+    def __init__(
+        self, max_retry_count: int = RATE_LIMIT_RETRIES, max_wait: int = MAX_RETRY_AFTER_SECONDS
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        for name, values in response.headers.items():
+            if name.lower() == "retry-after" and values:
+                try:
+                    return int(values[0]) <= self.max_wait
+                except ValueError:
+                    return True
+        return True
+
+
+def slack_client(token: str, base_url: str, timeout: int = 10) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url or WebClient.BASE_URL,
+        timeout=timeout,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), BoundedRateLimitRetryHandler()],
+    )
+
+
+# -- thread anchors ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Where alerts for one number currently go (the table item ``ALERTTHREAD#<number>``)."""
+
+    number: str
+    version: int
+    channel: str
+    ts: str
+    parent: Alert
+    count: int
+    first_at: float
+    open_until: float
+    lease_until: float
+
+    def is_open(self, now: float, channel: str) -> bool:
+        return bool(self.ts) and self.channel == channel and now < self.open_until
+
+    def is_being_opened(self, now: float) -> bool:
+        return not self.ts and now < self.lease_until and now < self.open_until
+
+
+class AlertThreads:
+    """Thread anchors in the shared table, written with optimistic concurrency (``version``)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        window: float = WINDOW_SECONDS,
+        max_age: float = MAX_THREAD_SECONDS,
+        lease: float = PARENT_LEASE_SECONDS,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self.window = window
+        self.max_age = max_age
+        self.lease = lease
+
+    @staticmethod
+    def key(number: str) -> dict[str, Any]:
+        return {"pk": {"S": f"ALERTTHREAD#{number}"}, "sk": {"S": THREAD_SK}}
+
+    def current(self, number: str) -> Anchor | None:
+        response = self._client.get_item(TableName=self._table, Key=self.key(number), ConsistentRead=True)
+        item = response.get("Item")
+        if not item:
+            return None
+        data = decode_item(item)
+        try:
+            parent = Alert.from_dict(data.get("parent") or {})
+        except MalformedEventError:
+            # An unreadable anchor is as good as none: the next claim replaces it.
+            return Anchor(number, int(data.get("version", 0)), "", "", Alert("?", "?"), 0, 0, 0, 0)
+        return Anchor(
+            number=number,
+            version=int(data.get("version", 0)),
+            channel=str(data.get("channel") or ""),
+            ts=str(data.get("ts") or ""),
+            parent=parent,
+            count=int(data.get("count", 1)),
+            first_at=float(data.get("first_at", 0)),
+            open_until=float(data.get("open_until", 0)),
+            lease_until=float(data.get("lease_until", 0)),
+        )
+
+    def claim(self, number: str, seen: Anchor | None, alert: Alert, now: float) -> Anchor:
+        """Become the writer that opens a new thread for ``number`` (replacing ``seen``)."""
+        version = (seen.version if seen else 0) + 1
+        open_until = now + self.window
+        item = {
+            "pk": f"ALERTTHREAD#{number}",
+            "sk": THREAD_SK,
+            "kind": "alert_thread",
+            "number": number,
+            "version": version,
+            "parent": alert.to_dict(),
+            "count": 1,
+            "first_at": int(now),
+            "last_at": alert.at,
+            "open_until": int(open_until),
+            "lease_until": int(now + self.lease),
+            "ttl": int(open_until),
+        }
+        request: dict[str, Any] = {"TableName": self._table, "Item": encode_item(item)}
+        if seen is None:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            request["ConditionExpression"] = "version = :seen"
+            request["ExpressionAttributeValues"] = {":seen": encode(seen.version)}
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise _LostRaceError(number) from error
+            raise
+        return Anchor(number, version, "", "", alert, 1, int(now), int(open_until), int(now + self.lease))
+
+    def opened(self, anchor: Anchor, channel: str, ts: str) -> None:
+        """The parent message exists: later alerts may reply to ``ts``."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=self.key(anchor.number),
+            UpdateExpression="SET channel = :channel, ts = :ts REMOVE lease_until",
+            ConditionExpression="version = :version",
+            ExpressionAttributeValues={
+                ":channel": encode(channel),
+                ":ts": encode(ts),
+                ":version": encode(anchor.version),
+            },
+        )
+
+    def release(self, anchor: Anchor) -> None:
+        """Give up a claim whose parent could not be posted, so the retry need not wait the lease."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=self.key(anchor.number),
+                ConditionExpression="version = :version",
+                ExpressionAttributeValues={":version": encode(anchor.version)},
+            )
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("could not release the thread claim", extra={"reason": str(error)})
+
+    def joined(self, anchor: Anchor, at: str, now: float) -> int:
+        """One more alert in ``anchor``'s thread: bump the count, slide the window; the new count."""
+        open_until = int(min(now + self.window, anchor.first_at + self.max_age))
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self.key(anchor.number),
+            UpdateExpression="SET last_at = :at, open_until = :until, #ttl = :until ADD #count :one",
+            ConditionExpression="ts = :ts",
+            ExpressionAttributeNames={"#ttl": "ttl", "#count": "count"},
+            ExpressionAttributeValues={
+                ":at": encode(at),
+                ":until": encode(open_until),
+                ":one": encode(1),
+                ":ts": encode(anchor.ts),
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(decode_item(response.get("Attributes", {})).get("count", anchor.count + 1))
+
+
+# -- posting -------------------------------------------------------------------------------------
+
+
+class Notifier:
+    """Posts alerts to one channel, grouping repeats per number into threads."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        threads: AlertThreads,
+        channel: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        busy_wait: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._threads = threads
+        self._channel = channel
+        self._clock = clock
+        self._sleep = sleep
+        self._busy_wait = busy_wait
+
+    def post(self, alert: Alert) -> dict[str, str]:
+        """Post ``alert``; returns ``{"channel", "ts", "thread_ts"}`` (``thread_ts`` empty for a parent)."""
+        if not alert.dialed:
+            ts = self._post(alerts.render(alert))
+            metrics.add_metric(name="AlertsPosted", unit=MetricUnit.Count, value=1)
+            return {"channel": self._channel, "ts": ts, "thread_ts": ""}
+        waited = 0.0
+        for _ in range(20):
+            now = self._clock()
+            anchor = self._threads.current(alert.dialed)
+            if anchor is not None and anchor.is_open(now, self._channel):
+                try:
+                    return self._reply(anchor, alert, now)
+                except _ThreadGoneError:
+                    logger.info("the thread's parent is gone; starting a new thread")
+            elif anchor is not None and anchor.is_being_opened(now):
+                if waited >= self._busy_wait:
+                    raise RetryLaterError(
+                        f"a thread for {alert.dialed} is being opened by another invocation"
+                    )
+                self._sleep(0.25)
+                waited += 0.25
+                continue
+            try:
+                claimed = self._threads.claim(alert.dialed, anchor, alert, now)
+            except _LostRaceError:
+                continue
+            return self._open_thread(claimed, alert)
+        raise RetryLaterError(f"the thread anchor for {alert.dialed} keeps changing")
+
+    def _open_thread(self, claimed: Anchor, alert: Alert) -> dict[str, str]:
+        try:
+            ts = self._post(alerts.render(alert))
+        except BaseException:
+            self._threads.release(claimed)
+            raise
+        metrics.add_metric(name="AlertsPosted", unit=MetricUnit.Count, value=1)
+        try:
+            self._threads.opened(claimed, self._channel, ts)
+        except (ClientError, BotoCoreError) as error:
+            # Posted: must not raise now. Without its ts the anchor lapses with its lease, and the
+            # next failure on this number starts a new thread instead of joining this one.
+            logger.error("could not record the alert thread", extra={"reason": str(error), "ts": ts})
+        return {"channel": self._channel, "ts": ts, "thread_ts": ""}
+
+    def _reply(self, anchor: Anchor, alert: Alert, now: float) -> dict[str, str]:
+        try:
+            ts = self._post(alerts.render(alert), thread_ts=anchor.ts)
+        except SlackApiError as error:
+            if _slack_error(error) in THREAD_GONE_ERRORS:
+                raise _ThreadGoneError(anchor.ts) from error
+            raise
+        metrics.add_metric(name="AlertsPosted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="AlertsThreaded", unit=MetricUnit.Count, value=1)
+        # Posted: from here on failures are logged, never raised (that would re-post the reply).
+        try:
+            count = self._threads.joined(anchor, alert.at, now)
+        except (ClientError, BotoCoreError) as error:
+            logger.error("could not count the alert in its thread", extra={"reason": str(error)})
+            count = anchor.count + 1
+        parent = alerts.render_parent(anchor.parent, count, alert.at)
+        try:
+            self._client.chat_update(
+                channel=anchor.channel, ts=anchor.ts, text=parent.text, blocks=parent.blocks
+            )
+        except (SlackApiError, OSError) as error:
+            logger.warning("could not update the thread's count", extra={"reason": str(error)})
+        return {"channel": anchor.channel, "ts": ts, "thread_ts": anchor.ts}
+
+    def _post(self, rendered: alerts.Rendered, thread_ts: str | None = None) -> str:
+        kwargs: dict[str, Any] = {"channel": self._channel, "text": rendered.text, "blocks": rendered.blocks}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        try:
+            response = self._client.chat_postMessage(**kwargs)
+        except SlackApiError as error:
+            code = _slack_error(error)
+            if code in CHANNEL_ERRORS:
+                metrics.add_metric(name="AlertChannelErrors", unit=MetricUnit.Count, value=1)
+                logger.error(
+                    f"cannot post alerts in ALERT_CHANNEL {self._channel}: {code}. Check the channel "
+                    "ID and invite the app to the channel (/invite @switchboard); the record is kept "
+                    "and retried",
+                    extra={"slack_error": code, "channel": self._channel},
+                )
+                raise AlertChannelError(f"{code} for channel {self._channel}") from error
+            metrics.add_metric(name="AlertPostFailures", unit=MetricUnit.Count, value=1)
+            logger.error(
+                "Slack refused the alert; the record is kept and retried",
+                extra={"slack_error": code, "status": error.response.status_code},
+            )
+            raise
+        except OSError as error:  # URLError, timeouts, connection resets (after the client's retry)
+            metrics.add_metric(name="AlertPostFailures", unit=MetricUnit.Count, value=1)
+            logger.error("Slack is unreachable; the record is kept and retried", extra={"reason": str(error)})
+            raise
+        return str(response.get("ts") or "")
+
+
+def _slack_error(error: SlackApiError) -> str:
+    try:
+        return str(error.response.get("error") or "")
+    except (AttributeError, TypeError):
+        return ""
+
+
+# -- stream records ------------------------------------------------------------------------------
+
+
+def is_call_event(record: dict[str, Any]) -> bool:
+    """The event-source mapping's filter, again: an INSERT of a ``kind = call_event`` item."""
+    if record.get("eventName") != "INSERT":
+        return False
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    kind = image.get("kind") if isinstance(image, dict) else None
+    return isinstance(kind, dict) and kind.get("S") == CALL_EVENT_KIND
+
+
+def alert_from_record(record: dict[str, Any]) -> Alert | None:
+    """The alert a stream record asks for; ``None`` for records that are not call events."""
+    if not is_call_event(record):
+        return None
+    try:
+        item = decode_item(record["dynamodb"]["NewImage"])
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        raise MalformedEventError(f"unreadable NewImage: {error!r}") from error
+    return Alert.from_item(item)
+
+
+# -- composition root (once per container) ----------------------------------------------------------
+
+settings = load(required=("TABLE_NAME", "ALERT_CHANNEL"))
+credentials = slack_credentials(settings)
+client = slack_client(credentials.bot_token, settings.slack_api_url)
+dynamodb = boto3.client(
+    "dynamodb", config=Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 3})
+)
+notifier = Notifier(client, AlertThreads(dynamodb, settings.table_name), settings.alert_channel)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.table_name,
+    key_attr="pk",
+    sort_key_attr="sk",
+    static_pk_value=IDEMPOTENCY_PK,
+    expiry_attr="ttl",
+    boto3_client=dynamodb,
+)
+idempotency = IdempotencyConfig(
+    event_key_jmespath="event_id",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=IDEMPOTENCY_SECONDS,
+)
+
+
+def _post_alert(alert: dict[str, Any]) -> dict[str, str]:
+    return notifier.post(Alert.from_dict(alert))
+
+
+# Post one alert, at most once per ``event_id`` (the idempotency record keeps the result).
+deliver: Callable[..., dict[str, str]] = idempotent_function(
+    _post_alert,
+    data_keyword_argument="alert",
+    persistence_store=persistence,
+    config=idempotency,
+    key_prefix="switchboard.notifier.alert",
+)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    raw: dict[str, Any] = record.raw_event
+    sequence = (raw.get("dynamodb") or {}).get("SequenceNumber", "")
+    try:
+        alert = alert_from_record(raw)
+    except MalformedEventError as error:
+        metrics.add_metric(name="AlertMalformedEvents", unit=MetricUnit.Count, value=1)
+        keys = (raw.get("dynamodb") or {}).get("Keys")
+        logger.error("malformed call event; reported as failed", extra={"reason": str(error), "keys": keys})
+        raise
+    if alert is None:
+        return  # not a call event: nothing to say, and nothing to retry
+    logger.append_keys(event_id=alert.event_id, sequence_number=sequence)
+    try:
+        deliver(alert=alert.to_dict())
+    finally:
+        logger.remove_keys(["event_id", "sequence_number"])
+
+
+class _Deadline:
+    """Stands in for a Lambda context when a local caller passes none: the idempotency lease must
+    end, or a crash would block the event for the whole record lifetime."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """DynamoDB Streams batch → alerts; returns ``{"batchItemFailures": [...]}``."""
+    has_deadline = hasattr(context, "get_remaining_time_in_millis")
+    deadline = context if has_deadline else _Deadline(DEFAULT_TIMEOUT_SECONDS)
+    idempotency.register_lambda_context(cast(LambdaContext, deadline))
+    if hasattr(context, "aws_request_id"):
+        logger.set_correlation_id(context.aws_request_id)
+    try:
+        response = cast(
+            dict[str, Any],
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            ),
+        )
+    finally:
+        _flush_metrics()
+    failures = response.get("batchItemFailures") or []
+    if failures:
+        logger.warning(
+            "some records failed and will be retried",
+            extra={"failed": len(failures), "records": len(event.get("Records") or [])},
+        )
+    return response
+
+
+def _flush_metrics() -> None:
+    """Emit this invocation's EMF metrics, if any; metrics must never fail a batch."""
+    if not metrics.metric_set:
+        return
+    try:
+        metrics.flush_metrics()
+    except Exception:
+        logger.exception("could not flush metrics")
+        metrics.clear_metrics()
