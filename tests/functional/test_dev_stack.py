@@ -231,7 +231,7 @@ def test_dev_with_slack_tokens_goes_for_socket_mode_with_the_users_workspace(tmp
     with SlackStandIn(tokens=["xoxb-users-own"]) as slack:
         env = clean_env(tmp_path)
         env.update(
-            SLACK_APP_TOKEN="xapp-1-A0USERS-1-abc",
+            SLACK_APP_TOKEN="xapp-1-A0USR-1-x",
             SLACK_BOT_TOKEN="xoxb-users-own",
             SLACK_API_URL=slack.api_url,
             FORWARD_ADMINS="U0REALUSER",

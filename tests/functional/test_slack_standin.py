@@ -32,7 +32,7 @@ from switchboard.local.slack_standin import (
 
 pytestmark = pytest.mark.functional
 
-TOKEN = "xoxb-test-token"
+TOKEN = "xoxb-testtok"
 
 FORWARD_MODAL: dict[str, Any] = {
     "type": "modal",
