@@ -2,10 +2,10 @@
 
 1. **Latency**: for calls driven through ``sma.app.handler`` (every destination rings out, so the
    SMA writes a ``bridge_failed`` event), the time from the end of the SMA's ``TransactWriteItems``
-   (a botocore ``after-call`` hook on the SMA's own client) to the Slack stand-in receiving the
-   alert's ``chat.postMessage`` — through moto's DynamoDB stream, the stream pump (background
-   thread, ``--intervals``) and ``bot.notifier.handler``. Calls are spaced at random so they land
-   at every phase of the poll.
+   (its first HTTP answer: a botocore ``response-received`` hook on the SMA's own client) to the
+   Slack stand-in receiving the alert's ``chat.postMessage`` — through moto's DynamoDB stream, the
+   stream pump (background thread, ``--intervals``) and ``bot.notifier.handler``. One call at a
+   time, each started at a random phase of the poll.
 2. **Injected faults**: the same path with Slack answering at random 429 (short Retry-After,
    waited for in-process), 429 with a long Retry-After (left to the mapping's retry), 503,
    ``channel_not_found`` and ``not_in_channel``; the pump delivering each batch a second time at
@@ -97,11 +97,12 @@ class Stack:
         self.notifier = bot.notifier
         self.writes: dict[str, float] = {}
         self._current = ""
-        self.sma.dynamodb.meta.events.register("after-call.dynamodb.TransactWriteItems", self._written)
+        # Per HTTP attempt: moto's TransactWriteItems sometimes answers 500 after writing (a race
+        # in moto), and the SMA's client retries; the first answer is when the item existed.
+        self.sma.dynamodb.meta.events.register("response-received.dynamodb.TransactWriteItems", self._written)
 
-    def _written(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
-        if parsed is not None and "Error" not in parsed:
-            self.writes[self._current] = time.time()
+    def _written(self, **_: Any) -> None:
+        self.writes.setdefault(self._current, time.time())
 
     def call(self, transaction_id: str, number: str) -> None:
         """One call to ``number`` on which every destination rings out (→ a bridge_failed event)."""

@@ -3,9 +3,12 @@
 (the event-source mapping's settings read from template.yaml), Slack played by the stand-in, and the
 alert buttons answered by bot.app.handler through signed interaction requests.
 
-``bot.app`` and ``bot.notifier`` read their environment once per process, at import: the session
-fixture of the bot tests sets it, so it is reused here (one environment per process) and
-``bot.notifier`` is only imported inside fixtures, after that.
+``bot.app`` and ``bot.notifier`` read their environment once, at import. The bot tests' session
+fixture is reused, but pytest instantiates an imported fixture once per module that holds it: when
+``test_bot.py`` ran first in this process, ``bot.app`` is already bound to *its* session's Slack
+stand-in and Lambda endpoint. :func:`_bot_app_for_this_module` therefore lets this module's session
+import ``bot.app`` afresh, and ``bot.notifier`` is only imported inside fixtures, once that
+environment is in place.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -52,6 +56,23 @@ NOTIFIER = "switchboard-notifier"
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bot_app_for_this_module() -> None:
+    """Autouse fixtures come first within their scope, so this runs before this module's
+    ``bot_session``, whose ``import bot.app`` then binds the environment that session sets up
+    (the other session's tests hold their own reference to the module they imported)."""
+    for name in ("bot.app", "bot.notifier"):
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _bot_app_for_later_modules() -> Iterator[None]:
+    """And the other way round: a bot session created after this module imports its own."""
+    yield
+    for name in ("bot.app", "bot.notifier"):
+        sys.modules.pop(name, None)
 
 
 @pytest.fixture
