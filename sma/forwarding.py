@@ -217,8 +217,19 @@ class ForwardingApp:
             self._telemetry.error("could not release the DNIS pair", reason=str(error))
             self._telemetry.count("PoolReleaseFailures")
 
+    def _mark_live(self, event: PstnEvent | None, plan: Plan) -> None:
+        if plan.live is None or self._calls is None or event is None:
+            return
+        try:
+            self._calls.call_live(event.transaction_id, plan.live)
+        except StorageError as error:
+            # The call is up either way; it is just not visible (nor transferable) from Slack.
+            self._telemetry.error("could not list the call as live", reason=str(error))
+            self._telemetry.count("LiveCallWriteFailures")
+
     def _respond(self, event: PstnEvent | None, plan: Plan) -> dict[str, Any]:
         self._release(event, plan)
+        self._mark_live(event, plan)
         if plan.record is not None and self._calls is not None and event is not None:
             try:
                 self._calls.record_call(event.transaction_id, plan.record)

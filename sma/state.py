@@ -46,6 +46,8 @@ def dump(state: CallState) -> str:
         packed["xa"] = state.transfer_arn
     if state.transferred:
         packed["xd"] = 1
+    if state.live:
+        packed["lv"] = 1
     return json.dumps(packed, separators=(",", ":"))
 
 
@@ -78,6 +80,7 @@ def load(attributes: dict[str, str]) -> CallState | None:
             transfer_target=str(packed.get("xt", "")),
             transfer_arn=str(packed.get("xa", "")),
             transferred=bool(packed.get("xd", 0)),
+            live=bool(packed.get("lv", 0)),
         )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # deeply nested JSON
         return None

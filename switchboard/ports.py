@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from switchboard.domain.events import CallRecord
+from switchboard.domain.events import CallRecord, LiveCall
 from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
 from switchboard.domain.rules import ForwardRule
 
@@ -43,7 +43,11 @@ class ForwardRepository(Protocol):
 
 class CallLog(Protocol):
     def record_call(self, transaction_id: str, record: CallRecord) -> None:
-        """Store the call's record and its events in one write."""
+        """Store the call's record and its events in one write (which also ends a live call)."""
+        ...
+
+    def call_live(self, transaction_id: str, live: LiveCall) -> None:
+        """List the call as bridged now (Slack shows it and can transfer it)."""
         ...
 
 

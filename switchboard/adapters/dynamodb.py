@@ -9,10 +9,17 @@ forward rule       ``NUMBER#<our number>``     ``RULE``                        `
 rule history       ``NUMBER#<our number>``     ``HISTORY#<iso time>#<version>``
 call record        ``CALL#<transaction id>``   ``RECORD``                      ``CALLS#<dialed>`` / time
 call event         ``CALL#<transaction id>``   ``EVENT#<type>``
+live call          ``CALL#<transaction id>``   ``LIVE``                        ``LIVE`` / number#tx
 =================  ==========================  ==============================  =====================
 
 Every item carries ``kind`` so the stream's event-source filter (and the notifier itself) can pick
 out ``call_event`` items. Call records and events expire through the table's ``ttl`` attribute.
+
+A *live call* item exists while a call is bridged (written when the bridge is answered, deleted in
+the same request as the call's record) so Slack can list calls and transfer them: Chime SDK Voice
+has no API to list a SIP media application's calls. If the end of a call is never recorded (the
+table failed at that moment) the item expires: readers ignore it after ``LIVE_CALL_HOURS`` and TTL
+deletes it.
 
 Rule changes are one ``TransactWriteItems``: the rule write is conditional on the version the
 writer read, and the history item goes in the same transaction, so the audit trail can never
@@ -22,13 +29,15 @@ disagree with the rule and two racing edits cannot both win.
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
-from switchboard.domain.events import Attempt, CallEvent, CallRecord
+from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall
 from switchboard.domain.rules import ForwardRule
 from switchboard.ports import ConflictError, StorageError
 
@@ -36,6 +45,10 @@ RULE_SK = "RULE"
 RULES_INDEX = "gsi1"
 CALL_RECORD_DAYS = 90
 CALL_EVENT_DAYS = 30
+LIVE_CALL_SK = "LIVE"
+LIVE_CALLS = "LIVE"
+# Longer than any call we expect to stay bridged; only bounds how long a lost hang-up lingers.
+LIVE_CALL_HOURS = 12
 # Expired rules linger this long so the expiry job can still route the number back and announce it.
 EXPIRED_RULE_GRACE_SECONDS = 7 * 24 * 3600
 
@@ -247,6 +260,41 @@ class DynamoForwardRepository:
             raise StorageError(f"could not change the forward on {number}: {error}") from error
 
 
+def live_call_key(transaction_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CALL#{transaction_id}"}, "sk": {"S": LIVE_CALL_SK}}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCallEntry:
+    """A stored :class:`LiveCall` with the transaction id that addresses it."""
+
+    transaction_id: str
+    call: LiveCall
+
+
+def _live_entry(item: dict[str, Any]) -> LiveCallEntry:
+    return LiveCallEntry(
+        transaction_id=str(item["transaction_id"]),
+        call=LiveCall(
+            dialed=str(item["dialed"]),
+            caller=str(item.get("caller", "")),
+            callee=str(item.get("callee", "")),
+            since_ms=int(item.get("since", 0)),
+            started_ms=int(item.get("started", 0)),
+            via_connect=bool(item.get("via_connect", False)),
+            transferred=bool(item.get("transferred", False)),
+        ),
+    )
+
+
+def _current(entries: list[LiveCallEntry], now_ms: int | None) -> list[LiveCallEntry]:
+    """Drop entries older than the bound: their hang-up was lost; TTL deletes them in time."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    oldest = now - LIVE_CALL_HOURS * 3600 * 1000
+    kept = [e for e in entries if e.call.since_ms >= oldest]
+    return sorted(kept, key=lambda e: (e.call.dialed, e.call.since_ms))
+
+
 def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {"destination": attempt.destination, "result": attempt.result, "ring_ms": attempt.ring_ms}
 
@@ -284,19 +332,80 @@ class DynamoCallLog:
         }
         events = [self._event_item(transaction_id, event) for event in record.events()]
         try:
-            if not events:
+            if not events and not record.was_live:
                 self._client.put_item(TableName=self._table, Item=encode_item(record_item))
                 return
+            items: list[dict[str, Any]] = [
+                {"Put": {"TableName": self._table, "Item": encode_item(record_item)}},
+                *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
+            ]
+            if record.was_live:
+                items.append({"Delete": {"TableName": self._table, "Key": live_call_key(transaction_id)}})
             token = hashlib.sha256(f"call-record:{transaction_id}".encode()).hexdigest()[:36]
-            self._client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self._table, "Item": encode_item(record_item)}},
-                    *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
-                ],
-                ClientRequestToken=token,
-            )
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+
+    def call_live(self, transaction_id: str, live: LiveCall) -> None:
+        """The call is bridged (again, after a transfer): list it until its record is written."""
+        item = {
+            "pk": f"CALL#{transaction_id}",
+            "sk": LIVE_CALL_SK,
+            "kind": "live_call",
+            "gsi1pk": LIVE_CALLS,
+            "gsi1sk": f"{live.dialed}#{transaction_id}",
+            "transaction_id": transaction_id,
+            "dialed": live.dialed,
+            "caller": live.caller,
+            "callee": live.callee,
+            "since": live.since_ms,
+            "started": live.started_ms,
+            "via_connect": live.via_connect,
+            "transferred": live.transferred,
+            "ttl": live.since_ms // 1000 + LIVE_CALL_HOURS * 3600,
+        }
+        try:
+            self._client.put_item(TableName=self._table, Item=encode_item(item))
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not list call {transaction_id} as live: {error}") from error
+
+    def live_calls(self, dialed: str | None = None, *, now_ms: int | None = None) -> list[LiveCallEntry]:
+        """Calls bridged now, to ``dialed`` or to any of our numbers, ordered by number then age."""
+        values: dict[str, Any] = {":live": {"S": LIVE_CALLS}}
+        condition = "gsi1pk = :live"
+        if dialed:
+            condition += " AND begins_with(gsi1sk, :number)"
+            values[":number"] = {"S": f"{dialed}#"}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RULES_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        found: list[LiveCallEntry] = []
+        try:
+            while True:
+                page = self._client.query(**request)
+                found.extend(_live_entry(decode_item(item)) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the live calls: {error}") from error
+        return _current(found, now_ms)
+
+    def live_call(self, transaction_id: str, *, now_ms: int | None = None) -> LiveCallEntry | None:
+        """The live call with this transaction id, or None when it is not (or no longer) bridged."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key=live_call_key(transaction_id), ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read call {transaction_id}: {error}") from error
+        if not item:
+            return None
+        entries = _current([_live_entry(decode_item(item))], now_ms)
+        return entries[0] if entries else None
 
     def recent_calls(self, dialed: str, limit: int = 10) -> list[dict[str, Any]]:
         """The latest call records for one of our numbers, newest first."""

@@ -8,8 +8,9 @@ Nothing here knows PSTN Audio JSON. ``sma/`` turns a PSTN Audio event into one o
 renders the steps as actions; an Amazon Connect backend could render the same steps as contact-flow
 blocks. Time is passed in (milliseconds) so the flow is deterministic under test.
 
-The invariant that keeps the SMA to *one write per call*: a record is produced only by the
-transition that ends the call's outcome, and ``CallState.recorded`` guards against a second one.
+The invariant that keeps the SMA to *one write per call* (two for a call that was bridged: the
+answer makes it live for Slack): a record is produced only by the transition that ends the call's
+outcome, and ``CallState.recorded`` guards against a second one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ParamSpec
 
-from switchboard.domain.events import Attempt, AttemptResult, CallRecord, Outcome
+from switchboard.domain.events import Attempt, AttemptResult, CallRecord, LiveCall, Outcome
 from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode, is_e164
 
 
@@ -111,6 +112,7 @@ class CallState:
     transfer_target: str = ""
     transfer_arn: str = ""
     transferred: bool = False
+    live: bool = False  # a bridge was answered, so the call is listed as live until it ends
 
     @property
     def current_destination(self) -> str:
@@ -119,12 +121,17 @@ class CallState:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What to do now: ``steps`` in order, the ``state`` to carry, and a ``record`` to store, if any."""
+    """What to do now: ``steps`` in order, the ``state`` to carry, and a ``record`` to store, if any.
+
+    ``live`` is set when a bridge was just answered: the call is now one people can see (and
+    transfer) from Slack. The record of a call that was live ends that (``CallRecord.was_live``).
+    """
 
     steps: tuple[Step, ...]
     state: CallState | None
     record: CallRecord | None = None
     release: tuple[str, str] | None = None  # DNIS pair to give back to the pool
+    live: LiveCall | None = None
 
 
 _P = ParamSpec("_P")
@@ -219,23 +226,36 @@ def start(
 
 @_releases_pair
 def on_bridge_answered(state: CallState, now_ms: int) -> Plan:
-    """The destination answered: the call is up; nothing to do until someone hangs up."""
+    """The destination answered: the call is up (and live for Slack) until someone hangs up."""
     if state.phase is Phase.TRANSFERRING:
         attempt = Attempt(state.transfer_target, AttemptResult.ANSWERED, _ring_ms(state, now_ms))
         state = replace(
             state,
             phase=Phase.BRIDGED,
             transferred=True,
+            live=True,
             bridged_ms=now_ms,
             attempts=(*state.attempts, attempt),
         )
-        return Plan((), state)
+        return Plan((), state, live=_live(state, state.transfer_target, now_ms))
     if state.phase not in (Phase.GREETING, Phase.RINGING):
         return Plan((), state)
     attempt = Attempt(state.current_destination, AttemptResult.ANSWERED, _ring_ms(state, now_ms))
-    return Plan(
-        (),
-        replace(state, phase=Phase.BRIDGED, bridged_ms=now_ms, attempts=(*state.attempts, attempt)),
+    state = replace(
+        state, phase=Phase.BRIDGED, live=True, bridged_ms=now_ms, attempts=(*state.attempts, attempt)
+    )
+    return Plan((), state, live=_live(state, state.current_destination, now_ms))
+
+
+def _live(state: CallState, callee: str, now_ms: int) -> LiveCall:
+    return LiveCall(
+        dialed=state.dialed,
+        caller=state.caller,
+        callee=callee,
+        since_ms=now_ms,
+        started_ms=state.started_ms,
+        via_connect=state.pair is not None,
+        transferred=state.transferred,
     )
 
 
@@ -420,5 +440,6 @@ def _finish(state: CallState, steps: tuple[Step, ...], outcome: Outcome, now_ms:
         ended_ms=now_ms,
         talk_ms=talk_ms,
         transfer_target=state.transfer_target,
+        was_live=state.live,
     )
     return Plan(steps, replace(state, recorded=True), record)

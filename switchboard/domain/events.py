@@ -1,8 +1,9 @@
-"""Call records and call events: what happened to a call, for people and for alerts.
+"""Call records, call events and live calls: what happened to a call, for people and for alerts.
 
-A :class:`CallRecord` is written once per call. When any destination could not be reached it also
-yields a :class:`CallEvent` of type ``bridge_failed``; the table's stream carries that event to the
-notifier, which turns it into a Slack alert.
+A :class:`CallRecord` is written once per call; a :class:`LiveCall` says a call is bridged now.
+When any destination could not be reached the record also yields a :class:`CallEvent` of type
+``bridge_failed``; the table's stream carries that event to the notifier, which turns it into a
+Slack alert.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class CallRecord:
     ended_ms: int
     talk_ms: int = 0
     transfer_target: str = ""
+    # The call was bridged at some point, so a :class:`LiveCall` entry exists and ends with it.
+    was_live: bool = False
 
     @property
     def duration_ms(self) -> int:
@@ -104,6 +107,23 @@ class CallRecord:
                 all_failed=self.outcome in (Outcome.NO_ANSWER, Outcome.ALL_FAILED),
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """A call that is bridged right now: what Slack shows so someone can take it over.
+
+    ``callee`` is who the caller talks to (a forward destination, the Amazon Connect number of the
+    call's DNIS pair, or a transfer target); ``since_ms`` when that bridge was answered.
+    """
+
+    dialed: str
+    caller: str
+    callee: str
+    since_ms: int
+    started_ms: int
+    via_connect: bool = False
+    transferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
-from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository, RuleNotFoundError
-from switchboard.domain.events import Attempt, CallRecord, Outcome
+from switchboard.adapters.dynamodb import (
+    LIVE_CALL_HOURS,
+    DynamoCallLog,
+    DynamoForwardRepository,
+    RuleNotFoundError,
+)
+from switchboard.domain.events import Attempt, CallRecord, LiveCall, Outcome
 from switchboard.domain.rules import ForwardRule, GreetingMode
 from switchboard.local.template import table_properties
 from switchboard.ports import ConflictError
@@ -136,3 +141,53 @@ def test_call_log_lists_recent_calls_newest_first(dynamodb: Any) -> None:
     recent = log.recent_calls(OURS, limit=2)
     assert [r["transaction_id"] for r in recent] == ["tx-2", "tx-1"]
     assert recent[0]["duration_ms"] == 30_000
+
+
+def _live(dialed: str, since_ms: int, callee: str = DEST) -> LiveCall:
+    return LiveCall(
+        dialed=dialed, caller="+13035550123", callee=callee, since_ms=since_ms, started_ms=since_ms
+    )
+
+
+def test_live_calls_are_listed_per_number_and_end_with_the_record(dynamodb: Any) -> None:
+    log = DynamoCallLog(dynamodb, TABLE)
+    now = 1_800_000_000_000
+    log.call_live("tx-b", _live(OURS, now - 5_000))
+    log.call_live("tx-a", _live(OURS, now - 60_000))
+    log.call_live("tx-other", _live(OTHER, now - 1_000))
+
+    assert [e.transaction_id for e in log.live_calls(now_ms=now)] == ["tx-a", "tx-b", "tx-other"]
+    assert [e.transaction_id for e in log.live_calls(OURS, now_ms=now)] == ["tx-a", "tx-b"]
+    entry = log.live_call("tx-b", now_ms=now)
+    assert entry is not None
+    assert entry.call == _live(OURS, now - 5_000)
+
+    # A transfer re-lists the same call with its new callee (one entry per call, not two).
+    log.call_live("tx-b", _live(OURS, now, callee="+13125550199"))
+    assert [e.call.callee for e in log.live_calls(OURS, now_ms=now)] == [DEST, "+13125550199"]
+
+    record = CallRecord(
+        dialed=OURS,
+        caller="+13035550123",
+        outcome=Outcome.BRIDGED,
+        attempts=(),
+        started_ms=now - 5_000,
+        ended_ms=now + 1_000,
+        was_live=True,
+    )
+    log.record_call("tx-b", record)
+    assert log.live_call("tx-b", now_ms=now) is None
+    assert [e.transaction_id for e in log.live_calls(OURS, now_ms=now)] == ["tx-a"]
+    assert log.recent_calls(OURS)[0]["transaction_id"] == "tx-b"
+
+
+def test_a_live_entry_whose_hang_up_was_lost_is_ignored_after_the_bound(dynamodb: Any) -> None:
+    log = DynamoCallLog(dynamodb, TABLE)
+    now = 1_800_000_000_000
+    log.call_live("tx-lost", _live(OURS, now - (LIVE_CALL_HOURS * 3600 + 1) * 1000))
+    log.call_live("tx-fresh", _live(OURS, now - 1_000))
+    assert [e.transaction_id for e in log.live_calls(OURS, now_ms=now)] == ["tx-fresh"]
+    assert log.live_call("tx-lost", now_ms=now) is None
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "CALL#tx-lost"}, "sk": {"S": "LIVE"}})["Item"]
+    assert int(item["ttl"]["N"]) > 0  # TTL removes it for good
+    assert item["kind"]["S"] == "live_call"  # not a call_event: the notifier's filter skips it

@@ -136,7 +136,7 @@ def test_caller_id_mode_caller_shows_the_caller_when_it_can(
     assert response["Actions"][0]["Parameters"]["CallerIdNumber"] == expected
 
 
-def test_follow_me_sequence_records_one_call_with_one_read_and_one_write(
+def test_follow_me_sequence_reads_once_and_writes_when_answered_and_when_ended(
     sma_app: Any, dynamodb: Any, aws_calls: AwsCalls
 ) -> None:
     put_rule(dynamodb, greeting=GreetingMode.LOOP)
@@ -153,18 +153,22 @@ def test_follow_me_sequence_records_one_call_with_one_read_and_one_write(
     assert second["Actions"][0]["Parameters"]["RingbackTone"]["Key"] == "prompts/greeting.wav"
 
     assert call.send("action_successful_call_and_bridge", destination=SECOND)["Actions"] == []
-    assert aws_calls.take() == []  # no reads after the first event, nothing written yet
+    # No reads after the first event; the answered bridge lists the call as live for Slack.
+    assert aws_calls.take() == ["PutItem"]
+    live = call_items(dynamodb, "tx-follow-me")["LIVE"]
+    assert (live["dialed"], live["callee"], live["gsi1pk"]) == (OURS, SECOND, "LIVE")
 
     ended = call.send("hangup_leg_b", destination=SECOND)
     assert ended["Actions"] == [
         {"Type": "Hangup", "Parameters": {"CallId": "a1b2c3d4-leg-a", "SipResponseCode": "0"}}
     ]
-    assert aws_calls.take() == ["TransactWriteItems"]
+    assert aws_calls.take() == ["TransactWriteItems"]  # record + event + end of the live entry
 
     assert call.send("action_successful_hangup")["Actions"] == []
     assert aws_calls.take() == []
 
     items = call_items(dynamodb, "tx-follow-me")
+    assert "LIVE" not in items
     record = items["RECORD"]
     assert record["outcome"] == "bridged"
     assert [a["destination"] for a in record["attempts"]] == [FIRST, SECOND]

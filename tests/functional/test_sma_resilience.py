@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sma.actions import PromptLocation
 from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
-from switchboard.domain.events import CallRecord
+from switchboard.domain.events import CallRecord, LiveCall
+from switchboard.domain.rules import ForwardRule
 from switchboard.local.pstn_schema import response_errors
 from switchboard.ports import StorageError
 from tests.helpers import CallDriver, action_types, load_event
@@ -97,6 +98,10 @@ class FailingCallLog:
         self.attempts += 1
         raise StorageError("table is on fire")
 
+    def call_live(self, transaction_id: str, live: LiveCall) -> None:
+        self.attempts += 1
+        raise StorageError("table is on fire")
+
 
 class NoRules:
     def get(self, number: str) -> None:
@@ -110,6 +115,23 @@ def test_a_failed_record_write_does_not_change_what_the_caller_hears(moto_endpoi
     assert calls.attempts == 1
     assert action_types(response) == ["PlayAudio", "Hangup"]
     assert response["Actions"][0]["Parameters"]["AudioSource"]["Key"] == "prompts/not_in_service.wav"
+
+
+class OneRule:
+    def get(self, number: str) -> ForwardRule:
+        return ForwardRule(number=number, destinations=("+12065550111",))
+
+
+def test_a_failed_live_call_write_leaves_the_bridge_up(moto_endpoint: str) -> None:
+    calls = FailingCallLog()
+    app = ForwardingApp(OneRule(), calls, PromptLocation("bucket"), _sma_app().PowertoolsTelemetry())
+    call = CallDriver(lambda event, _context: app.handle(event), "tx-live-write-fails")
+    assert action_types(call.send("new_inbound_call")) == ["CallAndBridge"]
+    assert call.send("action_successful_call_and_bridge", destination="+12065550111")["Actions"] == []
+    assert calls.attempts == 1  # the live entry was tried, failed, and the call went on
+    # The hang-up still ends the call normally (other leg hung up, record attempted).
+    assert action_types(call.send("hangup_leg_b", destination="+12065550111")) == ["Hangup"]
+    assert calls.attempts == 2
 
 
 def test_misconfigured_stack_hangs_up_without_prompts(moto_endpoint: str) -> None:

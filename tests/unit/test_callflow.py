@@ -21,7 +21,7 @@ from switchboard.domain.callflow import (
     PlayPrompt,
     Prompt,
 )
-from switchboard.domain.events import Attempt, AttemptResult, Outcome
+from switchboard.domain.events import Attempt, AttemptResult, LiveCall, Outcome
 from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode
 
 OURS = "+12025550100"
@@ -503,3 +503,48 @@ def test_any_event_sequence_keeps_the_call_flow_invariants(
         if p.record is not None:
             assert p.record.duration_ms >= p.record.talk_ms >= 0
             assert all(a.ring_ms >= 0 for a in p.record.attempts)
+
+
+# --- live calls (what Slack lists and can transfer) -------------------------------------------
+
+
+def test_an_answered_bridge_makes_the_call_live_with_who_is_talking() -> None:
+    plan = callflow.on_bridge_answered(ringing(), T0 + 4_000)
+    assert plan.live == LiveCall(
+        dialed=OURS, caller=CALLER, callee=FIRST, since_ms=T0 + 4_000, started_ms=T0
+    )
+    assert state_of(plan).live
+
+
+def test_follow_me_lists_the_destination_that_answered() -> None:
+    failed = callflow.on_bridge_failed(ringing(), "CallNotAnswered", T0 + 30_000)
+    plan = callflow.on_bridge_answered(state_of(failed), T0 + 35_000)
+    assert plan.live is not None
+    assert plan.live.callee == SECOND
+
+
+@pytest.mark.parametrize(
+    "decide",
+    [
+        lambda s: callflow.start(rule(), OURS, CALLER, T0),
+        lambda s: callflow.on_bridge_failed(s, "CallNotAnswered", T0 + 30_000),
+        lambda s: callflow.on_leg_ended(s, Leg.CALLER, True, T0 + 3_000),
+        lambda s: callflow.on_error(s, T0 + 3_000),
+    ],
+)
+def test_nothing_but_an_answer_makes_a_call_live(decide: Any) -> None:
+    plan = decide(ringing())
+    assert plan.live is None
+
+
+def test_only_the_record_of_a_call_that_was_live_ends_a_live_entry() -> None:
+    never_answered = callflow.on_leg_ended(ringing(), Leg.CALLER, True, T0 + 3_000).record
+    assert never_answered is not None
+    assert not never_answered.was_live
+    for end in (
+        callflow.on_leg_ended(bridged(), Leg.CALLEE, True, T0 + 60_000),
+        callflow.on_leg_ended(bridged(), Leg.CALLER, True, T0 + 60_000),
+        callflow.on_error(bridged(), T0 + 60_000),
+    ):
+        assert end.record is not None
+        assert end.record.was_live

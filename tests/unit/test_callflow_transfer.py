@@ -111,3 +111,33 @@ def test_requests_that_cannot_be_honoured_change_nothing() -> None:
     ringing = callflow.start(ENTRY, OURS, CALLER, T0, pair=PAIR).state
     assert ringing is not None
     assert callflow.on_transfer_requested(ringing, TARGET, "", T0).steps == ()
+
+
+def test_a_connect_call_is_live_and_a_completed_transfer_lists_the_target() -> None:
+    plan = callflow.start(ENTRY, OURS, CALLER, T0, pair=PAIR)
+    assert plan.state is not None
+    answered = callflow.on_bridge_answered(plan.state, T0 + 3_000)
+    assert answered.live is not None
+    assert (answered.live.callee, answered.live.via_connect) == (CONNECT_NUMBER, True)
+
+    requested = callflow.on_transfer_requested(connected(), TARGET, "", T0 + 20_000)
+    assert requested.live is None  # still listed (with Connect) while the transfer is under way
+    assert requested.state is not None
+    released = callflow.on_transfer_leg_released(requested.state, T0 + 20_500)
+    assert released.state is not None
+    transferred = callflow.on_bridge_answered(released.state, T0 + 25_000)
+    assert transferred.live is not None
+    assert transferred.live.callee == TARGET
+    assert transferred.live.transferred
+    assert not transferred.live.via_connect  # the pair went back to the pool at take-back
+
+
+def test_a_failed_transfer_ends_the_live_entry_with_its_record() -> None:
+    requested = callflow.on_transfer_requested(connected(), TARGET, "", T0 + 20_000)
+    assert requested.state is not None
+    released = callflow.on_transfer_leg_released(requested.state, T0 + 20_500)
+    assert released.state is not None
+    failed = callflow.on_bridge_failed(released.state, "CallNotAnswered", T0 + 50_000)
+    assert failed.record is not None
+    assert failed.record.outcome is Outcome.TRANSFER_FAILED
+    assert failed.record.was_live

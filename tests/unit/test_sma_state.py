@@ -66,6 +66,14 @@ def test_round_trip_restores_every_field_with_its_type() -> None:
     assert isinstance(loaded.attempts[0], Attempt)
 
 
+def test_the_live_flag_survives_the_round_trip_and_defaults_to_false() -> None:
+    live = replace(STATE, phase=Phase.BRIDGED, live=True)
+    assert load(attributes(live)) == live
+    assert "lv" not in json.loads(dump(STATE))  # absent from states written before it existed
+    assert load(attributes(STATE)) is not None
+    assert not load(attributes(STATE)).live  # type: ignore[union-attr]
+
+
 def test_dump_is_compact_json_that_fits_one_attribute() -> None:
     text = dump(STATE)
     assert " " not in text
