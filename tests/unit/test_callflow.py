@@ -510,9 +510,7 @@ def test_any_event_sequence_keeps_the_call_flow_invariants(
 
 def test_an_answered_bridge_makes_the_call_live_with_who_is_talking() -> None:
     plan = callflow.on_bridge_answered(ringing(), T0 + 4_000)
-    assert plan.live == LiveCall(
-        dialed=OURS, caller=CALLER, callee=FIRST, since_ms=T0 + 4_000, started_ms=T0
-    )
+    assert plan.live == LiveCall(dialed=OURS, caller=CALLER, callee=FIRST, since_ms=T0 + 4_000, started_ms=T0)
     assert state_of(plan).live
 
 
