@@ -38,12 +38,13 @@ import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
+from switchboard.adapters.call_control import ChimeCallControl
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import PairClaim, PoolEntry
 from switchboard.domain.rules import is_e164
-from switchboard.ports import StorageError
+from switchboard.domain.transfer import TransferTarget, TransferTargetError, sip_target
+from switchboard.ports import CallControl, CallControlError, StorageError
 from switchboard.settings import ConfigurationError, load
 
 if TYPE_CHECKING:
@@ -66,22 +67,9 @@ CHIME_CONFIG = Config(
     tcp_keepalive=True,
 )
 
-# Chime SDK Voice throttling: one more try after a short pause, well inside Connect's 8 s.
-BUSY_ATTEMPTS = 2
-BUSY_PAUSE_SECONDS = 0.3
-
 GET_DATA = "getdata"
 TRANSFER_CALL = "transfercall"
-_SIP_USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}\Z")
-_VOICE_CONNECTOR_ARN = re.compile(r"^arn:aws[a-z-]*:chime:[a-z0-9-]+:\d{12}:vc/[A-Za-z0-9]+\Z")
 _SEPARATORS = re.compile(r"[\s().-]")
-_BUSY = {
-    "ThrottledClientException",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "ServiceUnavailableException",
-}
-_FORBIDDEN = {"ForbiddenException", "UnauthorizedClientException", "AccessDeniedException"}
 
 Result = dict[str, str]
 
@@ -153,8 +141,7 @@ class ConnectApp:
     """Serves GetData and TransferCall; every dependency is passed in (built once in :func:`_build`)."""
 
     pool: PairLookup
-    chime: Any
-    sip_media_application_id: str
+    calls: CallControl
     default_country: str = "US"
     allowed_countries: tuple[str, ...] = ("US",)
 
@@ -190,35 +177,18 @@ class ConnectApp:
         )
 
     def transfer_call(self, request: ConnectRequest) -> Result:
-        arguments = {"Transfer": "true", **self._target(request)}
+        target = self._target(request)
         # The flow may pass the transaction id GetData returned: it stays right even if the pair was
         # meanwhile taken over as stale by another call (a very long stay in Connect).
         transaction_id = request.parameters.get("TransactionId", "")
         if not transaction_id:
             transaction_id = self._claim(request).transaction_id
-        for attempt in range(1, BUSY_ATTEMPTS + 1):
-            try:
-                self.chime.update_sip_media_application_call(
-                    SipMediaApplicationId=self.sip_media_application_id,
-                    TransactionId=transaction_id,
-                    Arguments=arguments,
-                )
-                break
-            except ClientError as error:
-                # A throttled request was not carried out, so asking again cannot transfer twice.
-                # botocore's standard retry mode does not count Chime's 429 as throttling.
-                if _error_code(error) in _BUSY and attempt < BUSY_ATTEMPTS:
-                    time.sleep(BUSY_PAUSE_SECONDS)
-                    continue
-                return failure(_chime_reason(error, transaction_id))
-            except BotoCoreError as error:
-                logger.error("Chime SDK Voice unreachable", extra={"error": str(error)})
-                return failure("could not reach Chime SDK Voice to transfer the call; try again")
-        logger.info(
-            "transfer requested",
-            extra={"transaction_id": transaction_id, "target": arguments["TransferTarget"]},
-        )
-        return ok(transaction_id=transaction_id, transfer_target=arguments["TransferTarget"])
+        try:
+            self.calls.request_transfer(transaction_id, target)
+        except CallControlError as error:
+            return failure(str(error))
+        logger.info("transfer requested", extra={"transaction_id": transaction_id, "target": target.target})
+        return ok(transaction_id=transaction_id, transfer_target=target.target)
 
     # ------------------------------------------------------------------------------ helpers
 
@@ -249,21 +219,18 @@ class ConnectApp:
         except ValueError as error:
             raise RequestError(f"{text!r} is not a phone number") from error
 
-    def _target(self, request: ConnectRequest) -> dict[str, str]:
+    def _target(self, request: ConnectRequest) -> TransferTarget:
         target = request.parameters.get("TransferTarget", "")
         arn = request.parameters.get("TransferTargetArn", "")
         if not target:
             raise RequestError("missing parameter TransferTarget")
         if arn:
-            if not _VOICE_CONNECTOR_ARN.match(arn):
-                raise RequestError(f"TransferTargetArn {arn!r} is not a voice connector ARN (…:vc/<id>)")
-            if not _SIP_USER.match(target):
-                raise RequestError(
-                    f"TransferTarget {target!r} is not a SIP user (letters, digits, + * # . _ ~ -)"
-                )
-            return {"TransferTarget": target, "TransferTargetArn": arn}
+            try:
+                return sip_target(target, arn)
+            except TransferTargetError as error:
+                raise RequestError(str(error)) from error
         try:
-            return {"TransferTarget": self._policy().destination(target)}
+            return TransferTarget(self._policy().destination(target))
         except ValueError as error:
             raise RequestError(f"refused transfer target: {error}") from error
 
@@ -272,25 +239,6 @@ class ConnectApp:
         from switchboard.policy import DestinationPolicy  # noqa: PLC0415
 
         return DestinationPolicy(self.default_country, self.allowed_countries)
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _chime_reason(error: ClientError, transaction_id: str) -> str:
-    code = _error_code(error)
-    message = error.response.get("Error", {}).get("Message", "")
-    logger.warning("UpdateSipMediaApplicationCall failed", extra={"code": code, "error_message": message})
-    if code == "NotFoundException":
-        return f"the call (transaction {transaction_id}) is no longer in progress; nothing to transfer"
-    if code in _BUSY:
-        return f"Chime SDK Voice is busy ({code}); try the transfer again"
-    if code in _FORBIDDEN:
-        return f"this function may not update calls of the SIP media application ({code})"
-    if code == "BadRequestException":
-        return f"Chime SDK Voice refused the transfer: {message or code}"
-    return f"Chime SDK Voice could not transfer the call ({code or 'unknown error'})"
 
 
 def _build() -> tuple[ConnectApp | None, str]:
@@ -303,8 +251,9 @@ def _build() -> tuple[ConnectApp | None, str]:
     session = botocore.session.get_session()
     app = ConnectApp(
         pool=DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name),
-        chime=session.create_client("chime-sdk-voice", config=CHIME_CONFIG),
-        sip_media_application_id=settings.sip_media_application_id,
+        calls=ChimeCallControl(
+            session.create_client("chime-sdk-voice", config=CHIME_CONFIG), settings.sip_media_application_id
+        ),
         default_country=settings.default_country,
         allowed_countries=settings.allowed_countries,
     )

@@ -10,6 +10,7 @@ from typing import Protocol
 from switchboard.domain.events import CallRecord, LiveCall
 from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
 from switchboard.domain.rules import ForwardRule
+from switchboard.domain.transfer import TransferTarget
 
 
 class StorageError(Exception):
@@ -121,5 +122,25 @@ class DnisPool(Protocol):
         """Free the pair whoever holds it (operator's repair); returns the claim it dropped.
 
         Raises :class:`~switchboard.domain.pool.PairNotFoundError` when the pair is not in the pool.
+        """
+        ...
+
+
+class CallControlError(RuntimeError):
+    """A request was not delivered to a live call. ``gone``: the call is no longer in progress."""
+
+    def __init__(self, message: str, *, gone: bool = False) -> None:
+        super().__init__(message)
+        self.gone = gone
+
+
+class CallControl(Protocol):
+    """Ask the SIP media application to act on one of its live calls."""
+
+    def request_transfer(self, transaction_id: str, target: TransferTarget) -> None:
+        """Deliver a transfer request to the call (the SMA takes it back and bridges ``target``).
+
+        Raises :class:`CallControlError` when the request could
+        not be delivered (``gone`` when the call has ended).
         """
         ...

@@ -22,6 +22,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from switchboard.adapters.call_control import ChimeCallControl
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import DnisPair
 from switchboard.local._chime_voice_model import ApiError
@@ -323,8 +324,7 @@ def test_an_unknown_sip_media_application(
 ) -> None:
     app = connect_app.ConnectApp(
         pool=claimed,
-        chime=connect_app.app.chime,
-        sip_media_application_id="00000000-0000-0000-0000-000000000000",
+        calls=ChimeCallControl(connect_app.app.calls._client, "00000000-0000-0000-0000-000000000000"),
     )
 
     result = app.handle(load_event("connect_transfer_call"))
@@ -337,7 +337,7 @@ def test_chime_unreachable(connect_app: ModuleType, claimed: DynamoDnisPool) -> 
     unreachable = botocore.session.get_session().create_client(
         "chime-sdk-voice", endpoint_url="http://127.0.0.1:9", config=connect_app.CHIME_CONFIG
     )
-    app = connect_app.ConnectApp(pool=claimed, chime=unreachable, sip_media_application_id="sma")
+    app = connect_app.ConnectApp(pool=claimed, calls=ChimeCallControl(unreachable, "sma"))
 
     result = app.handle(load_event("connect_transfer_call"))
 
@@ -350,8 +350,7 @@ def test_chime_unreachable(connect_app: ModuleType, claimed: DynamoDnisPool) -> 
 def test_table_failure(connect_app: ModuleType, dynamodb: Any, chime: Chime) -> None:
     app = connect_app.ConnectApp(
         pool=DynamoDnisPool(dynamodb, "no-such-table"),
-        chime=connect_app.app.chime,
-        sip_media_application_id="x",
+        calls=connect_app.app.calls,
     )
 
     for name in ("connect_get_data", "connect_transfer_call"):
