@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.auth import Authorizer
 from bot.config import slack_credentials
 from bot.listeners import BotDeps, register
+from bot.transfers import Transfers
 from switchboard.adapters.dynamodb import DynamoCallLog
 from switchboard.policy import DestinationPolicy
 from switchboard.service import ForwardingService
@@ -28,6 +29,7 @@ logger = Logger(service="bot")
 
 settings = load(required=("TABLE_NAME",))
 credentials = slack_credentials(settings)
+policy = DestinationPolicy(settings.default_country, settings.allowed_countries)
 client = WebClient(token=credentials.bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
 
 
@@ -45,6 +47,13 @@ def call_log() -> DynamoCallLog:
     return build(settings)
 
 
+@functools.cache
+def transfers() -> Transfers:
+    from switchboard.wiring import call_control
+
+    return Transfers(call_log(), call_control(settings), policy)
+
+
 app = App(
     signing_secret=credentials.signing_secret,
     client=client,
@@ -55,10 +64,11 @@ register(
     app,
     BotDeps(
         settings=settings,
-        policy=DestinationPolicy(settings.default_country, settings.allowed_countries),
+        policy=policy,
         authorizer=Authorizer(settings.forward_admins, client),
         service=forwarding_service,
         call_log=call_log,
+        transfers=transfers,
     ),
 )
 slack_handler = SlackRequestHandler(app)

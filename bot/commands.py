@@ -8,6 +8,8 @@ Grammar (case-insensitive, numbers in any common format)::
     /forward remove <our-number>               (alias: off)
     /forward list
     /forward status <our-number>
+    /forward calls                             calls bridged right now
+    /forward transfer <our-number|call-id> to <phone-number|sip:user>
     /forward help
 
 Anything else is a :class:`CommandSyntaxError` whose message says what was wrong; the bot answers it
@@ -25,7 +27,10 @@ USAGE = """*Forward our phone numbers*
    options: `for 2h` (expires) · `greeting loop|once|none` · `then prompt|hangup` (when nobody answers)
    · `callerid dialed|caller` (what the destination sees) · `timeout 20` (seconds per destination)
 • `/forward remove +12025550100` (or `off`) — stop forwarding; calls go to the phone system again
-• `/forward list` — every forward · `/forward status +12025550100` — one forward and its last calls
+• `/forward list` — every forward · `/forward status +12025550100` — one forward, its live and last calls
+• `/forward calls` — calls bridged right now
+• `/forward transfer +12025550100 to +13125550199` — take the live call on that number back and
+   transfer it (to a phone number, or `sip:<user>` on our phone system); a call id picks one of several
 • `/forward help` — this text"""
 
 _OPTION_WORDS = r"for|greeting|then|caller[- ]?id|timeout|ring"
@@ -64,6 +69,19 @@ class RemoveForward:
 
 
 @dataclass(frozen=True, slots=True)
+class ListLiveCalls:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall:
+    """``call`` is one of our numbers or a call (transaction) id; ``target`` a number or ``sip:user``."""
+
+    call: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetForward:
     number: str
     destinations: tuple[str, ...]
@@ -74,7 +92,16 @@ class SetForward:
     ring_timeout: int | None = None
 
 
-Command = OpenModal | ShowHelp | ListForwards | ShowStatus | RemoveForward | SetForward
+Command = (
+    OpenModal
+    | ShowHelp
+    | ListForwards
+    | ShowStatus
+    | RemoveForward
+    | SetForward
+    | ListLiveCalls
+    | TransferCall
+)
 
 
 def _unlink(text: str) -> str:
@@ -156,6 +183,19 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
     )
 
 
+def _parse_transfer(rest: str) -> TransferCall:
+    example = "e.g. `/forward transfer +12025550100 to +13125550199`"
+    parts = _TO.split(f" {rest} ", maxsplit=1)
+    if len(parts) != 2 or not parts[0].strip():
+        raise CommandSyntaxError(f"say which call and where to, {example}")
+    call, target = parts[0].strip(), parts[1].strip()
+    if not target:
+        raise CommandSyntaxError(f"say where to transfer the call, {example}")
+    if len(target.split()) > 1 and not re.fullmatch(r"[+\d\s().-]+", target):
+        raise CommandSyntaxError(f"transfer to one target, not `{target}`")
+    return TransferCall(call=call, target=target)
+
+
 def parse(text: str) -> Command:
     """The command in ``text`` (the slash command's text field)."""
     cleaned = " ".join(_unlink(text or "").split())
@@ -173,6 +213,14 @@ def parse(text: str) -> Command:
         return ShowStatus(_one_number(rest, "status"))
     if verb in ("remove", "off", "delete", "stop"):
         return RemoveForward(_one_number(rest, verb))
+    if verb in ("calls", "live"):
+        if rest:
+            raise CommandSyntaxError(
+                f"`{verb}` takes no arguments; `/forward status <number>` shows one number"
+            )
+        return ListLiveCalls()
+    if verb == "transfer":
+        return _parse_transfer(rest)
     parts = _TO.split(cleaned, maxsplit=1)
     if len(parts) == 2:
         return _parse_set(parts[0], parts[1])

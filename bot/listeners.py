@@ -24,14 +24,17 @@ from bot.commands import (
     USAGE,
     CommandSyntaxError,
     ListForwards,
+    ListLiveCalls,
     OpenModal,
     RemoveForward,
     SetForward,
     ShowHelp,
     ShowStatus,
+    TransferCall,
     parse,
 )
-from switchboard.adapters.dynamodb import DynamoCallLog
+from bot.transfers import Result, TransferRefusedError, Transfers, parse_target
+from switchboard.adapters.dynamodb import DynamoCallLog, LiveCallEntry
 from switchboard.domain.durations import DurationError, parse_duration
 from switchboard.domain.rules import find_loops
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
@@ -43,7 +46,7 @@ from switchboard.service import (
     ForwardRequest,
     RefusedError,
 )
-from switchboard.settings import Settings
+from switchboard.settings import ConfigurationError, Settings
 
 log = logging.getLogger("bot")
 
@@ -58,6 +61,7 @@ class BotDeps:
     authorizer: Authorizer
     service: Callable[[], ForwardingService]
     call_log: Callable[[], DynamoCallLog]
+    transfers: Callable[[], Transfers]
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -149,6 +153,13 @@ def register(app: App, deps: BotDeps) -> None:
                 )
         elif isinstance(parsed, RemoveForward):
             ack(text=f":hourglass_flowing_sand: Removing the forward on {parsed.number}…")
+        elif isinstance(parsed, TransferCall):
+            try:
+                target = parse_target(parsed.target, deps.policy, deps.settings.voice_connector_arn)
+            except TransferRefusedError as error:
+                ack(text=f":warning: {error}")
+            else:
+                ack(text=f":hourglass_flowing_sand: Transferring the call on {parsed.call} to {target}…")
         else:
             ack(text=":mag: Looking…")
 
@@ -190,12 +201,28 @@ def register(app: App, deps: BotDeps) -> None:
                 service = deps.service()
                 number = service.our_number(parsed.number)
                 rule = service.get_forward(number)
-                calls = deps.call_log().recent_calls(number, limit=5)
+                call_log = deps.call_log()
+                calls = call_log.recent_calls(number, limit=5)
+                live = call_log.live_calls(number)
                 respond(
-                    blocks=views.status_blocks(number, rule, calls),
+                    blocks=views.status_blocks(number, rule, calls, live),
                     text=f"Status of {number}",
                     replace_original=True,
                 )
+            elif isinstance(parsed, ListLiveCalls):
+                live = deps.call_log().live_calls()
+                respond(
+                    blocks=views.live_blocks(live),
+                    text=f"{len(live)} connected call(s)",
+                    replace_original=True,
+                )
+            elif isinstance(parsed, TransferCall):
+                transfer = parsed
+
+                def say(text: str) -> None:
+                    respond(text=text, replace_original=True)
+
+                _transfer(client, user, transfer.call, transfer.target, say)
         except RefusedError as error:
             respond(text=f":warning: {error}", replace_original=True)
         except StorageError as error:
@@ -216,7 +243,13 @@ def register(app: App, deps: BotDeps) -> None:
             return False
         if isinstance(parsed, SetForward):
             return _check_set(parsed, deps.policy) is None
-        return isinstance(parsed, RemoveForward | ListForwards | ShowStatus)
+        if isinstance(parsed, TransferCall):
+            try:
+                parse_target(parsed.target, deps.policy, deps.settings.voice_connector_arn)
+            except TransferRefusedError:
+                return False
+            return True
+        return isinstance(parsed, RemoveForward | ListForwards | ShowStatus | ListLiveCalls)
 
     app.command("/forward", matchers=[needs_work_after_ack])(ack=ack_forward, lazy=[run_forward])
     app.command("/forward")(ack_forward)
@@ -326,7 +359,14 @@ def register(app: App, deps: BotDeps) -> None:
 
     def _publish_home(client: WebClient, user: str) -> None:
         rules = deps.service().list_forwards()
-        client.views_publish(user_id=user, view=views.home_view(rules, deps.authorizer.may_change(user)))
+        try:
+            live = deps.call_log().live_calls()
+        except StorageError as error:
+            log.error("App Home without live calls: %s", error)
+            live = []
+        client.views_publish(
+            user_id=user, view=views.home_view(rules, deps.authorizer.may_change(user), live)
+        )
 
     def just_ack(ack: Ack) -> None:
         ack()
@@ -359,6 +399,98 @@ def register(app: App, deps: BotDeps) -> None:
     app.action("home_new")(open_new)
     app.action("edit_forward")(open_edit)
     app.action("remove_forward")(ack=just_ack, lazy=[remove_from_button])
+
+    # -- transfers ----------------------------------------------------------------------------
+
+    def _transfer(
+        client: WebClient, user: str, reference: str, target_text: str, say: Callable[[str], None]
+    ) -> None:
+        """Authorise, find the call, ask the SMA to transfer it, then report how it went."""
+        if not deps.authorizer.may_change(user):
+            say(":no_entry: " + deps.authorizer.refusal(user))
+            return
+        try:
+            transfers = deps.transfers()
+        except ConfigurationError as error:
+            say(f":x: Transfers are not set up here: {error}")
+            return
+        try:
+            target = parse_target(target_text, deps.policy, deps.settings.voice_connector_arn)
+            entry = transfers.find_call(reference)
+            transfers.request(entry, target)
+        except TransferRefusedError as error:
+            say(f":warning: {error}")
+            return
+        say(
+            f":telephone_receiver: Taking the call on {entry.call.dialed} back from {entry.call.callee} "
+            f"and transferring it to {target}… (call id `{entry.transaction_id}`)"
+        )
+        outcome = transfers.await_outcome(entry, target)
+        icon = {Result.CONNECTED: ":white_check_mark:", Result.FAILED: ":x:"}.get(
+            outcome.result, ":hourglass:"
+        )
+        say(f"{icon} {outcome.detail}")
+        _announce_transfer(client, entry, str(target), user, outcome.detail)
+
+    def _announce_transfer(
+        client: WebClient, entry: LiveCallEntry, target: str, user: str, result: str
+    ) -> None:
+        if not deps.settings.alert_channel:
+            return
+        try:
+            client.chat_postMessage(
+                channel=deps.settings.alert_channel, text=views.transfer_text(entry, target, user, result)
+            )
+        except SlackApiError as error:
+            log.error("could not announce the transfer in %s: %s", deps.settings.alert_channel, error)
+
+    def open_transfer(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = _user(body)
+        channel = str(body.get("channel", {}).get("id", "")) if body.get("channel") else ""
+        if not deps.authorizer.may_change(user):
+            _tell(client, user, channel, ":no_entry: " + deps.authorizer.refusal(user))
+            return
+        transaction_id = str(action.get("value", ""))
+        try:
+            entry = deps.call_log().live_call(transaction_id)
+        except StorageError as error:
+            _tell(client, user, channel, f":x: The call table is unavailable ({error}).")
+            return
+        if entry is None:
+            _tell(client, user, channel, f":information_source: Call `{transaction_id}` has already ended.")
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=views.transfer_modal(entry, channel))
+
+    def ack_transfer_modal(ack: Ack, view: dict[str, Any]) -> None:
+        form = views.read_transfer_modal(view)
+        try:
+            parse_target(form.target, deps.policy, deps.settings.voice_connector_arn)
+        except TransferRefusedError as error:
+            ack(response_action="errors", errors={views.TRANSFER_BLOCK: str(error)[:150]})
+            return
+        ack()
+
+    def apply_transfer_modal(body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        form = views.read_transfer_modal(view)
+        user = _user(body)
+        try:
+            parse_target(form.target, deps.policy, deps.settings.voice_connector_arn)
+        except TransferRefusedError:
+            return  # sent back with the error by the ack
+        try:
+            _transfer(
+                client,
+                user,
+                form.transaction_id,
+                form.target,
+                lambda text: _tell(client, user, form.channel_id, text),
+            )
+        except StorageError as error:
+            _tell(client, user, form.channel_id, f":x: The call table is unavailable ({error}).")
+
+    app.action(views.TRANSFER_ACTION)(open_transfer)
+    app.view(views.TRANSFER_CALLBACK)(ack=ack_transfer_modal, lazy=[apply_transfer_modal])
 
     # Buttons on channel alerts (Remove / Edit / Try another destination).
     from bot.alert_actions import register_alert_actions

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.alerts import escape, mask_number
+from switchboard.adapters.dynamodb import LiveCallEntry
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.rules import (
     DEFAULT_RING_TIMEOUT,
@@ -23,6 +25,9 @@ from switchboard.domain.rules import (
 from switchboard.service import ChangeResult
 
 MODAL_CALLBACK = "forward_modal"
+TRANSFER_CALLBACK = "transfer_modal"
+TRANSFER_ACTION = "transfer_call"
+TRANSFER_BLOCK = "target"
 DEST_BLOCKS = tuple(f"dest_{i}" for i in range(1, MAX_DESTINATIONS + 1))
 EXPIRY_CHOICES = (
     ("never", "Never"),
@@ -229,7 +234,13 @@ def list_blocks(rules: list[ForwardRule]) -> list[dict[str, Any]]:
     return blocks
 
 
-def status_blocks(number: str, rule: ForwardRule | None, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def status_blocks(
+    number: str,
+    rule: ForwardRule | None,
+    calls: list[dict[str, Any]],
+    live: list[LiveCallEntry] | None = None,
+    now_ms: int | None = None,
+) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
@@ -253,7 +264,111 @@ def status_blocks(number: str, rule: ForwardRule | None, calls: list[dict[str, A
             for c in calls
         ]
         blocks.append({"type": "section", "text": _text("*Last calls*\n" + "\n".join(lines), "mrkdwn")})
+    if live:
+        blocks += live_blocks(live, now_ms, title="Connected now")
     return blocks
+
+
+def live_call_text(entry: LiveCallEntry, now_ms: int | None = None) -> str:
+    """One live call as people read it; the caller masked as in alerts, the call id to act on."""
+    call = entry.call
+    now = int(datetime.now(UTC).timestamp() * 1000) if now_ms is None else now_ms
+    talking = describe_duration(max(0, (now - call.since_ms) // 1000)) if now > call.since_ms else "just now"
+    callee = f"Amazon Connect ({call.callee})" if call.via_connect else call.callee
+    how = "transferred to" if call.transferred else "talking to"
+    return (
+        f"*{call.dialed}* · from {escape(mask_number(call.caller))} · {how} {escape(callee)} "
+        f"for {talking}\ncall id `{entry.transaction_id}`"
+    )
+
+
+def live_blocks(
+    live: list[LiveCallEntry],
+    now_ms: int | None = None,
+    *,
+    title: str = "Connected calls",
+    buttons: bool = True,
+) -> list[dict[str, Any]]:
+    """Live calls, each with a Transfer button (authorisation is checked when it is pressed)."""
+    if not live:
+        return [{"type": "section", "text": _text("No call is connected right now.", "mrkdwn")}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _text(f"*{title} ({len(live)})*", "mrkdwn")}]
+    for entry in live[:20]:
+        section: dict[str, Any] = {"type": "section", "text": _text(live_call_text(entry, now_ms), "mrkdwn")}
+        if buttons:
+            section["accessory"] = {
+                "type": "button",
+                "action_id": TRANSFER_ACTION,
+                "text": _text("Transfer…"),
+                "value": entry.transaction_id,
+            }
+        blocks.append(section)
+    return blocks
+
+
+def transfer_modal(entry: LiveCallEntry, channel_id: str = "") -> dict[str, Any]:
+    """Where to transfer one live call."""
+    metadata = {"transaction_id": entry.transaction_id, "channel_id": channel_id}
+    return {
+        "type": "modal",
+        "callback_id": TRANSFER_CALLBACK,
+        "title": _text("Transfer a call"),
+        "submit": _text("Transfer"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {"type": "section", "text": _text(live_call_text(entry), "mrkdwn")},
+            _input(
+                TRANSFER_BLOCK,
+                "Transfer to",
+                {
+                    "type": "plain_text_input",
+                    "action_id": TRANSFER_BLOCK,
+                    "placeholder": _text("+13125550199, or sip:<user> on our phone system"),
+                },
+            ),
+            {
+                "type": "context",
+                "elements": [
+                    _text(
+                        'The current callee is hung up, the caller hears "please hold" and is '
+                        "connected to the new target.",
+                        "mrkdwn",
+                    )
+                ],
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TransferInput:
+    transaction_id: str
+    target: str
+    channel_id: str
+
+
+def read_transfer_modal(view: dict[str, Any]) -> TransferInput:
+    values: dict[str, Any] = view.get("state", {}).get("values", {})
+    target = values.get(TRANSFER_BLOCK, {}).get(TRANSFER_BLOCK, {}).get("value") or ""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    return TransferInput(
+        transaction_id=str(metadata.get("transaction_id") or ""),
+        target=str(target).strip(),
+        channel_id=str(metadata.get("channel_id") or ""),
+    )
+
+
+def transfer_text(entry: LiveCallEntry, target: str, actor: str, result: str) -> str:
+    """The channel announcement of a transfer (the audit trail, like routing changes)."""
+    call = entry.call
+    return (
+        f":twisted_rightwards_arrows: {_who(actor)} transferred the call on *{call.dialed}* "
+        f"(from {escape(mask_number(call.caller))}, with {escape(call.callee)}) to {escape(target)}: {result}"
+    )
 
 
 def _who(actor: str) -> str:
@@ -277,7 +392,9 @@ def change_text(result: ChangeResult, actor: str) -> str:
     )
 
 
-def home_view(rules: list[ForwardRule], may_change: bool) -> dict[str, Any]:
+def home_view(
+    rules: list[ForwardRule], may_change: bool, live: list[LiveCallEntry] | None = None
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _text("Call forwarding")},
         {
@@ -348,4 +465,7 @@ def home_view(rules: list[ForwardRule], may_change: bool) -> dict[str, Any]:
                     ],
                 }
             )
+    if live:
+        blocks.append({"type": "divider"})
+        blocks += live_blocks(live, buttons=may_change)
     return {"type": "home", "blocks": blocks[:100]}

@@ -33,6 +33,7 @@ class Settings:
     prompt_prefix: str = "prompts/"
     sip_media_application_id: str = ""
     voice_connector_id: str = ""
+    voice_connector_arn: str = ""  # where SIP transfer targets (sip:<user>) are reached
     alert_channel: str = ""
     forward_admins: tuple[str, ...] = ()
     default_country: str = "US"
@@ -51,6 +52,7 @@ ENV_NAMES: Mapping[str, str] = {
     "prompt_prefix": "PROMPT_PREFIX",
     "sip_media_application_id": "SIP_MEDIA_APPLICATION_ID",
     "voice_connector_id": "VOICE_CONNECTOR_ID",
+    "voice_connector_arn": "VOICE_CONNECTOR_ARN",
     "alert_channel": "ALERT_CHANNEL",
     "forward_admins": "FORWARD_ADMINS",
     "default_country": "DEFAULT_COUNTRY",
@@ -94,6 +96,7 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
         prompt_prefix=prefix if prefix.endswith("/") else prefix + "/",
         sip_media_application_id=get("SIP_MEDIA_APPLICATION_ID"),
         voice_connector_id=get("VOICE_CONNECTOR_ID"),
+        voice_connector_arn=get("VOICE_CONNECTOR_ARN"),
         alert_channel=get("ALERT_CHANNEL"),
         forward_admins=_split(get("FORWARD_ADMINS")),
         default_country=default_country,

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 
+from switchboard.adapters.call_control import ChimeCallControl
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.policy import DestinationPolicy
@@ -61,3 +62,12 @@ def forwarding_service(
 
 def call_log(settings: Settings, dynamodb: Any | None = None) -> DynamoCallLog:
     return DynamoCallLog(dynamodb or dynamodb_client(), settings.table_name)
+
+
+def call_control(settings: Settings, chime: Any | None = None) -> ChimeCallControl:
+    """UpdateSipMediaApplicationCall on the stack's SIP media application (transfers)."""
+    if not settings.sip_media_application_id:
+        raise ConfigurationError(
+            "missing required environment variable(s): SIP_MEDIA_APPLICATION_ID (needed to transfer calls)"
+        )
+    return ChimeCallControl(chime or chime_voice_client(), settings.sip_media_application_id)

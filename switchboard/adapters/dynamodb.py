@@ -394,6 +394,18 @@ class DynamoCallLog:
             raise StorageError(f"could not read the live calls: {error}") from error
         return _current(found, now_ms)
 
+    def call_record(self, transaction_id: str) -> dict[str, Any] | None:
+        """The stored record of a call that has ended, or None (still going, or unknown)."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"CALL#{transaction_id}"}, "sk": {"S": "RECORD"}},
+                ConsistentRead=True,
+            ).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the record of call {transaction_id}: {error}") from error
+        return decode_item(item) if item else None
+
     def live_call(self, transaction_id: str, *, now_ms: int | None = None) -> LiveCallEntry | None:
         """The live call with this transaction id, or None when it is not (or no longer) bridged."""
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import ForwardRule
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
@@ -29,6 +30,7 @@ from switchboard.local.slack_requests import (
 )
 from switchboard.local.slack_standin import SlackStandIn
 from tests.functional.conftest import TABLE
+from tests.helpers import CallDriver, action_types, load_event
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test"
@@ -92,6 +94,7 @@ def bot_session(moto_endpoint: str) -> Iterator[Bot]:
             "FORWARD_ADMINS": f"{ADMIN},S0OPS",
             "SIP_MEDIA_APPLICATION_ID": sma,
             "VOICE_CONNECTOR_ID": vc,
+            "VOICE_CONNECTOR_ARN": f"arn:aws:chime:us-east-1:123456789012:vc/{vc}",
             "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
             "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
         }
@@ -114,6 +117,7 @@ def bot(bot_session: Bot, dynamodb: Any) -> Iterator[Bot]:
     bot_session.slack.clear()
     yield bot_session
     bot_session.lambdas.wait_idle(timeout=20)
+    bot_session.chime.on_call_update = None
     bot_session.chime.restore(baseline)
 
 
@@ -461,3 +465,225 @@ def test_expiry_job_routes_expired_forwards_back_and_tells_the_channel(bot: Bot,
     (message,) = bot.slack.messages(ALERTS)
     assert f"The forward on *{OURS}* expired" in message["text"]
     assert repo.history(OURS)[0]["actor"] == "expiry"
+
+
+# -- transfers of live calls ------------------------------------------------------------------
+
+TARGET = "+13125550199"
+
+
+@dataclass
+class LiveCall:
+    """A forwarded call bridged through the real SMA handler; transfer requests reach it the way
+    they do in AWS: the bot calls UpdateSipMediaApplicationCall on the Chime SDK Voice emulator,
+    which delivers CALL_UPDATE_REQUESTED to the handler."""
+
+    driver: CallDriver
+    callee: str
+    target_answers: bool = True
+    requests: list[dict[str, str]] | None = None
+
+    def on_update(self, sma: str, transaction_id: str, arguments: dict[str, str]) -> None:
+        if transaction_id != self.driver.transaction_id:
+            raise LookupError(f"no call {transaction_id}")
+        assert self.requests is not None
+        self.requests.append(dict(arguments))
+        event = load_event("call_update_requested")
+        event["ActionData"]["Parameters"]["Arguments"] = arguments
+        taken_back = self.driver.send(event)
+        assert action_types(taken_back) == ["Hangup"]  # the current callee goes first
+        bridged = self.driver.send("hangup_leg_b", destination=self.callee)
+        assert action_types(bridged) == ["PlayAudio", "CallAndBridge"]
+        target = arguments["TransferTarget"]
+        if self.target_answers:
+            self.driver.send("action_successful_call_and_bridge", destination=target)
+        else:
+            self.driver.send("action_failed_call_and_bridge", destination=target, error="CallNotAnswered")
+
+
+def live_call(bot: Bot, sma_app: Any, dynamodb: Any, transaction_id: str = "tx-live-1") -> LiveCall:
+    if stored(dynamodb) is None:
+        DynamoForwardRepository(dynamodb, TABLE).save(
+            ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN
+        )
+    driver = CallDriver(sma_app.handler, transaction_id)
+    driver.send("new_inbound_call")
+    driver.send("action_successful_call_and_bridge", destination=FIRST)
+    call = LiveCall(driver, FIRST, requests=[])
+    bot.chime.on_call_update = call.on_update
+    return call
+
+
+def live_entry(dynamodb: Any, transaction_id: str) -> dict[str, Any] | None:
+    item = dynamodb.get_item(
+        TableName=TABLE, Key={"pk": {"S": f"CALL#{transaction_id}"}, "sk": {"S": "LIVE"}}
+    ).get("Item")
+    return decode_item(item) if item else None
+
+
+def test_transfer_by_number_takes_the_call_back_and_reports_the_answer(
+    bot: Bot, sma_app: Any, dynamodb: Any
+) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    ack = ack_text(bot.command("transfer 202-555-0100 to (312) 555-0199", name="t"))
+    assert "Transferring the call on 202-555-0100 to +13125550199" in ack
+    bot.settle()
+
+    assert call.requests == [{"Transfer": "true", "TransferTarget": TARGET}]
+    said = [r["text"] for r in bot.responded("t")]
+    assert "Taking the call on +12025550100 back from +12065550111" in said[0]
+    assert said[-1] == ":white_check_mark: +13125550199 answered; the caller is connected."
+    entry = live_entry(dynamodb, "tx-live-1")
+    assert entry is not None
+    assert (entry["callee"], entry["transferred"]) == (TARGET, True)
+    (announcement,) = [c.args["text"] for c in bot.slack.calls_to("chat.postMessage")]
+    assert f"<@{ADMIN}> transferred the call on *{OURS}*" in announcement
+    assert "+1303•••0123" in announcement  # the caller is masked in the channel
+
+
+def test_a_target_that_does_not_answer_is_reported_as_failed(bot: Bot, sma_app: Any, dynamodb: Any) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    call.target_answers = False
+    bot.command(f"transfer {OURS} to {TARGET}", name="t")
+    bot.settle()
+    said = [r["text"] for r in bot.responded("t")]
+    assert said[-1] == (
+        ":x: +13125550199 did not answer (CallNotAnswered); the caller heard the failure message "
+        "and the call ended."
+    )
+    assert live_entry(dynamodb, "tx-live-1") is None  # ended with the call's record
+
+
+def test_a_sip_target_goes_through_the_voice_connector(bot: Bot, sma_app: Any, dynamodb: Any) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    bot.command("transfer tx-live-1 to sip:agent-7@pbx.example.com", name="t")
+    bot.settle()
+    assert call.requests == [
+        {
+            "Transfer": "true",
+            "TransferTarget": "agent-7",
+            "TransferTargetArn": f"arn:aws:chime:us-east-1:123456789012:vc/{bot.vc}",
+        }
+    ]
+    assert (
+        bot.responded("t")[-1]["text"] == ":white_check_mark: sip:agent-7 answered; the caller is connected."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("transfer +12025550100 to 911", "emergency"),
+        ("transfer +12025550100 to +1 900 555 0100", "premium-rate"),
+        ("transfer +12025550100 to +442079460000", "US"),
+        ("transfer +12025550100 to sip:not a user", "one target"),
+        ("transfer to +13125550199", "say which call"),
+    ],
+)
+def test_refused_targets_are_answered_in_the_ack_and_nothing_is_asked(
+    bot: Bot, sma_app: Any, dynamodb: Any, text: str, reason: str
+) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    invoked = len(bot.lambdas.invocations)
+    assert reason in ack_text(bot.command(text))
+    bot.settle()
+    assert len(bot.lambdas.invocations) == invoked  # answered by the ack alone: no lazy work
+    assert call.requests == []
+
+
+def test_who_may_transfer_and_which_call(bot: Bot, sma_app: Any, dynamodb: Any) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    bot.command(f"transfer {OURS} to {TARGET}", user=VISITOR, name="visitor")
+    bot.command(f"transfer {OTHER} to {TARGET}", name="idle")
+    bot.command(f"transfer tx-no-such-call to {TARGET}", name="unknown")
+    bot.command(f"transfer tx-live-1 to {FIRST}", name="same")
+    bot.settle()
+    assert "not change them" in bot.responded("visitor")[-1]["text"]
+    assert bot.responded("idle")[-1]["text"] == (
+        ":warning: No call is connected on +12025550101 right now (only answered calls can be transferred)."
+    )
+    assert "Call `tx-no-such-call` is not connected" in bot.responded("unknown")[-1]["text"]
+    assert "already talking to +12065550111" in bot.responded("same")[-1]["text"]
+    assert call.requests == []
+
+    second = CallDriver(sma_app.handler, "tx-live-2")
+    second.send("new_inbound_call", caller="+14155550142")
+    second.send("action_successful_call_and_bridge", destination=FIRST)
+    bot.command(f"transfer {OURS} to {TARGET}", name="two")
+    bot.settle()
+    text = bot.responded("two")[-1]["text"]
+    assert "2 calls are connected on +12025550100" in text
+    assert "`tx-live-1`" in text
+    assert "`tx-live-2`" in text
+    assert call.requests == []
+
+
+def test_a_call_that_ended_in_chime_is_reported_not_retried(bot: Bot, sma_app: Any, dynamodb: Any) -> None:
+    live_call(bot, sma_app, dynamodb)
+
+    def gone(sma: str, transaction_id: str, arguments: dict[str, str]) -> None:
+        raise LookupError(f"no call {transaction_id}")
+
+    bot.chime.on_call_update = gone
+    bot.command(f"transfer {OURS} to {TARGET}", name="t")
+    bot.settle()
+    assert bot.responded("t")[-1]["text"] == (
+        ":warning: The call (transaction tx-live-1) is no longer in progress; nothing to transfer."
+    )
+
+
+def test_status_calls_and_app_home_show_live_calls_with_a_transfer_button(
+    bot: Bot, sma_app: Any, dynamodb: Any
+) -> None:
+    live_call(bot, sma_app, dynamodb)
+    bot.command(f"status {OURS}", user=VISITOR, name="status")
+    bot.command("calls", user=VISITOR, name="calls")
+    bot.send(home_opened(ADMIN))
+    bot.send(home_opened(VISITOR))
+    bot.settle()
+    for blocks in (bot.responded("status")[0]["blocks"], bot.responded("calls")[0]["blocks"]):
+        text = json.dumps(blocks, ensure_ascii=False)
+        assert "from +1303•••0123 · talking to +12065550111" in text
+        assert "call id `tx-live-1`" in text
+        assert '"action_id": "transfer_call"' in text
+    assert '"value": "tx-live-1"' in json.dumps(bot.slack.home_views[ADMIN])
+    assert "tx-live-1" in json.dumps(bot.slack.home_views[VISITOR])
+    assert "transfer_call" not in json.dumps(bot.slack.home_views[VISITOR])  # no button without rights
+
+
+def test_the_transfer_button_opens_a_form_that_checks_the_target_then_transfers(
+    bot: Bot, sma_app: Any, dynamodb: Any
+) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    press = block_actions_payload("transfer_call", value="tx-live-1", block_id="live", user_id=ADMIN)
+    assert bot.send(interaction_event(press, SECRET))["statusCode"] == 200
+    (opened,) = bot.slack.calls_to("views.open")
+    view = dict(bot.slack.open_views[opened.response["view"]["id"]])
+    assert view["callback_id"] == "transfer_modal"
+
+    refused = submit(bot, view, {"target": "1-900-555-0100"})
+    assert "premium-rate" in json.loads(refused["body"])["errors"]["target"]
+    assert call.requests == []
+
+    accepted = submit(bot, view, {"target": "312.555.0199"})
+    assert accepted["statusCode"] == 200
+    assert not accepted.get("body")
+    bot.settle()
+    assert call.requests == [{"Transfer": "true", "TransferTarget": TARGET}]
+    told = [c.args["text"] for c in bot.slack.calls_to("chat.postEphemeral")]
+    assert told[-1] == ":white_check_mark: +13125550199 answered; the caller is connected."
+
+    # The call has moved on: the same button on an old message now says so instead of a form.
+    call.driver.send("hangup_leg_a")
+    again = block_actions_payload("transfer_call", value="tx-live-1", block_id="live", user_id=ADMIN)
+    bot.send(interaction_event(again, SECRET))
+    assert len(bot.slack.calls_to("views.open")) == 1
+    assert "has already ended" in bot.slack.calls_to("chat.postEphemeral")[-1].args["text"]
+
+
+def test_a_visitor_pressing_transfer_gets_a_refusal_not_a_form(bot: Bot, sma_app: Any, dynamodb: Any) -> None:
+    live_call(bot, sma_app, dynamodb)
+    press = block_actions_payload("transfer_call", value="tx-live-1", block_id="live", user_id=VISITOR)
+    bot.send(interaction_event(press, SECRET))
+    assert bot.slack.calls_to("views.open") == []
+    assert "not change them" in bot.slack.calls_to("chat.postEphemeral")[-1].args["text"]

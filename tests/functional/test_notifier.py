@@ -105,6 +105,7 @@ def buttons(bot: Bot) -> Bot:
         authorizer=Authorizer(module.settings.forward_admins, module.client),
         service=module.forwarding_service,
         call_log=module.call_log,
+        transfers=module.transfers,
     )
     register_alert_actions(module.app, deps)
     return bot

@@ -8,11 +8,13 @@ from bot.commands import (
     USAGE,
     CommandSyntaxError,
     ListForwards,
+    ListLiveCalls,
     OpenModal,
     RemoveForward,
     SetForward,
     ShowHelp,
     ShowStatus,
+    TransferCall,
     parse,
     split_destinations,
 )
@@ -30,6 +32,14 @@ from bot.commands import (
         ("status +12025550100", ShowStatus("+12025550100")),
         ("remove (202) 555-0100", RemoveForward("(202) 555-0100")),
         ("OFF 202.555.0100", RemoveForward("202.555.0100")),
+        ("calls", ListLiveCalls()),
+        ("transfer +12025550100 to +13125550199", TransferCall("+12025550100", "+13125550199")),
+        ("Transfer (202) 555-0100 TO (312) 555-0199", TransferCall("(202) 555-0100", "(312) 555-0199")),
+        ("transfer 3f2a9c1e-77aa to sip:agent-7", TransferCall("3f2a9c1e-77aa", "sip:agent-7")),
+        (
+            "transfer <tel:+12025550100|+1 202-555-0100> to +13125550199",
+            TransferCall("+1 202-555-0100", "+13125550199"),
+        ),
     ],
 )
 def test_simple_subcommands(text: str, expected: object) -> None:
@@ -97,6 +107,11 @@ def test_destination_lists(text: str, expected: tuple[str, ...]) -> None:
         ("+12025550100 to +12065550111 timeout soon", "number of seconds"),
         ("+12025550100 to +12065550111 greeting once greeting none", "given twice"),
         ("+12025550100 to for 2h", "say where to forward to"),
+        ("transfer", "say which call and where to"),
+        ("transfer +12025550100", "say which call and where to"),
+        ("transfer to +13125550199", "say which call and where to"),
+        ("transfer +12025550100 to sip:a or sip:b", "one target"),
+        ("calls now", "takes no arguments"),
     ],
 )
 def test_bad_input_says_what_is_wrong(text: str, message: str) -> None:
@@ -110,6 +125,9 @@ def test_usage_mentions_every_subcommand() -> None:
         "/forward list",
         "/forward status",
         "/forward help",
+        "/forward calls",
+        "/forward transfer",
+        "sip:<user>",
         "for 2h",
         "greeting",
     ):

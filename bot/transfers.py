@@ -1,0 +1,179 @@
+"""Transfers from Slack: which live call, where to, and how it went.
+
+The bot sends the same request as Amazon Connect's Lambda (UpdateSipMediaApplicationCall, see
+:mod:`switchboard.adapters.call_control`); the SIP media application does the rest: it hangs up
+whoever has the call, plays "please hold" and bridges the caller to the target. The API only says
+the request was delivered, but the person who asked wants to know whether the caller got through,
+so :meth:`Transfers.await_outcome` watches the call's live entry (re-listed with the target as
+callee once the target answers) and, when the call ends, its record.
+
+No Slack here: the listeners decide how to show what this returns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from switchboard.adapters.dynamodb import LiveCallEntry
+from switchboard.domain.transfer import (
+    TransferTarget,
+    TransferTargetError,
+    is_sip_text,
+    sip_target,
+    sip_user,
+)
+from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.ports import CallControl, CallControlError
+
+# A little longer than the SMA rings a transfer target (30 s) plus "please hold".
+DEFAULT_WAIT_SECONDS = 40.0
+DEFAULT_POLL_SECONDS = 1.0
+_NUMBER_TEXT = re.compile(r"^[+\d\s().-]+$")
+_CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{1,63}$")
+
+
+class TransferRefusedError(ValueError):
+    """The transfer cannot be made; the message says why, for the person who asked."""
+
+
+class LiveCallLog(Protocol):
+    def live_calls(self, dialed: str | None = None, *, now_ms: int | None = None) -> list[LiveCallEntry]: ...
+    def live_call(self, transaction_id: str, *, now_ms: int | None = None) -> LiveCallEntry | None: ...
+    def call_record(self, transaction_id: str) -> dict[str, Any] | None: ...
+
+
+class Result(StrEnum):
+    CONNECTED = "connected"  # the target answered
+    FAILED = "failed"  # the call ended without reaching the target
+    PENDING = "pending"  # no outcome within the wait (still ringing, or the SMA ignored it)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOutcome:
+    result: Result
+    detail: str
+
+
+def parse_target(text: str, policy: DestinationPolicy, voice_connector_arn: str) -> TransferTarget:
+    """``+13125550199`` (any common format) or ``sip:agent-7``; refused with the reason otherwise.
+
+    A phone number must pass the forwarding destination policy: the SMA pays for the outbound leg,
+    and a transfer is as good a toll-fraud route as a forward.
+    """
+    text = text.strip()
+    if is_sip_text(text):
+        if not voice_connector_arn:
+            raise TransferRefusedError(
+                "SIP transfers are not set up here (VOICE_CONNECTOR_ARN is not configured); "
+                "transfer to a phone number instead"
+            )
+        try:
+            return sip_target(sip_user(text), voice_connector_arn)
+        except TransferTargetError as error:
+            raise TransferRefusedError(str(error)) from error
+    try:
+        return TransferTarget(policy.destination(text))
+    except DestinationRefusedError as error:
+        raise TransferRefusedError(str(error)) from error
+
+
+class Transfers:
+    """Find a live call, ask the SMA to transfer it, and follow what happens."""
+
+    def __init__(
+        self,
+        calls: LiveCallLog,
+        control: CallControl,
+        policy: DestinationPolicy,
+        *,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._calls = calls
+        self._control = control
+        self._policy = policy
+        self._wait = wait_seconds
+        self._poll = poll_seconds
+        self._clock = clock
+        self._sleep = sleep
+
+    def find_call(self, reference: str) -> LiveCallEntry:
+        """The live call ``reference`` names: one of our numbers (with exactly one live call) or a
+        call id (the transaction id shown in Slack)."""
+        reference = reference.strip()
+        if _NUMBER_TEXT.match(reference):
+            try:
+                number = self._policy.our_number(reference)
+            except DestinationRefusedError as error:
+                raise TransferRefusedError(str(error)) from error
+            live = self._calls.live_calls(number)
+            if not live:
+                raise TransferRefusedError(
+                    f"No call is connected on {number} right now (only answered calls can be transferred)."
+                )
+            if len(live) > 1:
+                ids = ", ".join(f"`{entry.transaction_id}`" for entry in live[:10])
+                raise TransferRefusedError(
+                    f"{len(live)} calls are connected on {number}; say which one by its call id: {ids}"
+                )
+            return live[0]
+        if not _CALL_ID.match(reference):
+            raise TransferRefusedError(f"`{reference}` is neither one of our numbers nor a call id")
+        entry = self._calls.live_call(reference)
+        if entry is None:
+            raise TransferRefusedError(f"Call `{reference}` is not connected (it has ended, or never was).")
+        return entry
+
+    def request(self, entry: LiveCallEntry, target: TransferTarget) -> None:
+        """Deliver the transfer request to the call."""
+        if entry.call.callee == target.target:
+            raise TransferRefusedError(f"The caller is already talking to {target}.")
+        if target.target == entry.call.dialed:
+            raise TransferRefusedError("A call cannot be transferred to the number it came in on.")
+        try:
+            self._control.request_transfer(entry.transaction_id, target)
+        except CallControlError as error:
+            message = str(error)
+            raise TransferRefusedError(message[:1].upper() + message[1:] + ".") from error
+
+    def await_outcome(self, entry: LiveCallEntry, target: TransferTarget) -> TransferOutcome:
+        """Wait (bounded) until the target answers or the call ends."""
+        deadline = self._clock() + self._wait
+        while True:
+            live = self._calls.live_call(entry.transaction_id)
+            if live is not None and live.call.transferred and live.call.callee == target.target:
+                return TransferOutcome(Result.CONNECTED, f"{target} answered; the caller is connected.")
+            if live is None:
+                record = self._calls.call_record(entry.transaction_id)
+                if record is not None:
+                    return _ended(record, target)
+            if self._clock() >= deadline:
+                return TransferOutcome(
+                    Result.PENDING,
+                    f"{target} has not answered after {self._wait:.0f} s. `/forward status "
+                    f"{entry.call.dialed}` shows how it went; a failed transfer is alerted in the channel.",
+                )
+            self._sleep(self._poll)
+
+
+def _ended(record: dict[str, Any], target: TransferTarget) -> TransferOutcome:
+    outcome = str(record.get("outcome", ""))
+    if outcome == "transferred":
+        return TransferOutcome(Result.CONNECTED, f"{target} answered; the call has since ended.")
+    if outcome == "transfer-failed":
+        attempts = record.get("attempts") or []
+        why = f" ({attempts[-1].get('result')})" if attempts and isinstance(attempts[-1], dict) else ""
+        return TransferOutcome(
+            Result.FAILED,
+            f"{target} did not answer{why}; the caller heard the failure message and the call ended.",
+        )
+    if outcome == "abandoned":
+        return TransferOutcome(Result.FAILED, "The caller hung up during the transfer.")
+    return TransferOutcome(Result.FAILED, f"The call ended before the transfer ({outcome or 'unknown'}).")

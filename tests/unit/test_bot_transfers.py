@@ -1,0 +1,188 @@
+"""bot.transfers: finding the call, refusing bad targets, and following the outcome (no AWS, no Slack)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.transfers import Result, TransferRefusedError, Transfers, parse_target
+from switchboard.adapters.dynamodb import LiveCallEntry
+from switchboard.domain.events import LiveCall
+from switchboard.domain.transfer import TransferTarget
+from switchboard.policy import DestinationPolicy
+from switchboard.ports import CallControlError
+
+OURS, OTHER, CALLER = "+12025550100", "+12025550101", "+13035550123"
+FIRST, TARGET = "+12065550111", "+13125550199"
+VC_ARN = "arn:aws:chime:us-east-1:123456789012:vc/abcdefghijklmnop"
+POLICY = DestinationPolicy("US")
+
+
+def entry(
+    transaction_id: str = "tx-1", dialed: str = OURS, callee: str = FIRST, **fields: Any
+) -> LiveCallEntry:
+    return LiveCallEntry(transaction_id, LiveCall(dialed, CALLER, callee, 1_000, 500, **fields))
+
+
+class Log:
+    """Live entries and records as the table holds them; ``script`` changes them per poll."""
+
+    def __init__(self, *entries: LiveCallEntry) -> None:
+        self.live = {e.transaction_id: e for e in entries}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.polls = 0
+        self.script: list[Any] = []
+
+    def live_calls(self, dialed: str | None = None, *, now_ms: int | None = None) -> list[LiveCallEntry]:
+        return [e for e in self.live.values() if dialed in (None, e.call.dialed)]
+
+    def live_call(self, transaction_id: str, *, now_ms: int | None = None) -> LiveCallEntry | None:
+        self.polls += 1
+        if self.script:
+            self.script.pop(0)(self)
+        return self.live.get(transaction_id)
+
+    def call_record(self, transaction_id: str) -> dict[str, Any] | None:
+        return self.records.get(transaction_id)
+
+
+class Control:
+    def __init__(self, error: CallControlError | None = None) -> None:
+        self.requests: list[tuple[str, TransferTarget]] = []
+        self.error = error
+
+    def request_transfer(self, transaction_id: str, target: TransferTarget) -> None:
+        if self.error:
+            raise self.error
+        self.requests.append((transaction_id, target))
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def transfers(log: Log, control: Control | None = None, wait: float = 10.0) -> tuple[Transfers, FakeTime]:
+    fake = FakeTime()
+    return (
+        Transfers(
+            log,
+            control or Control(),
+            POLICY,
+            wait_seconds=wait,
+            poll_seconds=1.0,
+            clock=fake.clock,
+            sleep=fake.sleep,
+        ),
+        fake,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("(312) 555-0199", TransferTarget(TARGET)),
+        ("sip:agent-7", TransferTarget("agent-7", VC_ARN)),
+        ("SIP:agent-7@pbx.example.com", TransferTarget("agent-7", VC_ARN)),
+    ],
+)
+def test_targets(text: str, expected: TransferTarget) -> None:
+    assert parse_target(text, POLICY, VC_ARN) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "arn", "reason"),
+    [
+        ("911", VC_ARN, "emergency"),
+        ("+19005550100", VC_ARN, "premium-rate"),
+        ("sip:agent-7", "", "VOICE_CONNECTOR_ARN is not configured"),
+        ("sip:", VC_ARN, "is not a SIP user"),
+        ("sip:a b", VC_ARN, "is not a SIP user"),
+    ],
+)
+def test_refused_targets(text: str, arn: str, reason: str) -> None:
+    with pytest.raises(TransferRefusedError, match=reason):
+        parse_target(text, POLICY, arn)
+
+
+def test_find_call_by_number_or_id() -> None:
+    log = Log(entry("tx-1"), entry("tx-2", dialed=OTHER))
+    finder, _ = transfers(log)
+    assert finder.find_call("(202) 555-0100").transaction_id == "tx-1"
+    assert finder.find_call("tx-2").transaction_id == "tx-2"
+    log.live["tx-3"] = entry("tx-3")
+    with pytest.raises(TransferRefusedError, match=r"2 calls are connected on \+12025550100.*`tx-1`.*`tx-3`"):
+        finder.find_call(OURS)
+    with pytest.raises(TransferRefusedError, match=r"No call is connected on \+12025550102"):
+        finder.find_call("+12025550102")
+    with pytest.raises(TransferRefusedError, match="neither one of our numbers nor a call id"):
+        finder.find_call("x!")
+
+
+def test_request_refuses_pointless_transfers_and_explains_chime_errors() -> None:
+    control = Control()
+    finder, _ = transfers(Log(), control)
+    with pytest.raises(TransferRefusedError, match="already talking to"):
+        finder.request(entry(), TransferTarget(FIRST))
+    with pytest.raises(TransferRefusedError, match="the number it came in on"):
+        finder.request(entry(), TransferTarget(OURS))
+    assert control.requests == []
+    finder.request(entry(), TransferTarget(TARGET))
+    assert control.requests == [("tx-1", TransferTarget(TARGET))]
+
+    gone, _ = transfers(Log(), Control(CallControlError("the call is no longer in progress", gone=True)))
+    with pytest.raises(TransferRefusedError, match=r"^The call is no longer in progress\.$"):
+        gone.request(entry(), TransferTarget(TARGET))
+
+
+def test_outcome_connected_once_the_target_is_listed_as_callee() -> None:
+    log = Log(entry())
+    answered = entry(callee=TARGET, transferred=True)
+    # Two polls while it rings (the entry still shows the first callee), then the answer.
+    log.script = [lambda _: None, lambda _: None, lambda log: log.live.update({"tx-1": answered})]
+    finder, fake = transfers(log)
+    outcome = finder.await_outcome(entry(), TransferTarget(TARGET))
+    assert outcome.result is Result.CONNECTED
+    assert log.polls == 3
+    assert fake.now == 2.0
+
+
+@pytest.mark.parametrize(
+    ("record", "result", "detail"),
+    [
+        (
+            {"outcome": "transfer-failed", "attempts": [{"result": "CallNotAnswered"}]},
+            Result.FAILED,
+            "did not answer (CallNotAnswered)",
+        ),
+        ({"outcome": "abandoned"}, Result.FAILED, "The caller hung up during the transfer."),
+        ({"outcome": "transferred"}, Result.CONNECTED, "answered; the call has since ended"),
+        ({"outcome": "error"}, Result.FAILED, "ended before the transfer (error)"),
+    ],
+)
+def test_outcome_from_the_record_once_the_call_ended(
+    record: dict[str, Any], result: Result, detail: str
+) -> None:
+    log = Log()
+    log.records["tx-1"] = record
+    finder, _ = transfers(log)
+    outcome = finder.await_outcome(entry(), TransferTarget(TARGET))
+    assert outcome.result is result
+    assert detail in outcome.detail
+
+
+def test_outcome_pending_after_the_bounded_wait() -> None:
+    log = Log(entry())  # the SMA never re-lists the call: still ringing, or it ignored the request
+    finder, fake = transfers(log, wait=5.0)
+    outcome = finder.await_outcome(entry(), TransferTarget(TARGET))
+    assert outcome.result is Result.PENDING
+    assert "has not answered after 5 s" in outcome.detail
+    assert fake.now == 5.0
+    assert log.polls == 6
