@@ -3,7 +3,8 @@
 Measures, in one run on this machine:
 
 1. AWS calls per forwarded-call lifecycle (counted with botocore's ``before-call`` event on the
-   SMA's own client): reads on the first event, reads after it, writes per call.
+   SMA's own client): reads on the first event, reads after it, writes on the first event (the
+   post-dial delay) and per call (a bridged call is listed as live when answered: one more write).
 2. Warm handler time for NEW_INBOUND_CALL as a ratio to a bare handler that does the same single
    GetItem with the same client against the same table (a moto server on loopback), interleaved.
 3. ``import sma.app`` time as a ratio to ``import boto3``, in fresh interpreters, interleaved.
@@ -134,6 +135,7 @@ def lifecycle_calls(sma_app: Any) -> list[dict[str, Any]]:
                     "events": len(steps),
                     "reads_first_event": sum(op in READS for op in first),
                     "reads_after_first": sum(op in READS for op in rest),
+                    "writes_first_event": sum(op in WRITES for op in first),
                     "writes": sum(op in WRITES for op in everything),
                     "operations": everything,
                 }
@@ -266,13 +268,15 @@ def main() -> int:
 def render(results: dict[str, Any]) -> str:
     lines = ["## AWS calls per call lifecycle (SMA client, botocore before-call)", ""]
     lines += [
-        "| scenario | events | reads on 1st event | reads after | writes | operations |",
-        "|---|---|---|---|---|---|",
+        "| scenario | events | reads on 1st event | reads after | writes on 1st event | writes "
+        "| operations |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in results["lifecycle"]:
         lines.append(
             f"| {row['scenario']} | {row['events']} | {row['reads_first_event']} "
-            f"| {row['reads_after_first']} | {row['writes']} | {', '.join(row['operations'])} |"
+            f"| {row['reads_after_first']} | {row['writes_first_event']} | {row['writes']} "
+            f"| {', '.join(row['operations'])} |"
         )
     warm = results["warm_handler"]
     lines += [
