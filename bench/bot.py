@@ -28,6 +28,7 @@ SECRET = "bench-secret"
 TOKEN = "xoxb-bench"
 ADMIN = "U0ADMIN"
 OURS, OTHER, FIRST = "+12025550100", "+12025550101", "+12065550111"
+TARGET = "+13125550199"
 
 
 class ApiCalls:
@@ -46,9 +47,10 @@ class ApiCalls:
         calls = self
 
         def counting(client: Any, operation: str, params: Any) -> Any:
-            with calls.lock:
-                target = calls.lazy if getattr(calls.local, "lazy", False) else calls.ack
-                target[operation] += 1
+            if not getattr(calls.local, "uncounted", False):
+                with calls.lock:
+                    target = calls.lazy if getattr(calls.local, "lazy", False) else calls.ack
+                    target[operation] += 1
             return original(client, operation, params)
 
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
@@ -157,6 +159,36 @@ def ack_calls() -> list[dict[str, Any]]:
         bot.app.handler(slash(""), context)
         lambdas.wait_idle(timeout=30)
         view = slack.open_views[slack.calls_to("views.open")[-1].response["view"]["id"]]
+
+        from switchboard.adapters.dynamodb import DynamoCallLog
+        from switchboard.domain.events import LiveCall
+
+        call_log = DynamoCallLog(boto3.client("dynamodb"), "switchboard-bench")
+
+        def live_call() -> dict[str, Any]:
+            """A call bridged to FIRST; the emulator stands in for the SMA (the target answers at
+            once). The SMA's own writes are not the bot's, so they are not counted."""
+            calls.local.uncounted = True
+            try:
+                now = int(time.time() * 1000)
+                call_log.call_live("bench-tx", LiveCall(OURS, "+13035550123", FIRST, now, now))
+            finally:
+                calls.local.uncounted = False
+
+            def sma_answers(application: str, transaction_id: str, arguments: dict[str, str]) -> None:
+                calls.local.uncounted = True
+                try:
+                    now = int(time.time() * 1000)
+                    answered = LiveCall(
+                        OURS, "+13035550123", arguments["TransferTarget"], now, now, transferred=True
+                    )
+                    call_log.call_live(transaction_id, answered)
+                finally:
+                    calls.local.uncounted = False
+
+            chime.on_call_update = sma_answers
+            return slash(f"transfer {OURS} to {TARGET}")
+
         cases: list[tuple[str, Any]] = [
             (f"/forward {OURS} to {FIRST}", lambda: slash(f"{OURS} to {FIRST}")),
             (f"/forward {OURS} to 911 (refused in the ack)", lambda: slash(f"{OURS} to 911")),
@@ -164,6 +196,12 @@ def ack_calls() -> list[dict[str, Any]]:
             ("/forward list", lambda: slash("list")),
             (f"/forward status {OURS}", lambda: slash(f"status {OURS}")),
             ("/forward help", lambda: slash("help")),
+            ("/forward calls", lambda: slash("calls")),
+            (f"/forward transfer {OURS} to {TARGET} (target answers)", live_call),
+            (
+                f"/forward transfer {OURS} to 911 (refused in the ack)",
+                lambda: slash(f"transfer {OURS} to 911"),
+            ),
             ("/forward (opens the modal)", lambda: slash("")),
             (
                 "modal submission",
