@@ -217,8 +217,26 @@ def cmd_slack(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from switchboard.local.calls import run_call
+    from switchboard.local.calls import TransferScript, run_call
 
+    transfer = None
+    if (args.transfer_at is None) != (args.transfer_to is None):
+        print("switchboard: --transfer-at and --transfer-to go together", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.transfer_at is not None:
+        transfer = TransferScript(
+            at_seconds=args.transfer_at,
+            target=args.transfer_to,
+            arn=args.transfer_arn or "",
+            via=args.transfer_via,
+            target_behaviour=args.target_behaviour,
+        )
+    elif args.transfer_arn or args.transfer_via:
+        print(
+            "switchboard: --transfer-arn and --transfer-via need --transfer-at and --transfer-to",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     _use_running_stack_if_any()
     return run_call(
         number=args.number,
@@ -227,6 +245,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         talk_seconds=args.talk,
         ring_seconds=args.ring,
         caller_hangs_up_after=args.caller_hangs_up_after,
+        transfer=transfer,
     )
 
 
@@ -352,6 +371,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument(
         "--caller-hangs-up-after", type=float, metavar="SECONDS", help="caller gives up after this long"
+    )
+    transfer = call.add_argument_group(
+        "take back and transfer",
+        "At --transfer-at seconds (simulated time) the call is taken back from wherever it is bridged "
+        "and transferred to --transfer-to, through a real UpdateSipMediaApplicationCall to the local "
+        "Chime SDK Voice emulator.",
+    )
+    transfer.add_argument("--transfer-at", type=float, metavar="SECONDS", help="when to ask for the transfer")
+    transfer.add_argument(
+        "--transfer-to", metavar="TARGET", help="a phone number, or a SIP user with --transfer-arn"
+    )
+    transfer.add_argument(
+        "--transfer-arn", metavar="ARN", help="voice connector ARN (arn:aws:chime:…:vc/<id>) of a SIP target"
+    )
+    transfer.add_argument(
+        "--transfer-via",
+        choices=["connect", "api"],
+        help="connect: invoke connect_lambda.app.handler with a TransferCall event from the call's DNIS "
+        "pair, as the contact flow does (default for an Amazon Connect entry number); api: call "
+        "UpdateSipMediaApplicationCall directly, as the Slack bot does (default otherwise)",
+    )
+    transfer.add_argument(
+        "--target-behaviour",
+        choices=["answer", "no-answer", "busy", "unreachable"],
+        default="answer",
+        help="what the transfer target does (default answer)",
     )
     call.set_defaults(func=cmd_call)
 

@@ -3,30 +3,93 @@
 The call runs against the local stack the environment points at (a running ``switchboard dev``),
 or against a fresh in-process stack when none is running. It never runs against real AWS: the
 simulated call writes a call record, which has no place in a production table.
+
+Calls in progress take call updates: the simulator registers with the stack's Chime SDK Voice
+emulator as a call sink (directly when the emulator is in this process, over loopback HTTP when it
+belongs to a ``switchboard dev`` in another one), so a real ``UpdateSipMediaApplicationCall`` —
+from a script, the Connect Lambda or the Slack bot — reaches the SMA handler as
+CALL_UPDATE_REQUESTED. A take-back-and-transfer is scripted with :class:`TransferScript`: at a
+simulated time the call pauses and either ``connect_lambda.app.handler`` is invoked with a Connect
+``TransferCall`` event (what the contact flow does), or UpdateSipMediaApplicationCall is called
+through boto3 (what the Slack bot does).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import json
 import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
-from switchboard.local.pstn_simulator import CallerBehaviour, CallTranscript, PhoneBehaviour, PstnSimulator
+from switchboard.local.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
+from switchboard.local.pstn_simulator import (
+    CallerBehaviour,
+    CallTranscript,
+    LiveCall,
+    PhoneBehaviour,
+    PstnSimulator,
+    ScriptedAction,
+)
 from switchboard.local.stack import LocalStack, prompt_seconds
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
+
+Via = Literal["connect", "api"]
+BEHAVIOURS = ("answer", "no-answer", "busy", "unreachable")
+_SIP_USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}\Z")
+_VOICE_CONNECTOR_ARN = re.compile(r"^arn:aws[a-z-]*:chime:[a-z0-9-]+:\d{12}:vc/[A-Za-z0-9]+\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferScript:
+    """Take the call back and transfer it at ``at_seconds`` (simulated time from the call's start).
+
+    ``via``: ``connect`` invokes ``connect_lambda.app.handler`` with a ``TransferCall`` event from
+    the DNIS pair on LEG-B (as the contact flow does); ``api`` calls UpdateSipMediaApplicationCall
+    with ``{"Transfer": "true", "TransferTarget"[, "TransferTargetArn"]}`` through boto3 (as the
+    Slack bot does). ``None`` picks ``connect`` for an Amazon Connect entry number, else ``api``.
+    ``target_behaviour`` is what the target's phone does (one of :data:`BEHAVIOURS`).
+    """
+
+    at_seconds: float
+    target: str
+    arn: str = ""
+    via: Via | None = None
+    target_behaviour: str = "answer"
+
+
+@dataclass(slots=True)
+class TransferAttempt:
+    """What a scripted transfer sent and the answer it got (``status`` ok / error, ``reason``)."""
+
+    via: Via
+    at_seconds: float
+    request: dict[str, Any]
+    answer: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.answer.get("status") == "ok"
 
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
     transcript: CallTranscript
     record: dict[str, Any] | None
+    transfer: TransferAttempt | None = None
 
 
 def phone(kind: str, ring_seconds: float, talk_seconds: float | None) -> PhoneBehaviour:
@@ -46,6 +109,209 @@ def sma_handler() -> Any:
     return sma.app
 
 
+_CONNECT_ENV = (
+    "TABLE_NAME",
+    "SIP_MEDIA_APPLICATION_ID",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_CHIME_SDK_VOICE",
+)
+_connect_bound: dict[str, Any] = {}
+
+
+def connect_handler() -> Any:
+    """``connect_lambda.app`` bound to the current environment. It builds its clients at import,
+    so it is loaded again unless this process last loaded it here, for this stack."""
+    import connect_lambda.app
+
+    wanted = tuple(os.environ.get(key, "") for key in _CONNECT_ENV)
+    if _connect_bound.get("env") != wanted or _connect_bound.get("app") is not connect_lambda.app.app:
+        importlib.reload(connect_lambda.app)
+        _connect_bound.update(env=wanted, app=connect_lambda.app.app)
+    return connect_lambda.app
+
+
+def connect_event(purpose: str, calling: str, called: str, **parameters: str) -> dict[str, Any]:
+    """An Amazon Connect contact-flow event (``Invoke AWS Lambda function`` block) for a call that
+    reached Connect from ``calling`` (the SMA number of the DNIS pair: Connect's customer) on
+    ``called`` (the Connect number), with ``Details.Parameters`` as the example flow sets them."""
+    contact_id = str(uuid.uuid4())
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    return {
+        "Details": {
+            "ContactData": {
+                "Attributes": {},
+                "AwsRegion": region,
+                "Channel": "VOICE",
+                "ContactId": contact_id,
+                "CustomerEndpoint": {"Address": calling, "Type": "TELEPHONE_NUMBER"},
+                "Description": None,
+                "InitialContactId": contact_id,
+                "InitiationMethod": "INBOUND",
+                "InstanceARN": f"arn:aws:connect:{region}:123456789012:instance/{uuid.uuid4()}",
+                "LanguageCode": "en-US",
+                "MediaStreams": {"Customer": {"Audio": None}},
+                "Name": None,
+                "PreviousContactId": contact_id,
+                "Queue": None,
+                "References": {},
+                "SystemEndpoint": {"Address": called, "Type": "TELEPHONE_NUMBER"},
+            },
+            "Parameters": {
+                "CallingNumber": calling,
+                "CalledNumber": called,
+                "Purpose": purpose,
+                **parameters,
+            },
+        },
+        "Name": "ContactFlowEvent",
+    }
+
+
+def transfer_action(script: TransferScript, via: Via, attempt: TransferAttempt) -> ScriptedAction:
+    """The scripted action that asks for the transfer; it fills in ``attempt``."""
+    arguments = {"Transfer": "true", "TransferTarget": script.target}
+    if script.arn:
+        arguments["TransferTargetArn"] = script.arn
+
+    def connect_transfer_call(live: LiveCall) -> str:
+        leg_b = live.bridged()
+        if leg_b is None:
+            attempt.answer = {"status": "error", "reason": "no call in Amazon Connect (LEG-B is not bridged)"}
+            return "Amazon Connect: nothing to transfer, the call is not in Connect"
+        parameters = {"TransferTarget": script.target}
+        if script.arn:
+            parameters["TransferTargetArn"] = script.arn
+        # Connect knows the call only by its DNIS pair: the caller ID it sees and the number called.
+        event = connect_event("TransferCall", leg_b["From"], leg_b["To"], **parameters)
+        attempt.request = event
+        attempt.answer = dict(connect_handler().handler(event, None))
+        return f"Amazon Connect → connect_lambda.app.handler TransferCall: {_answer(attempt.answer)}"
+
+    def update_sip_media_application_call(live: LiveCall) -> str:
+        request: dict[str, Any] = {
+            "SipMediaApplicationId": os.environ.get("SIP_MEDIA_APPLICATION_ID", ""),
+            "TransactionId": live.transaction_id,
+            "Arguments": arguments,
+        }
+        attempt.request = request
+        try:
+            boto3.client("chime-sdk-voice").update_sip_media_application_call(**request)
+            attempt.answer = {"status": "ok", "transaction_id": live.transaction_id}
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = error.response.get("Error", {}).get("Message", "")
+            attempt.answer = {"status": "error", "reason": f"{code}: {message}"}
+        except BotoCoreError as error:
+            attempt.answer = {"status": "error", "reason": str(error)}
+        return f"UpdateSipMediaApplicationCall {json.dumps(arguments)}: {_answer(attempt.answer)}"
+
+    return connect_transfer_call if via == "connect" else update_sip_media_application_call
+
+
+def _answer(answer: Mapping[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in answer.items())
+
+
+# -- call updates into the simulator -------------------------------------------------------------
+
+
+class _Receiver(ThreadingHTTPServer):
+    simulator: PstnSimulator
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    """Takes the updates a Chime SDK Voice emulator in another process forwards to this process."""
+
+    server: _Receiver
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            update = json.loads(self.rfile.read(length) or b"{}")
+            self.server.simulator.on_call_update(
+                str(update["SipMediaApplicationId"]),
+                str(update["TransactionId"]),
+                update.get("Arguments") or {},
+            )
+        except LookupError as error:  # also a body without the keys: nothing of ours
+            self._answer(404, str(error))
+        except (ValueError, TypeError) as error:
+            self._answer(400, str(error))
+        else:
+            self._answer(202, "")
+
+    def _answer(self, status: int, message: str) -> None:
+        data = message.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the call's timeline says what happened."""
+
+
+@contextlib.contextmanager
+def call_updates_to(simulator: PstnSimulator, chime: ChimeVoiceEmulator | None = None) -> Iterator[str]:
+    """Deliver UpdateSipMediaApplicationCall for this simulator's calls while the block runs.
+
+    ``chime``: the stack's emulator, when it is in this process. Otherwise the emulator at
+    ``AWS_ENDPOINT_URL_CHIME_SDK_VOICE`` (a ``switchboard dev`` in another process) is asked to
+    forward updates to a loopback server here. Yields how updates arrive, for the timeline.
+    """
+    if chime is not None:
+        sink_id = chime.call_sinks.add(simulator.on_call_update)
+        try:
+            yield "in-process"
+        finally:
+            chime.call_sinks.remove(sink_id)
+        return
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_CHIME_SDK_VOICE", "").rstrip("/")
+    if not endpoint:
+        yield "not delivered (no Chime SDK Voice emulator configured)"
+        return
+    server = _Receiver(("127.0.0.1", 0), _ReceiverHandler)
+    server.daemon_threads = True
+    server.simulator = simulator
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    sink_id = ""
+    try:
+        try:
+            registered = _local_request(
+                "POST", f"{endpoint}{SINKS_PATH}", {"url": f"http://{host!s}:{port}/"}
+            )
+            sink_id = str(registered["SinkId"])
+            how = f"forwarded by the emulator at {endpoint}"
+        except (OSError, ValueError, KeyError) as error:
+            how = f"not delivered (the emulator at {endpoint} refused the call sink: {error})"
+        yield how
+    finally:
+        if sink_id:
+            with contextlib.suppress(OSError, ValueError):
+                _local_request("DELETE", f"{endpoint}{SINKS_PATH}/{sink_id}", None)
+        server.shutdown()
+        server.server_close()
+
+
+def _local_request(method: str, url: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not url.startswith("http://"):
+        raise ValueError(f"the local emulator is plain http on loopback, not {url!r}")
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - http only, checked above
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        text = response.read()
+    answer: dict[str, Any] = json.loads(text) if text else {}
+    return answer
+
+
+# -- the call ------------------------------------------------------------------------------------
+
+
 def simulate_call(
     number: str,
     caller: str,
@@ -54,16 +320,40 @@ def simulate_call(
     ring_seconds: float = 4.0,
     talk_seconds: float | None = 20.0,
     caller_hangs_up_after: float | None = None,
+    transfer: TransferScript | None = None,
+    during: Sequence[tuple[float, ScriptedAction]] = (),
+    chime: ChimeVoiceEmulator | None = None,
 ) -> CallResult:
-    """Place the call with the environment's stack; behaviours apply to the rule's destinations in order."""
+    """Place the call with the environment's stack; behaviours apply to the rule's destinations in
+    order (for an Amazon Connect entry number, the first one is what Connect does when it rings).
+
+    ``transfer`` scripts a take-back-and-transfer, ``during`` any other actions while the call runs
+    (:meth:`PstnSimulator.place_call`); ``chime`` is the stack's emulator if it is in this process.
+    """
     table = os.environ["TABLE_NAME"]
     dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
     rule = DynamoForwardRepository(dynamodb, table).get(number)
-    destinations = rule.destinations if rule else ()
-    phones = {
-        destination: phone(kind, ring_seconds, talk_seconds)
-        for destination, kind in zip(destinations, behaviours, strict=False)
-    }
+    phones: dict[str, PhoneBehaviour] = {}
+    if rule is not None and rule.is_connect_entry:
+        from switchboard.adapters.pool import DynamoDnisPool
+
+        connect = phone(behaviours[0] if behaviours else "answer", ring_seconds, talk_seconds)
+        phones = {
+            entry.pair.connect_number: connect for entry in DynamoDnisPool(dynamodb, table).list_pairs()
+        }
+    elif rule is not None:
+        phones = {
+            destination: phone(kind, ring_seconds, talk_seconds)
+            for destination, kind in zip(rule.destinations, behaviours, strict=False)
+        }
+
+    scripted = list(during)
+    attempt: TransferAttempt | None = None
+    if transfer is not None:
+        via: Via = transfer.via or ("connect" if rule is not None and rule.is_connect_entry else "api")
+        attempt = TransferAttempt(via, transfer.at_seconds, {})
+        phones[transfer.target] = phone(transfer.target_behaviour, ring_seconds, talk_seconds)
+        scripted.append((transfer.at_seconds, transfer_action(transfer, via, attempt)))
 
     def prompt_exists(bucket_name: str, key: str) -> bool:
         try:
@@ -83,30 +373,38 @@ def simulate_call(
     real_clock = app.clock
     app.clock = simulator.clock  # record ring and talk times in simulated time
     try:
-        transcript = simulator.place_call(
-            number,
-            caller,
-            phones=phones,
-            caller=CallerBehaviour(hangs_up_after=caller_hangs_up_after, talks_for=talk_seconds or 60.0),
-        )
+        with call_updates_to(simulator, chime) if scripted else contextlib.nullcontext("unused"):
+            transcript = simulator.place_call(
+                number,
+                caller,
+                phones=phones,
+                caller=CallerBehaviour(hangs_up_after=caller_hangs_up_after, talks_for=talk_seconds or 60.0),
+                during=scripted,
+            )
     finally:
         app.clock = real_clock
-    records = [
-        r
-        for r in DynamoCallLog(dynamodb, table).recent_calls(number, 20)
-        if r["transaction_id"] == transcript.transaction_id
-    ]
-    return CallResult(transcript, records[0] if records else None)
+    return CallResult(transcript, call_record(transcript.transaction_id, number), attempt)
+
+
+def call_record(transaction_id: str, number: str) -> dict[str, Any] | None:
+    """The call record the SMA stored for ``transaction_id`` (a call to ``number``), if any."""
+    calls = DynamoCallLog(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    records = [r for r in calls.recent_calls(number, 20) if r["transaction_id"] == transaction_id]
+    return records[0] if records else None
 
 
 @contextlib.contextmanager
-def local_environment() -> Iterator[str]:
-    """Use the local stack the environment points at, or start a fresh one; yields a description."""
+def local_environment() -> Iterator[tuple[str, ChimeVoiceEmulator | None]]:
+    """Use the local stack the environment points at, or start a fresh one; yields a description
+    and the stack's emulator when it runs in this process."""
     if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("TABLE_NAME"):
-        yield f"local stack at {os.environ['AWS_ENDPOINT_URL']}"
+        yield f"local stack at {os.environ['AWS_ENDPOINT_URL']}", None
         return
     with LocalStack() as stack, stack.applied():
-        yield "a fresh in-process local stack (no forwards yet: start `switchboard dev` to keep state)"
+        yield (
+            "a fresh in-process local stack (no forwards yet: start `switchboard dev` to keep state)",
+            stack.chime,
+        )
 
 
 def format_record(record: dict[str, Any] | None) -> str:
@@ -124,6 +422,26 @@ def format_record(record: dict[str, Any] | None) -> str:
     return text
 
 
+def format_transfer(attempt: TransferAttempt | None) -> str:
+    if attempt is None:
+        return ""
+    how = "Connect Lambda TransferCall" if attempt.via == "connect" else "UpdateSipMediaApplicationCall"
+    if not attempt.request and not attempt.answer:
+        return f"transfer ({how}) at {attempt.at_seconds:g}s: not asked (the call had ended)"
+    return f"transfer ({how}) at {attempt.at_seconds:g}s: {_answer(attempt.answer)}"
+
+
+def checked_transfer(policy: DestinationPolicy, target: str, arn: str) -> str:
+    """The transfer target as it will be sent; ``ValueError`` says why it is refused."""
+    if arn:
+        if not _VOICE_CONNECTOR_ARN.match(arn):
+            raise ValueError(f"--transfer-arn {arn!r} is not a voice connector ARN (arn:aws:chime:…:vc/<id>)")
+        if not _SIP_USER.match(target):
+            raise ValueError(f"--transfer-to {target!r} is not a SIP user (letters, digits, + * # . _ ~ -)")
+        return target
+    return policy.destination(target)
+
+
 def run_call(
     *,
     number: str,
@@ -132,19 +450,29 @@ def run_call(
     talk_seconds: float,
     ring_seconds: float,
     caller_hangs_up_after: float | None,
+    transfer: TransferScript | None = None,
+    out: Callable[[str], None] = print,
 ) -> int:
     policy = DestinationPolicy(os.environ.get("DEFAULT_COUNTRY", "US") or "US")
     try:
         ours = policy.our_number(number)
         calling = policy.our_number(caller)
-    except DestinationRefusedError as error:
+        if transfer is not None:
+            transfer = TransferScript(
+                transfer.at_seconds,
+                checked_transfer(policy, transfer.target, transfer.arn),
+                transfer.arn,
+                transfer.via,
+                transfer.target_behaviour,
+            )
+    except (DestinationRefusedError, ValueError) as error:
         print(f"switchboard: {error}", file=sys.stderr)
         return 2
     # The SMA's JSON logs and EMF metrics are meant for CloudWatch; here the timeline says it all.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    with local_environment() as where:
-        print(f"Simulated call {calling} → {ours} on {where}\n")
+    with local_environment() as (where, chime):
+        out(f"Simulated call {calling} → {ours} on {where}\n")
         result = simulate_call(
             ours,
             calling,
@@ -152,7 +480,11 @@ def run_call(
             ring_seconds=ring_seconds,
             talk_seconds=talk_seconds,
             caller_hangs_up_after=caller_hangs_up_after,
+            transfer=transfer,
+            chime=chime,
         )
-    print(result.transcript.render())
-    print(format_record(result.record))
+    out(result.transcript.render())
+    out(format_record(result.record))
+    if result.transfer is not None:
+        out(format_transfer(result.transfer))
     return 0

@@ -29,8 +29,16 @@ Behaviour where the API reference is silent, chosen from the Amazon Chime SDK ad
   or SIP rules" (delete-sip-app): DeleteSipMediaApplication is refused (``ConflictException``)
   while an *enabled* rule targets it; disabled rules survive it, still naming the deleted id.
 * UpdateSipMediaApplicationCall hands the call to :attr:`ChimeVoiceEmulator.on_call_update` (the
-  PSTN simulator delivers CALL_UPDATE_REQUESTED); no callback, or one raising ``LookupError``,
-  means no such call → ``NotFoundException``; ``ValueError`` → ``BadRequestException``.
+  PSTN simulator delivers CALL_UPDATE_REQUESTED) or, when that is not set, to
+  :attr:`ChimeVoiceEmulator.call_sinks` (every simulator with calls in progress, in this process or
+  another); no taker, or one raising ``LookupError``, means no such call → ``NotFoundException``;
+  ``ValueError`` → ``BadRequestException``.
+
+Local-only routes, outside the Chime API (no AWS client sends them): ``POST /_local/call-sinks``
+with ``{"url": …}`` registers a simulator in another process (``switchboard call`` against a running
+``switchboard dev``) as a call sink, answered ``201 {"SinkId": …}``; ``DELETE
+/_local/call-sinks/<id>`` removes it. Each update is then POSTed to that URL as ``{"SipMediaApplicationId",
+"TransactionId", "Arguments"}``; it answers 202, 404 (not its call) or 400 (refused arguments).
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ import base64
 import copy
 import json
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -65,6 +75,81 @@ CallUpdateCallback = Callable[[str, str, dict[str, str]], None]
 Operation = Callable[[dict[str, Any]], Record]
 
 
+SINKS_PATH = "/_local/call-sinks"
+
+
+class CallSinks:
+    """Hands each UpdateSipMediaApplicationCall to whichever registered sink holds the call.
+
+    A sink has the ``on_call_update`` signature and raises ``LookupError`` for a call it does not
+    hold (e.g. :meth:`PstnSimulator.on_call_update`, or a :class:`RemoteCallSink`). The sinks are
+    called without any lock held: a simulator's update only queues the event.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sinks: dict[str, CallUpdateCallback] = {}
+
+    def add(self, sink: CallUpdateCallback) -> str:
+        sink_id = uuid.uuid4().hex
+        with self._lock:
+            self._sinks[sink_id] = sink
+        return sink_id
+
+    def remove(self, sink_id: str) -> bool:
+        with self._lock:
+            return self._sinks.pop(sink_id, None) is not None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sinks)
+
+    def __call__(self, sip_media_application_id: str, transaction_id: str, arguments: dict[str, str]) -> None:
+        with self._lock:
+            sinks = list(self._sinks.values())
+        for sink in sinks:
+            try:
+                sink(sip_media_application_id, transaction_id, arguments)
+            except LookupError:
+                continue
+            return
+        raise LookupError(f"Call with transaction id {transaction_id} not found")
+
+
+class RemoteCallSink:
+    """A call sink in another process, reached over HTTP (see the module docstring)."""
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        if not url.startswith(("http://127.", "http://localhost")):
+            raise ValueError(f"call sinks must be on loopback, not {url!r}")
+        self.url = url
+        self.timeout = timeout
+
+    def __call__(self, sip_media_application_id: str, transaction_id: str, arguments: dict[str, str]) -> None:
+        body = json.dumps(
+            {
+                "SipMediaApplicationId": sip_media_application_id,
+                "TransactionId": transaction_id,
+                "Arguments": arguments,
+            }
+        ).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback http only, checked above
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout):  # noqa: S310
+                return
+        except urllib.error.HTTPError as error:
+            message = error.read().decode(errors="replace")
+            if error.code == 404:
+                raise LookupError(message) from error
+            if error.code == 400:
+                raise ValueError(message) from error
+            raise
+        except OSError as error:  # the other process is gone: it holds no call any more
+            raise LookupError(f"call sink {self.url} unreachable: {error}") from error
+
+
 def _not_found(kind: str, ident: str) -> ApiError:
     return ApiError("NotFoundException", f"{kind} {ident} not found")
 
@@ -86,6 +171,7 @@ class ChimeVoiceEmulator:
         self.region = region
         self.account_id = account_id
         self.on_call_update: CallUpdateCallback | None = None
+        self.call_sinks = CallSinks()
         self._lock = threading.RLock()
         self._numbers: dict[str, Record] = {}
         self._connectors: dict[str, Record] = {}
@@ -542,9 +628,7 @@ class ChimeVoiceEmulator:
         arguments = dict(params.get("Arguments") or {})
         with self._lock:
             self._application(application_id)
-            callback = self.on_call_update
-        if callback is None:
-            raise _not_found("Call with transaction id", transaction_id)
+            callback = self.on_call_update or self.call_sinks
         try:  # outside the lock: the callback may call back into this emulator
             callback(application_id, transaction_id, arguments)
         except LookupError as error:
@@ -680,6 +764,9 @@ def _handler_class(
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.path.startswith(SINKS_PATH):
+                self._send(*_sinks_route(emulator, self.command, self.path, body))
+                return
             try:
                 operation, labels, query = protocol.route(self.command, self.path)
                 if operation.name not in emulator.operations:
@@ -693,9 +780,14 @@ def _handler_class(
             except Exception as error:  # an emulator bug: say so rather than drop the connection
                 failure = ApiError("ServiceFailureException", f"emulator error: {error!r}")
                 status, headers, data = protocol.serialise_error(failure)
+            self._send(status, headers, data)
+
+        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if data:
                 self.wfile.write(data)
@@ -706,3 +798,21 @@ def _handler_class(
             """Quiet: tests and ``switchboard dev`` print what matters themselves."""
 
     return Handler
+
+
+def _sinks_route(
+    emulator: ChimeVoiceEmulator, method: str, path: str, body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """The local-only call-sink routes (module docstring)."""
+    json_headers = {"Content-Type": "application/json"}
+    if method == "POST" and path.rstrip("/") == SINKS_PATH:
+        try:
+            url = json.loads(body or b"{}")["url"]
+            sink_id = emulator.call_sinks.add(RemoteCallSink(str(url)))
+        except (ValueError, KeyError, TypeError) as error:
+            return 400, json_headers, json.dumps({"message": f"bad call sink: {error}"}).encode()
+        return 201, json_headers, json.dumps({"SinkId": sink_id}).encode()
+    if method == "DELETE" and path.startswith(SINKS_PATH + "/"):
+        removed = emulator.call_sinks.remove(path[len(SINKS_PATH) + 1 :])
+        return (204, {}, b"") if removed else (404, json_headers, b'{"message": "no such call sink"}')
+    return 405, json_headers, b'{"message": "POST /_local/call-sinks or DELETE /_local/call-sinks/<id>"}'

@@ -29,6 +29,7 @@ from switchboard.local.stack import (
     LOCAL_OPS_GROUP,
     LOCAL_USER,
     STATE_FILE,
+    STREAM_POLL_SECONDS,
     LocalStack,
 )
 from switchboard.settings import ConfigurationError
@@ -168,14 +169,24 @@ def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
             f"  local workspace: you are @{LOCAL_USER} (in group {LOCAL_OPS_GROUP}), alerts go to "
             f"#{ALERTS_CHANNEL}; FORWARD_ADMINS={admins or '(empty)'}",
         ]
+    if stack.pump is not None:
+        lines.append(
+            f"  call alerts: table stream → bot.notifier.handler (stream pump, every "
+            f"{STREAM_POLL_SECONDS:g} s) → {env.get('ALERT_CHANNEL') or os.environ.get('ALERT_CHANNEL', '')}"
+        )
+    elif stack.pump_note:
+        lines.append(f"  call alerts: {stack.pump_note}")
     if mode.note:
         lines += ["", f"Note: {mode.note}"]
+    entry, sma_number = stack.numbers[2 % len(stack.numbers)], stack.numbers[-1]
     lines += [
         "",
         "In another shell, the switchboard commands find this stack by themselves:",
         f"  switchboard forward set {stack.numbers[0]} +12065550111 +13125550122",
         f"  switchboard call {stack.numbers[0]} --no-answer --answer",
         "  switchboard forward list",
+        f"  switchboard pool add {sma_number} +18005550111 && switchboard forward set {entry} connect",
+        f"  switchboard call {entry} --transfer-at 10 --transfer-to +12065550111   # Connect hands it on",
     ]
     if stack.slack is not None:
         lines.append("  switchboard slack          # the terminal Slack console on this stack")

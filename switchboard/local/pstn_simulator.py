@@ -111,6 +111,7 @@ FLAG_INVALID_RESPONSE = "invalid response"
 FLAG_HANDLER_RAISED = "handler raised"
 FLAG_MAX_INVOCATIONS = "max invocations reached"
 FLAG_STILL_CONNECTED = "call still connected when the simulation stopped"
+FLAG_SCRIPT_RAISED = "scripted action raised"
 
 EntryKind = Literal["event", "actions", "note"]
 PhoneKind = Literal["answers", "no_answer", "busy", "unreachable"]
@@ -176,6 +177,28 @@ class CallerBehaviour:
 
     hangs_up_after: float | None = None
     talks_for: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """A call in progress as a scripted action sees it (:meth:`PstnSimulator.place_call` ``during``):
+    the transaction id, the simulated time, and each leg as PSTN Audio lists it in Participants."""
+
+    transaction_id: str
+    at_seconds: float
+    participants: tuple[Mapping[str, str], ...]
+
+    def leg(self, tag: str) -> Mapping[str, str] | None:
+        """The participant ``tag`` (``LEG-A``, ``LEG-B``), connected or not; None if never dialled."""
+        return next((p for p in self.participants if p["ParticipantTag"] == tag), None)
+
+    def bridged(self) -> Mapping[str, str] | None:
+        """LEG-B while it is connected (e.g. the Connect leg: From = SMA number, To = Connect number)."""
+        leg = self.leg(LEG_B)
+        return leg if leg is not None and leg["Status"] == CONNECTED else None
+
+
+ScriptedAction = Callable[[LiveCall], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +310,7 @@ class PstnSimulator:
         phones: Mapping[str, PhoneBehaviour] | None = None,
         caller: CallerBehaviour | None = None,
         updates: Sequence[tuple[float, Mapping[str, str]]] = (),
+        during: Sequence[tuple[float, ScriptedAction]] = (),
         max_invocations: int = 60,
         epoch_ms: int | None = None,
     ) -> CallTranscript:
@@ -296,6 +320,14 @@ class PstnSimulator:
         caller ends the call); ``updates`` are (seconds from call start, arguments) pairs delivered
         as UpdateSipMediaApplicationCall would. ``epoch_ms`` is the wall-clock time the call starts
         at (default: now), used for StartTimeInMilliseconds and :meth:`clock`.
+
+        ``during`` are (seconds from call start, action) pairs: the call pauses at that simulated
+        time (after the invocation in progress, before anything else due then) and ``action`` runs
+        with a :class:`LiveCall`, on this thread and without the simulator's lock, so it may do what
+        a Connect contact flow or a Slack user would do meanwhile — e.g. a real
+        ``UpdateSipMediaApplicationCall`` whose server calls :meth:`update_call` from another
+        thread. A string it returns is noted in the transcript; an exception is noted and flagged
+        (:data:`FLAG_SCRIPT_RAISED`). Actions due after the call ended are noted as not run.
         """
         call = _Call(
             simulator=self,
@@ -309,6 +341,8 @@ class PstnSimulator:
         )
         for at_seconds, arguments in updates:
             call.schedule_update(int(at_seconds * 1000), _checked_arguments(arguments))
+        for at_seconds, scripted in during:
+            call.schedule_script(_ms(at_seconds), scripted)
         with self._lock:
             self._calls[call.transaction_id] = call
             self._current = call
@@ -333,6 +367,18 @@ class PstnSimulator:
             if call is None or call.over:
                 raise CallNotFoundError(f"no call in progress with transaction id {transaction_id!r}")
             call.schedule_update(None, checked)
+
+    def on_call_update(
+        self, sip_media_application_id: str, transaction_id: str, arguments: Mapping[str, str]
+    ) -> None:
+        """:meth:`update_call` in the shape of the Chime SDK Voice emulator's ``on_call_update``
+        callback; an update for another SIP media application is not for a call of this one."""
+        if sip_media_application_id != self.sip_media_application_id:
+            raise CallNotFoundError(
+                f"no call in progress with transaction id {transaction_id!r} "
+                f"on SIP media application {sip_media_application_id}"
+            )
+        self.update_call(transaction_id, arguments)
 
     def clock(self) -> int:
         """Simulated wall-clock time (epoch ms) of the call in progress; real time between calls."""
@@ -376,9 +422,10 @@ class _Occurrence:
 
     at: int
     priority: int
-    kind: Literal["update", "callee", "caller"]
+    kind: Literal["script", "update", "callee", "caller"]
     arguments: dict[str, str] = field(default_factory=dict)
     update_id: int = 0
+    script: ScriptedAction | None = None
 
 
 class _Call:
@@ -413,6 +460,7 @@ class _Call:
         self.pending: list[dict[str, Any]] = []
         self.updates: list[tuple[int, int, dict[str, str]]] = []  # (at, order, arguments)
         self.update_order = 0
+        self.scripts: list[tuple[int, int, ScriptedAction]] = []  # (at, order, action), run on this thread
         self.timeline: list[TimelineEntry] = []
         self.events: list[dict[str, Any]] = []
         self.responses: list[Any] = []
@@ -443,6 +491,8 @@ class _Call:
             pass
         with self.lock:
             self.over = True
+        for at, _, scripted in self.scripts:
+            self.note(LEG_A, f"scripted {_name(scripted)} at {at / 1000:g}s not run: the call had ended")
         if any(leg.connected for leg in self.legs.values()):
             self.flag(FLAG_STILL_CONNECTED)
         return CallTranscript(
@@ -465,6 +515,27 @@ class _Call:
             self.update_order += 1
             self.updates.append((self.now if at is None else at, self.update_order, arguments))
             self.updates.sort(key=lambda item: (item[0], item[1]))
+
+    def schedule_script(self, at: int, scripted: ScriptedAction) -> None:
+        with self.lock:
+            self.update_order += 1
+            self.scripts.append((at, self.update_order, scripted))
+        self.scripts.sort(key=lambda item: (item[0], item[1]))
+
+    def run_script(self, occurrence: _Occurrence) -> None:
+        """Pause the call and run a scripted action (no lock held: it may call :meth:`update_call`
+        through another thread and wait for that thread's answer)."""
+        self.scripts = [s for s in self.scripts if s[1] != occurrence.update_id]
+        scripted = occurrence.script
+        if scripted is None:
+            return
+        live = LiveCall(self.transaction_id, self.now / 1000, tuple(self.participants()))
+        try:
+            said = scripted(live)
+        except Exception as error:
+            self.flag(FLAG_SCRIPT_RAISED, LEG_A, f"scripted {_name(scripted)} raised {error!r}")
+            return
+        self.note(LEG_A, said if isinstance(said, str) and said else f"scripted {_name(scripted)} ran")
 
     def idle(self) -> None:
         """Nothing queued: wait for the next hangup or update; notice silence and orphaned legs."""
@@ -497,6 +568,11 @@ class _Call:
     def next_occurrence(self, before: int | None) -> _Occurrence | None:
         """The earliest hangup or update due strictly before ``before`` (None: whenever)."""
         candidates: list[_Occurrence] = []
+        if self.scripts:
+            at, script_id, scripted = self.scripts[0]
+            candidates.append(
+                _Occurrence(max(at, self.now), -1, "script", update_id=script_id, script=scripted)
+            )
         with self.lock:
             if self.updates:
                 at, update_id, arguments = self.updates[0]
@@ -524,6 +600,9 @@ class _Call:
 
     def handle(self, occurrence: _Occurrence, action: dict[str, Any] | None) -> bool:
         """Deal with ``occurrence`` while ``action`` runs; True when that action is cut short."""
+        if occurrence.kind == "script":
+            self.run_script(occurrence)
+            return False
         if occurrence.kind == "update":
             with self.lock:  # by id: another thread may have queued an update meanwhile
                 self.updates = [u for u in self.updates if u[1] != occurrence.update_id]
@@ -873,6 +952,10 @@ def _rejection(errors: Iterable[str]) -> tuple[str, str]:
     if any(e.startswith(f"at most {MAX_ATTRIBUTES} TransactionAttributes") for e in errors):
         return "TransactionAttributesInvalidMapSize", "; ".join(errors)
     return "InvalidActionParameter", "; ".join(errors)
+
+
+def _name(scripted: ScriptedAction) -> str:
+    return str(getattr(scripted, "__name__", None) or type(scripted).__name__)
 
 
 def _ms(seconds: float) -> int:

@@ -8,9 +8,12 @@ Components find it the way they find AWS and Slack: through ``AWS_ENDPOINT_URL``
 
 With ``with_slack=True`` the stack also runs ``bot.app.handler`` as Lambda function
 :data:`BOT_FUNCTION` behind a local Lambda Invoke endpoint (``AWS_ENDPOINT_URL_LAMBDA``), which is
-where Bolt's lazy listeners re-invoke it, exactly as on AWS. ``bot.app`` binds its settings when it
-is imported, so the stack imports it only once its environment is in place — and only one Slack
-configuration can exist per process.
+where Bolt's lazy listeners re-invoke it, exactly as on AWS, and a :class:`StreamPump` that plays
+the ``NotifierCallEvents`` event-source mapping: it polls the table's stream and hands call events
+to ``bot.notifier.handler`` (as :data:`NOTIFIER_FUNCTION`), which posts the alerts in
+``ALERT_CHANNEL``. ``bot.app`` and ``bot.notifier`` bind their settings when they are imported, so
+the stack imports them only once its environment is in place — and only one Slack configuration
+can exist per process.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from switchboard.settings import ConfigurationError
 if TYPE_CHECKING:
     from switchboard.local.lambda_endpoint import LambdaEndpoint, LambdaHandler
     from switchboard.local.slack_standin import SlackStandIn
+    from switchboard.local.stream_pump import StreamPump
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "prompts"
@@ -50,6 +54,8 @@ ACCOUNT = "123456789012"
 
 # The local Slack workspace (fictitious IDs, shaped like Slack's).
 BOT_FUNCTION = "switchboard-bot"
+NOTIFIER_FUNCTION = "switchboard-notifier"
+STREAM_POLL_SECONDS = 0.25  # the mapping polls a shard about four times a second
 LOCAL_BOT_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's token, not a secret
 LOCAL_USER = "U0LOCALUSER"
 LOCAL_OPS_GROUP = "S0LOCALOPS"
@@ -68,6 +74,11 @@ class LocalStack:
     belongs to — for Socket Mode; those secrets stay in the user's environment and out of
     :meth:`env`. ``forward_admins`` is ``FORWARD_ADMINS``; left ``None`` it is the user's own
     setting, else :data:`LOCAL_USER` with the stand-in.
+
+    The Slack side includes :attr:`pump`, delivering call events to ``bot.notifier.handler`` every
+    :data:`STREAM_POLL_SECONDS` on a thread (``pump.drain()`` waits until everything written so far
+    is delivered). It needs ``ALERT_CHANNEL``: with ``real_slack`` and no ``ALERT_CHANNEL`` there
+    is no pump, and :attr:`pump_note` says why.
     """
 
     table_name: str = "switchboard-local"
@@ -82,6 +93,8 @@ class LocalStack:
     slack: SlackStandIn | None = None
     lambdas: LambdaEndpoint | None = None
     bot_handler: LambdaHandler | None = None
+    pump: StreamPump | None = None
+    pump_note: str = ""
     _moto: ThreadedMotoServer | None = None
     _chime_server: ChimeVoiceServer | None = None
     _env: dict[str, str] = field(default_factory=dict)
@@ -171,8 +184,36 @@ class LocalStack:
         with self.applied():
             self.bot_handler = _import_bot()
         self.lambdas.register(BOT_FUNCTION, self.bot_handler)
+        self._start_pump()
+
+    def _start_pump(self) -> None:
+        """Alerts: the table's stream → ``bot.notifier.handler``, as the event-source mapping does."""
+        from switchboard.local.stream_pump import StreamPump
+
+        lambdas = self.lambdas
+        if lambdas is None:
+            return
+        with self.applied():
+            if not os.environ.get("ALERT_CHANNEL"):
+                self.pump_note = "no ALERT_CHANNEL: call alerts are not delivered (set ALERT_CHANNEL=C…)"
+                return
+            notifier = _import_notifier()
+            lambdas.register(NOTIFIER_FUNCTION, notifier)
+            # The pump's clients are built now, from this stack's environment, not the caller's.
+            self.pump = StreamPump(
+                self.table_name,
+                notifier,
+                interval=STREAM_POLL_SECONDS,
+                streams_client=boto3.client("dynamodbstreams"),
+                dynamodb_client=boto3.client("dynamodb"),
+                context_factory=lambda: lambdas.context(NOTIFIER_FUNCTION, timeout=120),
+            )
+            self.pump.start()
 
     def stop(self) -> None:
+        if self.pump is not None:  # first: its notifier talks to Slack and the table
+            self.pump.stop()
+            self.pump = None
         if self.lambdas is not None:
             with contextlib.suppress(TimeoutError):
                 self.lambdas.wait_idle(timeout=10)  # let a lazy listener finish its Slack post
@@ -247,6 +288,26 @@ def _import_bot() -> LambdaHandler:
             "LocalStack(with_slack=True) per process"
         )
     handler: LambdaHandler = bot.app.handler
+    return handler
+
+
+def _import_notifier() -> LambdaHandler:
+    """``bot.notifier.handler``, imported now that the stack's environment is applied; like
+    :func:`_import_bot`, a module already bound to another stack's table or channel is refused."""
+    already = "bot.notifier" in sys.modules
+    import bot.notifier
+
+    bound = bot.notifier.settings
+    if already and (
+        bound.table_name != os.environ.get("TABLE_NAME")
+        or bound.alert_channel != os.environ.get("ALERT_CHANNEL")
+        or bound.slack_api_url.rstrip("/") != os.environ.get("SLACK_API_URL", "").rstrip("/")
+    ):
+        raise RuntimeError(
+            "bot.notifier was already imported in this process with another configuration; run one "
+            "LocalStack(with_slack=True) per process"
+        )
+    handler: LambdaHandler = bot.notifier.handler
     return handler
 
 
