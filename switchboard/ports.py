@@ -30,14 +30,17 @@ class ForwardRepository(Protocol):
         """Every stored rule, ordered by number."""
         ...
 
-    def save(self, rule: ForwardRule, *, actor: str) -> ForwardRule:
+    def save(self, rule: ForwardRule, *, actor: str, previous: ForwardRule | None = None) -> ForwardRule:
         """Create (``rule.version == 0``) or replace the stored version ``rule.version``.
 
+        ``previous`` is the stored rule the caller read (saves reading it again for the history).
         Returns the stored rule with its new version. Raises :class:`ConflictError` on a lost race.
         """
         ...
 
-    def delete(self, number: str, *, expected_version: int, actor: str) -> ForwardRule:
+    def delete(
+        self, number: str, *, expected_version: int, actor: str, previous: ForwardRule | None = None
+    ) -> ForwardRule:
         """Remove the rule, returning what was removed. Raises :class:`ConflictError` on a lost race."""
         ...
 

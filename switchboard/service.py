@@ -168,7 +168,7 @@ class ForwardingService:
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
 
         try:
-            stored = self._rules.save(wanted, actor=actor)
+            stored = self._rules.save(wanted, actor=actor, previous=previous)
         except ConflictError as error:
             raise ChangeFailedError(f"{error}. Nothing was changed.") from error
         except StorageError as error:
@@ -195,7 +195,7 @@ class ForwardingService:
                 f"{error}. The forward is still in place.", consistent=error.consistent
             ) from error
         try:
-            self._rules.delete(number, expected_version=previous.version, actor=actor)
+            self._rules.delete(number, expected_version=previous.version, actor=actor, previous=previous)
         except (ConflictError, StorageError) as error:
             try:
                 self._route(number, to_forwarding=True)
@@ -259,9 +259,13 @@ class ForwardingService:
     def _undo_save(self, previous: ForwardRule | None, stored: ForwardRule, actor: str, reason: str) -> None:
         try:
             if previous is None:
-                self._rules.delete(stored.number, expected_version=stored.version, actor=f"{actor} (undo)")
+                self._rules.delete(
+                    stored.number, expected_version=stored.version, actor=f"{actor} (undo)", previous=stored
+                )
             else:
-                self._rules.save(previous.with_changes(version=stored.version), actor=f"{actor} (undo)")
+                self._rules.save(
+                    previous.with_changes(version=stored.version), actor=f"{actor} (undo)", previous=stored
+                )
         except (ConflictError, StorageError) as error:
             raise ChangeFailedError(
                 f"{reason}. Undoing the saved rule failed too ({error}): the table holds a forward "

@@ -18,7 +18,7 @@ class MemoryRules:
     def list_rules(self) -> list[ForwardRule]:
         return [self.rules[n] for n in sorted(self.rules)]
 
-    def save(self, rule: ForwardRule, *, actor: str) -> ForwardRule:
+    def save(self, rule: ForwardRule, *, actor: str, previous: ForwardRule | None = None) -> ForwardRule:
         if self.fail_next:
             raise self.fail_next.pop(0)
         current = self.rules.get(rule.number)
@@ -31,7 +31,9 @@ class MemoryRules:
         self.history.append(("set", rule.number, actor))
         return stored
 
-    def delete(self, number: str, *, expected_version: int, actor: str) -> ForwardRule:
+    def delete(
+        self, number: str, *, expected_version: int, actor: str, previous: ForwardRule | None = None
+    ) -> ForwardRule:
         if self.fail_next:
             raise self.fail_next.pop(0)
         current = self.rules.get(number)

@@ -165,8 +165,13 @@ class DynamoForwardRepository:
             raise StorageError(f"could not list forwards: {error}") from error
         return sorted(rules, key=lambda r: r.number)
 
-    def save(self, rule: ForwardRule, *, actor: str) -> ForwardRule:
-        previous = self.get(rule.number) if rule.version else None
+    def save(self, rule: ForwardRule, *, actor: str, previous: ForwardRule | None = None) -> ForwardRule:
+        # The history item records the replaced rule: the caller usually has just read it (the
+        # write is conditional on its version, so a stale one can never be recorded as replaced).
+        if not rule.version:
+            previous = None
+        elif previous is None or previous.version != rule.version or previous.number != rule.number:
+            previous = self.get(rule.number)
         now = _now_iso()
         stored = rule.with_changes(
             version=rule.version + 1,
@@ -186,8 +191,11 @@ class DynamoForwardRepository:
         self._transact([{"Put": put}, {"Put": history}], rule.number)
         return stored
 
-    def delete(self, number: str, *, expected_version: int, actor: str) -> ForwardRule:
-        previous = self.get(number)
+    def delete(
+        self, number: str, *, expected_version: int, actor: str, previous: ForwardRule | None = None
+    ) -> ForwardRule:
+        if previous is None or previous.version != expected_version or previous.number != number:
+            previous = self.get(number)
         if previous is None:
             raise RuleNotFoundError(f"there is no forward on {number}")
         if previous.version != expected_version:

@@ -191,3 +191,30 @@ def test_a_live_entry_whose_hang_up_was_lost_is_ignored_after_the_bound(dynamodb
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "CALL#tx-lost"}, "sk": {"S": "LIVE"}})["Item"]
     assert int(item["ttl"]["N"]) > 0  # TTL removes it for good
     assert item["kind"]["S"] == "live_call"  # not a call_event: the notifier's filter skips it
+
+
+def test_a_caller_that_just_read_the_rule_saves_the_second_read(dynamodb: Any) -> None:
+    repo = DynamoForwardRepository(dynamodb, TABLE)
+    operations: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    dynamodb.meta.events.register("before-call.dynamodb", record)
+    try:
+        created = repo.save(ForwardRule(number=OURS, destinations=(DEST,)), actor="U1")
+        assert operations == ["TransactWriteItems"]
+        operations.clear()
+        updated = repo.save(created.with_changes(greeting=GreetingMode.NONE), actor="U2", previous=created)
+        assert operations == ["TransactWriteItems"]
+        operations.clear()
+        # A previous of another version is not trusted: the rule is read for the history.
+        stale = created.with_changes(version=99)
+        repo.delete(OURS, expected_version=updated.version, actor="U3", previous=stale)
+        assert operations == ["GetItem", "TransactWriteItems"]
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb", record)
+    history = repo.history(OURS)
+    assert [h["action"] for h in history] == ["remove", "set", "set"]
+    assert history[0]["old"]["greeting"] == "none"  # the read rule, not the stale one
+    assert history[1]["old"]["greeting"] == "loop"  # the previous the caller passed

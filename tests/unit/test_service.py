@@ -139,7 +139,7 @@ def test_a_failed_undo_is_reported_as_inconsistent(
     routing.fail["sma"] = RoutingError("boom", undone=True)
     original_delete = rules.delete
 
-    def failing_delete(number: str, *, expected_version: int, actor: str) -> object:
+    def failing_delete(number: str, *, expected_version: int, actor: str, previous: object = None) -> object:
         raise StorageError("table unavailable")
 
     rules.delete = failing_delete  # type: ignore[method-assign]
