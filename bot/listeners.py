@@ -34,8 +34,9 @@ from bot.commands import (
     parse,
 )
 from bot.transfers import Result, TransferRefusedError, Transfers, parse_target
-from switchboard.adapters.dynamodb import DynamoCallLog, LiveCallEntry
+from switchboard.adapters.dynamodb import DynamoCallLog
 from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import find_loops
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.ports import StorageError

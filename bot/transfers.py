@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from switchboard.adapters.dynamodb import LiveCallEntry
+from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.transfer import (
     TransferTarget,
     TransferTargetError,

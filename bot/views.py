@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.alerts import escape, mask_number
-from switchboard.adapters.dynamodb import LiveCallEntry
 from switchboard.domain.durations import describe_duration
+from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import (
     DEFAULT_RING_TIMEOUT,
     MAX_DESTINATIONS,

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
-from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall
+from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.rules import ForwardRule
 from switchboard.ports import ConflictError, StorageError
 
@@ -270,14 +269,6 @@ class DynamoForwardRepository:
 
 def live_call_key(transaction_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CALL#{transaction_id}"}, "sk": {"S": LIVE_CALL_SK}}
-
-
-@dataclass(frozen=True, slots=True)
-class LiveCallEntry:
-    """A stored :class:`LiveCall` with the transaction id that addresses it."""
-
-    transaction_id: str
-    call: LiveCall
 
 
 def _live_entry(item: dict[str, Any]) -> LiveCallEntry:

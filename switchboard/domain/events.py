@@ -127,6 +127,14 @@ class LiveCall:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveCallEntry:
+    """A :class:`LiveCall` as stored, with the transaction id that addresses the call."""
+
+    transaction_id: str
+    call: LiveCall
+
+
+@dataclass(frozen=True, slots=True)
 class CallEvent:
     """Something about a call that people should hear about.
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from bot.transfers import Result, TransferRefusedError, Transfers, parse_target
-from switchboard.adapters.dynamodb import LiveCallEntry
-from switchboard.domain.events import LiveCall
+from switchboard.domain.events import LiveCall, LiveCallEntry
 from switchboard.domain.transfer import TransferTarget
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import CallControlError
