@@ -17,6 +17,8 @@ import contextlib
 import io
 import json
 import os
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +41,7 @@ OURS = "+12025550100"
 OTHER = "+12025550101"
 FIRST = "+12065550111"
 SECOND = "+13125550122"
+THIRD = "+14155550133"  # where a live call is transferred from Slack
 CALLER = "+13035550123"
 ENTRY = "+12025550102"  # an Amazon Connect entry number (destination `connect`)
 SMA_NUMBER = "+12025550103"  # the SMA side of the demo's DNIS pair: Connect sees it as the caller
@@ -691,7 +694,9 @@ def _slack_scenes(
         f"{product} {connectors} {rules}",
     )
 
-    story.scene(13, "Slack: /forward remove: the number goes back to the voice connector")
+    _slack_transfer_scene(story, stack, slack, workspace, console)
+
+    story.scene(14, "Slack: /forward remove: the number goes back to the voice connector")
     seen = _seen(slack)
     shown = console.type(f"/forward remove {OURS}")
     product, connectors, rules = _routing(OURS)
@@ -708,6 +713,80 @@ def _slack_scenes(
         f"Removed the forward on {OURS}" in shown
         and [f"removed the forward on *{OURS}*" in text for text in _announcements(slack, seen)] == [True],
         str(_announcements(slack, seen)),
+    )
+
+
+def _slack_transfer_scene(
+    story: Story, stack: LocalStack, slack: SlackStandIn, workspace: LocalWorkspace, console: _Console
+) -> None:
+    """A call is connected; someone in Slack looks at it and hands it over to another number.
+
+    At 10 s of the simulated call the Slack user types ``/forward status`` (the live call and its
+    Transfer button) and ``/forward transfer``. The transfer's lazy listener waits for the outcome
+    while the call goes on, so it is typed from a second console session in a thread: the call
+    resumes as soon as the bot's UpdateSipMediaApplicationCall has reached it.
+    """
+    story.scene(13, "Slack: a connected call is looked at and transferred from Slack")
+    seen = _seen(slack)
+    status_shown: list[str] = []
+    transfer_shown: list[str] = []
+    typing: list[threading.Thread] = []
+    updates_before = len(stack.chime.snapshot()["call_updates"])
+
+    def from_slack(live: LiveCall) -> str:
+        status_shown.append(console.type(f"/forward status {OURS}"))
+        second = SlackConsole(workspace, iter(()), transfer_shown.append, user=LOCAL_USER, echo=True)
+        thread = threading.Thread(target=second.run, args=(iter([f"/forward transfer {OURS} to {THIRD}"]),))
+        thread.start()
+        typing.append(thread)
+        deadline = time.monotonic() + 15
+        while len(stack.chime.snapshot()["call_updates"]) == updates_before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return f"(demo) at {live.at_seconds:g}s a Slack user typed /forward transfer {OURS} to {THIRD}"
+
+    call = _call(story, stack, ["answer"], "call transferred from Slack", during=[(10.0, from_slack)])
+    for thread in typing:
+        thread.join(timeout=60)
+    story.transcript("".join(transfer_shown))
+    status = "".join(status_shown)
+    story.check(
+        "/forward status shows the connected call (caller masked) with its call id and a Transfer button",
+        "Connected now (1)" in status
+        and f"talking to {FIRST}" in status
+        and "+1303•••0123" in status
+        and call.transcript.transaction_id in status
+        and "Transfer…" in status,
+        status,
+    )
+    updates = stack.chime.snapshot()["call_updates"][updates_before:]
+    story.check(
+        "the bot sent UpdateSipMediaApplicationCall for that call, which reached the SMA",
+        [(u["TransactionId"], u["Arguments"]) for u in updates]
+        == [(call.transcript.transaction_id, {"Transfer": "true", "TransferTarget": THIRD})]
+        and len(call.transcript.events_of("CALL_UPDATE_REQUESTED")) == 1,
+        str(updates),
+    )
+    bridges = _bridges(call)
+    story.check(
+        f"{FIRST} is hung up, 'please hold', then the caller is bridged to {THIRD}",
+        _played(call, "please_hold.wav")
+        and [b["Endpoints"][0]["Uri"] for b in bridges] == [FIRST, THIRD]
+        and call.transcript.outcome.bridged_to == THIRD
+        and call.record is not None
+        and call.record["outcome"] == "transferred",
+        f"{bridges} {call.record}",
+    )
+    replies = _replies(slack)
+    story.check(
+        "the Slack user is told the target answered",
+        bool(replies) and replies[-1].startswith(f":white_check_mark: {THIRD} answered"),
+        str(replies[-2:]),
+    )
+    announced = _announcements(slack, seen)
+    story.check(
+        f"the transfer is announced in #{ALERTS_CHANNEL} (who, which call, to whom)",
+        len(announced) == 1 and f"<@{LOCAL_USER}> transferred the call on *{OURS}*" in announced[0],
+        str(announced),
     )
 
 
