@@ -21,14 +21,14 @@ import base64
 import dataclasses
 import json
 import sys
-import threading
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from switchboard.local.http_server import LocalHttpServer
 from switchboard.local.slack_requests import DEFAULT_PATH, api_gateway_v2_event
 from switchboard.local.slack_standin import RecordedCall
 
@@ -69,7 +69,7 @@ def call_from_json(data: Mapping[str, Any]) -> RecordedCall:
     return RecordedCall(**{key: value for key, value in data.items() if key in names})
 
 
-class BotServer:
+class BotServer(LocalHttpServer):
     """``handler`` (normally ``bot.app.handler``) behind ``POST http://127.0.0.1:PORT/slack/events``.
 
     ``lambdas`` provides the invocation context (function ``function``), so lazy re-invocations land
@@ -95,8 +95,7 @@ class BotServer:
         self.port = port
         self.path = path
         self.slack = slack
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @classmethod
     def for_stack(cls, stack: LocalStack, *, port: int = 0) -> BotServer:
@@ -109,44 +108,18 @@ class BotServer:
 
     # ---------------------------------------------------------------- server
 
-    @property
-    def origin(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the bot server is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    server_name = "bot server"
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
+
+    def _address(self) -> tuple[str, int]:
+        return (self.host, self.port)
 
     @property
     def url(self) -> str:
         """The Slack request URL (slash commands, interactivity, events)."""
         return self.origin + self.path
-
-    def start(self) -> BotServer:
-        if self._httpd is not None:
-            return self
-        self._httpd = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="bot-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> BotServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- requests
 

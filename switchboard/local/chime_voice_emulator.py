@@ -52,7 +52,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import phonenumbers
@@ -63,6 +63,7 @@ from switchboard.local._chime_voice_model import (
     ChimeVoiceProtocol,
     bad_request,
 )
+from switchboard.local.http_server import LocalHttpServer
 
 VOICE_CONNECTOR = "VoiceConnector"
 SMA_DIAL_IN = "SipMediaApplicationDialIn"
@@ -700,7 +701,7 @@ def _describe(number: str) -> tuple[str, str]:
     return str(country), "TollFree" if toll_free else "Local"
 
 
-class ChimeVoiceServer:
+class ChimeVoiceServer(LocalHttpServer):
     """Serves a :class:`ChimeVoiceEmulator` over HTTP on 127.0.0.1 (a free port, daemon thread).
 
     ``with ChimeVoiceServer(emulator) as server:`` then point boto3 at ``server.url``.
@@ -711,45 +712,16 @@ class ChimeVoiceServer:
     ) -> None:
         self.emulator = emulator or ChimeVoiceEmulator()
         self.protocol = protocol or ChimeVoiceProtocol()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
+
+    server_name = "Chime SDK Voice emulator"
 
     @property
     def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the Chime SDK Voice emulator is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
-    def start(self) -> ChimeVoiceServer:
-        if self._httpd is not None:
-            return self
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self.emulator, self.protocol))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
-            name="chime-voice-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> ChimeVoiceServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self.emulator, self.protocol)
 
 
 def _handler_class(

@@ -58,9 +58,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from switchboard.local.http_server import LocalHttpServer
 
 LambdaHandler = Callable[[Any, Any], object]
 
@@ -292,7 +294,7 @@ class _LogCapture(logging.Handler):
                 self.handleError(record)
 
 
-class LambdaEndpoint:
+class LambdaEndpoint(LocalHttpServer):
     """Python Lambda handlers served over the Lambda Invoke API on 127.0.0.1 (free port).
 
     ``functions`` maps function names (or ARNs, reduced to their name) to handlers
@@ -324,8 +326,7 @@ class LambdaEndpoint:
         self._invocations: list[Invocation] = []
         self._pending = 0
         self._capture = _LogCapture()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # ---------------------------------------------------------------- configuration
 
@@ -350,44 +351,20 @@ class LambdaEndpoint:
 
     # ---------------------------------------------------------------- server
 
+    server_name = "Lambda endpoint"
+
     @property
     def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the Lambda endpoint is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
-    def start(self) -> LambdaEndpoint:
-        if self._httpd is not None:
-            return self
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
+
+    def _on_start(self) -> None:
         logging.getLogger().addHandler(self._capture)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="lambda-endpoint",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
+    def _on_stop(self) -> None:
         logging.getLogger().removeHandler(self._capture)
-
-    def __enter__(self) -> LambdaEndpoint:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- test API
 

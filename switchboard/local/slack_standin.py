@@ -50,9 +50,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from switchboard.local.http_server import LocalHttpServer
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -342,7 +344,7 @@ def _json_arg(value: Any, name: str) -> Any:
     return value
 
 
-class SlackStandIn:
+class SlackStandIn(LocalHttpServer):
     """An in-memory Slack workspace behind a Slack Web API HTTP server on 127.0.0.1 (free port).
 
     ``tokens`` are the valid bot tokens; ``usergroups`` maps ``S…`` group IDs to member user IDs;
@@ -394,8 +396,7 @@ class SlackStandIn:
         self._generation = 0  # bumped on every recorded request; wakes wait_for
         self._ts_base = int(time.time())
 
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self.methods: dict[str, Callable[[JSON, str], JSON]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -412,13 +413,10 @@ class SlackStandIn:
 
     # ---------------------------------------------------------------- server
 
-    @property
-    def origin(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        if self._httpd is None:
-            raise RuntimeError("the Slack stand-in is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    server_name = "Slack stand-in"
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
 
     @property
     def api_url(self) -> str:
@@ -429,36 +427,6 @@ class SlackStandIn:
     def url(self) -> str:
         """Same as :attr:`api_url`."""
         return self.api_url
-
-    def start(self) -> SlackStandIn:
-        if self._httpd is not None:
-            return self
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="slack-standin",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- test API
 
