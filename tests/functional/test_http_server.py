@@ -25,7 +25,7 @@ class Hello(LocalHttpServer):
 
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 body = b"hello"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
