@@ -37,7 +37,7 @@ MASK = "•••"
 _INTERNAL_FIELDS = frozenset(
     {"pk", "sk", "kind", "ttl", "gsi1pk", "gsi1sk", "event_id", "event_type", "transaction_id"}
 )
-_SHOWN_FIELDS = frozenset({"dialed", "caller", "at", "all_failed", "attempts"})
+_SHOWN_FIELDS = frozenset({"dialed", "caller", "at", "all_failed", "attempts", "transfer_target"})
 _CALLER_FIELD_HINTS = ("caller", "calling", "from_number", "ani")
 _RESULTS = {
     "CallNotAnswered": "no answer",
@@ -77,6 +77,7 @@ class Alert:
     all_failed: bool = False
     attempts: tuple[AlertAttempt, ...] = ()
     details: tuple[tuple[str, str], ...] = field(default=())
+    transfer_target: str = ""  # transfer_failed: who the call was being handed to
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Alert:
@@ -87,7 +88,7 @@ class Alert:
             raise MalformedEventError("the call event has no event_id")
         if not isinstance(event_type, str) or not event_type:
             raise MalformedEventError(f"call event {event_id} has no event_type")
-        for name in ("dialed", "caller", "at", "transaction_id"):
+        for name in ("dialed", "caller", "at", "transaction_id", "transfer_target"):
             if item.get(name) is not None and not isinstance(item[name], str):
                 raise MalformedEventError(f"call event {event_id}: {name} must be a string")
         raw_attempts = item.get("attempts") or []
@@ -118,6 +119,7 @@ class Alert:
             all_failed=bool(item.get("all_failed", False)),
             attempts=tuple(attempts),
             details=details,
+            transfer_target=str(item.get("transfer_target") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +136,7 @@ class Alert:
                 {"destination": a.destination, "result": a.result, "ring_ms": a.ring_ms}
                 for a in self.attempts
             ],
+            **({"transfer_target": self.transfer_target} if self.transfer_target else {}),
             **dict(self.details),
         }
 
@@ -245,7 +248,7 @@ def render(alert: Alert) -> Rendered:
     if alert.event_type == "bridge_failed":
         return _bridge_failed(alert)
     if alert.event_type == "transfer_failed":
-        return _generic(alert, ":x:", f"A transfer failed{_on(alert)}", buttons=bool(alert.dialed))
+        return _transfer_failed(alert)
     if alert.event_type == "pool_exhausted":
         return _generic(
             alert,
@@ -300,6 +303,32 @@ def _bridge_failed(alert: Alert) -> Rendered:
     return Rendered(text=text, blocks=blocks)
 
 
+def _transfer_failed(alert: Alert) -> Rendered:
+    """The caller was taken back (from Amazon Connect or a destination) but the target never
+    answered: they heard the failure message and the call ended."""
+    target = alert.transfer_target or (alert.attempts[-1].destination if alert.attempts else "")
+    last = alert.attempts[-1] if alert.attempts and alert.attempts[-1].destination == target else None
+    how = describe_result(last) if last else "was not reached"
+    title = f"A transfer failed{_on(alert)}"
+    who = escape(target) if target else "The transfer target"
+    summary = f"*{who} — {how}.* The caller heard the failure message and the call ended."
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(f":x: {title}")},
+        {"type": "section", "text": _mrkdwn(summary)},
+        {"type": "section", "fields": _fields(alert)},
+    ]
+    blocks += _details(alert)
+    before = [a for a in alert.attempts if a is not last]
+    if before:
+        lines = [f"{i}. {escape(a.destination)} — {describe_result(a)}" for i, a in enumerate(before, 1)]
+        blocks.append({"type": "section", "text": _mrkdwn("*Before the transfer*\n" + "\n".join(lines))})
+    blocks.append(_context(alert))
+    if alert.dialed:
+        blocks.append(_buttons(alert))
+    text = f":x: {title}: {target or 'the target'} {how}; the caller got the failure message"
+    return Rendered(text=text, blocks=blocks)
+
+
 def _generic(alert: Alert, icon: str, title: str, *, buttons: bool, summary: str = "") -> Rendered:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(f"{icon} {title}")}]
     if summary:
@@ -307,11 +336,7 @@ def _generic(alert: Alert, icon: str, title: str, *, buttons: bool, summary: str
     fields = _fields(alert)
     if fields:
         blocks.append({"type": "section", "fields": fields})
-    if alert.details:
-        lines = [
-            f"• *{escape(_humanise(name))}*: {escape(_detail(name, value))}" for name, value in alert.details
-        ]
-        blocks.append({"type": "section", "text": _mrkdwn("\n".join(lines[:20]))})
+    blocks += _details(alert)
     if alert.attempts:
         lines = [
             f"{i}. {escape(a.destination)} — {describe_result(a)}" for i, a in enumerate(alert.attempts, 1)
@@ -321,6 +346,16 @@ def _generic(alert: Alert, icon: str, title: str, *, buttons: bool, summary: str
     if buttons:
         blocks.append(_buttons(alert))
     return Rendered(text=f"{icon} {title}", blocks=blocks)
+
+
+def _details(alert: Alert) -> list[dict[str, Any]]:
+    """Fields of the event this renderer does not know by name, so nothing the SMA wrote is hidden."""
+    if not alert.details:
+        return []
+    lines = [
+        f"• *{escape(_humanise(name))}*: {escape(_detail(name, value))}" for name, value in alert.details
+    ]
+    return [{"type": "section", "text": _mrkdwn("\n".join(lines[:20]))}]
 
 
 def _detail(name: str, value: str) -> str:

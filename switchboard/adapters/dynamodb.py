@@ -447,4 +447,5 @@ class DynamoCallLog:
             "all_failed": event.all_failed,
             "attempts": [_attempt_dict(a) for a in event.attempts],
             "ttl": event.at_ms // 1000 + CALL_EVENT_DAYS * 86400,
+            **({"transfer_target": event.transfer_target} if event.transfer_target else {}),
         }

@@ -150,6 +150,38 @@ def test_transfer_failed_renders_its_fields_with_numbers_masked() -> None:
     assert alerts.EDIT_ACTION in buttons(rendered.blocks)
 
 
+def test_transfer_failed_as_the_sma_writes_it_names_the_target_and_what_came_before() -> None:
+    from switchboard.adapters.dynamodb import DynamoCallLog
+    from switchboard.domain.events import Attempt, CallRecord, Outcome
+
+    record = CallRecord(
+        dialed=OURS,
+        caller=CALLER,
+        outcome=Outcome.TRANSFER_FAILED,
+        attempts=(
+            Attempt("+18005550111", "answered", 3_000),
+            Attempt("+13125550199", "CallNotAnswered", 30_000),
+        ),
+        started_ms=1_772_373_900_000,
+        ended_ms=1_772_373_960_000,
+        transfer_target="+13125550199",
+        was_live=True,
+    )
+    (event,) = record.events()
+    stored = DynamoCallLog(None, "table")._event_item("tx-9", event)
+    alert = Alert.from_item(stored)
+    assert alert.transfer_target == "+13125550199"
+    assert Alert.from_dict(alert.to_dict()) == alert
+    rendered = render(alert)
+    assert check_blocks(rendered.blocks) == []
+    text = text_of(rendered.blocks)
+    assert f"A transfer failed on {OURS}" in text
+    assert "+13125550199 — no answer (rang 30 s).* The caller heard the failure message" in text
+    assert "*Before the transfer*\n1. +18005550111 — answered after 3 s of ringing" in text
+    assert "Transfer target" not in text  # shown in the summary, not again as a raw field
+    assert CALLER not in json.dumps(rendered.blocks)
+
+
 def test_pool_exhausted_concerns_no_number_and_has_no_buttons() -> None:
     event = {
         "kind": "call_event",
