@@ -174,3 +174,42 @@ def test_pool_exhausted_plays_a_prompt_and_raises_an_event(sma_app: Any, dynamod
     items = call_items(dynamodb, "tx-unlucky")
     assert items["RECORD"]["outcome"] == "pool-exhausted"
     assert items["EVENT#pool_exhausted"]["kind"] == "call_event"
+
+
+def test_connect_leg_failing_releases_the_pair_plays_the_failure_prompt_and_alerts(
+    sma_app: Any, dynamodb: Any
+) -> None:
+    pool = connect_entry(dynamodb)
+    call = CallDriver(sma_app.handler, "tx-connect-fails")
+    call.send("new_inbound_call")
+    failed = call.send("action_failed_call_and_bridge", destination=CONNECT_NUMBER, error="SystemException")
+    assert action_types(failed) == ["PlayAudio", "Hangup"]
+    assert failed["Actions"][0]["Parameters"]["AudioSource"]["Key"] == "prompts/failure.wav"
+    entry = pool.find(SMA_NUMBER, CONNECT_NUMBER)
+    assert entry is not None
+    assert entry.free
+    items = call_items(dynamodb, "tx-connect-fails")
+    assert items["RECORD"]["outcome"] == "all-failed"
+    assert items["EVENT#bridge_failed"]["all_failed"] is True
+    assert "LIVE" not in items  # never answered, never listed as live
+
+
+def test_a_transfer_from_connect_lists_the_call_live_with_each_callee(sma_app: Any, dynamodb: Any) -> None:
+    connect_entry(dynamodb)
+    call = CallDriver(sma_app.handler, "tx-connect-live")
+    call.send("new_inbound_call")
+    call.send("action_successful_call_and_bridge", destination=CONNECT_NUMBER)
+    live = call_items(dynamodb, "tx-connect-live")["LIVE"]
+    assert (live["callee"], live["via_connect"], live["transferred"]) == (CONNECT_NUMBER, True, False)
+
+    call.send(update({"Transfer": "true", "TransferTarget": TARGET}))
+    call.send("hangup_leg_b", destination=CONNECT_NUMBER)
+    assert call_items(dynamodb, "tx-connect-live")["LIVE"]["callee"] == CONNECT_NUMBER  # until answered
+    call.send("action_successful_call_and_bridge", destination=TARGET)
+    live = call_items(dynamodb, "tx-connect-live")["LIVE"]
+    assert (live["callee"], live["via_connect"], live["transferred"]) == (TARGET, False, True)
+
+    call.send("hangup_leg_a")
+    items = call_items(dynamodb, "tx-connect-live")
+    assert items["RECORD"]["outcome"] == "transferred"
+    assert "LIVE" not in items
