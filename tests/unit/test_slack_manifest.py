@@ -15,7 +15,8 @@ def test_the_forward_command_and_its_hint_cover_every_subcommand() -> None:
     (command,) = MANIFEST["features"]["slash_commands"]
     assert command["command"] == "/forward"
     assert command["url"].endswith("/slack/events")
-    assert len(command["usage_hint"]) <= 1000 and len(command["description"]) <= 2000
+    assert len(command["usage_hint"]) <= 1000
+    assert len(command["description"]) <= 2000
     hint = command["usage_hint"]
     for word, kind in (
         ("list", ListForwards),
