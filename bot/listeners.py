@@ -461,7 +461,10 @@ def register(app: App, deps: BotDeps) -> None:
         if entry is None:
             _tell(client, user, channel, f":information_source: Call `{transaction_id}` has already ended.")
             return
-        client.views_open(trigger_id=body["trigger_id"], view=views.transfer_modal(entry, channel))
+        from_home = body.get("view", {}).get("type") == "home"
+        client.views_open(
+            trigger_id=body["trigger_id"], view=views.transfer_modal(entry, channel, from_home=from_home)
+        )
 
     def ack_transfer_modal(ack: Ack, view: dict[str, Any]) -> None:
         form = views.read_transfer_modal(view)
@@ -489,6 +492,8 @@ def register(app: App, deps: BotDeps) -> None:
             )
         except StorageError as error:
             _tell(client, user, form.channel_id, f":x: The call table is unavailable ({error}).")
+        if form.from_home:
+            _publish_home(client, user)  # the call now shows its new callee (or is gone)
 
     app.action(views.TRANSFER_ACTION)(open_transfer)
     app.view(views.TRANSFER_CALLBACK)(ack=ack_transfer_modal, lazy=[apply_transfer_modal])

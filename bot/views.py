@@ -306,9 +306,9 @@ def live_blocks(
     return blocks
 
 
-def transfer_modal(entry: LiveCallEntry, channel_id: str = "") -> dict[str, Any]:
-    """Where to transfer one live call."""
-    metadata = {"transaction_id": entry.transaction_id, "channel_id": channel_id}
+def transfer_modal(entry: LiveCallEntry, channel_id: str = "", *, from_home: bool = False) -> dict[str, Any]:
+    """Where to transfer one live call (``from_home``: App Home is refreshed afterwards)."""
+    metadata = {"transaction_id": entry.transaction_id, "channel_id": channel_id, "home": from_home}
     return {
         "type": "modal",
         "callback_id": TRANSFER_CALLBACK,
@@ -346,6 +346,7 @@ class TransferInput:
     transaction_id: str
     target: str
     channel_id: str
+    from_home: bool = False
 
 
 def read_transfer_modal(view: dict[str, Any]) -> TransferInput:
@@ -359,6 +360,7 @@ def read_transfer_modal(view: dict[str, Any]) -> TransferInput:
         transaction_id=str(metadata.get("transaction_id") or ""),
         target=str(target).strip(),
         channel_id=str(metadata.get("channel_id") or ""),
+        from_home=metadata.get("home") is True,
     )
 
 

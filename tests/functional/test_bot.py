@@ -687,3 +687,26 @@ def test_a_visitor_pressing_transfer_gets_a_refusal_not_a_form(bot: Bot, sma_app
     bot.send(interaction_event(press, SECRET))
     assert bot.slack.calls_to("views.open") == []
     assert "not change them" in bot.slack.calls_to("chat.postEphemeral")[-1].args["text"]
+
+
+def test_a_transfer_from_app_home_refreshes_it_with_the_new_callee(
+    bot: Bot, sma_app: Any, dynamodb: Any
+) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    bot.send(home_opened(ADMIN))
+    bot.settle()
+    home = bot.slack.home_views[ADMIN]
+    assert "talking to +12065550111" in json.dumps(home, ensure_ascii=False)
+    press = block_actions_payload(
+        "transfer_call", value="tx-live-1", block_id="live", view=home, user_id=ADMIN
+    )
+    bot.send(interaction_event(press, SECRET))
+    (opened,) = bot.slack.calls_to("views.open")
+    view = dict(bot.slack.open_views[opened.response["view"]["id"]])
+    submit(bot, view, {"target": TARGET})
+    bot.settle()
+    assert call.requests == [{"Transfer": "true", "TransferTarget": TARGET}]
+    refreshed = json.dumps(bot.slack.home_views[ADMIN], ensure_ascii=False)
+    assert f"transferred to {TARGET}" in refreshed
+    told = [c.args for c in bot.slack.calls_to("chat.postMessage") if c.args.get("channel") == ADMIN]
+    assert told[-1]["text"] == ":white_check_mark: +13125550199 answered; the caller is connected."  # a DM
