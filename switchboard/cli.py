@@ -246,6 +246,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         ring_seconds=args.ring,
         caller_hangs_up_after=args.caller_hangs_up_after,
         transfer=transfer,
+        realtime=args.realtime,
     )
 
 
@@ -371,6 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument(
         "--caller-hangs-up-after", type=float, metavar="SECONDS", help="caller gives up after this long"
+    )
+    call.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the call on the wall clock instead of at once, so it can be transferred from Slack "
+        "(`switchboard slack`: /forward calls, /forward transfer) while it is connected",
     )
     transfer = call.add_argument_group(
         "take back and transfer",

@@ -20,7 +20,6 @@ import contextlib
 import importlib
 import json
 import os
-import re
 import sys
 import threading
 import urllib.error
@@ -35,6 +34,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain.transfer import sip_target
 from switchboard.local.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
 from switchboard.local.pstn_simulator import (
     CallerBehaviour,
@@ -49,8 +49,6 @@ from switchboard.policy import DestinationPolicy, DestinationRefusedError
 
 Via = Literal["connect", "api"]
 BEHAVIOURS = ("answer", "no-answer", "busy", "unreachable")
-_SIP_USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}\Z")
-_VOICE_CONNECTOR_ARN = re.compile(r"^arn:aws[a-z-]*:chime:[a-z0-9-]+:\d{12}:vc/[A-Za-z0-9]+\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +321,7 @@ def simulate_call(
     transfer: TransferScript | None = None,
     during: Sequence[tuple[float, ScriptedAction]] = (),
     chime: ChimeVoiceEmulator | None = None,
+    realtime: float | None = None,
 ) -> CallResult:
     """Place the call with the environment's stack; behaviours apply to the rule's destinations in
     order (for an Amazon Connect entry number, the first one is what Connect does when it rings).
@@ -368,12 +367,15 @@ def simulate_call(
         sip_media_application_id=os.environ.get("SIP_MEDIA_APPLICATION_ID", "sma-local"),
         prompt_exists=prompt_exists,
         prompt_seconds=prompt_seconds,
+        realtime=realtime,
     )
     app = module.app
     real_clock = app.clock
     app.clock = simulator.clock  # record ring and talk times in simulated time
     try:
-        with call_updates_to(simulator, chime) if scripted else contextlib.nullcontext("unused"):
+        # A call paced in real time can be transferred by anyone meanwhile (Slack, the Connect Lambda).
+        takes_updates = bool(scripted) or realtime is not None
+        with call_updates_to(simulator, chime) if takes_updates else contextlib.nullcontext("unused"):
             transcript = simulator.place_call(
                 number,
                 caller,
@@ -434,11 +436,8 @@ def format_transfer(attempt: TransferAttempt | None) -> str:
 def checked_transfer(policy: DestinationPolicy, target: str, arn: str) -> str:
     """The transfer target as it will be sent; ``ValueError`` says why it is refused."""
     if arn:
-        if not _VOICE_CONNECTOR_ARN.match(arn):
-            raise ValueError(f"--transfer-arn {arn!r} is not a voice connector ARN (arn:aws:chime:…:vc/<id>)")
-        if not _SIP_USER.match(target):
-            raise ValueError(f"--transfer-to {target!r} is not a SIP user (letters, digits, + * # . _ ~ -)")
-        return target
+        # The same checks as the Connect Lambda and the Slack bot (a TransferTargetError is a ValueError).
+        return sip_target(target, arn).target
     return policy.destination(target)
 
 
@@ -451,6 +450,7 @@ def run_call(
     ring_seconds: float,
     caller_hangs_up_after: float | None,
     transfer: TransferScript | None = None,
+    realtime: bool = False,
     out: Callable[[str], None] = print,
 ) -> int:
     policy = DestinationPolicy(os.environ.get("DEFAULT_COUNTRY", "US") or "US")
@@ -473,6 +473,11 @@ def run_call(
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with local_environment() as (where, chime):
         out(f"Simulated call {calling} → {ours} on {where}\n")
+        if realtime:
+            out(
+                "The call runs in real time: while it is connected, `/forward calls` in "
+                "`switchboard slack` lists it and `/forward transfer` hands it over.\n"
+            )
         result = simulate_call(
             ours,
             calling,
@@ -482,6 +487,7 @@ def run_call(
             caller_hangs_up_after=caller_hangs_up_after,
             transfer=transfer,
             chime=chime,
+            realtime=1.0 if realtime else None,
         )
     out(result.transcript.render())
     out(format_record(result.record))

@@ -288,8 +288,15 @@ class PstnSimulator:
         sip_rule_id: str = "sip-rule-local",
         dead_air_seconds: float = DEAD_AIR_SECONDS,
         context: Any = None,
+        realtime: float | None = None,
     ) -> None:
         self.handler = handler
+        # None: simulated time jumps from one occurrence to the next (a call takes milliseconds).
+        # A speed (1.0 = real time) paces calls on the wall clock, so a person can act on a call in
+        # progress, e.g. transfer it from Slack; an update request interrupts the wait at once.
+        if realtime is not None and realtime <= 0:
+            raise ValueError("realtime must be a positive speed (1.0 = real time)")
+        self.realtime = realtime
         self.sip_media_application_id = sip_media_application_id
         self.account_id = account_id
         self.region = region
@@ -548,6 +555,8 @@ class _Call:
             deadline = self.silent_since + self.sim.dead_air_ms
             occurrence = self.next_occurrence(deadline)
             if occurrence is None:
+                if not self.advance(deadline):
+                    return  # an update request arrived meanwhile: it is the next occurrence
                 self.now = max(self.now, deadline)
                 self.flag(FLAG_DEAD_AIR, LEG_A, f"{self.sim.dead_air_ms / 1000:g}s of silence")
                 self.caller_hangs_up(None, cause="dead air")
@@ -562,8 +571,28 @@ class _Call:
             if occurrence is None:
                 self.note(LEG_A, "nothing more can happen: simulation stopped")
                 raise _Stop
+        if not self.advance(occurrence.at):
+            return
         self.now = occurrence.at
         self.handle(occurrence, None)
+
+    def advance(self, target: int) -> bool:
+        """Let simulated time reach ``target`` (at once, or paced on the wall clock with
+        ``realtime``). False when an update request arrived first: time stops where it is, so the
+        update happens at the moment it was made."""
+        speed = self.sim.realtime
+        if speed is None or target <= self.now:
+            return True
+        started_real, started = time.monotonic(), self.now
+        while True:
+            elapsed = int((time.monotonic() - started_real) * 1000 * speed)
+            self.now = min(target, started + elapsed)
+            if self.now >= target:
+                return True
+            with self.lock:  # made from another thread just now (scheduled ones wait their turn)
+                if any(at <= self.now for at, _, _ in self.updates):
+                    return False
+            time.sleep(min(0.05, (target - self.now) / 1000 / speed))
 
     def next_occurrence(self, before: int | None) -> _Occurrence | None:
         """The earliest hangup or update due strictly before ``before`` (None: whenever)."""
@@ -617,6 +646,8 @@ class _Call:
         end = self.now + max(0, duration_ms)
         while True:
             occurrence = self.next_occurrence(end)
+            if not self.advance(end if occurrence is None else occurrence.at):
+                continue  # an update request arrived meanwhile: it is the next occurrence now
             if occurrence is None:
                 self.now = end
                 return True

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -361,6 +362,45 @@ def test_a_forwarded_call_is_transferred_through_the_api_by_default(
     assert result.transcript.outcome.bridged_to == SECOND
     assert result.record is not None
     assert result.record["outcome"] == "transferred"
+
+
+def test_a_realtime_call_can_be_transferred_by_anyone_while_it_is_connected(
+    transfer_env: ChimeVoiceEmulator, dynamodb: Any
+) -> None:
+    """``switchboard call --realtime``: nothing is scripted; whoever sees the live call (here: this
+    test, as the Slack bot would) transfers it with a real UpdateSipMediaApplicationCall."""
+    from switchboard.adapters.dynamodb import DynamoCallLog
+
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            simulate_call(
+                OURS, CALLER, ["answer"], ring_seconds=1.0, talk_seconds=6.0, chime=transfer_env, realtime=4.0
+            )
+        )
+    )
+    worker.start()
+    calls = DynamoCallLog(dynamodb, TABLE)
+    deadline = time.monotonic() + 20
+    live = calls.live_calls(OURS)
+    while not live and time.monotonic() < deadline and worker.is_alive():
+        time.sleep(0.02)
+        live = calls.live_calls(OURS)
+    assert len(live) == 1, "the call was never listed as live"
+    sma_id = next(iter(transfer_env.snapshot()["sip_media_applications"]))
+    voice_client = boto3.client("chime-sdk-voice")
+    voice_client.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id,
+        TransactionId=live[0].transaction_id,
+        Arguments={"Transfer": "true", "TransferTarget": SECOND},
+    )
+    worker.join(timeout=30)
+    (result,) = results
+    assert result.transcript.transaction_id == live[0].transaction_id
+    assert result.transcript.outcome.bridged_to == SECOND
+    assert result.record is not None
+    assert result.record["outcome"] == "transferred"
+    assert not result.transcript.flags
 
 
 def test_connect_events_have_the_shape_of_the_recorded_fixture() -> None:

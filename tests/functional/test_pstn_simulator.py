@@ -528,6 +528,38 @@ def test_update_call_during_an_invocation_is_delivered_after_it() -> None:
         simulator.update_call(transcript.transaction_id, {str(i): "v" for i in range(21)})
 
 
+def test_realtime_paces_the_call_on_the_wall_clock_and_takes_updates_when_they_are_made() -> None:
+    """At 20× real time a 20 s conversation lasts about 1 s; an update made from another thread
+    after ~0.3 s of wall clock lands ~6 s into the call, not at its end."""
+    handler = Script(
+        NEW_INBOUND_CALL=[respond(bridge())],
+        CALL_UPDATE_REQUESTED=[respond(hangup("LEG-B"))],
+        HANGUP=[respond(hangup())],
+    )
+    simulator = PstnSimulator(handler, realtime=20.0)
+    answered = threading.Event()
+
+    def transfer_later() -> None:
+        while not handler.seen or simulator.clock() < EPOCH + 4_000:  # until the callee has answered
+            time.sleep(0.01)
+        answered.set()
+        time.sleep(0.1)
+        simulator.update_call(handler.seen[0]["CallDetails"]["TransactionId"], {"Transfer": "true"})
+
+    worker = threading.Thread(target=transfer_later)
+    worker.start()
+    started = time.monotonic()
+    transcript = simulator.place_call(OURS, CALLER, epoch_ms=EPOCH, caller=CallerBehaviour(talks_for=20.0))
+    elapsed = time.monotonic() - started
+    worker.join()
+    assert answered.is_set()
+    update_at = at(transcript, "CALL_UPDATE_REQUESTED")
+    assert 4_000 < update_at < 15_000  # when it was made (about 4 s + 0.1 s at 20x), not at the end
+    assert 0.2 < elapsed < 5.0  # paced: not instant (it would be ~ms), not real time (it would be 24 s)
+    with pytest.raises(ValueError, match="positive speed"):
+        PstnSimulator(handler, realtime=0)
+
+
 def test_max_invocations_stops_a_loop() -> None:
     def looping(event: Event, context: Any) -> Response:
         return respond(pause(1))
