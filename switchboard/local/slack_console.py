@@ -61,13 +61,19 @@ _UNSEEN = {"auth.test", "usergroups.users.list", "users.info", "conversations.in
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # Slack shows :emoji: codes as pictures; these are the ones the bot uses.
 EMOJI = {
+    "alarm_clock": "⏰",
     "arrow_right_hook": "↪️",
+    "grey_question": "❔",
+    "hourglass": "⌛",
     "hourglass_flowing_sand": "⏳",
     "information_source": "ℹ️",
     "leftwards_arrow_with_hook": "↩️",
     "mag": "🔍",
     "no_entry": "⛔",
+    "repeat": "🔁",
     "rotating_light": "🚨",
+    "telephone_receiver": "📞",
+    "twisted_rightwards_arrows": "🔀",
     "warning": "⚠️",
     "white_check_mark": "✅",
     "x": "❌",
