@@ -6,7 +6,7 @@ export SAM_CLI_TELEMETRY ?= 0
 
 .PHONY: install test lint typecheck cfn-lint check bench build clean run demo \
 	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
-	build-NotifierFunction build-ConnectFunction
+	build-NotifierFunction build-ConnectFunction build-DigestFunction
 
 # Every user-facing target installs the project first (once, again when pyproject.toml changes),
 # so `make demo` and `make test` work on a fresh clone.
@@ -70,7 +70,7 @@ build-SmaFunction:
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
 # Slack bot, expiry job and notifier: bot/ and the shared library, without the local-stack tooling.
-build-BotFunction build-ExpiryFunction build-NotifierFunction:
+build-BotFunction build-ExpiryFunction build-NotifierFunction build-DigestFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R bot switchboard "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"

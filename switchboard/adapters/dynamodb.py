@@ -433,6 +433,31 @@ class DynamoCallLog:
             raise StorageError(f"could not read recent calls for {dialed}: {error}") from error
         return [decode_item(item) for item in page.get("Items", [])]
 
+    def calls_between(self, dialed: str, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
+        """Call records of ``dialed`` that started in [since, until), oldest first (every page)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RULES_INDEX,
+            "KeyConditionExpression": "gsi1pk = :calls AND gsi1sk BETWEEN :since AND :until",
+            "ExpressionAttributeValues": {
+                ":calls": {"S": f"CALLS#{dialed}"},
+                ":since": {"S": _iso_ms(since_ms)},
+                # The sort key is "<start>#<transaction id>", longer than a bare time: a call that
+                # started at ``until`` exactly sorts above it (excluded), one at ``since`` below.
+                ":until": {"S": _iso_ms(until_ms)},
+            },
+        }
+        found: list[dict[str, Any]] = []
+        try:
+            while True:
+                page = self._client.query(**request)
+                found.extend(decode_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return found
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the calls of {dialed}: {error}") from error
+
     def _event_item(self, transaction_id: str, event: CallEvent) -> dict[str, Any]:
         return {
             "pk": f"CALL#{transaction_id}",

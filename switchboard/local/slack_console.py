@@ -63,6 +63,7 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 EMOJI = {
     "alarm_clock": "⏰",
     "arrow_right_hook": "↪️",
+    "bar_chart": "📊",
     "grey_question": "❔",
     "hourglass": "⌛",
     "hourglass_flowing_sand": "⏳",

@@ -45,3 +45,17 @@ def test_the_bot_waits_for_a_transfer_within_its_timeout() -> None:
     bot = RESOURCES["BotFunction"]["Properties"]
     assert bot["Timeout"] >= DEFAULT_WAIT_SECONDS + 10  # room for the Slack posts after the wait
     assert "VOICE_CONNECTOR_ARN" in bot["Environment"]["Variables"]
+
+
+def test_the_digest_reads_calls_and_claims_its_day_nothing_more() -> None:
+    granted = actions("DigestFunction")
+    assert set(granted) == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "secretsmanager:GetSecretValue",
+    }
+    digest = RESOURCES["DigestFunction"]
+    assert digest["Condition"] == "HasAlertChannel"  # no channel, nowhere to post
+    assert digest["Properties"]["Events"]["Daily"]["Type"] == "Schedule"
