@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.local.pstn_schema import response_errors
 
+if TYPE_CHECKING:
+    from switchboard.local.stack import LocalStack
+
 EVENTS = Path(__file__).parent / "events"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_switchboard(stack: LocalStack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m switchboard.cli *args`` in a fresh process pointed at ``stack`` (and ``env``),
+    as a person would run it in another shell: none of this process's AWS settings leak in."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "TABLE_NAME", "PROMPT_", "SIP_", "VOICE_"))
+    }
+    environment.update(stack.env())
+    environment.update(env)
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def load_event(name: str) -> dict[str, Any]:

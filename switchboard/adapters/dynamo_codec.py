@@ -56,3 +56,19 @@ def encode_item(item: Mapping[str, Any]) -> Item:
 
 def decode_item(item: Mapping[str, Any]) -> Item:
     return {k: decode(v) for k, v in item.items()}
+
+
+def query_all(client: Any, request: Mapping[str, Any]) -> list[Item]:
+    """Every item a ``Query`` matches, following ``LastEvaluatedKey`` page after page, decoded.
+
+    Errors are botocore's (``ClientError`` / ``BotoCoreError``): callers turn them into their own
+    ``StorageError`` with what they were reading.
+    """
+    pending = dict(request)
+    found: list[Item] = []
+    while True:
+        page = client.query(**pending)
+        found.extend(decode_item(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return found
+        pending["ExclusiveStartKey"] = page["LastEvaluatedKey"]

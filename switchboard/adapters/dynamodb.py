@@ -35,7 +35,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
+from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item, query_all
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.rules import ForwardRule
 from switchboard.ports import ConflictError, StorageError
@@ -154,12 +154,7 @@ class DynamoForwardRepository:
             "ExpressionAttributeValues": {":rules": {"S": "RULES"}},
         }
         try:
-            while True:
-                page = self._client.query(**kwargs)
-                rules.extend(rule_from_item(decode_item(item)) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            rules.extend(rule_from_item(item) for item in query_all(self._client, kwargs))
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not list forwards: {error}") from error
         return sorted(rules, key=lambda r: r.number)
@@ -381,14 +376,8 @@ class DynamoCallLog:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
-        found: list[LiveCallEntry] = []
         try:
-            while True:
-                page = self._client.query(**request)
-                found.extend(_live_entry(decode_item(item)) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            found = [_live_entry(item) for item in query_all(self._client, request)]
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the live calls: {error}") from error
         return _current(found, now_ms)
@@ -447,14 +436,8 @@ class DynamoCallLog:
                 ":until": {"S": _iso_ms(until_ms)},
             },
         }
-        found: list[dict[str, Any]] = []
         try:
-            while True:
-                page = self._client.query(**request)
-                found.extend(decode_item(item) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    return found
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            return query_all(self._client, request)
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the calls of {dialed}: {error}") from error
 

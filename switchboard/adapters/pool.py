@@ -36,7 +36,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
+from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item, query_all
 from switchboard.domain.pool import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_STALE_AFTER_SECONDS,
@@ -220,12 +220,7 @@ class DynamoDnisPool:
             "ExpressionAttributeValues": {":pool": {"S": POOL}},
         }
         try:
-            while True:
-                page = self._client.query(**kwargs)
-                entries.extend(entry_from_item(decode_item(item)) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            entries.extend(entry_from_item(item) for item in query_all(self._client, kwargs))
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not list the DNIS pool: {error}") from error
         return sorted(entries, key=lambda entry: entry.pair)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from switchboard.local.stack import LocalStack
+from tests.helpers import run_switchboard
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS = "+12025550100"
@@ -22,23 +20,7 @@ def stack() -> Iterator[LocalStack]:
         yield local
 
 
-def run(stack: LocalStack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "TABLE_NAME", "PROMPT_", "SIP_", "VOICE_"))
-    }
-    environment.update(stack.env())
-    environment.update(env)
-    environment["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+run = run_switchboard
 
 
 def test_set_list_call_remove(stack: LocalStack) -> None:

@@ -4,9 +4,6 @@ from the Chime SDK Voice emulator into the simulator (in this process and from a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,7 +30,7 @@ from switchboard.local.pstn_simulator import (
 )
 from switchboard.local.stack import PROMPTS, LocalStack
 from tests.functional.conftest import BUCKET, TABLE
-from tests.helpers import load_event
+from tests.helpers import load_event, run_switchboard
 
 pytestmark = pytest.mark.functional
 
@@ -428,22 +425,7 @@ def stack() -> Iterator[LocalStack]:
         yield local
 
 
-def cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "TABLE_NAME", "PROMPT_", "SIP_", "VOICE_"))
-    }
-    environment.update(stack.env())
-    environment["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+cli = run_switchboard
 
 
 def test_switchboard_call_scripts_a_take_back_and_transfer(stack: LocalStack) -> None:
