@@ -21,13 +21,12 @@ import importlib
 import json
 import os
 import sys
-import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 import boto3
@@ -36,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.transfer import sip_target
 from switchboard.local.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
+from switchboard.local.http_server import LocalHttpServer
 from switchboard.local.pstn_simulator import (
     CallerBehaviour,
     CallTranscript,
@@ -213,41 +213,48 @@ def _answer(answer: Mapping[str, str]) -> str:
 # -- call updates into the simulator -------------------------------------------------------------
 
 
-class _Receiver(ThreadingHTTPServer):
-    simulator: PstnSimulator
-
-
-class _ReceiverHandler(BaseHTTPRequestHandler):
+class _UpdateReceiver(LocalHttpServer):
     """Takes the updates a Chime SDK Voice emulator in another process forwards to this process."""
 
-    server: _Receiver
-    protocol_version = "HTTP/1.1"
+    server_name = "call update receiver"
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            update = json.loads(self.rfile.read(length) or b"{}")
-            self.server.simulator.on_call_update(
-                str(update["SipMediaApplicationId"]),
-                str(update["TransactionId"]),
-                update.get("Arguments") or {},
-            )
-        except LookupError as error:  # also a body without the keys: nothing of ours
-            self._answer(404, str(error))
-        except (ValueError, TypeError) as error:
-            self._answer(400, str(error))
-        else:
-            self._answer(202, "")
+    def __init__(self, simulator: PstnSimulator) -> None:
+        super().__init__()
+        self.simulator = simulator
 
-    def _answer(self, status: int, message: str) -> None:
-        data = message.encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        simulator = self.simulator
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the call's timeline says what happened."""
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    update = json.loads(self.rfile.read(length) or b"{}")
+                    simulator.on_call_update(
+                        str(update["SipMediaApplicationId"]),
+                        str(update["TransactionId"]),
+                        update.get("Arguments") or {},
+                    )
+                except LookupError as error:  # also a body without the keys: nothing of ours
+                    self._answer(404, str(error))
+                except (ValueError, TypeError) as error:
+                    self._answer(400, str(error))
+                else:
+                    self._answer(202, "")
+
+            def _answer(self, status: int, message: str) -> None:
+                data = message.encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the call's timeline says what happened."""
+
+        return Handler
 
 
 @contextlib.contextmanager
@@ -269,18 +276,11 @@ def call_updates_to(simulator: PstnSimulator, chime: ChimeVoiceEmulator | None =
     if not endpoint:
         yield "not delivered (no Chime SDK Voice emulator configured)"
         return
-    server = _Receiver(("127.0.0.1", 0), _ReceiverHandler)
-    server.daemon_threads = True
-    server.simulator = simulator
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
+    receiver = _UpdateReceiver(simulator).start()
     sink_id = ""
     try:
         try:
-            registered = _local_request(
-                "POST", f"{endpoint}{SINKS_PATH}", {"url": f"http://{host!s}:{port}/"}
-            )
+            registered = _local_request("POST", f"{endpoint}{SINKS_PATH}", {"url": f"{receiver.origin}/"})
             sink_id = str(registered["SinkId"])
             how = f"forwarded by the emulator at {endpoint}"
         except (OSError, ValueError, KeyError) as error:
@@ -290,8 +290,7 @@ def call_updates_to(simulator: PstnSimulator, chime: ChimeVoiceEmulator | None =
         if sink_id:
             with contextlib.suppress(OSError, ValueError):
                 _local_request("DELETE", f"{endpoint}{SINKS_PATH}/{sink_id}", None)
-        server.shutdown()
-        server.server_close()
+        receiver.stop()
 
 
 def _local_request(method: str, url: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -385,14 +384,8 @@ def simulate_call(
             )
     finally:
         app.clock = real_clock
-    return CallResult(transcript, call_record(transcript.transaction_id, number), attempt)
-
-
-def call_record(transaction_id: str, number: str) -> dict[str, Any] | None:
-    """The call record the SMA stored for ``transaction_id`` (a call to ``number``), if any."""
-    calls = DynamoCallLog(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
-    records = [r for r in calls.recent_calls(number, 20) if r["transaction_id"] == transaction_id]
-    return records[0] if records else None
+    record = DynamoCallLog(dynamodb, table).call_record(transcript.transaction_id)
+    return CallResult(transcript, record, attempt)
 
 
 @contextlib.contextmanager
