@@ -1,55 +1,59 @@
 # Everyday targets. `make build` runs `sam build`, which calls the build-* targets below
 # (BuildMethod: makefile) so Lambda packages keep the repository's import paths.
+#
+# Everything runs in the project's own virtual environment ($(VENV)), made with $(PYTHON) and
+# remade when pyproject.toml changes or another Python is asked for (scripts/venv.sh).
 PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: install test lint typecheck cfn-lint check bench build clean run demo \
+.PHONY: venv install test lint typecheck cfn-lint check bench build clean run demo \
 	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
 	build-NotifierFunction build-ConnectFunction build-DigestFunction
 
-# Every user-facing target installs the project first (once, again when pyproject.toml changes),
-# so `make demo` and `make test` work on a fresh clone.
-STAMP := .make/installed
+# Every user-facing target makes sure of the environment first (a quick check once it is there),
+# so `make demo` and `make test` work on a fresh clone, with any Python >= 3.11.
+STAMP := venv
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@mkdir -p $(dir $@) && touch $@
+venv:
+	@bash scripts/venv.sh "$(PYTHON)" "$(VENV)"
 
-install: $(STAMP)
+install: venv
 
 # One run: bot.app reads its environment once per process, and test_notifier.py imports its own
 # bot.app (and gives it back) so the notifier's tests and the bot's share a process safely.
 test: $(STAMP)
-	$(PYTHON) -m pytest
+	$(PY) -m pytest
 
 run: $(STAMP)
-	$(PYTHON) -m switchboard.cli dev
+	$(PY) -m switchboard.cli dev
 
 demo: $(STAMP)
-	$(PYTHON) -m switchboard.cli demo
+	$(PY) -m switchboard.cli demo
 
 lint: $(STAMP)
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PYTHON) -m mypy
+	$(PY) -m mypy
 
 cfn-lint: $(STAMP)
-	cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
 
 check: lint typecheck cfn-lint test
 
 bench: $(STAMP)
-	$(PYTHON) -m bench --json bench/results/sma.json
-	$(PYTHON) -m bench.bot --json bench/results/bot.json
+	$(PY) -m bench --json bench/results/sma.json
+	$(PY) -m bench.bot --json bench/results/bot.json
 
-build:
-	sam build
+build: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .make
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .make $(VENV)
 
 # --- sam build (BuildMethod: makefile) --------------------------------------------------------
 # `sam build` runs these with ARTIFACTS_DIR set to the function's or layer's package directory.
