@@ -3,22 +3,31 @@
 The SMA already treats an expired rule as inactive at the moment it expires (callers hear "not in
 service" rather than being forwarded); this job makes the routing follow, so calls reach the phone
 system again, removes the rule (history records the actor ``expiry``) and tells the channel.
+
+Each rule is handled on its own: whatever goes wrong with one (refused, storage, routing, a raw
+AWS error, a bug) is logged, counted (``ExpiryFailures``) and listed in ONE alert-channel message
+per run, and the job goes on with the next rule; the failed ones are retried on the next run.
+A rule changed since the job listed it (set again, edited, removed) is skipped: the job removes
+only the version it found expired.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.config import slack_credentials
-from switchboard.service import ChangeFailedError, ForwardingService
+from switchboard.service import ChangeFailedError, ConcurrentChangeError, ForwardingService
 from switchboard.settings import Settings, load
 
 logger = Logger(service="expiry")
+metrics = Metrics(service="expiry", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard")
 ACTOR = "expiry"
 
 
@@ -27,28 +36,50 @@ def expire_forwards(
 ) -> dict[str, list[str]]:
     """Remove every forward whose ``expires_at`` has passed; returns what was done."""
     now = service.now()
-    done: dict[str, list[str]] = {"removed": [], "failed": []}
+    done: dict[str, list[str]] = {"removed": [], "skipped": [], "failed": []}
     for rule in service.list_forwards():
         if rule.is_active(now):
             continue
         try:
-            result = service.remove_forward(rule.number, actor=ACTOR)
-        except ChangeFailedError as error:
-            logger.error("could not expire the forward", extra={"number": rule.number, "reason": str(error)})
+            result = service.remove_forward(rule.number, actor=ACTOR, expected_version=rule.version)
+        except ConcurrentChangeError as error:
+            logger.info(
+                "the forward changed since it was listed; not expiring it",
+                extra={"number": rule.number, "listed_version": rule.version, "reason": str(error)},
+            )
+            done["skipped"].append(rule.number)
+            continue
+        except Exception as error:  # one rule must never stop the others expiring
+            detail = error.detail if isinstance(error, ChangeFailedError) else ""
+            logger.exception(
+                "could not expire the forward",
+                extra={"number": rule.number, "reason": str(error), "detail": detail},
+            )
             done["failed"].append(rule.number)
             continue
         done["removed"].append(rule.number)
-        if client is not None and settings.alert_channel and result.changed:
-            text = f":alarm_clock: The forward on *{rule.number}* expired. " + views.change_text(
-                result, ACTOR
+        if result.changed:
+            _post(
+                client,
+                settings,
+                f":alarm_clock: The forward on *{rule.number}* expired. " + views.change_text(result, ACTOR),
             )
-            try:
-                client.chat_postMessage(channel=settings.alert_channel, text=text)
-            except SlackApiError as error:
-                logger.error("could not announce the expiry", extra={"reason": str(error)})
+    if done["failed"]:
+        metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=len(done["failed"]))
+        _post(client, settings, views.expiry_failures_text(done["failed"]))
     return done
 
 
+def _post(client: WebClient | None, settings: Settings, text: str) -> None:
+    if client is None or not settings.alert_channel:
+        return
+    try:
+        client.chat_postMessage(channel=settings.alert_channel, text=text)
+    except SlackApiError as error:
+        logger.error("could not post in the alert channel", extra={"reason": str(error)})
+
+
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     from switchboard.wiring import forwarding_service
 

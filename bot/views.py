@@ -394,6 +394,16 @@ def change_text(result: ChangeResult, actor: str) -> str:
     )
 
 
+def expiry_failures_text(numbers: list[str]) -> str:
+    """The expiry job's one message per run about forwards it could not expire."""
+    listed = ", ".join(f"*{n}*" for n in numbers)
+    return (
+        f":warning: The expiry job could not remove the expired forward on {listed}. Their callers "
+        "hear that the number is not in service until this is fixed; the job tries again on its next "
+        "run, and the log has the details."
+    )
+
+
 def home_view(
     rules: list[ForwardRule], may_change: bool, live: list[LiveCallEntry] | None = None
 ) -> dict[str, Any]:

@@ -422,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChangeFailedError as error:
         state = "" if error.consistent else " (WARNING: not everything could be put back)"
         print(f"switchboard: {error}{state}", file=sys.stderr)
+        if error.detail:  # the operator's terminal may show what Slack users are not shown
+            print(f"switchboard: detail: {error.detail}", file=sys.stderr)
         return EXIT_FAILED
     except StorageError as error:
         print(f"switchboard: {error}", file=sys.stderr)

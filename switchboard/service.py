@@ -47,12 +47,48 @@ class RefusedError(ValueError):
     """The request itself is wrong (bad number, bad option, not ours...). Nothing was changed."""
 
 
-class ChangeFailedError(RuntimeError):
-    """The change could not be applied. ``consistent`` says whether everything was put back."""
+class AlreadyForwardedError(RefusedError):
+    """A *new* forward (``expected_version == 0``) was asked for a number that already has one."""
 
-    def __init__(self, message: str, *, consistent: bool = True) -> None:
+    def __init__(self, current: ForwardRule) -> None:
+        super().__init__(
+            f"{current.number} is already forwarded: {current.summary()}. "
+            "Use Edit to change that forward. Nothing was changed."
+        )
+        self.current = current
+
+
+class ChangeFailedError(RuntimeError):
+    """The change could not be applied. ``consistent`` says whether everything was put back.
+
+    ``str(error)`` is a plain sentence for people; ``detail`` is the technical cause (AWS error
+    codes and messages, which may name resources) for the log, never for Slack.
+    """
+
+    def __init__(self, message: str, *, consistent: bool = True, detail: str = "") -> None:
         super().__init__(message)
         self.consistent = consistent
+        self.detail = detail
+
+
+def describe_state(rule: ForwardRule | None) -> str:
+    return rule.summary() if rule is not None else "no forward"
+
+
+class ConcurrentChangeError(ChangeFailedError):
+    """Someone else changed the forward between the user's read and this change; nothing was changed.
+
+    ``current`` is the stored rule as it is now (None: no forward), so surfaces can show it.
+    """
+
+    def __init__(self, number: str, current: ForwardRule | None, *, detail: str = "") -> None:
+        super().__init__(
+            f"The forward on {number} was changed by someone else just now; it is now: "
+            f"{describe_state(current)}. Nothing was changed.",
+            detail=detail,
+        )
+        self.number = number
+        self.current = current
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +193,10 @@ class ForwardingService:
             raise RefusedError(str(error)) from None
         previous = self._rules.get(number)
         current_version = previous.version if previous else 0
+        if request.expected_version == 0 and previous is not None:
+            raise AlreadyForwardedError(previous)
         if request.expected_version is not None and request.expected_version != current_version:
-            raise ChangeFailedError(
-                f"The forward on {number} was changed by someone else since you opened it; "
-                "look at it again and retry. Nothing was changed."
-            )
+            raise ConcurrentChangeError(number, previous)
         wanted = self._build_rule(number, destinations, request, previous)
         if previous is not None and _same_forward(previous, wanted):
             steps = self._route(number, to_forwarding=True)
@@ -170,29 +205,40 @@ class ForwardingService:
         try:
             stored = self._rules.save(wanted, actor=actor, previous=previous)
         except ConflictError as error:
-            raise ChangeFailedError(f"{error}. Nothing was changed.") from error
+            raise ConcurrentChangeError(number, self._rules.get(number), detail=str(error)) from error
         except StorageError as error:
-            raise ChangeFailedError(f"Could not save the forward: {error}. Nothing was changed.") from error
+            raise ChangeFailedError(
+                "Could not save the forward. Nothing was changed.", detail=str(error)
+            ) from error
 
         try:
             steps = self._route(number, to_forwarding=True)
         except ChangeFailedError as error:
-            self._undo_save(previous, stored, actor, str(error))
+            self._undo_save(previous, stored, actor, error)
             raise ChangeFailedError(
-                f"{error}. The forward was not changed.", consistent=error.consistent
+                f"{error}. The forward was not changed.", consistent=error.consistent, detail=error.detail
             ) from error
         return ChangeResult("set", number, previous, stored, changed=True, routing_steps=steps)
 
-    def remove_forward(self, number_text: str, *, actor: str) -> ChangeResult:
+    def remove_forward(
+        self, number_text: str, *, actor: str, expected_version: int | None = None
+    ) -> ChangeResult:
+        """Remove the forward; with ``expected_version``, only if it is still that version.
+
+        The expiry job passes the version it found expired, so a forward set again since is kept
+        (:class:`ConcurrentChangeError`).
+        """
         number = self.our_number(number_text)
         previous = self._rules.get(number)
+        if expected_version is not None and expected_version != (previous.version if previous else 0):
+            raise ConcurrentChangeError(number, previous)
         if previous is None:
             return ChangeResult("remove", number, None, None, changed=False)
         try:
             steps = self._route(number, to_forwarding=False)
         except ChangeFailedError as error:
             raise ChangeFailedError(
-                f"{error}. The forward is still in place.", consistent=error.consistent
+                f"{error}. The forward is still in place.", consistent=error.consistent, detail=error.detail
             ) from error
         try:
             self._rules.delete(number, expected_version=previous.version, actor=actor, previous=previous)
@@ -201,13 +247,15 @@ class ForwardingService:
                 self._route(number, to_forwarding=True)
             except ChangeFailedError as undo_error:
                 raise ChangeFailedError(
-                    f"Could not delete the forward on {number} ({error}), and routing it back to the "
-                    f"SIP media application failed too ({undo_error}). Calls now reach the voice "
-                    f"connector while the rule is still stored: run the remove again.",
+                    f"Could not delete the forward on {number}, and routing it back to the SIP media "
+                    "application failed too. Calls now reach the voice connector while the rule is "
+                    "still stored: run the remove again.",
                     consistent=False,
+                    detail=f"{error}; then {undo_error.detail}",
                 ) from error
             raise ChangeFailedError(
-                f"Could not delete the forward on {number} ({error}); it is still forwarding as before."
+                f"Could not delete the forward on {number}; it is still forwarding as before.",
+                detail=str(error),
             ) from error
         return ChangeResult("remove", number, previous, None, changed=True, routing_steps=steps)
 
@@ -252,11 +300,12 @@ class ForwardingService:
         except RoutingError as error:
             where = "the SIP media application" if to_forwarding else "the voice connector"
             raise ChangeFailedError(
-                f"Could not route {number} to {where}: {error}",
-                consistent=error.undone,
+                f"Could not route {number} to {where}", consistent=error.undone, detail=str(error)
             ) from error
 
-    def _undo_save(self, previous: ForwardRule | None, stored: ForwardRule, actor: str, reason: str) -> None:
+    def _undo_save(
+        self, previous: ForwardRule | None, stored: ForwardRule, actor: str, reason: ChangeFailedError
+    ) -> None:
         try:
             if previous is None:
                 self._rules.delete(
@@ -268,7 +317,8 @@ class ForwardingService:
                 )
         except (ConflictError, StorageError) as error:
             raise ChangeFailedError(
-                f"{reason}. Undoing the saved rule failed too ({error}): the table holds a forward "
-                f"that routing does not apply; run the command again or remove the forward.",
+                f"{reason}. Undoing the saved rule failed too: the table holds a forward "
+                "that routing does not apply; run the command again or remove the forward.",
                 consistent=False,
+                detail=f"{reason.detail}; undo: {error}",
             ) from error

@@ -457,7 +457,7 @@ def test_expiry_job_routes_expired_forwards_back_and_tells_the_channel(bot: Bot,
 
     result = expiry_job({}, bot.lambdas.context("switchboard-expiry"))
 
-    assert result == {"removed": [OURS], "failed": []}
+    assert result == {"removed": [OURS], "skipped": [], "failed": []}
     assert repo.get(OURS) is None
     assert repo.get(OTHER) is not None  # not expired: untouched
     assert not routed_to_sma(bot, OURS)

@@ -7,7 +7,14 @@ import pytest
 from switchboard.domain.rules import FailureAction, GreetingMode
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import RoutingError, StorageError
-from switchboard.service import ChangeFailedError, ForwardingService, ForwardRequest, RefusedError
+from switchboard.service import (
+    AlreadyForwardedError,
+    ChangeFailedError,
+    ConcurrentChangeError,
+    ForwardingService,
+    ForwardRequest,
+    RefusedError,
+)
 from tests.fakes import MemoryRouting, MemoryRules, StaticInventory
 
 OURS = "+12025550100"
@@ -203,3 +210,52 @@ def test_an_edit_based_on_a_stale_version_is_refused(service: ForwardingService,
         service.set_forward(ForwardRequest(OURS, [DEST], expected_version=1), actor="U2")
     assert rules.rules[OURS].destinations == (DEST2,)
     assert service.set_forward(ForwardRequest(OURS, [DEST], expected_version=2), actor="U2").changed
+
+
+def test_a_stale_edit_names_the_current_state(service: ForwardingService) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    service.set_forward(ForwardRequest(OURS, [DEST2]), actor="U3")
+    with pytest.raises(ConcurrentChangeError) as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST], expected_version=1), actor="U2")
+    assert caught.value.current is not None
+    assert caught.value.current.destinations == (DEST2,)
+    assert str(caught.value).startswith(f"The forward on {OURS} was changed by someone else just now")
+    assert f"it is now: {OURS} → {DEST2}" in str(caught.value)
+    assert str(caught.value).endswith("Nothing was changed.")
+
+
+def test_a_new_forward_onto_a_forwarded_number_asks_to_edit_instead(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    calls = list(routing.calls)
+    with pytest.raises(AlreadyForwardedError, match=r"already forwarded.*Use Edit") as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST2], expected_version=0), actor="U2")
+    assert caught.value.current.destinations == (DEST,)
+    assert rules.rules[OURS].destinations == (DEST,)
+    assert routing.calls == calls
+    # expected_version 0 on a number without a forward is an ordinary new forward
+    assert service.set_forward(ForwardRequest(OTHER, [DEST2], expected_version=0), actor="U2").changed
+
+
+def test_remove_of_a_version_that_changed_is_refused(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    service.set_forward(ForwardRequest(OURS, [DEST2]), actor="U1")
+    with pytest.raises(ConcurrentChangeError):
+        service.remove_forward(OURS, actor="expiry", expected_version=1)
+    assert rules.rules[OURS].destinations == (DEST2,)
+    assert routing.to_sma == {OURS}
+    assert service.remove_forward(OURS, actor="expiry", expected_version=2).changed
+
+
+def test_failure_messages_keep_technical_detail_apart(
+    service: ForwardingService, routing: MemoryRouting
+) -> None:
+    secret = "arn:aws:iam::123456789012:role/x is not authorized to perform chime:CreateSipRule"
+    routing.fail["sma"] = RoutingError(secret, undone=True)
+    with pytest.raises(ChangeFailedError) as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert "123456789012" not in str(caught.value)
+    assert secret in caught.value.detail
