@@ -148,19 +148,16 @@ def register(app: App, deps: BotDeps) -> None:
             if problem:
                 ack(text=f":warning: {problem}")
             else:
-                ack(
-                    text=f":hourglass_flowing_sand: Forwarding {parsed.number} → "
-                    f"{', '.join(parsed.destinations)}…"
-                )
+                ack(text=views.working_on_forward(parsed.number, parsed.destinations))
         elif isinstance(parsed, RemoveForward):
-            ack(text=f":hourglass_flowing_sand: Removing the forward on {parsed.number}…")
+            ack(text=views.working_on_remove(parsed.number))
         elif isinstance(parsed, TransferCall):
             try:
                 target = parse_target(parsed.target, deps.policy, deps.settings.voice_connector_arn)
             except TransferRefusedError as error:
                 ack(text=f":warning: {error}")
             else:
-                ack(text=f":hourglass_flowing_sand: Transferring the call on {parsed.call} to {target}…")
+                ack(text=views.working_on_transfer(parsed.call, str(target)))
         else:
             ack(text=":mag: Looking…")
 
@@ -422,15 +419,10 @@ def register(app: App, deps: BotDeps) -> None:
         except TransferRefusedError as error:
             say(f":warning: {error}")
             return
-        say(
-            f":telephone_receiver: Taking the call on {entry.call.dialed} back from {entry.call.callee} "
-            f"and transferring it to {target}… (call id `{entry.transaction_id}`)"
-        )
+        say(views.transfer_started(entry, str(target)))
         outcome = transfers.await_outcome(entry, target)
-        icon = {Result.CONNECTED: ":white_check_mark:", Result.FAILED: ":x:"}.get(
-            outcome.result, ":hourglass:"
-        )
-        say(f"{icon} {outcome.detail}")
+        connected = {Result.CONNECTED: True, Result.FAILED: False}.get(outcome.result)
+        say(views.transfer_outcome(connected, outcome.detail))
         _announce_transfer(client, entry, str(target), user, outcome.detail)
 
     def _announce_transfer(

@@ -214,9 +214,13 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
     )
 
 
+def _destinations(destinations: tuple[str, ...] | list[str]) -> str:
+    return escape(", ".join(destinations))
+
+
 def rule_text(rule: ForwardRule) -> str:
     details = f"{_options_text(rule)} · {expiry_text(rule.expires_at)}"
-    return f"*{rule.number}* → {', '.join(rule.destinations)}\n_{details}_"
+    return f"*{escape(rule.number)}* → {_destinations(rule.destinations)}\n_{details}_"
 
 
 def _options_text(rule: ForwardRule) -> str:
@@ -244,7 +248,7 @@ def status_blocks(
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": _text(rule_text(rule) if rule else f"*{number}* is not forwarded.", "mrkdwn"),
+            "text": _text(rule_text(rule) if rule else f"*{escape(number)}* is not forwarded.", "mrkdwn"),
         }
     ]
     if rule and rule.updated_by:
@@ -252,21 +256,25 @@ def status_blocks(
             {
                 "type": "context",
                 "elements": [
-                    _text(f"last changed by {_who(rule.updated_by)} at {rule.updated_at}", "mrkdwn")
+                    _text(f"last changed by {_who(rule.updated_by)} at {escape(rule.updated_at)}", "mrkdwn")
                 ],
             }
         )
     if calls:
-        lines = [
-            f"• {c.get('started_at', '')[:19].replace('T', ' ')} from {c.get('caller', '?')}: "
-            f"*{c.get('outcome')}*"
-            + (f" ({', '.join(c.get('destinations_tried', []))})" if c.get("destinations_tried") else "")
-            for c in calls
-        ]
+        lines = [_call_line(c) for c in calls]
         blocks.append({"type": "section", "text": _text("*Last calls*\n" + "\n".join(lines), "mrkdwn")})
     if live:
         blocks += live_blocks(live, now_ms, title="Connected now")
     return blocks
+
+
+def _call_line(record: dict[str, Any]) -> str:
+    """One past call; every field came from a call (the caller's own ID included), so all escaped."""
+    started = str(record.get("started_at", ""))[:19].replace("T", " ")
+    caller = mask_number(str(record.get("caller") or "?"))
+    tried = [str(d) for d in record.get("destinations_tried") or []]
+    line = f"• {escape(started)} from {escape(caller)}: *{escape(str(record.get('outcome', '')))}*"
+    return line + (f" ({_destinations(tried)})" if tried else "")
 
 
 def live_call_text(entry: LiveCallEntry, now_ms: int | None = None) -> str:
@@ -277,8 +285,8 @@ def live_call_text(entry: LiveCallEntry, now_ms: int | None = None) -> str:
     callee = f"Amazon Connect ({call.callee})" if call.via_connect else call.callee
     how = "transferred to" if call.transferred else "talking to"
     return (
-        f"*{call.dialed}* · from {escape(mask_number(call.caller))} · {how} {escape(callee)} "
-        f"for {talking}\ncall id `{entry.transaction_id}`"
+        f"*{escape(call.dialed)}* · from {escape(mask_number(call.caller))} · {how} {escape(callee)} "
+        f"for {talking}\ncall id `{escape(entry.transaction_id)}`"
     )
 
 
@@ -368,28 +376,56 @@ def transfer_text(entry: LiveCallEntry, target: str, actor: str, result: str) ->
     """The channel announcement of a transfer (the audit trail, like routing changes)."""
     call = entry.call
     return (
-        f":twisted_rightwards_arrows: {_who(actor)} transferred the call on *{call.dialed}* "
-        f"(from {escape(mask_number(call.caller))}, with {escape(call.callee)}) to {escape(target)}: {result}"
+        f":twisted_rightwards_arrows: {_who(actor)} transferred the call on *{escape(call.dialed)}* "
+        f"(from {escape(mask_number(call.caller))}, with {escape(call.callee)}) to {escape(target)}: "
+        f"{escape(result)}"
     )
 
 
+def transfer_started(entry: LiveCallEntry, target: str) -> str:
+    call = entry.call
+    return (
+        f":telephone_receiver: Taking the call on {escape(call.dialed)} back from {escape(call.callee)} "
+        f"and transferring it to {escape(target)}… (call id `{escape(entry.transaction_id)}`)"
+    )
+
+
+def transfer_outcome(connected: bool | None, detail: str) -> str:
+    """How a transfer went: ``connected`` True / False, or None while it is still ringing."""
+    icon = ":hourglass:" if connected is None else ":white_check_mark:" if connected else ":x:"
+    return f"{icon} {escape(detail)}"
+
+
+def working_on_forward(number: str, destinations: tuple[str, ...]) -> str:
+    return f":hourglass_flowing_sand: Forwarding {escape(number)} → {_destinations(destinations)}…"
+
+
+def working_on_remove(number: str) -> str:
+    return f":hourglass_flowing_sand: Removing the forward on {escape(number)}…"
+
+
+def working_on_transfer(call: str, target: str) -> str:
+    return f":hourglass_flowing_sand: Transferring the call on {escape(call)} to {escape(target)}…"
+
+
 def _who(actor: str) -> str:
-    return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() else actor
+    """A Slack user as a mention; anyone else (``cli:<login>``, ``expiry``) as plain text."""
+    return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() else escape(actor)
 
 
 def change_text(result: ChangeResult, actor: str) -> str:
     """The channel announcement of a change: who, which number, old → new."""
     who = _who(actor)
     if result.action == "set" and result.new is not None:
-        before = f" (was: {', '.join(result.old.destinations)})" if result.old else ""
+        before = f" (was: {_destinations(result.old.destinations)})" if result.old else ""
         return (
-            f":arrow_right_hook: {who} forwarded *{result.number}* → "
-            f"{', '.join(result.new.destinations)}{before}"
+            f":arrow_right_hook: {who} forwarded *{escape(result.number)}* → "
+            f"{_destinations(result.new.destinations)}{before}"
             f" — {_options_text(result.new)}, {expiry_text(result.new.expires_at)}"
         )
-    was = f" (was → {', '.join(result.old.destinations)})" if result.old else ""
+    was = f" (was → {_destinations(result.old.destinations)})" if result.old else ""
     return (
-        f":leftwards_arrow_with_hook: {who} removed the forward on *{result.number}*{was}; "
+        f":leftwards_arrow_with_hook: {who} removed the forward on *{escape(result.number)}*{was}; "
         "calls go to the phone system again"
     )
 
@@ -443,7 +479,7 @@ def home_view(
                 {
                     "type": "context",
                     "elements": [
-                        _text(f"last change by {_who(rule.updated_by)} · {rule.updated_at}", "mrkdwn")
+                        _text(f"last change by {_who(rule.updated_by)} · {escape(rule.updated_at)}", "mrkdwn")
                     ],
                 }
             )
@@ -468,7 +504,8 @@ def home_view(
                             "confirm": {
                                 "title": _text("Remove this forward?"),
                                 "text": _text(
-                                    f"Calls to {rule.number} will go to the phone system again.", "mrkdwn"
+                                    f"Calls to {escape(rule.number)} will go to the phone system again.",
+                                    "mrkdwn",
                                 ),
                                 "confirm": _text("Remove"),
                                 "deny": _text("Keep"),

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from switchboard.adapters.dynamo_codec import decode_item
-from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain import events
 from switchboard.domain.rules import ForwardRule
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard.local.lambda_endpoint import LambdaEndpoint
@@ -710,3 +711,42 @@ def test_a_transfer_from_app_home_refreshes_it_with_the_new_callee(
     assert f"transferred to {TARGET}" in refreshed
     told = [c.args for c in bot.slack.calls_to("chat.postMessage") if c.args.get("channel") == ADMIN]
     assert told[-1]["text"] == ":white_check_mark: +13125550199 answered; the caller is connected."  # a DM
+
+
+# -- what callers and destinations may put in front of every member ---------------------------
+
+HOSTILE = "<!channel> <http://x.io|pay> & co"
+
+
+def test_status_calls_and_app_home_mask_callers_and_escape_their_markup(
+    bot: Bot, sma_app: Any, dynamodb: Any
+) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN
+    )
+    log = DynamoCallLog(dynamodb, TABLE)
+    now = int(time.time() * 1000)
+    answered = (events.Attempt(FIRST, "answered", 2000),)
+    log.record_call(
+        "tx-full",
+        events.CallRecord(OURS, "+13035550123", events.Outcome.BRIDGED, answered, now - 9000, now - 5000),
+    )
+    log.record_call(
+        "tx-evil", events.CallRecord(OURS, HOSTILE, events.Outcome.NO_ANSWER, (), now - 4000, now - 2000)
+    )
+    log.call_live("tx-evil-live", events.LiveCall(OURS, HOSTILE, FIRST, now, now))
+    bot.command(f"status {OURS}", user=VISITOR, name="status")
+    bot.command("calls", user=VISITOR, name="calls")
+    bot.send(home_opened(VISITOR))
+    bot.settle()
+    surfaces = {
+        "status": json.dumps(bot.responded("status")[0]["blocks"], ensure_ascii=False),
+        "calls": json.dumps(bot.responded("calls")[0]["blocks"], ensure_ascii=False),
+        "home": json.dumps(bot.slack.home_views[VISITOR], ensure_ascii=False),
+    }
+    assert "from +1303•••0123" in surfaces["status"]
+    for name, text in surfaces.items():
+        assert "3035550123" not in text, name
+        assert "<!channel>" not in text, name
+        assert "<http://x.io" not in text, name
+        assert "&lt;!channel&gt; &lt;http://x.io|pay&gt; &amp; co" in text, name

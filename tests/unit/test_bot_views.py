@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot import views
+from switchboard.domain.events import LiveCall, LiveCallEntry
 from switchboard.domain.rules import CallerIdMode, ForwardRule, GreetingMode
 from switchboard.local.slack_requests import view_state
 from switchboard.local.slack_standin import check_blocks, check_view
@@ -87,3 +90,39 @@ def test_change_announcement_names_who_and_old_and_new() -> None:
     removed = views.change_text(ChangeResult("remove", OURS, RULE, None, changed=True), "expiry")
     assert "expiry removed the forward" in removed
     assert f"was → {FIRST}, {SECOND}" in removed
+
+
+HOSTILE = "<!channel> <http://x.io|pay> & co"
+ESCAPED = "&lt;!channel&gt; &lt;http://x.io|pay&gt; &amp; co"
+
+
+def _live(caller: str, callee: str) -> LiveCallEntry:
+    return LiveCallEntry("tx-1", LiveCall(OURS, caller, callee, 1_000, 1_000))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        views.live_call_text(_live(HOSTILE, HOSTILE), now_ms=2_000),
+        views.transfer_text(_live(HOSTILE, HOSTILE), HOSTILE, "U0ADMIN", HOSTILE),
+        views.transfer_started(_live(HOSTILE, HOSTILE), HOSTILE),
+        views.transfer_outcome(False, f"{HOSTILE} did not answer"),
+        views.working_on_forward(HOSTILE, (HOSTILE,)),
+        views.working_on_transfer(HOSTILE, HOSTILE),
+        views.change_text(ChangeResult("remove", OURS, RULE, None, changed=True), f"cli:{HOSTILE}"),
+        json.dumps(views.home_view([RULE.with_changes(updated_by=HOSTILE)], may_change=True)),
+        json.dumps(views.status_blocks(OURS, RULE, [{"caller": HOSTILE, "outcome": HOSTILE}])),
+    ],
+)
+def test_values_from_callers_and_destinations_cannot_mention_or_link(text: str) -> None:
+    assert "<!channel>" not in text
+    assert "<http" not in text
+    assert "&lt;!channel&gt;" in text
+
+
+def test_caller_numbers_are_masked_in_every_call_line() -> None:
+    status = json.dumps(views.status_blocks(OURS, RULE, [{"caller": "+13035550123", "outcome": "bridged"}]))
+    live = views.live_call_text(_live("+13035550123", FIRST), now_ms=2_000)
+    for text in (status, live):
+        assert "3035550123" not in text
+        assert "+1303" in text
