@@ -59,3 +59,116 @@ def test_the_digest_reads_calls_and_claims_its_day_nothing_more() -> None:
     digest = RESOURCES["DigestFunction"]
     assert digest["Condition"] == "HasAlertChannel"  # no channel, nowhere to post
     assert digest["Properties"]["Events"]["Daily"]["Type"] == "Schedule"
+
+
+# --- DynamoDB writes: each function only the key prefixes it owns (issue 11, item 7) -----------------
+
+WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+WRITE_PREFIXES = {
+    "SmaFunction": {"CALL#*", "POOL#*"},  # call records, events, live calls; DNIS pair claims
+    "BotFunction": {"NUMBER#*"},  # forward rules and their history
+    "ExpiryFunction": {"NUMBER#*"},
+    "DigestFunction": {"DIGEST#*"},  # the day marker
+    "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
+    "ConnectFunction": set(),  # reads a DNIS pair, writes nothing
+}
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    return [
+        s for policy in RESOURCES[function]["Properties"]["Policies"] for s in policy.get("Statement", [])
+    ]
+
+
+def _names(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action) if isinstance(action, list) else {action}
+
+
+@pytest.mark.parametrize("function", sorted(WRITE_PREFIXES))
+def test_every_table_write_is_limited_to_the_keys_the_function_owns(function: str) -> None:
+    writing = [s for s in statements(function) if _names(s) & WRITES]
+    prefixes: set[str] = set()
+    for statement in writing:
+        assert "dynamodb:BatchWriteItem" not in _names(statement)
+        leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        prefixes.update(leading)
+    assert prefixes == WRITE_PREFIXES[function]
+    assert "*" not in prefixes
+
+
+def _allowed(function: str, pk: str) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(pk, pattern) for pattern in WRITE_PREFIXES[function])
+
+
+def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
+    from bot.digest import TableDayMarker
+    from switchboard.adapters.dynamodb import live_call_key, rule_key
+    from switchboard.adapters.pool import pair_key
+
+    rule = rule_key("+12025550100")["pk"]["S"]
+    assert _allowed("BotFunction", rule)
+    assert _allowed("ExpiryFunction", rule)
+    assert not _allowed("SmaFunction", rule)  # a call can never overwrite a forward
+    assert not _allowed("DigestFunction", rule)
+    assert _allowed("SmaFunction", live_call_key("tx-1")["pk"]["S"])
+    assert _allowed("SmaFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
+    assert not _allowed("BotFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
+    assert _allowed("DigestFunction", TableDayMarker(None, "table")._key("2026-11-30")["pk"]["S"])
+
+
+# --- Chime SDK Voice: resource-level permissions where IAM has them (issue 11, item 7) ---------------
+
+# What the Service Authorization Reference gives no resource type for, or what our calls name no
+# resource of (docs/security.md says which and why).
+UNSCOPED_CHIME = {
+    "chime:ListPhoneNumbers",
+    "chime:GetPhoneNumber",
+    "chime:UpdatePhoneNumber",
+    "chime:ListSipRules",
+    "chime:UpdateSipRule",
+    "chime:DeleteSipRule",
+}
+
+
+def _chime_calls() -> set[str]:
+    """The chime-sdk-voice operations the routing adapter calls, as IAM actions."""
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "switchboard/adapters/chime_voice.py").read_text()
+    methods = set(re.findall(r"_client\.([a-z_]+)\(", source))
+    return {"chime:" + "".join(part.title() for part in m.split("_")) for m in methods}
+
+
+@pytest.mark.parametrize("function", ["BotFunction", "ExpiryFunction"])
+def test_routing_actions_are_scoped_wherever_iam_can(function: str) -> None:
+    granted = {name: resource for name, resource in actions(function).items() if name.startswith("chime:")}
+    routing = {
+        name: resource for name, resource in granted.items() if name != "chime:UpdateSipMediaApplicationCall"
+    }
+    assert set(routing) == _chime_calls(), "grant exactly what the routing adapter calls"
+    for name, resource in routing.items():
+        if name in UNSCOPED_CHIME:
+            assert resource == "*"
+            continue
+        text = json.dumps(resource)
+        assert resource != "*", name
+        if name in (
+            "chime:AssociatePhoneNumbersWithVoiceConnector",
+            "chime:DisassociatePhoneNumbersFromVoiceConnector",
+        ):
+            # A number goes back to whichever of the account's voice connectors it was on.
+            assert ":${AWS::AccountId}:vc/*" in text
+        else:
+            assert "sma/${SmaId}" in text, name
+
+
+def test_every_unscoped_routing_action_is_documented() -> None:
+    from pathlib import Path
+
+    security = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    for name in UNSCOPED_CHIME:
+        assert f"`{name}`" in security, name
