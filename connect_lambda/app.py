@@ -82,12 +82,25 @@ class PairLookup(Protocol):
     def find(self, sma_number: str, connect_number: str) -> PoolEntry | None: ...
 
 
+# Connect rejects a Lambda response over 32 KB and the flow stores every value as a contact
+# attribute; reasons quote what the flow sent, so every value is cut to this length.
+MAX_VALUE_LENGTH = 256
+
+
 def ok(**fields: str) -> Result:
     return {"status": "ok", **fields}
 
 
 def failure(reason: str) -> Result:
     return {"status": "error", "reason": reason}
+
+
+def bounded(result: Result) -> Result:
+    """``result`` with every value at most :data:`MAX_VALUE_LENGTH` characters (cut ones end in …)."""
+    return {
+        key: value if len(value) <= MAX_VALUE_LENGTH else value[: MAX_VALUE_LENGTH - 1] + "…"
+        for key, value in result.items()
+    }
 
 
 def _iso(epoch_ms: int) -> str:
@@ -169,7 +182,10 @@ class ConnectApp:
         now_ms = int(time.time() * 1000)
         return ok(
             transaction_id=claim.transaction_id,
-            original_calling_number=claim.original_calling_number,
+            # The flow speaks it (SSML): only a phone number, never whatever LEG-A's From held.
+            original_calling_number=(
+                claim.original_calling_number if is_e164(claim.original_calling_number) else ""
+            ),
             claimed_at=_iso(claim.claimed_at),
             claim_age_seconds=str(int(claim.age_seconds(now_ms))),
             sma_number=claim.pair.sma_number,
@@ -271,5 +287,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Result:
     except Exception:  # never break the contact flow
         logger.exception("unexpected error")
         result = failure("internal error in the transfer function; see its logs")
+    result = bounded(result)
     logger.info("connect request", extra={"status": result["status"], "reason": result.get("reason")})
     return result

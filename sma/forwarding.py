@@ -8,6 +8,7 @@ prompt and the call is hung up, instead of PSTN Audio waiting 5 s and retrying i
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -44,9 +45,28 @@ class Telemetry(Protocol):
     def bind(self, transaction_id: str) -> None: ...
 
 
-def _callee_connected(event: PstnEvent | None) -> bool:
+def _error_plan(state: CallState | None, event: PstnEvent | None, now: int, *, record: bool = True) -> Plan:
+    """:func:`callflow.on_error` told which legs the event shows connected (a missing LEG-A is
+    assumed connected: better an apology into nothing than a caller left in dead air)."""
     callee = event.leg(LEG_B) if event is not None else None
-    return callee is not None and callee.connected
+    caller = event.leg(LEG_A) if event is not None else None
+    return callflow.on_error(
+        state,
+        now,
+        record=record,
+        callee_connected=callee is not None and callee.connected,
+        caller_connected=caller is None or caller.connected,
+    )
+
+
+# LEG-A's From is whatever the caller's network sent; it travels in our state, records, the DNIS
+# pool and alerts, so it is kept printable and short (E.164 is at most 16 characters).
+MAX_CALLER_LENGTH = 64
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def _shown_caller(text: str) -> str:
+    return _UNPRINTABLE.sub("", text)[:MAX_CALLER_LENGTH]
 
 
 def _now_ms() -> int:
@@ -91,6 +111,9 @@ class ForwardingApp:
         now = self.clock()
         event: PstnEvent | None = None
         state: CallState | None = None
+        # A warm container keeps the last call's correlation id; an event we cannot read must
+        # not be logged under it.
+        self._telemetry.bind("")
         try:
             event = parse_event(raw)
             self._telemetry.bind(event.transaction_id)
@@ -103,7 +126,7 @@ class ForwardingApp:
         except Exception as error:
             self._telemetry.error("unexpected error handling event", reason=repr(error))
             self._telemetry.count("HandlerErrors")
-            plan = callflow.on_error(state, now, callee_connected=_callee_connected(event))
+            plan = _error_plan(state, event, now)
         try:
             return self._respond(event, plan)
         except Exception as error:
@@ -123,7 +146,7 @@ class ForwardingApp:
                 "PSTN Audio rejected our response", error_type=event.error_type, detail=event.error_message
             )
             self._telemetry.count("InvalidResponses")
-            return callflow.on_error(state, now, callee_connected=_callee_connected(event))
+            return _error_plan(state, event, now)
         if kind == "CALL_UPDATE_REQUESTED" and state is not None:
             return self._update_requested(event, state, now)
         if kind in _QUIET_EVENTS or state is None:
@@ -157,20 +180,21 @@ class ForwardingApp:
             raise MalformedEventError("NEW_INBOUND_CALL without a LEG-A participant")
         if self._rules is None:
             return callflow.on_error(None, now)
+        caller = _shown_caller(leg_a.from_)
         try:
             rule = self._rules.get(leg_a.to)
             pair = None
             if rule is not None and rule.is_connect_entry and rule.is_active(now / 1000):
                 if self._pool is None:
                     raise StorageError("no DNIS pool is configured for Amazon Connect entry numbers")
-                pair = self._pool.claim_pair(event.transaction_id, leg_a.from_)
+                pair = self._pool.claim_pair(event.transaction_id, caller)
                 if pair is None:
                     self._telemetry.count("PoolExhausted")
         except StorageError as error:
             self._telemetry.error("could not read the forward rule", reason=str(error))
             self._telemetry.count("StorageErrors")
             return callflow.on_error(None, now, record=False)
-        plan = callflow.start(rule, leg_a.to, leg_a.from_, now, started_ms=leg_a.start_ms, pair=pair)
+        plan = callflow.start(rule, leg_a.to, caller, now, started_ms=leg_a.start_ms, pair=pair)
         if plan.record is not None:
             self._telemetry.count("CallsNotInService")
         return plan
@@ -237,7 +261,9 @@ class ForwardingApp:
                 # The call itself must go on; the missing record is visible in logs and metrics.
                 self._telemetry.error("could not store the call record", reason=str(error))
                 self._telemetry.count("RecordWriteFailures")
-        attributes = dict(event.attributes) if event is not None else {}
+        # Only our own keys go back: echoing what an event carried would let it push the response
+        # past the service's 10-attribute limit (an invalid response, the call dropped).
+        attributes = {}
         if plan.state is not None:
             attributes[call_state.STATE_KEY] = call_state.dump(plan.state)
         actions = render(plan.steps, self._prompts, event)

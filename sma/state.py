@@ -12,7 +12,7 @@ from typing import Any
 
 from switchboard.domain.callflow import CallState, Phase
 from switchboard.domain.events import Attempt
-from switchboard.domain.rules import FailureAction, GreetingMode
+from switchboard.domain.rules import MAX_DESTINATIONS, MAX_RING_TIMEOUT, FailureAction, GreetingMode
 
 STATE_KEY = "switchboard"
 _VERSION = 1
@@ -51,39 +51,83 @@ def dump(state: CallState) -> str:
     return json.dumps(packed, separators=(",", ":"))
 
 
+# Bounds on what a state may hold: far above anything :func:`dump` writes, so a value outside
+# them means the attribute was not ours (or was damaged) and the call must not act on it.
+_MAX_TEXT = 256
+_MAX_MS = 2**53
+_MAX_INDEX = 2**31
+_MAX_ATTEMPTS = 32
+
+
+def _int(value: Any, low: int, high: int) -> int:
+    # type() rather than isinstance(): True/False, floats (1e999 is inf) and strings are not ours.
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"not an integer in [{low}, {high}]")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > _MAX_TEXT:
+        raise ValueError("not a short string")
+    return value
+
+
+def _texts(value: Any, most: int) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > most:
+        raise ValueError("not a short list")
+    return tuple(_text(item) for item in value)
+
+
+def _attempt(value: Any) -> Attempt:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("an attempt is [destination, result, ring ms]")
+    destination, result, ring_ms = value
+    return Attempt(_text(destination), _text(result), _int(ring_ms, 0, _MAX_MS))
+
+
 def load(attributes: dict[str, str]) -> CallState | None:
-    """The call's state, or None when absent or unreadable (never raises)."""
+    """The call's state, or None when absent, unreadable or out of bounds. Never raises: the
+    attribute arrives in an event, and a value like ``1e999`` must not crash the handler."""
     raw = attributes.get(STATE_KEY)
     if not raw:
         return None
     try:
         packed = json.loads(raw)
-        if packed.get("v") != _VERSION or not isinstance(packed.get("ds"), list):
+        if not isinstance(packed, dict) or packed.get("v") != _VERSION:
+            return None
+        pair = packed.get("pr")
+        attempts = packed["a"]
+        if not isinstance(attempts, list) or len(attempts) > _MAX_ATTEMPTS:
             return None
         state = CallState(
-            dialed=str(packed["d"]),
-            caller=str(packed["c"]),
-            destinations=tuple(str(d) for d in packed["ds"]),
-            greeting=GreetingMode(packed["g"]),
-            failure=FailureAction(packed["f"]),
-            caller_id=str(packed["id"]),
-            ring_timeout=int(packed["to"]),
-            phase=Phase(packed["p"]),
-            index=int(packed["i"]),
-            started_ms=int(packed["t0"]),
-            attempt_started_ms=int(packed["ta"]),
-            bridged_ms=int(packed["tb"]),
-            attempts=tuple(Attempt(str(d), str(r), int(ms)) for d, r, ms in packed["a"]),
-            recorded=bool(packed["r"]),
-            greeting_broken=bool(packed["gb"]),
-            pair=(str(packed["pr"][0]), str(packed["pr"][1])) if packed.get("pr") else None,
-            transfer_target=str(packed.get("xt", "")),
-            transfer_arn=str(packed.get("xa", "")),
-            transferred=bool(packed.get("xd", 0)),
-            live=bool(packed.get("lv", 0)),
+            dialed=_text(packed["d"]),
+            caller=_text(packed["c"]),
+            destinations=_texts(packed["ds"], MAX_DESTINATIONS),
+            greeting=GreetingMode(_text(packed["g"])),
+            failure=FailureAction(_text(packed["f"])),
+            caller_id=_text(packed["id"]),
+            ring_timeout=_int(packed["to"], 0, MAX_RING_TIMEOUT),
+            phase=Phase(_text(packed["p"])),
+            index=_int(packed["i"], 0, _MAX_INDEX),
+            started_ms=_int(packed["t0"], 0, _MAX_MS),
+            attempt_started_ms=_int(packed["ta"], 0, _MAX_MS),
+            bridged_ms=_int(packed["tb"], 0, _MAX_MS),
+            attempts=tuple(_attempt(a) for a in attempts),
+            recorded=bool(_int(packed["r"], 0, 1)),
+            greeting_broken=bool(_int(packed["gb"], 0, 1)),
+            pair=_pair(pair) if pair else None,
+            transfer_target=_text(packed.get("xt", "")),
+            transfer_arn=_text(packed.get("xa", "")),
+            transferred=bool(_int(packed.get("xd", 0), 0, 1)),
+            live=bool(_int(packed.get("lv", 0), 0, 1)),
         )
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # deeply nested JSON
+    except Exception:  # any unreadable state is "no state" (RecursionError included)
         return None
-    if state.destinations and not 0 <= state.index < len(state.destinations):
+    if state.destinations and not state.index < len(state.destinations):
         return None
     return state
+
+
+def _pair(value: Any) -> tuple[str, str]:
+    sma_number, connect_number = _texts(value, 2)  # ValueError unless exactly two
+    return sma_number, connect_number

@@ -370,15 +370,26 @@ def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: 
 
 @_releases_pair
 def on_error(
-    state: CallState | None, now_ms: int, *, record: bool = True, callee_connected: bool = False
+    state: CallState | None,
+    now_ms: int,
+    *,
+    record: bool = True,
+    callee_connected: bool = False,
+    caller_connected: bool = True,
 ) -> Plan:
     """Something went wrong on our side: apologise and hang up rather than leave dead air.
 
     ``record=False`` when the failure was the table itself; writing a record would only spend more
-    of the 5 s PSTN Audio budget on a store that is failing.
+    of the 5 s PSTN Audio budget on a store that is failing. Without a state (unreadable, or the
+    event itself was) the legs the event shows are all we know: a connected callee is billed until
+    we end it, and a caller who is gone cannot hear an apology.
     """
     steps: tuple[Step, ...] = (PlayPrompt(Prompt.ERROR), HangUp(Leg.CALLER, HangupCause.UNAVAILABLE))
     if state is None:
+        if not caller_connected:
+            steps = ()
+        if callee_connected:
+            steps = (HangUp(Leg.CALLEE), *steps)
         return Plan(steps, None)
     if state.phase is Phase.ENDED:
         return Plan((), state)
@@ -409,12 +420,15 @@ def _transfer_bridge(state: CallState) -> Bridge:
     it is LEG-A's From) and, for SIP targets, in ``X-Original-Calling-Number``."""
     caller_id = state.caller if is_e164(state.caller) else state.dialed
     if state.transfer_arn:
+        # LEG-A's From is whatever the caller's network sent (text, a SIP URI, CR/LF): only a
+        # real E.164 number goes into a header of the PBX's INVITE.
+        headers = (("X-Original-Calling-Number", state.caller),) if is_e164(state.caller) else ()
         return Bridge(
             destination=state.transfer_target,
             caller_id=caller_id,
             timeout_seconds=TRANSFER_TIMEOUT_SECONDS,
             voice_connector_arn=state.transfer_arn,
-            sip_headers=(("X-Original-Calling-Number", state.caller),),
+            sip_headers=headers,
         )
     return Bridge(
         destination=state.transfer_target, caller_id=caller_id, timeout_seconds=TRANSFER_TIMEOUT_SECONDS

@@ -515,3 +515,39 @@ def test_the_example_flow_apologises_when_the_call_is_unknown(
 
     assert said == ["Sorry, we could not find your call. Please call again."]
     assert chime.updates == []
+
+
+# ------------------------------------------------------------------------------ bounded answers
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"Purpose": "P" * 100_000},
+        {"TransferTarget": "9" * 100_000},
+        {"CallingNumber": "x" * 100_000},
+        {"TransferTarget": "agent", "TransferTargetArn": "arn:" + "a" * 100_000},
+    ],
+)
+def test_every_answer_stays_small_whatever_the_flow_sent(
+    connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime, parameters: dict[str, str]
+) -> None:
+    result = invoke(connect_app, "connect_transfer_call", **parameters)
+
+    assert result["status"] == "error"
+    assert all(len(value) <= 256 for value in result.values()), {k: len(v) for k, v in result.items()}
+    assert len(json.dumps(result)) < 4096  # Connect's limit is 32 KB
+    assert chime.updates == []
+
+
+@pytest.mark.parametrize("stored", ["<speak>free calls</speak>" + "1" * 5_000, "anonymous\r\nx"])
+def test_get_data_returns_only_a_phone_number_as_the_original_caller(
+    connect_app: ModuleType, pool: DynamoDnisPool, stored: str
+) -> None:
+    pool.claim(TX, stored, T0)  # the SMA stored LEG-A's From as the network sent it
+
+    result = invoke(connect_app, "connect_get_data")
+
+    assert result["status"] == "ok"
+    assert result["original_calling_number"] == ""
+    assert all(len(value) <= 256 for value in result.values())

@@ -546,3 +546,14 @@ def test_only_the_record_of_a_call_that_was_live_ends_a_live_entry() -> None:
     ):
         assert end.record is not None
         assert end.record.was_live
+
+
+def test_error_without_state_still_hangs_up_a_connected_callee_first() -> None:
+    plan = callflow.on_error(None, T0, callee_connected=True)
+    assert plan == Plan((HangUp(Leg.CALLEE), PlayPrompt(Prompt.ERROR), UNAVAILABLE_HANGUP), None)
+
+
+def test_error_without_state_when_the_caller_is_gone_only_ends_the_callee() -> None:
+    plan = callflow.on_error(None, T0, callee_connected=True, caller_connected=False)
+    assert plan == Plan((HangUp(Leg.CALLEE),), None)
+    assert callflow.on_error(None, T0, caller_connected=False) == Plan((), None)

@@ -141,3 +141,20 @@ def test_a_failed_transfer_ends_the_live_entry_with_its_record() -> None:
     assert failed.record is not None
     assert failed.record.outcome is Outcome.TRANSFER_FAILED
     assert failed.record.was_live
+
+
+@pytest.mark.parametrize(
+    "caller",
+    ["anonymous", "", "+1" + "2" * 40, "+1303555\r\nX-Evil: 1", "<sip:+13035550123@evil>", "+13035550123;x"],
+)
+def test_a_caller_number_that_is_not_e164_is_not_put_in_a_sip_header(caller: str) -> None:
+    plan = callflow.start(ENTRY, OURS, caller, T0, pair=PAIR)
+    assert plan.state is not None
+    state = callflow.on_bridge_answered(plan.state, T0 + 3_000).state
+    assert state is not None
+    requested = callflow.on_transfer_requested(state, "agent-7", "arn:aws:chime:us-east-1:1:vc/x", T0)
+    assert requested.state is not None
+    bridge = callflow.on_transfer_leg_released(requested.state, T0 + 1).steps[1]
+    assert isinstance(bridge, Bridge)
+    assert bridge.sip_headers == ()
+    assert bridge.caller_id == OURS

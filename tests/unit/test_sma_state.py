@@ -203,3 +203,55 @@ def test_dump_then_load_is_the_identity(state: CallState) -> None:
     dumped = dump(state)
     assert load({STATE_KEY: dumped}) == state
     assert dump(load({STATE_KEY: dumped})) == dumped  # type: ignore[arg-type]
+
+
+HOSTILE_RAW = [
+    '{"v":1,"d":"+1","c":"+1","ds":["+12065550111"],"g":"loop","f":"prompt","id":"+1","to":1e999,'
+    '"p":"ringing","i":0,"t0":0,"ta":0,"tb":0,"a":[],"r":0,"gb":0}',
+    '{"v":1,"d":"+1","c":"+1","ds":["+12065550111"],"g":"loop","f":"prompt","id":"+1","to":30,'
+    '"p":"ringing","i":-1e999,"t0":0,"ta":0,"tb":0,"a":[],"r":0,"gb":0}',
+    '{"v":1,"d":"+1","c":"+1","ds":["+12065550111"],"g":"loop","f":"prompt","id":"+1","to":30,'
+    '"p":"ringing","i":0,"t0":0,"ta":0,"tb":0,"a":[["+1","x",1e999]],"r":0,"gb":0}',
+    '{"v":1,"d":"+1","c":"+1","ds":["+12065550111"],"g":"loop","f":"prompt","id":"+1","to":30,'
+    '"p":"ringing","i":0,"t0":NaN,"ta":0,"tb":0,"a":[],"r":0,"gb":0}',
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_RAW)
+def test_infinite_and_nan_numbers_give_none_rather_than_raise(raw: str) -> None:
+    assert load({STATE_KEY: raw}) is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"to": 10**30},  # a ring timeout PSTN Audio would reject (1-120 s)
+        {"to": -5},
+        {"t0": -(10**30)},
+        {"ta": 10**40},
+        {"ds": ["+12065550111"] * 10_000},  # more destinations than a rule can have
+        {"ds": [{"x": 1}]},
+        {"pr": "ab"},  # a pair is two numbers, not a two-character string
+        {"pr": ["+12025550180"]},
+        {"d": "x" * 10_000},
+    ],
+)
+def test_out_of_range_fields_give_none(changes: dict[str, Any]) -> None:
+    assert load(packed(**changes)) is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@given(st.sampled_from(sorted(json.loads(dump(STATE)))), json_values)
+def test_load_never_raises_whatever_value_a_field_holds(key: str, value: Any) -> None:
+    data = json.loads(dump(STATE))
+    data[key] = value
+    result = load({STATE_KEY: json.dumps(data)})  # floats('inf') → Infinity, as a hostile sender could
+    assert result is None or isinstance(result, CallState)
