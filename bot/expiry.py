@@ -41,7 +41,7 @@ def expire_forwards(
         if rule.is_active(now):
             continue
         try:
-            result = service.remove_forward(rule.number, actor=ACTOR, expected_version=rule.version)
+            result = service.remove_forward(rule.number, actor=ACTOR, expected=rule)
         except ConcurrentChangeError as error:
             logger.info(
                 "the forward changed since it was listed; not expiring it",

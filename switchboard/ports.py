@@ -5,6 +5,7 @@ Adapters in :mod:`switchboard.adapters` implement them against AWS; tests implem
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from switchboard.domain.events import CallRecord, LiveCall
@@ -30,11 +31,21 @@ class ForwardRepository(Protocol):
         """Every stored rule, ordered by number."""
         ...
 
-    def save(self, rule: ForwardRule, *, actor: str, previous: ForwardRule | None = None) -> ForwardRule:
+    def save(
+        self,
+        rule: ForwardRule,
+        *,
+        actor: str,
+        previous: ForwardRule | None = None,
+        unforwarded: Sequence[str] = (),
+    ) -> ForwardRule:
         """Create (``rule.version == 0``) or replace the stored version ``rule.version``.
 
         ``previous`` is the stored rule the caller read (saves reading it again for the history).
-        Returns the stored rule with its new version. Raises :class:`ConflictError` on a lost race.
+        ``unforwarded``: numbers that must have no rule when the write lands, checked in the same
+        atomic write (the loop check read them so; a rule created for one meanwhile could close a
+        forwarding loop). Returns the stored rule with its new version. Raises
+        :class:`ConflictError` on a lost race (this rule changed, or one of ``unforwarded`` got a rule).
         """
         ...
 
@@ -42,6 +53,18 @@ class ForwardRepository(Protocol):
         self, number: str, *, expected_version: int, actor: str, previous: ForwardRule | None = None
     ) -> ForwardRule:
         """Remove the rule, returning what was removed. Raises :class:`ConflictError` on a lost race."""
+        ...
+
+    def claim_change(self, number: str, *, owner: str, now: float, lease_seconds: float) -> bool:
+        """Take the number's change guard for ``owner`` until ``now + lease_seconds``.
+
+        Succeeds when nobody holds it or the holder's lease has run out (a crashed holder);
+        returns False while someone else holds it. One atomic conditional write.
+        """
+        ...
+
+    def release_change(self, number: str, *, owner: str) -> None:
+        """Give the guard back if ``owner`` still holds it; otherwise do nothing."""
         ...
 
 

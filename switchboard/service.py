@@ -20,11 +20,14 @@ re-asserts the routing (which is itself idempotent), so Slack retries cannot app
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from switchboard.domain.durations import DurationError, parse_duration
 from switchboard.domain.rules import (
+    CONNECT,
     CallerIdMode,
     FailureAction,
     ForwardRule,
@@ -41,6 +44,13 @@ from switchboard.ports import (
     RoutingError,
     StorageError,
 )
+
+# A change holds its number's guard at most this long: longer than the bot Lambda's timeout (60 s)
+# so a live holder never loses it; a crashed holder blocks the number for at most this long.
+CHANGE_LEASE_SECONDS = 90
+# How long a change waits for another one on the same number to finish before giving up.
+GUARD_ATTEMPTS = 6
+GUARD_RETRY_SECONDS = 0.5
 
 
 class RefusedError(ValueError):
@@ -81,12 +91,19 @@ class ConcurrentChangeError(ChangeFailedError):
     ``current`` is the stored rule as it is now (None: no forward), so surfaces can show it.
     """
 
-    def __init__(self, number: str, current: ForwardRule | None, *, detail: str = "") -> None:
+    def __init__(
+        self, number: str, current: ForwardRule | None, *, detail: str = "", in_progress: bool = False
+    ) -> None:
+        what = (
+            "is being changed by someone else right now"
+            if in_progress
+            else "was changed by someone else just now"
+        )
         super().__init__(
-            f"The forward on {number} was changed by someone else just now; it is now: "
-            f"{describe_state(current)}. Nothing was changed.",
+            f"The forward on {number} {what}; it is now: {describe_state(current)}. Nothing was changed.",
             detail=detail,
         )
+        self.in_progress = in_progress
         self.number = number
         self.current = current
 
@@ -129,6 +146,26 @@ class ChangeResult:
         return f"Removed the forward on {self.number}; calls go to the voice connector again."
 
 
+def _version(rule: ForwardRule | None) -> int:
+    return rule.version if rule is not None else 0
+
+
+def _unchanged(seen: ForwardRule | None, now: ForwardRule | None) -> bool:
+    """``now`` is still the rule that was read as ``seen``.
+
+    Versions restart at 1 when a forward is removed and set again, so the version alone cannot
+    tell a re-created forward from the one that was read: compare who wrote it when, and what.
+    """
+    if seen is None or now is None:
+        return seen is now
+    return (
+        seen.version == now.version
+        and seen.updated_at == now.updated_at
+        and seen.updated_by == now.updated_by
+        and _same_forward(seen, now)
+    )
+
+
 def _same_forward(a: ForwardRule, b: ForwardRule) -> bool:
     return (a.destinations, a.greeting, a.failure, a.caller_id, a.ring_timeout, a.expires_at) == (
         b.destinations,
@@ -147,8 +184,11 @@ class ForwardingService:
         routing: NumberRouting | None,
         inventory: PhoneInventory | None,
         policy: DestinationPolicy,
+        *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._rules = rules
         self._routing = routing
         self._inventory = inventory
@@ -191,21 +231,41 @@ class ForwardingService:
             )
         except DestinationRefusedError as error:
             raise RefusedError(str(error)) from None
-        previous = self._rules.get(number)
-        current_version = previous.version if previous else 0
-        if request.expected_version == 0 and previous is not None:
-            raise AlreadyForwardedError(previous)
-        if request.expected_version is not None and request.expected_version != current_version:
-            raise ConcurrentChangeError(number, previous)
+        seen = self._rules.get(number)
+        if request.expected_version == 0 and seen is not None:
+            raise AlreadyForwardedError(seen)
+        acted_on = request.expected_version if request.expected_version is not None else _version(seen)
+        if acted_on != _version(seen):
+            raise ConcurrentChangeError(number, seen)
+        with self._change_guard(number):
+            previous = self._rules.get(number)
+            if _version(previous) != acted_on or not _unchanged(seen, previous):
+                raise ConcurrentChangeError(number, previous)
+            return self._apply_set(number, destinations, request, previous, actor)
+
+    def _apply_set(
+        self,
+        number: str,
+        destinations: tuple[str, ...],
+        request: ForwardRequest,
+        previous: ForwardRule | None,
+        actor: str,
+    ) -> ChangeResult:
         wanted = self._build_rule(number, destinations, request, previous)
         if previous is not None and _same_forward(previous, wanted):
             steps = self._route(number, to_forwarding=True)
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
 
+        # The loop check above read these as not forwarded; the write re-checks it atomically, so
+        # two concurrent sets (A→B, B→A) cannot both pass it.
+        unforwarded = tuple(d for d in destinations if d != CONNECT)
         try:
-            stored = self._rules.save(wanted, actor=actor, previous=previous)
+            stored = self._rules.save(wanted, actor=actor, previous=previous, unforwarded=unforwarded)
         except ConflictError as error:
-            raise ConcurrentChangeError(number, self._rules.get(number), detail=str(error)) from error
+            current = self._rules.get(number)
+            if _version(current) == _version(previous):
+                self._refuse_new_loop(number, unforwarded, str(error))
+            raise ConcurrentChangeError(number, current, detail=str(error)) from error
         except StorageError as error:
             raise ChangeFailedError(
                 "Could not save the forward. Nothing was changed.", detail=str(error)
@@ -220,20 +280,45 @@ class ForwardingService:
             ) from error
         return ChangeResult("set", number, previous, stored, changed=True, routing_steps=steps)
 
-    def remove_forward(
-        self, number_text: str, *, actor: str, expected_version: int | None = None
-    ) -> ChangeResult:
-        """Remove the forward; with ``expected_version``, only if it is still that version.
+    def _refuse_new_loop(self, number: str, destinations: tuple[str, ...], detail: str) -> None:
+        """The save lost to a forward created meanwhile on one of ``destinations``: say which."""
+        for destination in destinations:
+            if self._rules.get(destination) is not None:
+                raise RefusedError(
+                    f"{destination} was forwarded by someone else just now: forwarding {number} to it "
+                    "would chain or loop calls. Nothing was changed."
+                )
 
-        The expiry job passes the version it found expired, so a forward set again since is kept
-        (:class:`ConcurrentChangeError`).
+    def remove_forward(
+        self,
+        number_text: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        expected: ForwardRule | None = None,
+    ) -> ChangeResult:
+        """Remove the forward; only the one the caller acted on, else :class:`ConcurrentChangeError`.
+
+        ``expected`` is the rule the caller saw (the expiry job passes the rule it found expired,
+        so a forward set again since, even one that restarted at the same version, is kept);
+        ``expected_version`` checks the version only. Without either, the rule read first is the
+        one removed.
         """
         number = self.our_number(number_text)
-        previous = self._rules.get(number)
-        if expected_version is not None and expected_version != (previous.version if previous else 0):
-            raise ConcurrentChangeError(number, previous)
-        if previous is None:
+        seen = self._rules.get(number)
+        if expected is not None and not _unchanged(expected, seen):
+            raise ConcurrentChangeError(number, seen)
+        if expected_version is not None and expected_version != _version(seen):
+            raise ConcurrentChangeError(number, seen)
+        if seen is None:
             return ChangeResult("remove", number, None, None, changed=False)
+        with self._change_guard(number):
+            previous = self._rules.get(number)
+            if previous is None or not _unchanged(seen, previous):
+                raise ConcurrentChangeError(number, previous)
+            return self._apply_remove(number, previous, actor)
+
+    def _apply_remove(self, number: str, previous: ForwardRule, actor: str) -> ChangeResult:
         try:
             steps = self._route(number, to_forwarding=False)
         except ChangeFailedError as error:
@@ -243,21 +328,69 @@ class ForwardingService:
         try:
             self._rules.delete(number, expected_version=previous.version, actor=actor, previous=previous)
         except (ConflictError, StorageError) as error:
-            try:
-                self._route(number, to_forwarding=True)
-            except ChangeFailedError as undo_error:
-                raise ChangeFailedError(
-                    f"Could not delete the forward on {number}, and routing it back to the SIP media "
-                    "application failed too. Calls now reach the voice connector while the rule is "
-                    "still stored: run the remove again.",
-                    consistent=False,
-                    detail=f"{error}; then {undo_error.detail}",
-                ) from error
-            raise ChangeFailedError(
-                f"Could not delete the forward on {number}; it is still forwarding as before.",
-                detail=str(error),
-            ) from error
+            return self._after_failed_delete(number, previous, steps, error)
         return ChangeResult("remove", number, previous, None, changed=True, routing_steps=steps)
+
+    def _after_failed_delete(
+        self, number: str, previous: ForwardRule, steps: list[str], error: Exception
+    ) -> ChangeResult:
+        """The number is on the voice connector but the delete failed: make routing follow the table.
+
+        Only the stored truth decides (re-read, not assumed): no rule any more → leave the number
+        where it is; a rule → route it back to the SIP media application.
+        """
+        try:
+            current = self._rules.get(number)
+        except StorageError:
+            current = previous  # unreadable: assume the rule is still there, the safer way round
+        if current is None:
+            return ChangeResult("remove", number, previous, None, changed=True, routing_steps=steps)
+        try:
+            self._route(number, to_forwarding=True)
+        except ChangeFailedError as undo_error:
+            raise ChangeFailedError(
+                f"Could not delete the forward on {number}, and routing it back to the SIP media "
+                "application failed too. Calls now reach the voice connector while the rule is "
+                "still stored: run the remove again.",
+                consistent=False,
+                detail=f"{error}; then {undo_error.detail}",
+            ) from error
+        if isinstance(error, ConflictError):
+            raise ConcurrentChangeError(number, current, detail=str(error)) from error
+        raise ChangeFailedError(
+            f"Could not delete the forward on {number}; it is still forwarding as before.",
+            detail=str(error),
+        ) from error
+
+    @contextmanager
+    def _change_guard(self, number: str) -> Iterator[None]:
+        """Hold the number's change guard for one change (see docs/architecture.md).
+
+        Waits a little for another change in progress to finish, then gives up with the current
+        state. Released afterwards whatever happened; if releasing fails, the lease runs out.
+        """
+        owner = uuid.uuid4().hex
+        for attempt in range(GUARD_ATTEMPTS):
+            if attempt:
+                self._sleep(GUARD_RETRY_SECONDS)
+            try:
+                claimed = self._rules.claim_change(
+                    number, owner=owner, now=self._clock(), lease_seconds=CHANGE_LEASE_SECONDS
+                )
+            except StorageError as error:
+                raise ChangeFailedError(
+                    f"Could not start changing the forward on {number}. Nothing was changed.",
+                    detail=str(error),
+                ) from error
+            if claimed:
+                break
+        else:
+            raise ConcurrentChangeError(number, self._rules.get(number), in_progress=True)
+        try:
+            yield
+        finally:
+            with suppress(StorageError):
+                self._rules.release_change(number, owner=owner)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -2,46 +2,99 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
+
 from switchboard.domain.rules import ForwardRule
 from switchboard.ports import ConflictError, RoutingError, StorageError
 
 
 class MemoryRules:
+    """The rule table in memory: conditional writes, the per-number change guard, hooks.
+
+    ``hooks[name]`` (a list of callables) runs, one per call, at the start of the method ``name``
+    ("get", "save", "delete", "claim_change", "release_change"), outside the lock: a test puts
+    another actor's whole change there to interleave deterministically.
+    """
+
     def __init__(self) -> None:
         self.rules: dict[str, ForwardRule] = {}
         self.history: list[tuple[str, str, str]] = []  # (action, number, actor)
         self.fail_next: list[Exception] = []  # raised by the next save/delete, in order
+        self.fail_claim: list[Exception] = []  # raised by the next claim_change, in order
+        self.guards: dict[str, tuple[str, float]] = {}  # number -> (owner, lease until)
+        self.hooks: dict[str, list[Callable[[], object]]] = {}
+        self._lock = threading.RLock()
+
+    def _hook(self, name: str) -> None:
+        pending = self.hooks.get(name)
+        if pending:
+            pending.pop(0)()
 
     def get(self, number: str) -> ForwardRule | None:
-        return self.rules.get(number)
+        self._hook("get")
+        with self._lock:
+            return self.rules.get(number)
 
     def list_rules(self) -> list[ForwardRule]:
-        return [self.rules[n] for n in sorted(self.rules)]
+        with self._lock:
+            return [self.rules[n] for n in sorted(self.rules)]
 
-    def save(self, rule: ForwardRule, *, actor: str, previous: ForwardRule | None = None) -> ForwardRule:
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        current = self.rules.get(rule.number)
-        if (current.version if current else 0) != rule.version:
-            raise ConflictError(f"the forward on {rule.number} changed since it was read")
-        stored = rule.with_changes(
-            version=rule.version + 1, updated_by=actor, created_by=rule.created_by or actor
-        )
-        self.rules[rule.number] = stored
-        self.history.append(("set", rule.number, actor))
-        return stored
+    def save(
+        self,
+        rule: ForwardRule,
+        *,
+        actor: str,
+        previous: ForwardRule | None = None,
+        unforwarded: Sequence[str] = (),
+    ) -> ForwardRule:
+        self._hook("save")
+        with self._lock:
+            if self.fail_next:
+                raise self.fail_next.pop(0)
+            current = self.rules.get(rule.number)
+            if (current.version if current else 0) != rule.version:
+                raise ConflictError(f"the forward on {rule.number} changed since it was read")
+            if any(number in self.rules for number in unforwarded):
+                raise ConflictError(f"a destination of {rule.number} was forwarded since it was read")
+            stored = rule.with_changes(
+                version=rule.version + 1, updated_by=actor, created_by=rule.created_by or actor
+            )
+            self.rules[rule.number] = stored
+            self.history.append(("set", rule.number, actor))
+            return stored
 
     def delete(
         self, number: str, *, expected_version: int, actor: str, previous: ForwardRule | None = None
     ) -> ForwardRule:
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        current = self.rules.get(number)
-        if current is None or current.version != expected_version:
-            raise ConflictError(f"the forward on {number} changed since it was read")
-        del self.rules[number]
-        self.history.append(("remove", number, actor))
-        return current
+        self._hook("delete")
+        with self._lock:
+            if self.fail_next:
+                raise self.fail_next.pop(0)
+            current = self.rules.get(number)
+            if current is None or current.version != expected_version:
+                raise ConflictError(f"the forward on {number} changed since it was read")
+            del self.rules[number]
+            self.history.append(("remove", number, actor))
+            return current
+
+    def claim_change(self, number: str, *, owner: str, now: float, lease_seconds: float) -> bool:
+        self._hook("claim_change")
+        with self._lock:
+            if self.fail_claim:
+                raise self.fail_claim.pop(0)
+            held = self.guards.get(number)
+            if held is not None and held[1] >= now:
+                return False
+            self.guards[number] = (owner, now + lease_seconds)
+            return True
+
+    def release_change(self, number: str, *, owner: str) -> None:
+        self._hook("release_change")
+        with self._lock:
+            held = self.guards.get(number)
+            if held is not None and held[0] == owner:
+                del self.guards[number]
 
 
 class MemoryRouting:

@@ -6,6 +6,7 @@ Key design (generic ``pk``/``sk`` so every feature shares one table and one stre
 item               pk                          sk                              gsi1pk / gsi1sk
 =================  ==========================  ==============================  =====================
 forward rule       ``NUMBER#<our number>``     ``RULE``                        ``RULES`` / number
+change guard       ``NUMBER#<our number>``     ``CHANGE``
 rule history       ``NUMBER#<our number>``     ``HISTORY#<iso time>#<version>``
 call record        ``CALL#<transaction id>``   ``RECORD``                      ``CALLS#<dialed>`` / time
 call event         ``CALL#<transaction id>``   ``EVENT#<type>``
@@ -23,13 +24,21 @@ deletes it.
 
 Rule changes are one ``TransactWriteItems``: the rule write is conditional on the version the
 writer read, and the history item goes in the same transaction, so the audit trail can never
-disagree with the rule and two racing edits cannot both win.
+disagree with the rule and two racing edits cannot both win. A set also carries a
+``ConditionCheck`` that each destination has no rule, so the loop check it made holds at the write.
+
+The *change guard* is held by one change of a number at a time (set, edit, remove, expiry) from
+before its first read of the rule until its routing is done: a conditional put
+(``attribute_not_exists(pk) OR lease_until < :now``) with an owner token, deleted by its owner
+afterwards; a crashed holder's lease runs out (``ttl`` cleans it up later). See
+docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +50,7 @@ from switchboard.domain.rules import ForwardRule
 from switchboard.ports import ConflictError, StorageError
 
 RULE_SK = "RULE"
+CHANGE_SK = "CHANGE"
 RULES_INDEX = "gsi1"
 CALL_RECORD_DAYS = 90
 CALL_EVENT_DAYS = 30
@@ -58,6 +68,10 @@ class RuleNotFoundError(LookupError):
 
 def rule_key(number: str) -> dict[str, Any]:
     return {"pk": {"S": f"NUMBER#{number}"}, "sk": {"S": RULE_SK}}
+
+
+def change_key(number: str) -> dict[str, Any]:
+    return {"pk": {"S": f"NUMBER#{number}"}, "sk": {"S": CHANGE_SK}}
 
 
 def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
@@ -159,7 +173,14 @@ class DynamoForwardRepository:
             raise StorageError(f"could not list forwards: {error}") from error
         return sorted(rules, key=lambda r: r.number)
 
-    def save(self, rule: ForwardRule, *, actor: str, previous: ForwardRule | None = None) -> ForwardRule:
+    def save(
+        self,
+        rule: ForwardRule,
+        *,
+        actor: str,
+        previous: ForwardRule | None = None,
+        unforwarded: Sequence[str] = (),
+    ) -> ForwardRule:
         # The history item records the replaced rule: the caller usually has just read it (the
         # write is conditional on its version, so a stale one can never be recorded as replaced).
         if not rule.version:
@@ -182,8 +203,61 @@ class DynamoForwardRepository:
         history = self._history_item(
             rule.number, action="set", actor=actor, at=now, version=stored.version, old=previous, new=stored
         )
-        self._transact([{"Put": put}, {"Put": history}], rule.number)
+        checks = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": rule_key(number),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for number in dict.fromkeys(unforwarded)
+            if number != rule.number
+        ]
+        self._transact([{"Put": put}, {"Put": history}, *checks], rule.number)
         return stored
+
+    def claim_change(self, number: str, *, owner: str, now: float, lease_seconds: float) -> bool:
+        until = int(now + lease_seconds)
+        item = {
+            "pk": f"NUMBER#{number}",
+            "sk": CHANGE_SK,
+            "kind": "change_guard",
+            "number": number,
+            "owner": owner,
+            "lease_until": until,
+            "ttl": until + 3600,
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=encode_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
+                ExpressionAttributeValues={":now": encode(int(now))},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise StorageError(f"could not claim the change guard of {number}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not claim the change guard of {number}: {error}") from error
+        return True
+
+    def release_change(self, number: str, *, owner: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=change_key(number),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return  # already gone, or taken over after our lease ran out: not ours to delete
+            raise StorageError(f"could not release the change guard of {number}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not release the change guard of {number}: {error}") from error
 
     def delete(
         self, number: str, *, expected_version: int, actor: str, previous: ForwardRule | None = None

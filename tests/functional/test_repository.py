@@ -218,3 +218,52 @@ def test_a_caller_that_just_read_the_rule_saves_the_second_read(dynamodb: Any) -
     assert [h["action"] for h in history] == ["remove", "set", "set"]
     assert history[0]["old"]["greeting"] == "none"  # the read rule, not the stale one
     assert history[1]["old"]["greeting"] == "loop"  # the previous the caller passed
+
+
+# -- the change guard and the loop check in the write (issue 11) ---------------------------------
+
+
+def test_the_change_guard_is_held_by_one_owner_until_released_or_expired(
+    repo: DynamoForwardRepository, dynamodb: Any
+) -> None:
+    now = 1_800_000_000.0
+    assert repo.claim_change(OURS, owner="a", now=now, lease_seconds=90)
+    assert not repo.claim_change(OURS, owner="b", now=now + 1, lease_seconds=90)
+    assert repo.claim_change(OTHER, owner="b", now=now + 1, lease_seconds=90)  # per number
+
+    repo.release_change(OURS, owner="b")  # not the holder: nothing happens
+    assert not repo.claim_change(OURS, owner="b", now=now + 2, lease_seconds=90)
+
+    repo.release_change(OURS, owner="a")
+    assert repo.claim_change(OURS, owner="b", now=now + 3, lease_seconds=90)
+
+    # b crashes; once its lease has run out, c takes over and b can no longer release c's guard
+    assert repo.claim_change(OURS, owner="c", now=now + 3 + 91, lease_seconds=90)
+    repo.release_change(OURS, owner="b")
+    item = dynamodb.get_item(
+        TableName=TABLE, Key={"pk": {"S": f"NUMBER#{OURS}"}, "sk": {"S": "CHANGE"}}, ConsistentRead=True
+    )["Item"]
+    assert item["owner"]["S"] == "c"
+    assert item["kind"]["S"] == "change_guard"
+    assert int(item["ttl"]["N"]) > int(item["lease_until"]["N"])
+    assert repo.get(OURS) is None  # the guard is not a rule
+    assert repo.list_rules() == []
+
+
+def test_a_set_whose_destination_was_forwarded_meanwhile_fails_as_a_whole(
+    repo: DynamoForwardRepository,
+) -> None:
+    """Interleaved by hand: A→B's loop check read B unforwarded, then B→A landed, then A→B writes."""
+    b_to_a = repo.save(ForwardRule(number=OTHER, destinations=(OURS,)), actor="U2", unforwarded=(OURS,))
+    with pytest.raises(ConflictError):
+        repo.save(ForwardRule(number=OURS, destinations=(OTHER,)), actor="U1", unforwarded=(OTHER,))
+    assert repo.get(OURS) is None
+    assert repo.history(OURS) == []
+    assert repo.get(OTHER) == b_to_a
+
+
+def test_a_set_whose_destinations_have_no_rule_goes_through(repo: DynamoForwardRepository) -> None:
+    stored = repo.save(
+        ForwardRule(number=OURS, destinations=(OTHER, DEST)), actor="U1", unforwarded=(OTHER, DEST, OTHER)
+    )
+    assert repo.get(OURS) == stored
