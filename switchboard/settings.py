@@ -43,6 +43,7 @@ class Settings:
     slack_bot_token: str = ""
     slack_secret_arn: str = ""
     slack_api_url: str = ""
+    history_retention_days: int = 400  # rule history kept this long (then DynamoDB TTL deletes it)
 
 
 # Settings field → environment variable, for the "missing X" messages.
@@ -62,6 +63,7 @@ ENV_NAMES: Mapping[str, str] = {
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_secret_arn": "SLACK_SECRET_ARN",
     "slack_api_url": "SLACK_API_URL",
+    "history_retention_days": "HISTORY_RETENTION_DAYS",
 }
 
 
@@ -86,6 +88,11 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
                 f"DEFAULT_COUNTRY / ALLOWED_COUNTRIES must be ISO 3166 alpha-2 codes like US or GB, "
                 f"not {country!r}"
             )
+    retention = get("HISTORY_RETENTION_DAYS", "400")
+    if not retention.isdecimal() or not retention.isascii() or int(retention) < 1:
+        raise ConfigurationError(
+            f"HISTORY_RETENTION_DAYS must be a whole number of days (1 or more), not {retention!r}"
+        )
     prefix = get("PROMPT_PREFIX", "prompts/")
     slack_api_url = get("SLACK_API_URL")
     if slack_api_url and not slack_api_url.endswith("/"):
@@ -106,4 +113,5 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
         slack_bot_token=get("SLACK_BOT_TOKEN"),
         slack_secret_arn=get("SLACK_SECRET_ARN"),
         slack_api_url=slack_api_url,
+        history_retention_days=int(retention),
     )

@@ -30,6 +30,15 @@ def dynamodb_client() -> Any:
     return boto3.client("dynamodb")
 
 
+def rule_repository(settings: Settings, dynamodb: Any | None = None) -> DynamoForwardRepository:
+    """Forward rules and their history, kept ``HISTORY_RETENTION_DAYS``."""
+    return DynamoForwardRepository(
+        dynamodb or dynamodb_client(),
+        settings.table_name,
+        history_retention_days=settings.history_retention_days,
+    )
+
+
 def forwarding_service(
     settings: Settings,
     *,
@@ -53,7 +62,7 @@ def forwarding_service(
         else None
     )
     return ForwardingService(
-        rules=DynamoForwardRepository(dynamodb, settings.table_name),
+        rules=rule_repository(settings, dynamodb),
         routing=routing,
         inventory=ChimePhoneInventory(chime, settings.managed_numbers),
         policy=policy_for(settings),

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,10 +60,18 @@ LIVE_CALLS = "LIVE"
 LIVE_CALL_HOURS = 12
 # Expired rules linger this long so the expiry job can still route the number back and announce it.
 EXPIRED_RULE_GRACE_SECONDS = 7 * 24 * 3600
+# Rule history (the audit trail) is kept this long unless HISTORY_RETENTION_DAYS says otherwise.
+DEFAULT_HISTORY_RETENTION_DAYS = 400
 
 
 class RuleNotFoundError(LookupError):
     """There is no forward on that number."""
+
+
+def _alive(item: dict[str, Any], now_s: float) -> bool:
+    """False for an item whose ``ttl`` has passed: DynamoDB deletes it days later, not at once."""
+    ttl = item.get("ttl")
+    return ttl is None or int(ttl) > now_s
 
 
 def rule_key(number: str) -> dict[str, Any]:
@@ -145,11 +153,30 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 
 class DynamoForwardRepository:
-    """:class:`~switchboard.ports.ForwardRepository` on the shared table (low-level client)."""
+    """:class:`~switchboard.ports.ForwardRepository` on the shared table (low-level client).
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    History items expire ``history_retention_days`` after they are written. Rules themselves are
+    not filtered by their ``ttl``: it is always later than ``expires_at``, past which every reader
+    already treats the rule as inactive, and the expiry job must still see it to route the number
+    back.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._history_retention_days = history_retention_days
+        self._clock = clock
+
+    @property
+    def history_retention_days(self) -> int:
+        return self._history_retention_days
 
     def get(self, number: str) -> ForwardRule | None:
         try:
@@ -293,7 +320,8 @@ class DynamoForwardRepository:
             )
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the history of {number}: {error}") from error
-        return [decode_item(item) for item in page.get("Items", [])]
+        now = self._clock()
+        return [entry for entry in map(decode_item, page.get("Items", [])) if _alive(entry, now)]
 
     def _history_item(
         self,
@@ -319,6 +347,7 @@ class DynamoForwardRepository:
                     "at": at,
                     "old": _rule_snapshot(old),
                     "new": _rule_snapshot(new),
+                    "ttl": int(self._clock()) + self._history_retention_days * 86400,
                 }
             ),
         }
@@ -374,9 +403,10 @@ class DynamoCallLog:
     the invocation (it does after 5 s without an answer) the same write is not applied twice.
     """
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._table = table_name
+        self._clock = clock
 
     def record_call(self, transaction_id: str, record: CallRecord) -> None:
         ended_s = record.ended_ms // 1000
@@ -466,7 +496,8 @@ class DynamoCallLog:
             ).get("Item")
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the record of call {transaction_id}: {error}") from error
-        return decode_item(item) if item else None
+        record = decode_item(item) if item else None
+        return record if record is not None and _alive(record, self._clock()) else None
 
     def live_call(self, transaction_id: str, *, now_ms: int | None = None) -> LiveCallEntry | None:
         """The live call with this transaction id, or None when it is not (or no longer) bridged."""
@@ -494,7 +525,8 @@ class DynamoCallLog:
             )
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read recent calls for {dialed}: {error}") from error
-        return [decode_item(item) for item in page.get("Items", [])]
+        now = self._clock()
+        return [record for record in map(decode_item, page.get("Items", [])) if _alive(record, now)]
 
     def calls_between(self, dialed: str, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
         """Call records of ``dialed`` that started in [since, until), oldest first (every page)."""
@@ -511,9 +543,11 @@ class DynamoCallLog:
             },
         }
         try:
-            return query_all(self._client, request)
+            records = query_all(self._client, request)
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the calls of {dialed}: {error}") from error
+        now = self._clock()
+        return [record for record in records if _alive(record, now)]
 
     def _event_item(self, transaction_id: str, event: CallEvent) -> dict[str, Any]:
         return {

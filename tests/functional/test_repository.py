@@ -124,7 +124,7 @@ def test_list_returns_every_rule_sorted(repo: DynamoForwardRepository) -> None:
 
 
 def test_call_log_lists_recent_calls_newest_first(dynamodb: Any) -> None:
-    log = DynamoCallLog(dynamodb, TABLE)
+    log = DynamoCallLog(dynamodb, TABLE, clock=lambda: 1_700_001_000)  # the calls' time, not today
     for index in range(3):
         log.record_call(
             f"tx-{index}",

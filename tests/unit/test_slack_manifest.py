@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -36,3 +37,32 @@ def test_events_and_interactivity_go_to_the_bot() -> None:
     assert settings["interactivity"]["request_url"].endswith("/slack/events")
     assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def _shipped_slack_calls() -> str:
+    """The source of everything that ships (the local stand-in and console do not)."""
+    root = Path(__file__).resolve().parents[2]
+    paths = [*root.glob("bot/*.py"), *root.glob("switchboard/*.py"), *root.glob("switchboard/adapters/*.py")]
+    return "\n".join(path.read_text() for path in paths)
+
+
+# Scope → the Web API methods (as slack_sdk method names) that need it; a scope is requested only
+# when the shipped code calls one of them (Slack's admins see, and must approve, every scope).
+SCOPE_NEEDS = {
+    "chat:write": ("chat_postMessage", "chat_update", "chat_postEphemeral", "respond"),
+    "chat:write.public": ("chat_postMessage",),
+    "usergroups:read": ("usergroups_users_list", "usergroups_list"),
+    "users:read": ("users_info", "users_list", "users_profile_get", "users_lookupByEmail"),
+}
+
+
+def test_the_app_asks_only_for_scopes_the_code_uses() -> None:
+    scopes = MANIFEST["oauth_config"]["scopes"]["bot"]
+    assert "commands" in scopes  # the slash command
+    source = _shipped_slack_calls()
+    for scope in scopes:
+        if scope == "commands":
+            continue
+        assert scope in SCOPE_NEEDS, f"{scope}: say which calls need it"
+        used = any(re.search(rf"\b{call}\(", source) for call in SCOPE_NEEDS[scope])
+        assert used, f"{scope} is requested but never used"
