@@ -24,11 +24,11 @@ from typing import Any, Literal
 from slack_bolt.lazy_listener import LazyListenerRunner, ThreadLazyListenerRunner
 from slack_bolt.request import BoltRequest
 
+from switchboard.local.private_state import state_file
 from switchboard.local.stack import (
     ALERTS_CHANNEL,
     LOCAL_OPS_GROUP,
     LOCAL_USER,
-    STATE_FILE,
     STREAM_POLL_SECONDS,
     LocalStack,
 )
@@ -207,6 +207,8 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
     if mode.kind == "console":
         # The bot's JSON logs are for CloudWatch; the console shows what a Slack user would see.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # Checked before anything starts: an unsafe state directory is refused, not written into.
+    state_path = state_file(create_dir=True)
     stack = LocalStack(with_slack=True, real_slack=mode.kind == "socket")
     stack.start()
     server: BotServer | None = None
@@ -214,7 +216,7 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
         # The bot and its lazy listeners run in this process and build their clients from os.environ.
         with stack.applied():
             server = BotServer.for_stack(stack, port=bot_port).start()
-            stack.write_state_file(bot_url=server.url)
+            stack.write_state_file(state_path, bot_url=server.url)
             if quiet:
                 print(_exports(stack.env()), flush=True)
             else:
@@ -228,7 +230,7 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
             wait_for_interrupt()
             return 0
     finally:
-        STATE_FILE.unlink(missing_ok=True)
+        state_path.unlink(missing_ok=True)
         if server is not None:
             server.stop()
         stack.stop()

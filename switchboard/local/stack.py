@@ -24,7 +24,6 @@ import logging
 import os
 import secrets
 import sys
-import tempfile
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard.local.private_state import read_private, state_file, write_private
 from switchboard.local.template import create_table
 from switchboard.settings import ConfigurationError
 
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "prompts"
-STATE_FILE = Path(tempfile.gettempdir()) / f"switchboard-dev-{os.getuid()}.json"
 
 # Valid North American numbers in the 555-01xx range reserved for fiction.
 DEMO_NUMBERS = ("+12025550100", "+12025550101", "+12025550102", "+12025550103")
@@ -256,15 +255,14 @@ class LocalStack:
                 ContentType="audio/wav",
             )
 
-    def write_state_file(self, path: Path = STATE_FILE, bot_url: str | None = None) -> None:
-        """Tell other ``switchboard`` commands on this machine where the stack is (mode 0600: the
-        file holds the local signing secret). ``bot_url`` is the local bot's request URL, if served."""
+    def write_state_file(self, path: Path | None = None, bot_url: str | None = None) -> None:
+        """Tell this user's other ``switchboard`` commands where the stack is, in their private
+        directory (:mod:`switchboard.local.private_state`; mode 0600: the file holds the local
+        signing secret). ``bot_url`` is the local bot's request URL, if served."""
         state: dict[str, Any] = {"pid": os.getpid(), "env": self._env}
         if bot_url:
             state["bot_url"] = bot_url
-        path.touch(mode=0o600)
-        path.chmod(0o600)
-        path.write_text(json.dumps(state))
+        write_private(path or state_file(create_dir=True), json.dumps(state))
 
 
 def _import_bot() -> LambdaHandler:
@@ -321,17 +319,22 @@ def prompt_seconds(bucket: str, key: str) -> float:
         return 3.0
 
 
-def running_stack(path: Path = STATE_FILE) -> dict[str, Any] | None:
-    """The state (``pid``, ``env``, ``bot_url`` if any) of a ``switchboard dev`` still running here."""
+def running_stack(path: Path | None = None) -> dict[str, Any] | None:
+    """The state (``pid``, ``env``, ``bot_url`` if any) of this user's ``switchboard dev`` still
+    running here; :class:`~switchboard.local.private_state.UnsafeStateError` when the state file or
+    its directory could have been made by someone else."""
     try:
-        state = json.loads(path.read_text())
+        text = read_private(path or state_file())
+        if text is None:
+            return None
+        state = json.loads(text)
         os.kill(int(state["pid"]), 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return state if isinstance(state, dict) and isinstance(state.get("env"), dict) else None
 
 
-def running_stack_env(path: Path = STATE_FILE) -> dict[str, str] | None:
+def running_stack_env(path: Path | None = None) -> dict[str, str] | None:
     """The environment of a ``switchboard dev`` still running on this machine, if any."""
     state = running_stack(path)
     if state is None:

@@ -50,7 +50,7 @@ def clean_env(tmp: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("AWS_", "SLACK_", "POWERTOOLS_"))
         and key not in ("TABLE_NAME", "PROMPT_BUCKET", "SIP_MEDIA_APPLICATION_ID", "VOICE_CONNECTOR_ID")
-        and key not in ("FORWARD_ADMINS", "ALERT_CHANNEL", "MANAGED_NUMBERS")
+        and key not in ("FORWARD_ADMINS", "ALERT_CHANNEL", "MANAGED_NUMBERS", "XDG_RUNTIME_DIR")
     }
     env.update({"PYTHONPATH": str(ROOT), "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"})
     return env
@@ -141,9 +141,9 @@ def test_dev_prints_the_slack_side_and_its_exports(dev: Dev) -> None:
     assert dev.env["ALERT_CHANNEL"] == "C0ALERTS"
     assert dev.env["FORWARD_ADMINS"] == "U0LOCALUSER"
     assert len(dev.env["SLACK_SIGNING_SECRET"]) >= 32
-    state = json.loads((dev.tmp / f"switchboard-dev-{os.getuid()}.json").read_text())
+    state = json.loads((dev.tmp / f"switchboard-{os.getuid()}" / "dev.json").read_text())
     assert state["bot_url"] == dev.bot_url
-    assert (dev.tmp / f"switchboard-dev-{os.getuid()}.json").stat().st_mode & 0o077 == 0
+    assert (dev.tmp / f"switchboard-{os.getuid()}" / "dev.json").stat().st_mode & 0o077 == 0
 
 
 def test_a_signed_slash_command_over_http_forwards_and_announces(dev: Dev) -> None:
@@ -194,7 +194,7 @@ def test_unknown_paths_are_not_found(dev: Dev) -> None:
 def test_sigterm_stops_the_stack_and_removes_the_state_file(dev: Dev) -> None:
     dev.process.send_signal(signal.SIGTERM)
     assert dev.process.wait(timeout=30) == 0
-    assert not (dev.tmp / f"switchboard-dev-{os.getuid()}.json").exists()
+    assert not (dev.tmp / f"switchboard-{os.getuid()}" / "dev.json").exists()
     with pytest.raises(urllib.error.URLError, match="Connection refused"):
         urllib.request.urlopen(dev.origin, timeout=5)
 
@@ -253,7 +253,7 @@ def test_dev_with_slack_tokens_goes_for_socket_mode_with_the_users_workspace(tmp
         assert "Slack refused the Socket Mode connection: unknown_method" in result.stderr
         assert "local stack stopped." in result.stdout
         assert [c.method for c in slack.calls] == ["apps.connections.open"]
-        assert not (tmp_path / f"switchboard-dev-{os.getuid()}.json").exists()
+        assert not (tmp_path / f"switchboard-{os.getuid()}" / "dev.json").exists()
 
 
 def test_socket_mode_needs_an_app_level_token() -> None:
