@@ -64,6 +64,7 @@ def expire_forwards(
                 settings,
                 f":alarm_clock: The forward on *{rule.number}* expired. " + views.change_text(result, ACTOR),
             )
+    metrics.add_metric(name="ForwardsExpired", unit=MetricUnit.Count, value=len(done["removed"]))
     if done["failed"]:
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=len(done["failed"]))
         _post(client, settings, views.expiry_failures_text(done["failed"]))

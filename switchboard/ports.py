@@ -10,7 +10,7 @@ from typing import Protocol
 
 from switchboard.domain.events import CallRecord, LiveCall
 from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
-from switchboard.domain.rules import ForwardRule
+from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.domain.transfer import TransferTarget
 
 
@@ -86,6 +86,10 @@ class RoutingError(Exception):
         self.undone = undone
 
 
+class NoHomeError(RoutingError):
+    """Putting the number back would leave it on no voice connector; no step was taken."""
+
+
 class NumberRouting(Protocol):
     """Where calls to one of our numbers go: our SIP media application or the voice connector.
 
@@ -97,8 +101,16 @@ class NumberRouting(Protocol):
         """Send calls for ``number`` to the SIP media application; returns the steps taken."""
         ...
 
-    def route_to_voice_connector(self, number: str) -> list[str]:
-        """Send calls for ``number`` back to the voice connector; returns the steps taken."""
+    def home(self, number: str) -> NumberHome:
+        """Where ``number`` is routed now (product type, voice connectors), read before a first forward."""
+        ...
+
+    def route_to_voice_connector(self, number: str, home: NumberHome | None = None) -> list[str]:
+        """Put ``number`` back ``home`` (its routing before its first forward); returns the steps taken.
+
+        A home on no voice connector (or none recorded) falls back to the configured voice
+        connector; with neither, raises :class:`NoHomeError` before taking any step.
+        """
         ...
 
 

@@ -32,6 +32,7 @@ from switchboard.domain.rules import (
     FailureAction,
     ForwardRule,
     GreetingMode,
+    NumberHome,
     RuleError,
     parse_choice,
 )
@@ -39,6 +40,7 @@ from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.ports import (
     ConflictError,
     ForwardRepository,
+    NoHomeError,
     NumberRouting,
     PhoneInventory,
     RoutingError,
@@ -187,8 +189,10 @@ class ForwardingService:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        on_inconsistent: Callable[[ChangeFailedError], None] | None = None,
     ) -> None:
         self._sleep = sleep
+        self._on_inconsistent = on_inconsistent
         self._rules = rules
         self._routing = routing
         self._inventory = inventory
@@ -223,6 +227,18 @@ class ForwardingService:
     # -- changes ------------------------------------------------------------------------------
 
     def set_forward(self, request: ForwardRequest, *, actor: str) -> ChangeResult:
+        return self._reported(lambda: self._set_forward(request, actor))
+
+    def _reported(self, change: Callable[[], ChangeResult]) -> ChangeResult:
+        """Run a change; a failure that left routing and table disagreeing is also reported."""
+        try:
+            return change()
+        except ChangeFailedError as error:
+            if not error.consistent and self._on_inconsistent is not None:
+                self._on_inconsistent(error)
+            raise
+
+    def _set_forward(self, request: ForwardRequest, actor: str) -> ChangeResult:
         existing = {rule.number: rule for rule in self._rules.list_rules()}
         ours = self._inventory.our_numbers() if self._inventory is not None else None
         try:
@@ -252,6 +268,10 @@ class ForwardingService:
         actor: str,
     ) -> ChangeResult:
         wanted = self._build_rule(number, destinations, request, previous)
+        if previous is None:
+            # Learnt before the number first leaves its place, stored with the rule, restored on
+            # removal; edits keep it (``_build_rule`` starts from the previous rule).
+            wanted = wanted.with_changes(home=self._home(number))
         if previous is not None and _same_forward(previous, wanted):
             steps = self._route(number, to_forwarding=True)
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
@@ -297,6 +317,20 @@ class ForwardingService:
         expected_version: int | None = None,
         expected: ForwardRule | None = None,
     ) -> ChangeResult:
+        return self._reported(
+            lambda: self._remove_forward(
+                number_text, actor=actor, expected_version=expected_version, expected=expected
+            )
+        )
+
+    def _remove_forward(
+        self,
+        number_text: str,
+        *,
+        actor: str,
+        expected_version: int | None,
+        expected: ForwardRule | None,
+    ) -> ChangeResult:
         """Remove the forward; only the one the caller acted on, else :class:`ConcurrentChangeError`.
 
         ``expected`` is the rule the caller saw (the expiry job passes the rule it found expired,
@@ -320,7 +354,7 @@ class ForwardingService:
 
     def _apply_remove(self, number: str, previous: ForwardRule, actor: str) -> ChangeResult:
         try:
-            steps = self._route(number, to_forwarding=False)
+            steps = self._route(number, to_forwarding=False, home=previous.home)
         except ChangeFailedError as error:
             raise ChangeFailedError(
                 f"{error}. The forward is still in place.", consistent=error.consistent, detail=error.detail
@@ -423,18 +457,40 @@ class ForwardingService:
         except (RuleError, DurationError) as error:
             raise RefusedError(str(error)) from None
 
-    def _route(self, number: str, *, to_forwarding: bool) -> list[str]:
+    def _home(self, number: str) -> NumberHome | None:
+        if self._routing is None:
+            return None
+        try:
+            return self._routing.home(number)
+        except RoutingError as error:
+            raise ChangeFailedError(
+                f"Could not read where {number} is routed now. Nothing was changed.", detail=str(error)
+            ) from error
+
+    def _route(self, number: str, *, to_forwarding: bool, home: NumberHome | None = None) -> list[str]:
         if self._routing is None:
             return []
         try:
             if to_forwarding:
                 return self._routing.route_to_forwarding(number)
-            return self._routing.route_to_voice_connector(number)
+            return self._routing.route_to_voice_connector(number, home)
+        except NoHomeError as error:
+            raise RefusedError(
+                f"Removing the forward on {number} would leave it routed nowhere: it was on no voice "
+                "connector before its first forward, and VOICE_CONNECTOR_ID is not set. Set "
+                "VOICE_CONNECTOR_ID (the stack parameter VoiceConnectorId) to the voice connector its "
+                "calls should reach, then remove the forward again. The forward is still in place."
+            ) from error
         except RoutingError as error:
             where = "the SIP media application" if to_forwarding else "the voice connector"
-            raise ChangeFailedError(
-                f"Could not route {number} to {where}", consistent=error.undone, detail=str(error)
-            ) from error
+            if error.undone:
+                message = f"Could not route {number} to {where}"
+            else:
+                message = (
+                    f"Could not route {number} to {where}, and undoing the steps already taken failed "
+                    f"too: calls to {number} may reach nothing until its routing is checked"
+                )
+            raise ChangeFailedError(message, consistent=error.undone, detail=str(error)) from error
 
     def _undo_save(
         self, previous: ForwardRule | None, stored: ForwardRule, actor: str, reason: ChangeFailedError

@@ -6,6 +6,7 @@ point them at the local stack and credentials come from wherever boto3 finds the
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -14,7 +15,7 @@ from switchboard.adapters.call_control import ChimeCallControl
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.policy import DestinationPolicy
-from switchboard.service import ForwardingService
+from switchboard.service import ChangeFailedError, ForwardingService
 from switchboard.settings import ConfigurationError, Settings
 
 
@@ -37,6 +38,21 @@ def rule_repository(settings: Settings, dynamodb: Any | None = None) -> DynamoFo
         settings.table_name,
         history_retention_days=settings.history_retention_days,
     )
+
+
+def count_inconsistent_change(error: ChangeFailedError) -> None:
+    """``RoutingRollbackFailures``: a change whose undo failed left routing and table disagreeing.
+
+    Emitted at once (a single EMF line), inside Lambda only: the CLI prints its warning instead.
+    """
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    # Only Lambdas get here: the CLI does not pay for importing Powertools.
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: PLC0415
+
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard"
+    with single_metric(name="RoutingRollbackFailures", unit=MetricUnit.Count, value=1, namespace=namespace):
+        pass
 
 
 def forwarding_service(
@@ -66,6 +82,7 @@ def forwarding_service(
         routing=routing,
         inventory=ChimePhoneInventory(chime, settings.managed_numbers),
         policy=policy_for(settings),
+        on_inconsistent=count_inconsistent_change,
     )
 
 

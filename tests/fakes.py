@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from switchboard.domain.rules import ForwardRule
-from switchboard.ports import ConflictError, RoutingError, StorageError
+from switchboard.domain.rules import ForwardRule, NumberHome
+from switchboard.ports import ConflictError, NoHomeError, RoutingError, StorageError
 
 
 class MemoryRules:
@@ -98,12 +98,27 @@ class MemoryRules:
 
 
 class MemoryRouting:
-    """Tracks where each number goes; ``fail`` makes the next call of a direction fail."""
+    """Tracks where each number goes; ``fail`` makes the next call of a direction fail.
 
-    def __init__(self) -> None:
+    A number not on the SMA is at ``homes[number]`` (default: the configured voice connector, or
+    nowhere when there is none); putting it back follows the adapter's rule (the recorded home,
+    else ``voice_connector_id``, else :class:`NoHomeError`).
+    """
+
+    def __init__(self, voice_connector_id: str = "vc-pbx") -> None:
         self.to_sma: set[str] = set()
         self.calls: list[tuple[str, str]] = []
         self.fail: dict[str, RoutingError] = {}
+        self.voice_connector_id = voice_connector_id
+        self.homes: dict[str, NumberHome] = {}
+
+    def home(self, number: str) -> NumberHome:
+        if "home" in self.fail:
+            raise self.fail.pop("home")
+        if number in self.to_sma:
+            return NumberHome("SipMediaApplicationDialIn")
+        default = (self.voice_connector_id,) if self.voice_connector_id else ()
+        return self.homes.get(number, NumberHome("VoiceConnector", default))
 
     def route_to_forwarding(self, number: str) -> list[str]:
         self.calls.append(("sma", number))
@@ -114,13 +129,20 @@ class MemoryRouting:
         self.to_sma.add(number)
         return [f"routed {number} to the SMA"]
 
-    def route_to_voice_connector(self, number: str) -> list[str]:
+    def route_to_voice_connector(self, number: str, home: NumberHome | None = None) -> list[str]:
         self.calls.append(("vc", number))
+        if home is not None and home.voice_connectors:
+            target = home
+        elif self.voice_connector_id:
+            target = NumberHome("VoiceConnector", (self.voice_connector_id,))
+        else:
+            raise NoHomeError(f"{number} has no home and there is no voice connector")
         if "vc" in self.fail:
             raise self.fail.pop("vc")
         if number not in self.to_sma:
             return []
         self.to_sma.discard(number)
+        self.homes[number] = target
         return [f"routed {number} to the voice connector"]
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from switchboard.ports import RoutingError
+from switchboard.domain.rules import NumberHome
+from switchboard.ports import NoHomeError, RoutingError
 
 SMA_PRODUCT = "SipMediaApplicationDialIn"
 VOICE_CONNECTOR_PRODUCT = "VoiceConnector"
@@ -51,11 +52,17 @@ class _Saga:
         self._undo.append((step, undo))
 
     def rollback(self) -> bool:
+        """Undo every step, newest first; False when any undo failed (the others are still tried).
+
+        Every exception counts, not only AWS client errors: an undo that re-associates a number
+        reports per-number failures as a :class:`RoutingError`, and it must not escape and hide
+        the original failure (nor be reported as a clean rollback).
+        """
         ok = True
         for _step, undo in reversed(self._undo):
             try:
                 undo()
-            except (ClientError, BotoCoreError):
+            except Exception:
                 ok = False
         return ok
 
@@ -80,9 +87,7 @@ class ChimeVoiceRouting:
         try:
             phone = self._phone(number)
             for vc in self._voice_connectors(phone):
-                self._client.disassociate_phone_numbers_from_voice_connector(
-                    VoiceConnectorId=vc, E164PhoneNumbers=[number]
-                )
+                self._disassociate(vc, number)
                 saga.done(f"removed {number} from voice connector {vc}", partial(self._associate, vc, number))
             previous_product = phone.get("ProductType")
             if previous_product != SMA_PRODUCT:
@@ -124,7 +129,29 @@ class ChimeVoiceRouting:
             raise RoutingError(describe_error(error), undone=undone) from error
         return saga.steps
 
-    def route_to_voice_connector(self, number: str) -> list[str]:
+    def home(self, number: str) -> NumberHome:
+        try:
+            phone = self._phone(number)
+        except (ClientError, BotoCoreError) as error:
+            raise RoutingError(describe_error(error)) from error
+        return NumberHome(
+            product_type=str(phone.get("ProductType") or VOICE_CONNECTOR_PRODUCT),
+            voice_connectors=tuple(self._voice_connectors(phone)),
+        )
+
+    def _way_home(self, number: str, home: NumberHome | None) -> NumberHome:
+        """The recorded home, or the configured voice connector for a number that had none."""
+        if home is not None and home.voice_connectors:
+            return home
+        if self._voice_connector_id:
+            return NumberHome(VOICE_CONNECTOR_PRODUCT, (self._voice_connector_id,))
+        raise NoHomeError(
+            f"{number} was on no voice connector before its first forward and VOICE_CONNECTOR_ID is "
+            "not set: putting it back would leave it routed nowhere"
+        )
+
+    def route_to_voice_connector(self, number: str, home: NumberHome | None = None) -> list[str]:
+        target = self._way_home(number, home)
         saga = _Saga()
         try:
             phone = self._phone(number)
@@ -154,22 +181,21 @@ class ChimeVoiceRouting:
                     ),
                 )
             previous_product = phone.get("ProductType")
-            if previous_product != VOICE_CONNECTOR_PRODUCT:
-                self._client.update_phone_number(PhoneNumberId=number, ProductType=VOICE_CONNECTOR_PRODUCT)
+            if previous_product != target.product_type:
+                self._client.update_phone_number(PhoneNumberId=number, ProductType=target.product_type)
                 saga.done(
-                    f"set product type {VOICE_CONNECTOR_PRODUCT}",
+                    f"set product type {target.product_type}",
                     lambda: self._client.update_phone_number(
                         PhoneNumberId=number, ProductType=previous_product
                     ),
                 )
-            vc = self._voice_connector_id
-            if vc and vc not in self._voice_connectors(phone):
+            already = self._voice_connectors(phone)
+            for vc in target.voice_connectors:
+                if vc in already:
+                    continue
                 self._associate(vc, number)
                 saga.done(
-                    f"associated {number} with voice connector {vc}",
-                    lambda: self._client.disassociate_phone_numbers_from_voice_connector(
-                        VoiceConnectorId=vc, E164PhoneNumbers=[number]
-                    ),
+                    f"associated {number} with voice connector {vc}", partial(self._disassociate, vc, number)
                 )
         except (ClientError, BotoCoreError, RoutingError) as error:
             undone = saga.rollback()
@@ -196,6 +222,18 @@ class ChimeVoiceRouting:
             first = errors[0]
             raise RoutingError(
                 f"could not associate {number} with voice connector {voice_connector_id}: "
+                f"{first.get('ErrorCode', '')} {first.get('ErrorMessage', '')}".strip()
+            )
+
+    def _disassociate(self, voice_connector_id: str, number: str) -> None:
+        response = self._client.disassociate_phone_numbers_from_voice_connector(
+            VoiceConnectorId=voice_connector_id, E164PhoneNumbers=[number]
+        )
+        errors = response.get("PhoneNumberErrors") or []
+        if errors:
+            first = errors[0]
+            raise RoutingError(
+                f"could not disassociate {number} from voice connector {voice_connector_id}: "
                 f"{first.get('ErrorCode', '')} {first.get('ErrorMessage', '')}".strip()
             )
 

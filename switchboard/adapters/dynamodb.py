@@ -6,6 +6,7 @@ Key design (generic ``pk``/``sk`` so every feature shares one table and one stre
 item               pk                          sk                              gsi1pk / gsi1sk
 =================  ==========================  ==============================  =====================
 forward rule       ``NUMBER#<our number>``     ``RULE``                        ``RULES`` / number
+                   (``home_routing``: ``{product_type, voice_connectors}`` before the first forward)
 change guard       ``NUMBER#<our number>``     ``CHANGE``
 rule history       ``NUMBER#<our number>``     ``HISTORY#<iso time>#<version>``
 call record        ``CALL#<transaction id>``   ``RECORD``                      ``CALLS#<dialed>`` / time
@@ -46,7 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item, query_all
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
-from switchboard.domain.rules import ForwardRule
+from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.ports import ConflictError, StorageError
 
 RULE_SK = "RULE"
@@ -101,7 +102,23 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
         "updated_by": rule.updated_by,
         "updated_at": rule.updated_at,
         "version": rule.version,
+        "home_routing": _home_to_item(rule.home),
     }
+
+
+def _home_to_item(home: NumberHome | None) -> dict[str, Any] | None:
+    if home is None:
+        return None
+    return {"product_type": home.product_type, "voice_connectors": list(home.voice_connectors)}
+
+
+def _home_from_item(value: Any) -> NumberHome | None:
+    if not isinstance(value, dict) or not value.get("product_type"):
+        return None
+    return NumberHome(
+        product_type=str(value["product_type"]),
+        voice_connectors=tuple(str(v) for v in value.get("voice_connectors") or ()),
+    )
 
 
 def rule_from_item(item: dict[str, Any]) -> ForwardRule:
@@ -117,6 +134,7 @@ def rule_from_item(item: dict[str, Any]) -> ForwardRule:
         updated_by=item.get("updated_by", ""),
         updated_at=item.get("updated_at", ""),
         version=int(item.get("version", 0)),
+        home=_home_from_item(item.get("home_routing")),
     )
 
 

@@ -70,6 +70,26 @@ def parse_choice(enum: type[_Choice], value: str, what: str) -> _Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberHome:
+    """Where one of our numbers was routed before its first forward, restored when forwarding ends.
+
+    ``product_type`` is the Chime SDK Voice product type (``VoiceConnector``...), and
+    ``voice_connectors`` the voice connector ids it was associated with (empty: it was on none).
+    """
+
+    product_type: str
+    voice_connectors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "voice_connectors", tuple(self.voice_connectors))
+
+    def describe(self) -> str:
+        if not self.voice_connectors:
+            return f"product type {self.product_type}, no voice connector"
+        return f"product type {self.product_type}, voice connector {', '.join(self.voice_connectors)}"
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardRule:
     """Forward calls to ``number`` (one of ours) to ``destinations``, tried in order (follow-me).
 
@@ -93,6 +113,9 @@ class ForwardRule:
     updated_by: str = ""
     updated_at: str = ""  # ISO 8601 UTC
     version: int = 0
+    # Where the number was before its first forward (kept across edits; None for rules stored
+    # before this was recorded): removing the forward puts the number back there.
+    home: NumberHome | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

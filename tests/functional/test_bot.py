@@ -750,3 +750,29 @@ def test_status_calls_and_app_home_mask_callers_and_escape_their_markup(
         assert "<!channel>" not in text, name
         assert "<http://x.io" not in text, name
         assert "&lt;!channel&gt; &lt;http://x.io|pay&gt; &amp; co" in text, name
+
+
+def test_a_failed_rollback_posts_the_rotating_light(
+    bot: Bot, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CreateSipRule fails (the SMA is gone); putting the number back on its voice connector fails
+    too (PhoneNumberErrors): the user must not be told all is well."""
+    bot.chime.handle("DeleteSipMediaApplication", {"SipMediaApplicationId": bot.sma})
+
+    def refuse(params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "PhoneNumberErrors": [
+                {"PhoneNumberId": n, "ErrorCode": "Conflict", "ErrorMessage": "injected"}
+                for n in params["E164PhoneNumbers"]
+            ]
+        }
+
+    monkeypatch.setitem(bot.chime._operations, "AssociatePhoneNumbersWithVoiceConnector", refuse)
+    bot.command(f"{OURS} to {FIRST}")
+    bot.settle()
+    (reply,) = bot.responded()
+    assert reply["text"].startswith(":x: Could not route +12025550100 to the SIP media application")
+    assert ":rotating_light:" in reply["text"]
+    assert "may reach nothing" in reply["text"]
+    assert "injected" not in reply["text"]  # AWS detail stays in the log
+    assert stored(dynamodb) is None

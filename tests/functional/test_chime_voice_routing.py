@@ -10,8 +10,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
+from switchboard.domain.rules import NumberHome
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.ports import RoutingError
+from switchboard.policy import DestinationPolicy
+from switchboard.ports import NoHomeError, RoutingError
+from switchboard.service import ForwardingService, ForwardRequest, RefusedError
+from tests.fakes import MemoryRules, StaticInventory
 
 OURS = "+12025550100"
 SPARE = "+12025550101"
@@ -151,14 +155,6 @@ def test_a_number_routed_to_another_application_is_not_taken_over(chime: Emulate
     assert [r["Name"] for r in chime.rules()] == ["theirs"]
 
 
-def test_without_a_voice_connector_removal_leaves_the_number_unassociated(chime: Emulated) -> None:
-    routing = ChimeVoiceRouting(chime.client, chime.sma, "")
-    routing.route_to_forwarding(OURS)
-    routing.route_to_voice_connector(OURS)
-    assert chime.phone()["ProductType"] == "VoiceConnector"
-    assert chime.connectors() == []
-
-
 def test_inventory_lists_our_numbers_and_honours_managed_numbers(chime: Emulated) -> None:
     assert ChimePhoneInventory(chime.client).our_numbers() == [OURS, SPARE]
     assert ChimePhoneInventory(chime.client, managed=(SPARE, "+19999999999")).our_numbers() == [SPARE]
@@ -170,3 +166,124 @@ def test_inventory_pages_through_large_accounts(chime: Emulated) -> None:
     numbers = ChimePhoneInventory(chime.client).our_numbers()
     assert len(numbers) == 132
     assert set(many) <= set(numbers)
+
+
+# -- where a number goes back to (issue 11 item 8) and failed rollbacks (item 9) -----------------
+
+
+class PhoneNumberErrorsOnAssociate:
+    """The real client, but AssociatePhoneNumbersWithVoiceConnector reports a per-number failure."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.meta = client.meta
+
+    def associate_phone_numbers_with_voice_connector(self, **params: Any) -> dict[str, Any]:
+        number = params["E164PhoneNumbers"][0]
+        return {
+            "PhoneNumberErrors": [
+                {"PhoneNumberId": number, "ErrorCode": "Conflict", "ErrorMessage": "injected"}
+            ]
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.fixture
+def elsewhere(chime: Emulated) -> str:
+    """A second voice connector, where OURS lives (not the configured VOICE_CONNECTOR_ID)."""
+    other = chime.emulator.create_voice_connector("branch-office")
+    chime.client.associate_phone_numbers_with_voice_connector(
+        VoiceConnectorId=other, E164PhoneNumbers=[OURS], ForceAssociate=True
+    )
+    assert chime.connectors() == [other]
+    return other
+
+
+def test_removal_puts_the_number_back_on_its_own_voice_connector(chime: Emulated, elsewhere: str) -> None:
+    routing = ChimeVoiceRouting(chime.client, chime.sma, chime.vc)
+    home = routing.home(OURS)
+    assert home == NumberHome("VoiceConnector", (elsewhere,))
+
+    routing.route_to_forwarding(OURS)
+    routing.route_to_voice_connector(OURS, home)
+
+    assert chime.phone()["ProductType"] == "VoiceConnector"
+    assert chime.connectors() == [elsewhere]  # not the configured fallback
+    assert chime.rules() == []
+
+
+def test_a_number_that_was_on_no_voice_connector_falls_back_to_the_configured_one(chime: Emulated) -> None:
+    chime.client.disassociate_phone_numbers_from_voice_connector(
+        VoiceConnectorId=chime.vc, E164PhoneNumbers=[OURS]
+    )
+    routing = ChimeVoiceRouting(chime.client, chime.sma, chime.vc)
+    home = routing.home(OURS)
+    assert home == NumberHome("VoiceConnector", ())
+    routing.route_to_forwarding(OURS)
+    routing.route_to_voice_connector(OURS, home)
+    assert chime.connectors() == [chime.vc]
+
+
+def test_without_a_home_or_a_voice_connector_removal_is_refused_before_any_step(chime: Emulated) -> None:
+    routing = ChimeVoiceRouting(chime.client, chime.sma, "")
+    routing.route_to_forwarding(OURS)
+    before = (chime.phone()["ProductType"], chime.connectors(), chime.rules())
+
+    with pytest.raises(NoHomeError, match="VOICE_CONNECTOR_ID"):
+        routing.route_to_voice_connector(OURS, NumberHome("VoiceConnector", ()))
+    with pytest.raises(NoHomeError):
+        routing.route_to_voice_connector(OURS, None)
+
+    assert (chime.phone()["ProductType"], chime.connectors(), chime.rules()) == before
+
+
+def test_a_failed_re_associate_during_rollback_is_reported_as_not_undone(chime: Emulated) -> None:
+    """CreateSipRule fails; undoing the disassociate then fails with PhoneNumberErrors."""
+    routing = ChimeVoiceRouting(
+        FailingClient(PhoneNumberErrorsOnAssociate(chime.client), "create_sip_rule"), chime.sma, chime.vc
+    )
+    with pytest.raises(RoutingError, match="CreateSipRule failed: ServiceFailureException") as caught:
+        routing.route_to_forwarding(OURS)
+    assert not caught.value.undone
+    assert chime.connectors() == []  # the truth the report owns up to: the number is on nothing
+
+
+def test_the_service_stores_the_home_keeps_it_across_edits_and_restores_it(
+    chime: Emulated, elsewhere: str
+) -> None:
+    rules = MemoryRules()
+    service = ForwardingService(
+        rules,
+        ChimeVoiceRouting(chime.client, chime.sma, ""),  # no fallback configured
+        StaticInventory(OURS, SPARE),
+        DestinationPolicy(),
+    )
+    service.set_forward(ForwardRequest(OURS, ["+12065550111"]), actor="U1")
+    assert rules.rules[OURS].home == NumberHome("VoiceConnector", (elsewhere,))
+    service.set_forward(ForwardRequest(OURS, ["+13125550122"]), actor="U1")
+    assert rules.rules[OURS].home == NumberHome("VoiceConnector", (elsewhere,))
+
+    assert service.remove_forward(OURS, actor="U1").changed
+    assert chime.phone()["ProductType"] == "VoiceConnector"
+    assert chime.connectors() == [elsewhere]
+
+
+def test_the_service_refuses_a_removal_that_would_leave_the_number_on_nothing(chime: Emulated) -> None:
+    chime.client.disassociate_phone_numbers_from_voice_connector(
+        VoiceConnectorId=chime.vc, E164PhoneNumbers=[OURS]
+    )
+    rules = MemoryRules()
+    service = ForwardingService(
+        rules, ChimeVoiceRouting(chime.client, chime.sma, ""), StaticInventory(OURS), DestinationPolicy()
+    )
+    service.set_forward(ForwardRequest(OURS, ["+12065550111"]), actor="U1")
+
+    with pytest.raises(RefusedError, match=r"routed nowhere.*Set VOICE_CONNECTOR_ID"):
+        service.remove_forward(OURS, actor="U1")
+
+    assert OURS in rules.rules  # still forwarding: callers reach the destinations
+    assert chime.phone()["ProductType"] == "SipMediaApplicationDialIn"
+    assert [r["Disabled"] for r in chime.rules()] == [False]
+    assert rules.guards == {}

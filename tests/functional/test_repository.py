@@ -14,7 +14,7 @@ from switchboard.adapters.dynamodb import (
     RuleNotFoundError,
 )
 from switchboard.domain.events import Attempt, CallRecord, LiveCall, Outcome
-from switchboard.domain.rules import ForwardRule, GreetingMode
+from switchboard.domain.rules import ForwardRule, GreetingMode, NumberHome
 from switchboard.local.template import table_properties
 from switchboard.ports import ConflictError
 from tests.functional.conftest import TABLE
@@ -267,3 +267,22 @@ def test_a_set_whose_destinations_have_no_rule_goes_through(repo: DynamoForwardR
         ForwardRule(number=OURS, destinations=(OTHER, DEST)), actor="U1", unforwarded=(OTHER, DEST, OTHER)
     )
     assert repo.get(OURS) == stored
+
+
+def test_the_numbers_home_is_stored_with_the_rule_and_kept_across_edits(
+    repo: DynamoForwardRepository, dynamodb: Any
+) -> None:
+    home = NumberHome("VoiceConnector", ("abcdef1ghij2klmno3pqr4",))
+    created = repo.save(ForwardRule(number=OURS, destinations=(DEST,), home=home), actor="U1")
+    edited = repo.save(created.with_changes(destinations=(OTHER,)), actor="U1", previous=created)
+    assert repo.get(OURS) == edited
+    assert edited.home == home
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"NUMBER#{OURS}"}, "sk": {"S": "RULE"}})[
+        "Item"
+    ]
+    # readable from the table alone (a stack teardown hands numbers back from it)
+    assert item["home_routing"]["M"]["product_type"]["S"] == "VoiceConnector"
+    assert [v["S"] for v in item["home_routing"]["M"]["voice_connectors"]["L"]] == ["abcdef1ghij2klmno3pqr4"]
+    legacy = repo.save(ForwardRule(number=OTHER, destinations=(DEST,)), actor="U1")
+    assert repo.get(OTHER) == legacy
+    assert legacy.home is None

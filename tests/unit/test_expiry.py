@@ -62,7 +62,8 @@ def failures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     recorded: list[tuple[str, float]] = []
 
     def add_metric(*, name: str, unit: Any, value: float) -> None:
-        recorded.append((name, value))
+        if name == "ExpiryFailures":
+            recorded.append((name, value))
 
     monkeypatch.setattr(expiry.metrics, "add_metric", add_metric)
     return recorded

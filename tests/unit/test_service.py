@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.domain.rules import FailureAction, GreetingMode
+from switchboard.domain.rules import FailureAction, GreetingMode, NumberHome
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import RoutingError, StorageError
 from switchboard.service import (
@@ -259,3 +259,69 @@ def test_failure_messages_keep_technical_detail_apart(
         service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
     assert "123456789012" not in str(caught.value)
     assert secret in caught.value.detail
+
+
+# -- home routing and failed rollbacks (issue 11 items 8, 9) --------------------------------------
+
+
+def test_the_first_forward_records_the_numbers_home_and_edits_keep_it(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    routing.homes[OURS] = NumberHome("VoiceConnector", ("vc-branch",))
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert rules.rules[OURS].home == NumberHome("VoiceConnector", ("vc-branch",))
+    service.set_forward(ForwardRequest(OURS, [DEST2]), actor="U1")
+    assert rules.rules[OURS].home == NumberHome("VoiceConnector", ("vc-branch",))
+
+    service.remove_forward(OURS, actor="U1")
+    assert routing.homes[OURS] == NumberHome("VoiceConnector", ("vc-branch",))
+
+
+def test_a_removal_that_would_leave_the_number_nowhere_is_refused(
+    rules: MemoryRules,
+) -> None:
+    routing = MemoryRouting(voice_connector_id="")
+    service = ForwardingService(rules, routing, StaticInventory(OURS), DestinationPolicy(), clock=lambda: NOW)
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert rules.rules[OURS].home == NumberHome("VoiceConnector", ())
+
+    with pytest.raises(RefusedError, match="would leave it routed nowhere") as caught:
+        service.remove_forward(OURS, actor="U1")
+    assert "VOICE_CONNECTOR_ID" in str(caught.value)
+    assert OURS in rules.rules
+    assert routing.to_sma == {OURS}
+
+
+def test_a_home_that_cannot_be_read_changes_nothing(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    routing.fail["home"] = RoutingError("GetPhoneNumber failed: ThrottlingException")
+    with pytest.raises(ChangeFailedError, match="Nothing was changed"):
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert rules.rules == {}
+    assert routing.to_sma == set()
+
+
+def test_a_failed_rollback_is_reported_as_inconsistent_and_counted(
+    rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    reported: list[ChangeFailedError] = []
+    service = ForwardingService(
+        rules,
+        routing,
+        StaticInventory(OURS),
+        DestinationPolicy(),
+        clock=lambda: NOW,
+        on_inconsistent=reported.append,
+    )
+    routing.fail["sma"] = RoutingError("CreateSipRule failed: ServiceFailureException", undone=False)
+    with pytest.raises(ChangeFailedError, match="may reach nothing") as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert not caught.value.consistent
+    assert "CreateSipRule failed" in caught.value.detail
+    assert reported == [caught.value]
+
+    routing.fail["sma"] = RoutingError("throttled", undone=True)
+    with pytest.raises(ChangeFailedError):
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert len(reported) == 1  # a clean rollback is not counted

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from switchboard.domain.rules import NumberHome
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import StorageError
 from switchboard.service import (
@@ -245,9 +246,12 @@ class SlowRouting:
         time.sleep(0.01)
         return self._inner.route_to_forwarding(number)
 
-    def route_to_voice_connector(self, number: str) -> list[str]:
+    def home(self, number: str) -> NumberHome:
+        return self._inner.home(number)
+
+    def route_to_voice_connector(self, number: str, home: NumberHome | None = None) -> list[str]:
         time.sleep(0.01)
-        return self._inner.route_to_voice_connector(number)
+        return self._inner.route_to_voice_connector(number, home)
 
 
 def race(actors: int, change: Callable[[int], ChangeResult]) -> list[object]:
