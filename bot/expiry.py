@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.config import slack_credentials
-from switchboard.service import ChangeFailedError, ConcurrentChangeError, ForwardingService
+from switchboard.service import ChangeFailedError, ConcurrentChangeError, ForwardingService, RefusedError
 from switchboard.settings import Settings, load
 
 logger = Logger(service="expiry")
@@ -37,6 +37,7 @@ def expire_forwards(
     """Remove every forward whose ``expires_at`` has passed; returns what was done."""
     now = service.now()
     done: dict[str, list[str]] = {"removed": [], "skipped": [], "failed": []}
+    reasons: dict[str, str] = {}
     for rule in service.list_forwards():
         if rule.is_active(now):
             continue
@@ -56,6 +57,9 @@ def expire_forwards(
                 extra={"number": rule.number, "reason": str(error), "detail": detail},
             )
             done["failed"].append(rule.number)
+            # Our own errors are plain sentences (a refusal says what to fix); anything else may
+            # carry AWS details and stays in the log.
+            reasons[rule.number] = str(error) if isinstance(error, (RefusedError, ChangeFailedError)) else ""
             continue
         done["removed"].append(rule.number)
         if result.changed:
@@ -67,7 +71,7 @@ def expire_forwards(
     metrics.add_metric(name="ForwardsExpired", unit=MetricUnit.Count, value=len(done["removed"]))
     if done["failed"]:
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=len(done["failed"]))
-        _post(client, settings, views.expiry_failures_text(done["failed"]))
+        _post(client, settings, views.expiry_failures_text(reasons))
     return done
 
 

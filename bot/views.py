@@ -430,13 +430,22 @@ def change_text(result: ChangeResult, actor: str) -> str:
     )
 
 
-def expiry_failures_text(numbers: list[str]) -> str:
-    """The expiry job's one message per run about forwards it could not expire."""
-    listed = ", ".join(f"*{n}*" for n in numbers)
-    return (
-        f":warning: The expiry job could not remove the expired forward on {listed}. Their callers "
-        "hear that the number is not in service until this is fixed; the job tries again on its next "
-        "run, and the log has the details."
+def expiry_failures_text(reasons: dict[str, str]) -> str:
+    """The expiry job's one message per run about forwards it could not expire.
+
+    ``reasons`` maps each number to a plain sentence, or "" when only the log can say why.
+    """
+    lines = [
+        f"• *{number}*: {escape(reason) if reason else 'an unexpected error (see the log)'}"
+        for number, reason in reasons.items()
+    ]
+    return "\n".join(
+        [
+            ":warning: The expiry job could not remove these expired forwards. Their callers hear "
+            "that the number is not in service until this is fixed; the job tries again on its next "
+            "run.",
+            *lines,
+        ]
     )
 
 

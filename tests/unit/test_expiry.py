@@ -141,6 +141,7 @@ def test_failures_of_several_rules_are_reported_once(
     assert failures == [("ExpiryFailures", 2)]
     failure_posts = [p for p in slack.posts if "could not" in p["text"].lower()]
     assert len(failure_posts) == 1
+    assert "ServiceFailureException" not in failure_posts[0]["text"]
     assert A in failure_posts[0]["text"]
     assert C in failure_posts[0]["text"]
 
@@ -163,3 +164,23 @@ def test_a_forward_set_again_after_the_listing_is_not_removed(
     assert A in done["skipped"]
     assert done["removed"] == [B, C]
     assert not [p for p in slack.posts if A in p["text"]]
+
+
+def test_a_refused_expiry_says_what_to_fix(
+    rules: MemoryRules, settings: Any, failures: list[tuple[str, float]]
+) -> None:
+    """No recorded home and no VOICE_CONNECTOR_ID: the alert says how to fix it, once per run."""
+    routing = MemoryRouting(voice_connector_id="")
+    routing.to_sma.update({A, B, C})
+    service = ForwardingService(
+        rules, routing, StaticInventory(A, B, C), DestinationPolicy(), clock=lambda: NOW
+    )
+    slack = RecordingSlack()
+
+    done = expiry.expire_forwards(service, settings, slack)  # type: ignore[arg-type]
+
+    assert done["failed"] == [A, B, C]
+    assert set(rules.rules) == {A, B, C}  # still forwarding rather than routed nowhere
+    (post,) = slack.posts
+    assert post["text"].count("Set VOICE_CONNECTOR_ID") == 3
+    assert failures == [("ExpiryFailures", 3)]
