@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: venv install test lint typecheck cfn-lint checkov check bench build clean run demo \
+.PHONY: venv install test lint typecheck cfn-lint checkov check bench reliability build clean run demo \
 	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
 	build-NotifierFunction build-ConnectFunction build-DigestFunction
 
@@ -60,6 +60,10 @@ check: lint typecheck cfn-lint checkov test
 bench: $(STAMP)
 	$(PY) -m bench --json bench/results/sma.json
 	$(PY) -m bench.bot --json bench/results/bot.json
+
+# Fuzz, races, forged requests, toll fraud and load: prints the figures, rewrites docs/reliability.md.
+reliability: $(STAMP)
+	$(PY) -m reliability
 
 build: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build
