@@ -29,13 +29,6 @@ MAX_EXAMPLES_KEPT = 5
 _TOLL_FORWARD = "a forward to one of our own numbers is accepted (reliability finding, NOTES.md)"
 _TOLL_TRANSFER = "item 4"
 KNOWN_OPEN: dict[str, str] = {
-    "PSTN Audio events → sma.app.handler": "item 17",
-    "Amazon Connect events → connect_lambda.app.handler": "item 17",
-    "no forwarding loop is ever stored": "item 11",
-    "quiescent: stored rule ⇔ routed to the SMA": "items 1, 9",
-    "every answer is true when it is given": "items 1, 9",
-    "expiry removes only a rule expired at that moment": "item 2",
-    "only documented errors reach the caller": "item 3",
     "requests not from Slack → HTTP 401, 0 changes": "non-numeric timestamp → 500 (reliability finding)",
     "CLI `switchboard forward set` (subprocess)": _TOLL_FORWARD,
     "slash command `/forward <n> to <target>`": _TOLL_FORWARD,

@@ -15,10 +15,11 @@ Checked after every step (each check is one figure of the report):
   the SIP media application — unless the last answer about that number warned that it is not
   (``ChangeFailedError.consistent is False``).
 * **expiry**: the expiry job deletes a rule only while that rule is expired.
-* **true answers**: a success is in effect when it returns; a failure or refusal left no rule of
-  this actor's in the table; a "consistent" failure leaves table and routing agreeing; only the
-  service's documented errors (``RefusedError``, ``ChangeFailedError``, and ``StorageError`` when
-  nothing was written) reach the caller; no change hangs.
+* **true answers**: a success is in effect when it returns; a failure or refusal (and a bare
+  ``StorageError``, which the bot reports as "nothing was changed") left no rule of this actor's
+  in the table and table and routing agreeing; only the service's documented errors
+  (``RefusedError``, ``ChangeFailedError``, ``StorageError``) reach the caller; the expiry job
+  raises nothing once it has written; no change hangs.
 
 ``run`` drives the machine in *counting* mode (violations become figures, the search goes on);
 ``tests/unit/test_reliability_races.py`` drives it in *strict* mode, so hypothesis shrinks a
@@ -295,8 +296,10 @@ class ForwardingRaces(RuleBasedStateMachine):
         STATS.checked("truth")
         STATS.checked("errors")
         if op.kind == "expire":
-            if error is not None:
-                STATS.violation("errors", f"the expiry job raised {error!r}")
+            # A table that cannot even list the rules fails the run, and the scheduled
+            # invocation is retried; once it has started on the rules, nothing may escape.
+            if error is not None and not (isinstance(error, StorageError) and not op.writes):
+                STATS.violation("errors", f"the expiry job raised {error!r} after {op.writes} write(s)")
             return
         number = op.number or ""
         stored = self.table.rules.get(number)
@@ -330,12 +333,6 @@ class ForwardingRaces(RuleBasedStateMachine):
             self.warned.add(number)
             return
         if isinstance(error, RefusedError | ChangeFailedError | StorageError):
-            if isinstance(error, StorageError) and op.writes:
-                STATS.violation(
-                    "errors",
-                    f"{op.actor}'s {op.kind} on {number} raised a bare StorageError ({error}) after "
-                    f"{op.writes} write(s): the caller says 'nothing was changed'",
-                )
             if stored is not None and op.saved_version is not None and stored.version == op.saved_version:
                 STATS.violation(
                     "truth",
