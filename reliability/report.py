@@ -55,7 +55,9 @@ stored; whenever no change is in flight, every number has a stored rule if and o
 to the SIP media application; the expiry job only removes a forward that is expired at that
 moment; and every actor got a true answer (a success only when the change is in effect when it
 returns; a failure that claims "consistent" leaves table and routing agreeing; only the
-service's documented errors reach the caller).
+service's documented errors reach the caller). Transfers are not in the machine: the DNIS pool's
+invariant (no pair held by a finished call) is checked by the load part, where real calls claim
+and release pairs.
 
 **Forged requests** (`reliability/forged.py`). Against the running bot: bad signatures, stale
 timestamps, replayed bodies (old signature with a new timestamp, a signature moved to another body,
