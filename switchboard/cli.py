@@ -59,10 +59,23 @@ def _use_running_stack_if_any() -> None:
             os.environ.setdefault(key, value)
 
 
+NO_STACK = (
+    "no local stack is running: start one with `make run` (or set TABLE_NAME, "
+    "SIP_MEDIA_APPLICATION_ID and your AWS credentials to use AWS)"
+)
+
+
+def _require_table() -> None:
+    """Commands that change or read the table need a running stack or an AWS configuration."""
+    _use_running_stack_if_any()
+    if not os.environ.get("TABLE_NAME"):
+        raise ConfigurationError(NO_STACK)
+
+
 def _service(need_routing: bool) -> Any:
     from switchboard.wiring import forwarding_service
 
-    _use_running_stack_if_any()
+    _require_table()
     return forwarding_service(load(), need_routing=need_routing)
 
 
@@ -123,10 +136,8 @@ def _pool() -> tuple[DynamoDnisPool, DestinationPolicy]:
     from switchboard.adapters.pool import DynamoDnisPool
     from switchboard.wiring import dynamodb_client, policy_for
 
-    _use_running_stack_if_any()
+    _require_table()
     settings = load()
-    if not settings.table_name:
-        raise ConfigurationError("missing required environment variable(s): TABLE_NAME")
     return DynamoDnisPool(dynamodb_client(), settings.table_name), policy_for(settings)
 
 

@@ -31,6 +31,8 @@ from switchboard.local.stack import (
     LOCAL_USER,
     STREAM_POLL_SECONDS,
     LocalStack,
+    claim_state_file,
+    release_state_file,
 )
 from switchboard.settings import ConfigurationError
 
@@ -207,12 +209,14 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
     if mode.kind == "console":
         # The bot's JSON logs are for CloudWatch; the console shows what a Slack user would see.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    # Checked before anything starts: an unsafe state directory is refused, not written into.
+    # Checked before anything starts: an unsafe state directory is refused, not written into, and
+    # a second stack of this user is refused rather than taking over the first one's state file.
     state_path = state_file(create_dir=True)
+    claim_state_file(state_path)
     stack = LocalStack(with_slack=True, real_slack=mode.kind == "socket")
-    stack.start()
     server: BotServer | None = None
     try:
+        stack.start()
         # The bot and its lazy listeners run in this process and build their clients from os.environ.
         with stack.applied():
             server = BotServer.for_stack(stack, port=bot_port).start()
@@ -230,7 +234,7 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
             wait_for_interrupt()
             return 0
     finally:
-        state_path.unlink(missing_ok=True)
+        release_state_file(state_path)
         if server is not None:
             server.stop()
         stack.stop()

@@ -60,6 +60,25 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def create_private(path: Path, text: str) -> bool:
+    """Create ``path`` (mode 0600) holding ``text`` only if it does not exist yet; False if it does.
+
+    The exclusive create is what makes "one ``switchboard dev`` at a time" hold when two start at
+    the same moment: exactly one of them creates the file.
+    """
+    _check(path.parent, directory=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise UnsafeStateError(f"refusing to write {path}: {error.strerror}; remove it") from error
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return True
+
+
 def read_private(path: Path) -> str | None:
     """The file's text, None when there is none; :class:`UnsafeStateError` when it is not safe."""
     if not path.parent.exists():

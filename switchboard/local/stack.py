@@ -34,7 +34,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.private_state import read_private, state_file, write_private
+from switchboard.local.private_state import create_private, read_private, state_file, write_private
 from switchboard.local.template import create_table
 from switchboard.settings import ConfigurationError
 
@@ -332,6 +332,45 @@ def running_stack(path: Path | None = None) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return state if isinstance(state, dict) and isinstance(state.get("env"), dict) else None
+
+
+class StackAlreadyRunningError(ConfigurationError):
+    """Another ``switchboard dev`` of this user is running: a second one would take over its state."""
+
+
+def claim_state_file(path: Path) -> None:
+    """Make ``path`` this process's state file, or raise :class:`StackAlreadyRunningError`.
+
+    One ``switchboard dev`` per user at a time: the CLI, ``switchboard slack`` and ``switchboard
+    call`` find the stack through this one file, so a second stack would silently take it over
+    (and stopping either would delete it for both). A file left by a stack that died is replaced.
+    """
+    placeholder = json.dumps({"pid": os.getpid(), "env": {}})
+    for _ in range(2):
+        if create_private(path, placeholder):
+            return
+        other = running_stack(path)
+        if other is not None and int(other["pid"]) != os.getpid():
+            where = f"; its Slack bot is at {other['bot_url']}" if other.get("bot_url") else ""
+            raise StackAlreadyRunningError(
+                f"a local stack is already running (switchboard dev, process {other['pid']}{where}). "
+                "Use it from this shell (switchboard forward list, switchboard slack, …), or stop it "
+                "first (Ctrl-C or quit in its terminal)"
+            )
+        if other is None:
+            with contextlib.suppress(FileNotFoundError):  # a dead stack's file: ours to replace
+                path.unlink()
+    raise StackAlreadyRunningError(f"could not claim {path}: another switchboard dev is starting")
+
+
+def release_state_file(path: Path) -> None:
+    """Remove the state file if it is still this process's (never another stack's)."""
+    try:
+        text = read_private(path)
+        if text is not None and int(json.loads(text).get("pid", -1)) == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
 
 
 def running_stack_env(path: Path | None = None) -> dict[str, str] | None:

@@ -191,6 +191,24 @@ def test_unknown_paths_are_not_found(dev: Dev) -> None:
     assert error.value.code == 404
 
 
+def test_a_second_dev_is_refused_and_leaves_the_first_one_reachable(dev: Dev) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", "dev"],
+        env=clean_env(dev.tmp),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"a local stack is already running (switchboard dev, process {dev.process.pid}" in second.stderr
+    assert dev.bot_url in second.stderr
+    # The refused one neither took over nor deleted the first one's state file.
+    listed = dev.cli("forward", "list")
+    assert listed.returncode == 0, listed.stderr
+
+
 def test_sigterm_stops_the_stack_and_removes_the_state_file(dev: Dev) -> None:
     dev.process.send_signal(signal.SIGTERM)
     assert dev.process.wait(timeout=30) == 0
@@ -315,3 +333,17 @@ def test_socket_mode_requests_run_lazy_listeners_on_threads_http_ones_via_lambda
         http_request = BoltRequest(body="command=%2Fforward", context={"lambda_request": {"headers": {}}})
         runner.start(run_forward, http_request)
         assert started == [http_request]
+
+
+def test_without_a_stack_or_aws_settings_the_cli_says_how_to_start_one(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", "forward", "list"],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "no local stack is running: start one with `make run`" in done.stderr
+    assert "TABLE_NAME" in done.stderr
