@@ -59,8 +59,6 @@ LIVE_CALL_SK = "LIVE"
 LIVE_CALLS = "LIVE"
 # Longer than any call we expect to stay bridged; only bounds how long a lost hang-up lingers.
 LIVE_CALL_HOURS = 12
-# Expired rules linger this long so the expiry job can still route the number back and announce it.
-EXPIRED_RULE_GRACE_SECONDS = 7 * 24 * 3600
 # Rule history (the audit trail) is kept this long unless HISTORY_RETENTION_DAYS says otherwise.
 DEFAULT_HISTORY_RETENTION_DAYS = 400
 
@@ -97,7 +95,6 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
         "caller_id": rule.caller_id.value,
         "ring_timeout": rule.ring_timeout,
         "expires_at": rule.expires_at,
-        "ttl": rule.expires_at + EXPIRED_RULE_GRACE_SECONDS if rule.expires_at else None,
         "created_by": rule.created_by,
         "updated_by": rule.updated_by,
         "updated_at": rule.updated_at,
@@ -173,10 +170,10 @@ def _is_condition_failure(error: ClientError) -> bool:
 class DynamoForwardRepository:
     """:class:`~switchboard.ports.ForwardRepository` on the shared table (low-level client).
 
-    History items expire ``history_retention_days`` after they are written. Rules themselves are
-    not filtered by their ``ttl``: it is always later than ``expires_at``, past which every reader
-    already treats the rule as inactive, and the expiry job must still see it to route the number
-    back.
+    History items expire ``history_retention_days`` after they are written. Rules carry no
+    ``ttl``: only the expiry job removes an expired rule, after routing its number back home (a
+    TTL deletion would leave the number on the SIP media application with no rule, and lose its
+    ``home_routing``). Every reader treats a rule past ``expires_at`` as inactive meanwhile.
     """
 
     def __init__(

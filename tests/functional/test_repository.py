@@ -286,3 +286,16 @@ def test_the_numbers_home_is_stored_with_the_rule_and_kept_across_edits(
     legacy = repo.save(ForwardRule(number=OTHER, destinations=(DEST,)), actor="U1")
     assert repo.get(OTHER) == legacy
     assert legacy.home is None
+
+
+def test_an_expiring_rule_is_never_deleted_by_ttl(repo: DynamoForwardRepository, dynamodb: Any) -> None:
+    """Only the expiry job may remove an expired rule: it routes the number back home first.
+
+    A TTL deletion would leave the number on the SIP media application with no rule (dead) and
+    lose the home it must go back to, e.g. after a week of failing expiry runs.
+    """
+    repo.save(ForwardRule(number=OURS, destinations=(DEST,), expires_at=1_800_000_000), actor="U1")
+    key = {"pk": {"S": f"NUMBER#{OURS}"}, "sk": {"S": "RULE"}}
+    item = dynamodb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
+    assert item["expires_at"]["N"] == "1800000000"
+    assert "ttl" not in item
