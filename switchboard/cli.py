@@ -366,14 +366,25 @@ def build_parser() -> argparse.ArgumentParser:
         "Uses a running 'switchboard dev' if there is one, else an in-process local stack.",
     )
     call.add_argument("number", metavar="OUR_NUMBER")
-    call.add_argument("--from", dest="caller", default="+13035550123", metavar="CALLER")
-    for flag in ("answer", "no-answer", "busy", "unreachable"):
+    call.add_argument(
+        "--from",
+        dest="caller",
+        default="+13035550123",
+        metavar="CALLER",
+        help="the calling number (default +13035550123)",
+    )
+    for flag, what in (
+        ("answer", "answers"),
+        ("no-answer", "does not answer"),
+        ("busy", "is busy"),
+        ("unreachable", "cannot be reached"),
+    ):
         call.add_argument(
             f"--{flag}",
             dest="behaviours",
             action="append_const",
             const=flag,
-            help=f"the next destination will {flag.replace('-', ' ')}",
+            help=f"the next destination {what}",
         )
     call.add_argument(
         "--talk", type=float, default=20.0, metavar="SECONDS", help="talk time before the callee hangs up"
@@ -420,11 +431,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="scripted end-to-end story on a fresh local stack")
     demo.set_defaults(func=cmd_demo)
+    _remember_parsers(parser)
     return parser
 
 
+# Options whose value may start with "-" (a mistyped "--expires -1h"): argparse would take the value
+# for an option and answer "expected one argument"; passed as --expires=-1h, our own check explains.
+_VALUE_OPTIONS = ("--expires", "--timeout", "--talk", "--ring", "--transfer-at", "--caller-hangs-up-after")
+
+
+def _attach_dashed_values(argv: Sequence[str]) -> list[str]:
+    joined: list[str] = []
+    tokens = list(argv)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if token in _VALUE_OPTIONS and following[:1] == "-" and following[1:2].isdigit():
+            joined.append(f"{token}={following}")
+            index += 2
+            continue
+        joined.append(token)
+        index += 1
+    return joined
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, and report an unknown option with the usage of the sub-command it was given to."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(_attach_dashed_values(sys.argv[1:] if argv is None else argv))
+    if unknown:
+        owner: argparse.ArgumentParser = getattr(args, "parser", parser)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Every sub-command records its own parser, so errors show that sub-command's usage."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(parser=sub)
+                _remember_parsers(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     try:
         code: int = args.func(args)
     except (RefusedError, ConfigurationError) as error:
@@ -441,6 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`switchboard forward list | head -1`): the command itself is done.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     return code
 
 

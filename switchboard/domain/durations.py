@@ -46,6 +46,8 @@ def parse_duration(text: str) -> int:
     cleaned = text.strip().lower().replace(",", " ")
     if not cleaned:
         raise DurationError("the duration is empty; use e.g. 30m, 2h or 1d")
+    if cleaned.startswith("-"):
+        raise DurationError(f"{text!r} is negative: a forward expires 1 minute to 30 days from now, e.g. 2h")
     total = 0
     position = 0
     for match in _PART.finditer(cleaned):

@@ -90,3 +90,49 @@ def test_a_failed_routing_step_exits_1_and_leaves_nothing_behind(stack: LocalSta
     phone = stack.chime.snapshot()["phone_numbers"][OURS]
     assert phone["ProductType"] == "VoiceConnector"
     assert [a["Value"] for a in phone["Associations"]] == [stack.voice_connector_id]
+
+
+def test_an_unknown_option_shows_the_sub_commands_usage(stack: LocalStack) -> None:
+    result = run(stack, "forward", "set", OURS, "+12065550111", "--greting", "once")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: switchboard forward set")
+    assert "unrecognized arguments: --greting once" in result.stderr
+
+
+def test_call_help_reads_as_sentences(stack: LocalStack) -> None:
+    text = run(stack, "call", "--help").stdout
+    assert "the next destination does not answer" in text
+    assert "the next destination cannot be reached" in text
+    assert "--from CALLER" in text
+    assert "(default +13035550123)" in text
+
+
+def test_a_negative_expiry_is_explained(stack: LocalStack) -> None:
+    result = run(stack, "forward", "set", OURS, "+12065550111", "--expires", "-1h")
+    assert result.returncode == 2
+    assert "'-1h' is negative: a forward expires 1 minute to 30 days from now" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_after_a_change_prints_no_traceback(stack: LocalStack) -> None:
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AWS_")}
+    environment.update(stack.env())
+    environment["PYTHONPATH"] = str(ROOT)
+    # `switchboard forward set … | true`: the reader is gone before the result is printed.
+    reader_gone = subprocess.run(
+        f"{sys.executable} -m switchboard.cli forward set {OURS} +12065550111 +13125550122 | true",
+        shell=True,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in reader_gone.stderr
+    assert "BrokenPipeError" not in reader_gone.stderr
+    listed = run(stack, "forward", "list")
+    assert "+12065550111, +13125550122" in listed.stdout  # the change itself was made
+    assert run(stack, "forward", "remove", OURS).returncode == 0
