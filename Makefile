@@ -57,9 +57,13 @@ checkov: $(CHECKOV_VENV)/.installed
 
 check: lint typecheck cfn-lint checkov test
 
+# Results go to .bench/ (ignored); `make bench RECORD=1` writes the recorded figures in
+# bench/results/ on purpose (docs/performance.md quotes them).
+BENCH_OUT := $(if $(RECORD),bench/results,.bench)
 bench: $(STAMP)
-	$(PY) -m bench --json bench/results/sma.json
-	$(PY) -m bench.bot --json bench/results/bot.json
+	@mkdir -p $(BENCH_OUT)
+	$(PY) -m bench --json $(BENCH_OUT)/sma.json
+	$(PY) -m bench.bot --json $(BENCH_OUT)/bot.json
 
 # Fuzz, races, forged requests, toll fraud and load: prints the figures, rewrites docs/reliability.md.
 reliability: $(STAMP)

@@ -262,7 +262,15 @@ def main() -> int:
     parser.add_argument("--import-rounds", type=int, default=9)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    print(
+        f"bench: timing `import bot.app` ({args.import_rounds} fresh interpreters)…",
+        file=sys.stderr,
+        flush=True,
+    )
     imports = import_time(args.import_rounds)
+    print(
+        "bench: counting AWS calls before and after each Slack acknowledgement…", file=sys.stderr, flush=True
+    )
     rows = ack_calls()
     print(render(imports, rows))
     if args.json:
