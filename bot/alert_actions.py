@@ -19,16 +19,15 @@ members of its user groups) may; anyone else gets an ephemeral refusal and nothi
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import alerts, views
+from bot import alerts, failures, views
 from switchboard.domain.rules import ForwardRule
-from switchboard.ports import StorageError
-from switchboard.service import ChangeFailedError, ChangeResult, RefusedError
+from switchboard.service import ChangeResult
 
 if TYPE_CHECKING:
     from bot.listeners import BotDeps
@@ -55,20 +54,15 @@ def _where(body: dict[str, Any]) -> tuple[str, str]:
 
 
 def prefill(
-    numbers: list[str],
     rule: ForwardRule | None,
     number: str,
     channel: str,
     failed: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The forward form for ``number``: its current rule if any, minus ``failed`` destinations."""
-    view = views.forward_modal(numbers, rule, channel)
+    """The forward form for ``number`` (fixed), from its current rule if any, minus ``failed``
+    destinations."""
+    view = views.forward_modal([], rule, channel, number=number)
     blocks: list[dict[str, Any]] = view["blocks"]
-    if rule is None and number in numbers:
-        blocks[0]["element"]["initial_option"] = {
-            "text": {"type": "plain_text", "text": number},
-            "value": number,
-        }
     if not failed:
         return view
     current: tuple[str, ...] = tuple(rule.destinations) if rule is not None else ()
@@ -88,8 +82,24 @@ def prefill(
     return view
 
 
-def register_alert_actions(app: App, deps: BotDeps) -> None:
-    """Add the alert buttons' listeners to ``app`` (a second call on the same app does nothing)."""
+class OpenNumberForm(Protocol):
+    def __call__(
+        self,
+        client: WebClient,
+        trigger_id: str,
+        user: str,
+        number: str,
+        channel: str,
+        *,
+        failed: tuple[str, ...] = (),
+    ) -> None: ...
+
+
+def register_alert_actions(app: App, deps: BotDeps, open_number_form: OpenNumberForm) -> None:
+    """Add the alert buttons' listeners to ``app`` (a second call on the same app does nothing).
+
+    ``open_number_form`` is the listeners' own (authorisation, one table read, the form).
+    """
     if getattr(app, _REGISTERED, False):
         return
     setattr(app, _REGISTERED, True)
@@ -101,22 +111,8 @@ def register_alert_actions(app: App, deps: BotDeps) -> None:
             client.chat_postMessage(channel=user, text=text)
 
     def open_form(client: WebClient, body: dict[str, Any], number: str, failed: tuple[str, ...] = ()) -> None:
-        user = _user(body)
         channel, _ = _where(body)
-        if not deps.authorizer.may_change(user):
-            refuse(client, channel, user, ":no_entry: " + deps.authorizer.refusal(user))
-            return
-        service = deps.service()
-        try:
-            numbers = service.inventory_numbers()
-            rule = service.get_forward(number)
-        except RefusedError as error:
-            refuse(client, channel, user, f":warning: {error}")
-            return
-        except StorageError as error:
-            refuse(client, channel, user, f":x: The forward table is unavailable ({error}).")
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=prefill(numbers, rule, number, channel, failed))
+        open_number_form(client, body["trigger_id"], _user(body), number[:64], channel, failed=failed)
 
     def ack_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -139,17 +135,8 @@ def register_alert_actions(app: App, deps: BotDeps) -> None:
             return
         try:
             result = deps.service().remove_forward(number, actor=user)
-        except RefusedError as error:
-            refuse(client, channel, user, f":warning: {error}")
-            return
-        except ChangeFailedError as error:
-            extra = "" if error.consistent else " :rotating_light: Please check the number's routing."
-            refuse(client, channel, user, f":x: {error}{extra}")
-            return
-        except StorageError as error:
-            refuse(
-                client, channel, user, f":x: The forward table is unavailable ({error}). Nothing was changed."
-            )
+        except Exception as error:  # a sentence for the user, the details in the log (bot.failures)
+            refuse(client, channel, user, failures.explain(error))
             return
         tell_thread(client, channel, thread, user, result)
 
@@ -157,7 +144,7 @@ def register_alert_actions(app: App, deps: BotDeps) -> None:
         text = (
             views.change_text(result, user)
             if result.changed
-            else f":information_source: <@{user}>: {result.message}"
+            else f":information_source: <@{user}>: {alerts.escape(result.message)}"
         )
         try:
             client.chat_postMessage(channel=channel, thread_ts=thread or None, text=text)

@@ -60,17 +60,15 @@ app = App(
     process_before_response=True,  # Lambda: finish the ack before the response; slow work is lazy
     token_verification_enabled=False,  # no auth.test call at cold start
 )
-register(
-    app,
-    BotDeps(
-        settings=settings,
-        policy=policy,
-        authorizer=Authorizer(settings.forward_admins, client),
-        service=forwarding_service,
-        call_log=call_log,
-        transfers=transfers,
-    ),
+deps = BotDeps(
+    settings=settings,
+    policy=policy,
+    authorizer=Authorizer(settings.forward_admins, client),  # logs malformed entries at cold start
+    service=forwarding_service,
+    call_log=call_log,
+    transfers=transfers,
 )
+register(app, deps)
 slack_handler = SlackRequestHandler(app)
 
 

@@ -39,6 +39,13 @@ _SLACK_LINK = re.compile(r"<(?:tel:)?([^>|]*)(?:\|([^>]*))?>")
 _TO = re.compile(r"\s+to\s+", re.IGNORECASE)
 
 
+# Far more than any real command (five destinations and every option fit in ~250 characters); the
+# bound keeps pathological input (thousands of digits) away from int() and phonenumbers.
+MAX_COMMAND_LENGTH = 1000
+MAX_TIMEOUT_DIGITS = 3
+MAX_NUMBER_LENGTH = 64  # "+1 (202) 555-0100 ext. …", a call id (UUID) or sip:user@host fit
+
+
 class CommandSyntaxError(ValueError):
     """The text is not a ``/forward`` command we understand; the message says why."""
 
@@ -109,11 +116,18 @@ def _unlink(text: str) -> str:
     return _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
 
 
+def _bounded(text: str) -> str:
+    """A number (or call id, or SIP target) as typed, refused when no number could be that long."""
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise CommandSyntaxError(f"`{text[:20]}…` is too long to be a phone number or a call id")
+    return text
+
+
 def _one_number(text: str, what: str) -> str:
     number = text.strip()
     if not number:
         raise CommandSyntaxError(f"{what} needs one of our numbers, e.g. `/forward {what} +12025550100`")
-    return number
+    return _bounded(number)
 
 
 def split_destinations(text: str) -> tuple[str, ...]:
@@ -157,15 +171,14 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
         first_option = _OPTION.search(rest, first_option.end())
     destinations_text = rest[: first_option.start()] if first_option else rest
     options = _options(rest[first_option.start() :]) if first_option else {}
-    destinations = split_destinations(destinations_text)
+    destinations = tuple(_bounded(d) for d in split_destinations(destinations_text))
     if not destinations:
         raise CommandSyntaxError("say where to forward to, e.g. `/forward +12025550100 to +12065550111`")
     timeout: int | None = None
     if "timeout" in options:
-        digits = options["timeout"].lower().removesuffix("seconds").removesuffix("s").strip()
-        if not digits.isdigit():
-            raise CommandSyntaxError(f"timeout must be a number of seconds, not `{options['timeout']}`")
-        timeout = int(digits)
+        timeout = parse_seconds(options["timeout"].lower().removesuffix("seconds").removesuffix("s"))
+        if timeout is None:
+            raise CommandSyntaxError(f"timeout must be a number of seconds, not `{options['timeout'][:20]}`")
     failure = options.get("then")
     if failure is not None:
         failure = failure.lower().replace("hang up", "hangup")
@@ -183,12 +196,21 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
     )
 
 
+def parse_seconds(text: str) -> int | None:
+    """``"20"`` → 20; None for anything but 1-3 ASCII digits (``²`` and ``٣`` are digits to
+    ``str.isdigit`` but not to ``int``, or not what anyone means by a ring time)."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdecimal()) or len(digits) > MAX_TIMEOUT_DIGITS:
+        return None
+    return int(digits)
+
+
 def _parse_transfer(rest: str) -> TransferCall:
     example = "e.g. `/forward transfer +12025550100 to +13125550199`"
     parts = _TO.split(f" {rest} ", maxsplit=1)
     if len(parts) != 2 or not parts[0].strip():
         raise CommandSyntaxError(f"say which call and where to, {example}")
-    call, target = parts[0].strip(), parts[1].strip()
+    call, target = _bounded(parts[0].strip()), _bounded(parts[1].strip())
     if not target:
         raise CommandSyntaxError(f"say where to transfer the call, {example}")
     if len(target.split()) > 1 and not re.fullmatch(r"[+\d\s().-]+", target):
@@ -198,6 +220,10 @@ def _parse_transfer(rest: str) -> TransferCall:
 
 def parse(text: str) -> Command:
     """The command in ``text`` (the slash command's text field)."""
+    if len(text or "") > MAX_COMMAND_LENGTH:
+        raise CommandSyntaxError(
+            f"that is too long for a /forward command (at most {MAX_COMMAND_LENGTH} characters)"
+        )
     cleaned = " ".join(_unlink(text or "").split())
     if not cleaned:
         return OpenModal()

@@ -8,6 +8,7 @@ listeners, which Bolt runs after the acknowledgement (on Lambda, in a second inv
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import views
+from bot import failures, views
+from bot.alert_actions import prefill
 from bot.auth import Authorizer
 from bot.commands import (
     USAGE,
@@ -41,11 +43,9 @@ from switchboard.domain.rules import find_loops
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.ports import StorageError
 from switchboard.service import (
-    ChangeFailedError,
     ChangeResult,
     ForwardingService,
     ForwardRequest,
-    RefusedError,
 )
 from switchboard.settings import ConfigurationError, Settings
 
@@ -82,8 +82,7 @@ def _announce(client: WebClient, deps: BotDeps, result: ChangeResult, actor: str
 def _check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
     """Checks that need no AWS call, so a typo is answered at once."""
     try:
-        for destination in command.destinations:
-            policy.destination(destination)
+        policy.destinations(command.destinations, subject=command.number)  # as the form and the CLI
         if command.expires_in:
             parse_duration(command.expires_in)
     except (DestinationRefusedError, DurationError) as error:
@@ -96,8 +95,6 @@ def _check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
         return f"callerid must be dialed or caller, not `{command.caller_id}`"
     if command.ring_timeout is not None and not 1 <= command.ring_timeout <= 120:
         return f"timeout must be 1-120 seconds, not {command.ring_timeout}"
-    if len(command.destinations) > 5:
-        return f"at most 5 destinations, got {len(command.destinations)}"
     return None
 
 
@@ -109,14 +106,9 @@ def _apply(
         return None, ":no_entry: " + deps.authorizer.refusal(user)
     try:
         result = change(deps.service())
-    except RefusedError as error:
-        return None, f":warning: {error}"
-    except ChangeFailedError as error:
-        extra = "" if error.consistent else " :rotating_light: Please check the number's routing."
-        return None, f":x: {error}{extra}"
-    except StorageError as error:
-        return None, f":x: The forward table is unavailable ({error}). Nothing was changed."
-    return result, (":white_check_mark: " if result.changed else ":information_source: ") + result.message
+    except Exception as error:  # every failure becomes a sentence (details logged with a reference)
+        return None, failures.explain(error)
+    return result, views.change_done_text(result)
 
 
 def register(app: App, deps: BotDeps) -> None:
@@ -130,6 +122,22 @@ def register(app: App, deps: BotDeps) -> None:
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
         return next()
 
+    @app.error
+    def answer_instead_of_http_500(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """Last resort for an error no listener expected: Slack gets a 200 and the person a sentence
+        (with a reference to the log line), never "dispatch_failed" or a closed form."""
+        text = failures.explain(error, changing=False)
+        if body.get("type") == "view_submission":
+            reply: dict[str, Any] = {
+                "response_action": "update",
+                "view": views.message_modal("Something went wrong", text),
+            }
+        elif body.get("command"):
+            reply = {"text": text}
+        else:
+            return BoltResponse(status=200, body="")
+        return BoltResponse(status=200, body=json.dumps(reply), headers={"content-type": "application/json"})
+
     # -- /forward ---------------------------------------------------------------------------
 
     def ack_forward(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
@@ -142,7 +150,7 @@ def register(app: App, deps: BotDeps) -> None:
             ack(text=USAGE)
         elif isinstance(parsed, OpenModal):
             ack()
-            _open_modal(client, command["trigger_id"], _user(command), None, command.get("channel_id", ""))
+            _open_new_form(client, command["trigger_id"], _user(command), command.get("channel_id", ""))
         elif isinstance(parsed, SetForward):
             problem = _check_set(parsed, deps.policy)
             if problem:
@@ -168,7 +176,9 @@ def register(app: App, deps: BotDeps) -> None:
             return  # already answered by the ack
         user = _user(command)
         try:
-            if isinstance(parsed, SetForward):
+            if isinstance(parsed, OpenModal):
+                _fill_new_form(client, command["trigger_id"], user, command.get("channel_id", ""))
+            elif isinstance(parsed, SetForward):
                 if _check_set(parsed, deps.policy):
                     return
                 request = ForwardRequest(
@@ -221,20 +231,12 @@ def register(app: App, deps: BotDeps) -> None:
                     respond(text=text, replace_original=True)
 
                 _transfer(client, user, transfer.call, transfer.target, say)
-        except RefusedError as error:
-            respond(text=f":warning: {error}", replace_original=True)
-        except StorageError as error:
-            respond(text=f":x: The forward table is unavailable ({error}).", replace_original=True)
-        except Exception:
-            log.exception("/forward %r failed", command.get("text"))
-            respond(
-                text=":x: Something went wrong on our side; nothing was changed. Please try again.",
-                replace_original=True,
-            )
+        except Exception as error:
+            respond(text=failures.explain(error, changing=False), replace_original=True)
 
     def needs_work_after_ack(command: dict[str, Any]) -> bool:
-        """Only valid commands that read or change something pay for a lazy (re-)invocation;
-        help, the modal and input refused in the ack are answered by the ack alone."""
+        """Only valid commands that read or change something (or fill the form) pay for a lazy
+        (re-)invocation; help and input refused in the ack are answered by the ack alone."""
         try:
             parsed = parse(command.get("text", ""))
         except CommandSyntaxError:
@@ -247,58 +249,110 @@ def register(app: App, deps: BotDeps) -> None:
             except TransferRefusedError:
                 return False
             return True
-        return isinstance(parsed, RemoveForward | ListForwards | ShowStatus | ListLiveCalls)
+        return isinstance(parsed, OpenModal | RemoveForward | ListForwards | ShowStatus | ListLiveCalls)
 
     app.command("/forward", matchers=[needs_work_after_ack])(ack=ack_forward, lazy=[run_forward])
     app.command("/forward")(ack_forward)
 
-    # -- the modal ----------------------------------------------------------------------------
+    # -- the form -----------------------------------------------------------------------------
+    # No acknowledgement may call Chime SDK Voice (listing our numbers pages through the whole
+    # account) and each reads the table at most once: a new forward's form opens as a placeholder
+    # that a lazy listener replaces once the numbers are listed; an edit form reads one rule.
 
-    def _open_modal(client: WebClient, trigger_id: str, user: str, number: str | None, channel: str) -> None:
+    def _refuse(client: WebClient, user: str, channel: str, text: str) -> None:
+        try:
+            client.chat_postEphemeral(channel=channel or user, user=user, text=text)
+        except SlackApiError:
+            client.chat_postMessage(channel=user, text=text)
+
+    def _form_id(trigger_id: str) -> str:
+        return f"forward-form:{trigger_id}"[:255]
+
+    def _open_new_form(client: WebClient, trigger_id: str, user: str, channel: str) -> None:
+        """(ack) The placeholder, or the refusal."""
         if not deps.authorizer.may_change(user):
-            client.chat_postEphemeral(
-                channel=channel or user, user=user, text=":no_entry: " + deps.authorizer.refusal(user)
-            )
+            _refuse(client, user, channel, ":no_entry: " + deps.authorizer.refusal(user))
             return
-        service = deps.service()
-        numbers = service.inventory_numbers()
-        rule = service.get_forward(number) if number else None
-        client.views_open(trigger_id=trigger_id, view=views.forward_modal(numbers, rule, channel))
+        client.views_open(trigger_id=trigger_id, view=views.loading_modal(_form_id(trigger_id)))
 
-    def _modal_errors(form: views.ModalInput, user: str) -> dict[str, str]:
+    def _fill_new_form(client: WebClient, trigger_id: str, user: str, channel: str) -> None:
+        """(lazy) Our numbers into the placeholder the ack opened."""
         if not deps.authorizer.may_change(user):
-            return {"number": deps.authorizer.refusal(user)[:150]}
-        errors: dict[str, str] = {}
-        service = deps.service()
-        if form.number not in service.inventory_numbers():
+            return  # refused by the ack
+        try:
+            numbers = deps.service().inventory_numbers()
+            view = (
+                views.forward_modal(numbers, None, channel)
+                if numbers
+                else views.message_modal("Forward a number", views.no_numbers_text())
+            )
+        except Exception as error:
+            view = views.message_modal("Forward a number", failures.explain(error, changing=False))
+        try:
+            client.views_update(external_id=_form_id(trigger_id), view=view)
+        except SlackApiError as error:  # closed already, or the placeholder never opened
+            log.warning("could not fill the forward form: %s", error.response.get("error"))
+
+    def _open_number_form(
+        client: WebClient,
+        trigger_id: str,
+        user: str,
+        number: str,
+        channel: str,
+        *,
+        failed: tuple[str, ...] = (),
+    ) -> None:
+        """(ack) The form for one number's forward: one table read, no Chime call."""
+        if not deps.authorizer.may_change(user):
+            _refuse(client, user, channel, ":no_entry: " + deps.authorizer.refusal(user))
+            return
+        try:
+            rule = deps.service().stored_forward(number)
+        except Exception as error:
+            _refuse(client, user, channel, failures.explain(error, changing=False))
+            return
+        ours = rule.number if rule else deps.policy.our_number(number)
+        client.views_open(trigger_id=trigger_id, view=prefill(rule, ours, channel, failed))
+
+    def _form_refusals(form: views.ModalInput) -> dict[str, str]:
+        """What is wrong with the form itself (no AWS call): the same answer in the ack and later."""
+        errors: dict[str, str] = dict(form.problems)
+        if not form.fixed_number and form.number not in form.offered:
             errors["number"] = "Choose one of our numbers."
-        if not form.destinations:
-            errors["dest_1"] = "Where should calls go?"
-        normalised: dict[str, str] = {}  # destination → block it was typed in
-        for block, text in zip(views.DEST_BLOCKS, _destination_slots(form), strict=True):
-            if not text:
-                continue
+        fields = [(b, t) for b, t in form.destination_fields if b not in errors]
+        if len(fields) == len(form.destination_fields):
             try:
-                destination = deps.policy.destination(text)
+                deps.policy.destinations([t for _, t in fields], subject=form.number or "This forward")
             except DestinationRefusedError as error:
+                at = error.index if error.index is not None and error.index < len(fields) else 0
+                block = fields[at][0] if fields else views.DEST_BLOCKS[0]
                 errors[block] = str(error)[:150]
-                continue
-            if destination in normalised:
-                errors[block] = "This destination is already listed above."
-            normalised[destination] = normalised.get(destination, block)
-        if not errors:
-            existing = {r.number: r for r in service.list_forwards()}
-            loop = find_loops(form.number, tuple(normalised), existing)
-            if loop:
-                # Point at the destination the problem names; a chain *into* our number is the
-                # number's problem.
-                block = next((b for d, b in normalised.items() if loop.startswith(d)), "number")
-                errors[block] = loop[:150]
         return errors
 
-    def _destination_slots(form: views.ModalInput) -> list[str]:
-        slots = list(form.destinations) + [""] * len(views.DEST_BLOCKS)
-        return slots[: len(views.DEST_BLOCKS)]
+    def _modal_errors(form: views.ModalInput, user: str) -> dict[str, str]:
+        """(ack) Refusals shown on the form's fields; at most one table read."""
+        if not deps.authorizer.may_change(user):
+            return {form.number_block: deps.authorizer.refusal(user)[:150]}
+        errors = _form_refusals(form)
+        if errors:
+            return errors
+        try:
+            existing = {r.number: r for r in deps.service().list_forwards()}
+        except Exception as error:
+            return {form.number_block: failures.explain(error, changing=False)[:150]}
+        current = existing.get(form.number)
+        if form.expected_version == 0 and current is not None:
+            return {form.number_block: views.already_forwarded_text(current)[:150]}
+        if form.expected_version != (current.version if current else 0):
+            return {form.number_block: views.changed_meanwhile_text(form.number, current)[:150]}
+        normalised = deps.policy.destinations(form.destinations, subject=form.number)
+        loop = find_loops(form.number, normalised, existing)
+        if loop:
+            # Point at the destination the problem names; a chain *into* our number is the number's.
+            at = next((i for i, d in enumerate(normalised) if loop.startswith(d)), None)
+            block = form.destination_fields[at][0] if at is not None else form.number_block
+            return {block: loop[:150]}
+        return {}
 
     def ack_modal(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         form = views.read_modal(view)
@@ -311,9 +365,15 @@ def register(app: App, deps: BotDeps) -> None:
     def apply_modal(body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         user = _user(body)
         form = views.read_modal(view)
-        if _modal_errors(form, user):
-            return  # the form was sent back with errors by the ack
-        expires_in = _expiry_from_form(form)
+        if _form_refusals(form):
+            return  # the form was sent back with these errors by the ack
+        # Whatever the ack saw in the table, the service decides again on the stored truth: a
+        # refusal the form already showed may be told twice, but no outcome goes untold.
+        try:
+            expires_in = _expiry_from_form(form)
+        except Exception as error:
+            _tell(client, user, form.channel_id, failures.explain(error))
+            return
         request = ForwardRequest(
             number=form.number,
             destinations=form.destinations,
@@ -356,15 +416,21 @@ def register(app: App, deps: BotDeps) -> None:
     # -- App Home -----------------------------------------------------------------------------
 
     def _publish_home(client: WebClient, user: str) -> None:
-        rules = deps.service().list_forwards()
         try:
-            live = deps.call_log().live_calls()
-        except StorageError as error:
-            log.error("App Home without live calls: %s", error)
-            live = []
-        client.views_publish(
-            user_id=user, view=views.home_view(rules, deps.authorizer.may_change(user), live)
-        )
+            rules = deps.service().list_forwards()
+        except Exception as error:
+            view = views.home_problem_view(failures.explain(error, changing=False))
+        else:
+            try:
+                live = deps.call_log().live_calls()
+            except StorageError as error:
+                log.error("App Home without live calls: %s", error)
+                live = []
+            view = views.home_view(rules, deps.authorizer.may_change(user), live)
+        try:
+            client.views_publish(user_id=user, view=view)
+        except SlackApiError as error:
+            log.error("could not publish App Home for %s: %s", user, error.response.get("error"))
 
     def just_ack(ack: Ack) -> None:
         ack()
@@ -377,11 +443,14 @@ def register(app: App, deps: BotDeps) -> None:
 
     def open_new(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        _open_modal(client, body["trigger_id"], _user(body), None, "")
+        _open_new_form(client, body["trigger_id"], _user(body), "")
+
+    def fill_new(body: dict[str, Any], client: WebClient) -> None:
+        _fill_new_form(client, body["trigger_id"], _user(body), "")
 
     def open_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        _open_modal(client, body["trigger_id"], _user(body), str(action.get("value", "")), "")
+        _open_number_form(client, body["trigger_id"], _user(body), str(action.get("value", ""))[:64], "")
 
     def remove_from_button(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         user = _user(body)
@@ -394,7 +463,7 @@ def register(app: App, deps: BotDeps) -> None:
         if body.get("view", {}).get("type") == "home":
             _publish_home(client, user)
 
-    app.action("home_new")(open_new)
+    app.action("home_new")(ack=open_new, lazy=[fill_new])
     app.action("edit_forward")(open_edit)
     app.action("remove_forward")(ack=just_ack, lazy=[remove_from_button])
 
@@ -444,14 +513,14 @@ def register(app: App, deps: BotDeps) -> None:
         if not deps.authorizer.may_change(user):
             _tell(client, user, channel, ":no_entry: " + deps.authorizer.refusal(user))
             return
-        transaction_id = str(action.get("value", ""))
+        transaction_id = str(action.get("value", ""))[:64]
         try:
             entry = deps.call_log().live_call(transaction_id)
-        except StorageError as error:
-            _tell(client, user, channel, f":x: The call table is unavailable ({error}).")
+        except Exception as error:
+            _tell(client, user, channel, failures.explain(error, changing=False))
             return
         if entry is None:
-            _tell(client, user, channel, f":information_source: Call `{transaction_id}` has already ended.")
+            _tell(client, user, channel, views.call_ended_text(transaction_id))
             return
         from_home = body.get("view", {}).get("type") == "home"
         client.views_open(
@@ -482,8 +551,8 @@ def register(app: App, deps: BotDeps) -> None:
                 form.target,
                 lambda text: _tell(client, user, form.channel_id, text),
             )
-        except StorageError as error:
-            _tell(client, user, form.channel_id, f":x: The call table is unavailable ({error}).")
+        except Exception as error:
+            _tell(client, user, form.channel_id, failures.explain(error))
         if form.from_home:
             _publish_home(client, user)  # the call now shows its new callee (or is gone)
 
@@ -493,4 +562,4 @@ def register(app: App, deps: BotDeps) -> None:
     # Buttons on channel alerts (Remove / Edit / Try another destination).
     from bot.alert_actions import register_alert_actions
 
-    register_alert_actions(app, deps)
+    register_alert_actions(app, deps, _open_number_form)

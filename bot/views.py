@@ -7,16 +7,19 @@ only decide *what* to show.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.alerts import escape, mask_number
+from bot.commands import parse_seconds
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import (
     DEFAULT_RING_TIMEOUT,
     MAX_DESTINATIONS,
+    MAX_RING_TIMEOUT,
+    MIN_RING_TIMEOUT,
     CallerIdMode,
     FailureAction,
     ForwardRule,
@@ -28,6 +31,7 @@ MODAL_CALLBACK = "forward_modal"
 TRANSFER_CALLBACK = "transfer_modal"
 TRANSFER_ACTION = "transfer_call"
 TRANSFER_BLOCK = "target"
+MAX_INPUT_LENGTH = 64  # a phone number in any format, with room to spare
 DEST_BLOCKS = tuple(f"dest_{i}" for i in range(1, MAX_DESTINATIONS + 1))
 EXPIRY_CHOICES = (
     ("never", "Never"),
@@ -97,28 +101,47 @@ def expiry_text(expires_at: int | None, now: float | None = None) -> str:
     return f"expired {when}" if left <= 0 else f"expires {when} (in {describe_duration(left)})"
 
 
-def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str = "") -> dict[str, Any]:
-    """The form to set or edit a forward; pre-filled from ``rule`` when editing."""
-    metadata = {"channel_id": channel_id, "version": rule.version if rule else None}
-    number_element: dict[str, Any] = {
-        "type": "static_select",
-        "action_id": "number",
-        "placeholder": _text("Choose one of our numbers"),
-        "options": [_option(n, n) for n in numbers[:100]],
-    }
-    if rule and rule.number in numbers:
-        number_element["initial_option"] = _option(rule.number, rule.number)
-    blocks: list[dict[str, Any]] = [_input("number", "Our number", number_element)]
+def forward_modal(
+    numbers: list[str], rule: ForwardRule | None, channel_id: str = "", *, number: str | None = None
+) -> dict[str, Any]:
+    """The form to forward a number, bound to what it was opened for.
+
+    Without ``number``: a *new* forward on one of ``numbers`` (picked in the form). With it: the
+    forward on that number, which the form cannot change, pre-filled from ``rule`` (None: the number
+    has no forward, so submitting makes a new one). ``private_metadata`` carries the number and the
+    version the person is looking at (0: none), so the submission can only replace that.
+    """
+    fixed = number or (rule.number if rule else None)
+    metadata = {"channel_id": channel_id, "number": fixed, "version": rule.version if rule else 0}
+    blocks: list[dict[str, Any]] = []
+    if fixed:
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": "number_fixed",
+                "text": _text(f"*Our number:* {escape(fixed)}", "mrkdwn"),
+            }
+        )
+    else:
+        number_element: dict[str, Any] = {
+            "type": "static_select",
+            "action_id": "number",
+            "placeholder": _text("Choose one of our numbers"),
+            "options": [_option(n, n) for n in numbers[:100]],
+        }
+        blocks.append(_input("number", "Our number", number_element))
     for index, block_id in enumerate(DEST_BLOCKS):
         element: dict[str, Any] = {
             "type": "plain_text_input",
             "action_id": block_id,
-            "placeholder": _text("+12065550111 or (206) 555-0111"),
+            "placeholder": _text("+12065550111, (206) 555-0111, or connect"),
+            "max_length": MAX_INPUT_LENGTH,
         }
         if rule and index < len(rule.destinations):
             element["initial_value"] = rule.destinations[index]
         label = "Forward to" if index == 0 else f"If nobody answers, try #{index + 1}"
-        blocks.append(_input(block_id, label, element, optional=index > 0))
+        hint = "A phone number, or `connect` (alone) for Amazon Connect." if index == 0 else ""
+        blocks.append(_input(block_id, label, element, optional=index > 0, hint=hint))
     greeting = rule.greeting if rule else GreetingMode.LOOP
     failure = rule.failure if rule else FailureAction.PROMPT
     caller_id = rule.caller_id if rule else CallerIdMode.DIALED
@@ -147,8 +170,8 @@ def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str 
         "type": "number_input",
         "is_decimal_allowed": False,
         "action_id": "timeout",
-        "min_value": "1",
-        "max_value": "120",
+        "min_value": str(MIN_RING_TIMEOUT),
+        "max_value": str(MAX_RING_TIMEOUT),
         "initial_value": str(rule.ring_timeout if rule else DEFAULT_RING_TIMEOUT),
     }
     blocks.append(_input("timeout", "Ring each destination for (seconds)", timeout))
@@ -163,12 +186,34 @@ def forward_modal(numbers: list[str], rule: ForwardRule | None, channel_id: str 
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
-        "title": _text("Forward a number"),
+        "title": _text("Edit the forward" if rule else "Forward a number"),
         "submit": _text("Forward"),
         "close": _text("Cancel"),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
+
+
+def loading_modal(external_id: str) -> dict[str, Any]:
+    """Opened at once (Slack's trigger is valid for 3 s); the form replaces it when our numbers
+    have been listed, which is too slow for an acknowledgement."""
+    return message_modal("Forward a number", ":hourglass_flowing_sand: Listing our numbers…", external_id)
+
+
+def message_modal(title: str, text: str, external_id: str = "") -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "title": _text(title),
+        "close": _text("Close"),
+        "blocks": [{"type": "section", "text": _text(text, "mrkdwn")}],
+    }
+    if external_id:
+        view["external_id"] = external_id
+    return view
+
+
+def no_numbers_text() -> str:
+    return ":information_source: This account has no phone numbers switchboard may forward."
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +226,22 @@ class ModalInput:
     ring_timeout: int | None
     expiry: str  # "never" | "keep" | a duration like "2h"
     channel_id: str
-    expected_version: int | None
+    # The version the form was opened on; 0: a new forward (refused if the number has one by then).
+    expected_version: int
+    # The number is the one the form was opened for, not a choice made in it.
+    fixed_number: bool = False
+    # The numbers the form offered (a new forward's picker), as Slack sent the view back.
+    offered: tuple[str, ...] = ()
+    # Fields whose submitted value cannot even be read (block_id → why); Slack's own input limits
+    # do not bind a forged submission.
+    problems: dict[str, str] = field(default_factory=dict)
+    # (block_id, text) of every destination field filled in, in order.
+    destination_fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def number_block(self) -> str:
+        """Where a problem with the number is shown (a fixed number has no input of its own)."""
+        return DEST_BLOCKS[0] if self.fixed_number else "number"
 
 
 def read_modal(view: dict[str, Any]) -> ModalInput:
@@ -192,7 +252,7 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
         # Every input's action_id is its block_id (unique names keep the form easy to fill in tests).
         element = values.get(block, {}).get(block, {})
         if element.get("selected_option"):
-            return str(element["selected_option"]["value"])
+            return str(element["selected_option"].get("value", ""))
         raw = element.get("value")
         return str(raw).strip() if raw not in (None, "") else None
 
@@ -200,22 +260,61 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
         metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    problems: dict[str, str] = {}
+    for block in ("number", *DEST_BLOCKS):
+        if len(value(block) or "") > MAX_INPUT_LENGTH:
+            problems[block] = "That is too long for a phone number."
     timeout = value("timeout")
+    ring_timeout = parse_seconds(timeout) if timeout else None
+    if timeout and (ring_timeout is None or not MIN_RING_TIMEOUT <= ring_timeout <= MAX_RING_TIMEOUT):
+        problems["timeout"] = f"Ring time must be {MIN_RING_TIMEOUT}-{MAX_RING_TIMEOUT} seconds."
+    fixed = metadata.get("number")
+    version = metadata.get("version")
+    fields = tuple((b, v) for b, v in ((b, value(b)) for b in DEST_BLOCKS) if v)
     return ModalInput(
-        number=value("number") or "",
-        destinations=tuple(d for d in (value(b) for b in DEST_BLOCKS) if d),
+        number=fixed if isinstance(fixed, str) and fixed else value("number") or "",
+        destinations=tuple(v for _, v in fields),
         greeting=value("greeting"),
         failure=value("failure"),
         caller_id=value("caller_id"),
-        ring_timeout=int(timeout) if timeout and timeout.isdigit() else None,
+        ring_timeout=ring_timeout,
         expiry=value("expires") or "never",
         channel_id=str(metadata.get("channel_id") or ""),
-        expected_version=metadata.get("version") if isinstance(metadata.get("version"), int) else None,
+        expected_version=version if isinstance(version, int) and not isinstance(version, bool) else 0,
+        fixed_number=isinstance(fixed, str) and bool(fixed),
+        offered=_offered_numbers(view),
+        problems=problems,
+        destination_fields=fields,
     )
+
+
+def _offered_numbers(view: dict[str, Any]) -> tuple[str, ...]:
+    for block in view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == "number":
+            options = (block.get("element") or {}).get("options") or []
+            return tuple(str(o.get("value", "")) for o in options if isinstance(o, dict))
+    return ()
+
+
+def already_forwarded_text(rule: ForwardRule) -> str:
+    """A new forward asked for a number that has one (a form field error: plain text, short)."""
+    return f"{rule.number} is already forwarded ({', '.join(rule.destinations)}). Use Edit on it instead."
+
+
+def changed_meanwhile_text(number: str, rule: ForwardRule | None) -> str:
+    now = f"it now goes to {', '.join(rule.destinations)}" if rule else "it is no longer forwarded"
+    return f"Someone else changed the forward on {number} just now: {now}. Close this and open it again."
 
 
 def _destinations(destinations: tuple[str, ...] | list[str]) -> str:
     return escape(", ".join(destinations))
+
+
+def change_done_text(result: ChangeResult) -> str:
+    """The answer to whoever asked for a change that went through (or was already so)."""
+    return (":white_check_mark: " if result.changed else ":information_source: ") + escape(result.message)
 
 
 def rule_text(rule: ForwardRule) -> str:
@@ -527,3 +626,107 @@ def home_view(
         blocks.append({"type": "divider"})
         blocks += live_blocks(live, buttons=may_change)
     return {"type": "home", "blocks": blocks[:100]}
+
+
+# -- when something goes wrong (see bot.failures: internals go to the log, never here) ------------
+
+
+def refused_text(reason: str) -> str:
+    return f":warning: {escape(reason)}"
+
+
+def concurrent_change_text(message: str) -> str:
+    return f":x: {escape(message)}"
+
+
+def _reference(reference: str) -> str:
+    return f"(reference `{reference}`)"
+
+
+def change_failed_text(message: str, reference: str, *, consistent: bool) -> str:
+    warning = "" if consistent else " :rotating_light: Please check the number's routing."
+    return f":x: {escape(message)}{warning} {_reference(reference)}"
+
+
+def _nothing_changed(changing: bool) -> str:
+    return " Nothing was changed." if changing else ""
+
+
+def table_unavailable_text(reference: str, *, changing: bool) -> str:
+    return (
+        ":x: The forward table could not be reached just now."
+        f"{_nothing_changed(changing)} Please try again in a minute. {_reference(reference)}"
+    )
+
+
+def inventory_unavailable_text(reference: str, *, changing: bool) -> str:
+    return (
+        ":x: Our list of phone numbers could not be read just now."
+        f"{_nothing_changed(changing)} Please try again in a minute. {_reference(reference)}"
+    )
+
+
+def not_configured_text(reference: str) -> str:
+    return f":x: This part of switchboard is not set up; ask whoever runs it. {_reference(reference)}"
+
+
+def internal_error_text(reference: str, *, changing: bool) -> str:
+    # An unexpected error may have struck half-way: do not promise that nothing changed.
+    check = " Look at `/forward list` before trying again." if changing else " Please try again."
+    return f":x: Something went wrong on our side.{check} {_reference(reference)}"
+
+
+def call_ended_text(transaction_id: str) -> str:
+    return f":information_source: Call `{escape(transaction_id)}` has already ended."
+
+
+def home_problem_view(text: str) -> dict[str, Any]:
+    """App Home when the forwards cannot be listed: say so instead of showing nothing."""
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": _text("Call forwarding")},
+            {"type": "section", "text": _text(text, "mrkdwn")},
+        ],
+    }
+
+
+# -- who may change routing (bot.auth decides; these say it) ---------------------------------------
+
+HOW_TO_CONFIGURE = (
+    "Ask whoever runs switchboard to add your Slack user ID (U…) or one of your user groups (S…) "
+    "to `FORWARD_ADMINS`."
+)
+
+
+def malformed_admin_text(entry: str) -> str:
+    return (
+        f"the entry `{escape(entry[:40])}` is not a Slack user ID (U…/W…) or user-group ID (S…) and is "
+        "ignored: write IDs in capitals, comma-separated, without <@…>"
+    )
+
+
+def _malformed_note(malformed: tuple[str, ...]) -> str:
+    return "".join(f" (`FORWARD_ADMINS`: {malformed_admin_text(entry)}.)" for entry in malformed[:3])
+
+
+def no_admins_text(malformed: tuple[str, ...]) -> str:
+    state = "has no valid entry" if malformed else "is empty"
+    return (
+        f"Nobody may change forwards from Slack yet: `FORWARD_ADMINS` {state}."
+        f"{_malformed_note(malformed)} {HOW_TO_CONFIGURE}"
+    )
+
+
+def not_an_admin_text(user_id: str, malformed: tuple[str, ...]) -> str:
+    return (
+        f"Sorry <@{escape(user_id)}>, you may look at forwards but not change them. {HOW_TO_CONFIGURE}"
+        f"{_malformed_note(malformed)}"
+    )
+
+
+def membership_unknown_text() -> str:
+    return (
+        "Slack could not tell me just now whether you are in an admin user group, so nothing was "
+        "changed. Please try again in a minute."
+    )

@@ -32,10 +32,14 @@ _DIGITS_ONLY = re.compile(r"[^\d+]")
 class DestinationRefusedError(ValueError):
     """A number we will not use; the message names the number and the reason."""
 
-    def __init__(self, number: str, reason: str) -> None:
-        super().__init__(f"{number} {reason}")
+    def __init__(self, number: str, reason: str, *, index: int | None = None) -> None:
+        # Refused input is echoed back to whoever typed it: a few thousand digits are not.
+        shown = number if len(number) <= 40 else number[:30] + "…"
+        super().__init__(f"{shown} {reason}")
         self.number = number
         self.reason = reason
+        # Which of several destinations (0-based) the refusal is about; None: the list as a whole.
+        self.index = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,45 @@ class DestinationPolicy:
             raise DestinationRefusedError(cleaned, "is not a phone number")
         return e164
 
+    def destinations(self, texts: Iterable[str], *, subject: str = "A forward") -> tuple[str, ...]:
+        """A forward's destinations as typed → normalised: the one check the CLI, the slash command
+        and the form share, so they accept exactly the same destinations.
+
+        Phone numbers pass :meth:`destination`; the word ``connect`` (any case), alone, makes an
+        Amazon Connect entry number. Refusals name ``subject`` (our number) for problems of the
+        list as a whole, and carry the ``index`` of the destination at fault.
+
+        >>> DestinationPolicy().destinations(["(206) 555-0111", "Connect"])
+        Traceback (most recent call last):
+        ...
+        switchboard.policy.DestinationRefusedError: A forward `connect` must be the only destination
+        """
+        wanted = [text.strip() for text in texts]
+        if not wanted:
+            raise DestinationRefusedError(subject, "needs at least one destination", index=0)
+        if len(wanted) > MAX_DESTINATIONS:
+            raise DestinationRefusedError(
+                subject,
+                f"can have at most {MAX_DESTINATIONS} destinations, got {len(wanted)}",
+                index=MAX_DESTINATIONS,
+            )
+        connect_at = [i for i, text in enumerate(wanted) if text.lower() == CONNECT]
+        if connect_at:
+            if len(wanted) != 1:
+                at = connect_at[0] or 1  # point at whichever entry sits beside `connect`
+                raise DestinationRefusedError(subject, "`connect` must be the only destination", index=at)
+            return (CONNECT,)
+        normalised: list[str] = []
+        for index, text in enumerate(wanted):
+            try:
+                destination = self.destination(text)
+            except DestinationRefusedError as error:
+                raise DestinationRefusedError(error.number, error.reason, index=index) from None
+            if destination in normalised:
+                raise DestinationRefusedError(subject, "lists the same destination twice", index=index)
+            normalised.append(destination)
+        return tuple(normalised)
+
     def validate_forward(
         self,
         number: str,
@@ -116,20 +159,7 @@ class DestinationPolicy:
         ours = self.our_number(number)
         if our_numbers is not None and ours not in set(our_numbers):
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
-        wanted = [d.strip() for d in destinations]
-        if any(d.lower() == CONNECT for d in wanted):
-            if len(wanted) != 1:
-                raise DestinationRefusedError(ours, "`connect` must be the only destination")
-            return ours, (CONNECT,)
-        normalised = tuple(self.destination(d) for d in wanted)
-        if not normalised:
-            raise DestinationRefusedError(ours, "needs at least one destination")
-        if len(normalised) > MAX_DESTINATIONS:
-            raise DestinationRefusedError(
-                ours, f"can have at most {MAX_DESTINATIONS} destinations, got {len(normalised)}"
-            )
-        if len(set(normalised)) != len(normalised):
-            raise DestinationRefusedError(ours, "lists the same destination twice")
+        normalised = self.destinations(destinations, subject=ours)
         loop = find_loops(ours, normalised, dict(existing))
         if loop:
             raise DestinationRefusedError(ours, f"cannot be forwarded: {loop}")

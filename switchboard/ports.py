@@ -114,9 +114,16 @@ class NumberRouting(Protocol):
         ...
 
 
+class InventoryError(StorageError):
+    """The phone inventory could not be read (throttled, unreachable, not allowed)."""
+
+
 class PhoneInventory(Protocol):
     def our_numbers(self) -> list[str]:
-        """The account's phone numbers we may manage (E.164), sorted."""
+        """The account's phone numbers we may manage (E.164), sorted.
+
+        Raises :class:`InventoryError` when they cannot be read.
+        """
         ...
 
 

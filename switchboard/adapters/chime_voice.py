@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.domain.rules import NumberHome
-from switchboard.ports import NoHomeError, RoutingError
+from switchboard.ports import InventoryError, NoHomeError, RoutingError
 
 SMA_PRODUCT = "SipMediaApplicationDialIn"
 VOICE_CONNECTOR_PRODUCT = "VoiceConnector"
@@ -283,7 +283,10 @@ class ChimePhoneInventory:
         numbers: list[str] = []
         kwargs: dict[str, Any] = {}
         while True:
-            page = self._client.list_phone_numbers(**kwargs)
+            try:
+                page = self._client.list_phone_numbers(**kwargs)
+            except (ClientError, BotoCoreError) as error:
+                raise InventoryError(f"could not list the account's phone numbers: {error}") from error
             numbers.extend(
                 p["E164PhoneNumber"] for p in page.get("PhoneNumbers", []) if p.get("E164PhoneNumber")
             )

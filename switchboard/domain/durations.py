@@ -30,7 +30,9 @@ _UNITS = {
     "week": 604800,
     "weeks": 604800,
 }
-_PART = re.compile(r"(\d+)\s*([a-z]+)")
+# ASCII digits only, and few of them: int() refuses some Unicode digits and very long numbers.
+_PART = re.compile(r"([0-9]+)\s*([a-z]+)")
+_MAX_DIGITS = 9
 
 
 class DurationError(ValueError):
@@ -56,6 +58,10 @@ def parse_duration(text: str) -> int:
         unit = _UNITS.get(match.group(2))
         if unit is None:
             raise DurationError(f"unknown unit {match.group(2)!r} in {text!r}; use m, h, d or w")
+        if len(match.group(1)) > _MAX_DIGITS:
+            raise DurationError(
+                f"{text[:20]!r} is out of range: a forward may expire after 1 minute to 30 days"
+            )
         total += int(match.group(1)) * unit
         position = match.end()
     if position == 0 or cleaned[position:].strip():

@@ -463,6 +463,12 @@ class SlackConsole:
             opened = call.method in ("views.open", "views.push") and call.ok
             if opened and trigger is not None and call.args.get("trigger_id") == trigger:
                 modal = dict(call.response.get("view") or {})
+            # A modal opened as a placeholder and filled in later (views.update) is filled in as updated.
+            updated = (
+                dict(call.response.get("view") or {}) if call.method == "views.update" and call.ok else {}
+            )
+            if modal and updated.get("id") == modal.get("id"):
+                modal = updated
         for error in activity.failed:
             failure = f"{error.get('errorType')}: {error.get('errorMessage')}"
             self._say(f"  ✗ the bot failed after acknowledging: {failure}")

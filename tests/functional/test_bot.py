@@ -8,18 +8,26 @@ and routing through the Chime SDK Voice emulator.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import threading
 import time
-from collections.abc import Iterator
+import urllib.error
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from bot.auth import Authorizer
 from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain import events
 from switchboard.domain.rules import ForwardRule
+from switchboard.local._chime_voice_model import ApiError
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard.local.lambda_endpoint import LambdaEndpoint
 from switchboard.local.slack_requests import (
@@ -313,8 +321,10 @@ def test_slack_retries_never_apply_a_change_twice(bot: Bot, dynamodb: Any) -> No
 
 
 def open_modal(bot: Bot, user: str = ADMIN) -> dict[str, Any]:
+    """``/forward``: the ack opens a placeholder, the lazy listener puts the form in it."""
     bot.command("", user=user)
     (call,) = bot.slack.calls_to("views.open")
+    bot.settle()
     return dict(bot.slack.open_views[call.response["view"]["id"]])
 
 
@@ -339,7 +349,7 @@ def test_modal_lists_our_numbers_and_submitting_it_forwards(bot: Bot, dynamodb: 
         ({"dest_1": "911"}, "dest_1", "emergency"),
         ({"dest_1": FIRST, "dest_2": "+1 900 555 0100"}, "dest_2", "premium-rate"),
         ({"dest_1": "+442079460000"}, "dest_1", "forwards may only go to US"),
-        ({"dest_1": FIRST, "dest_2": "(206) 555-0111"}, "dest_2", "already listed"),
+        ({"dest_1": FIRST, "dest_2": "(206) 555-0111"}, "dest_2", "same destination twice"),
         ({"dest_1": OURS}, "dest_1", "cannot forward to itself"),
     ],
 )
@@ -776,3 +786,356 @@ def test_a_failed_rollback_posts_the_rotating_light(
     assert "may reach nothing" in reply["text"]
     assert "injected" not in reply["text"]  # AWS detail stays in the log
     assert stored(dynamodb) is None
+
+
+# -- input that must never crash an ack or a listener ----------------------------------------
+
+HUGE = "9" * 4300
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{OURS} to {FIRST} timeout ²", "timeout must be a number of seconds"),
+        (f"{OURS} to {FIRST} timeout ٣٠", "timeout must be a number of seconds"),
+        (f"{OURS} to {FIRST} timeout {'9' * 500}", "timeout must be"),
+        (f"{OURS} to {FIRST} timeout {HUGE}", "too long"),
+        (f"{OURS} to {FIRST} for {HUGE}h", "too long"),
+        (f"+1{HUGE} to {FIRST}", "too long"),
+        (f"{OURS} to +1{HUGE}", "too long"),
+        (f"status +1{HUGE}", "too long"),
+        (f"remove +1{'2' * 300}", "too long to be a phone number"),
+        (f"{OURS} to {FIRST} for {'9' * 500}h", "out of range"),
+        (f"transfer {OURS} to +1{'2' * 300}", "too long to be a phone number"),
+        (f"status +1{'2' * 60}", "is not a phone number"),
+    ],
+)
+def test_hostile_input_is_answered_with_a_sentence_not_an_error_500(
+    bot: Bot, dynamodb: Any, text: str, expected: str
+) -> None:
+    response = bot.command(text, name="h")
+    assert response["statusCode"] == 200
+    said = [ack_text(response)]
+    bot.settle()
+    said += [r["text"] for r in bot.responded("h")]
+    assert any(expected in s for s in said), said
+    assert not any(re.search(r"[0-9]{50}", s) for s in said)  # a sentence, not the input echoed back
+    assert stored(dynamodb) is None
+
+
+@pytest.mark.parametrize("timeout", ["²", HUGE, "-5"])
+def test_a_forged_form_timeout_is_refused_on_its_field(bot: Bot, dynamodb: Any, timeout: str) -> None:
+    view = open_modal(bot)
+    response = submit(bot, view, {"number": OURS, "dest_1": FIRST, "timeout": timeout})
+    assert response["statusCode"] == 200
+    assert "1-120" in json.loads(response["body"])["errors"]["timeout"]
+    bot.settle()
+    assert stored(dynamodb) is None
+
+
+@pytest.mark.parametrize(
+    ("answers", "block"),
+    [({"dest_1": f"+1{HUGE}"}, "dest_1"), ({"dest_1": FIRST, "dest_2": "²" * 200}, "dest_2")],
+)
+def test_a_forged_form_with_huge_fields_is_refused_on_the_field(
+    bot: Bot, dynamodb: Any, answers: dict[str, str], block: str
+) -> None:
+    view = open_modal(bot)
+    response = submit(bot, view, {"number": OURS, **answers})
+    assert response["statusCode"] == 200
+    assert "too long" in json.loads(response["body"])["errors"][block]
+
+
+def fresh_container(bot: Bot) -> None:
+    """What a new Lambda container knows: nothing cached (phone numbers, group members)."""
+    bot.module.forwarding_service.cache_clear()
+    bot.module.deps.authorizer = Authorizer(bot.module.settings.forward_admins, bot.module.client)
+
+
+def test_a_failing_phone_inventory_is_a_plain_sentence_with_a_reference_on_every_surface(
+    bot: Bot, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fresh_container(bot)
+    serve = bot.chime.handle
+    denied = "User: arn:aws:sts::123456789012:assumed-role/switchboard-bot is not authorized"
+
+    def inventory_denied(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "ListPhoneNumbers":
+            raise ApiError("ForbiddenException", denied)
+        return serve(operation, params)
+
+    monkeypatch.setattr(bot.chime, "handle", inventory_denied)
+    acks = [bot.command(f"{OURS} to {FIRST}", name="set"), bot.command(f"status {OURS}", name="status")]
+    acks.append(bot.command("", name="form"))
+    assert [a["statusCode"] for a in acks] == [200, 200, 200]
+    (opened,) = bot.slack.calls_to("views.open")
+    bot.settle()
+    form = json.dumps(bot.slack.open_views[opened.response["view"]["id"]])
+    said = [bot.responded("set")[-1]["text"], bot.responded("status")[-1]["text"], form]
+    for text in said:
+        assert "phone numbers could not be read" in text
+        assert "123456789012" not in text
+        assert "arn:aws" not in text
+    references = [re.search(r"reference `([0-9a-f]{8})`", text) for text in said]
+    assert all(references), said
+    for found in references:
+        assert found is not None
+        logged = [r.getMessage() for r in caplog.records if found.group(1) in r.getMessage()]
+        assert logged
+        assert "ForbiddenException" in logged[0]  # the details are in the log
+    assert stored(dynamodb) is None
+    fresh_container(bot)
+
+
+def test_network_errors_reading_user_groups_are_a_sentence_not_a_crash(
+    bot: Bot, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh_container(bot)
+
+    def unreachable(**kwargs: Any) -> Any:
+        raise urllib.error.URLError(TimeoutError("timed out"))
+
+    monkeypatch.setattr(bot.module.client, "usergroups_users_list", unreachable)
+    form_ack = bot.command("", user=GROUPIE, name="form")
+    set_ack = bot.command(f"{OURS} to {FIRST}", user=GROUPIE, name="set")
+    assert (form_ack["statusCode"], set_ack["statusCode"]) == (200, 200)
+    bot.settle()
+    (refusal,) = bot.slack.calls_to("chat.postEphemeral")
+    for text in (refusal.args["text"], bot.responded("set")[-1]["text"]):
+        assert "Slack could not tell me just now whether you are in an admin user group" in text
+    assert bot.slack.calls_to("views.open") == []
+    assert stored(dynamodb) is None
+    fresh_container(bot)
+
+
+# -- FORWARD_ADMINS that cannot mean anyone -------------------------------------------------
+
+
+def test_malformed_admin_entries_are_named_in_the_refusal_and_logged_at_start(
+    bot: Bot, dynamodb: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        bot.module.deps.authorizer = Authorizer(("u0admin", "<@U0ADMIN>"), bot.module.client)
+    try:
+        bot.command(f"{OURS} to {FIRST}", name="set")
+        bot.settle()
+        text = bot.responded("set")[-1]["text"]
+        assert "`FORWARD_ADMINS` has no valid entry" in text
+        assert "`u0admin` is not a Slack user ID" in text
+        assert "`&lt;@U0ADMIN&gt;` is not a Slack user ID" in text
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert "`u0admin` is not a Slack user ID" in logged
+        assert "`&lt;@U0ADMIN&gt;`" in logged or "<@U0ADMIN>" in logged
+        assert stored(dynamodb) is None
+    finally:
+        fresh_container(bot)
+
+
+# -- the form is bound to the number and the version it was opened for ----------------------
+
+
+def edit_form(bot: Bot, number: str = OURS) -> dict[str, Any]:
+    """App Home's Edit on ``number``: the form, opened in the acknowledgement."""
+    press = block_actions_payload("edit_forward", value=number, block_id="rule_x", user_id=ADMIN)
+    assert bot.send(interaction_event(press, SECRET))["statusCode"] == 200
+    call = bot.slack.calls_to("views.open")[-1]
+    return dict(bot.slack.open_views[call.response["view"]["id"]])
+
+
+def test_an_edit_form_changes_only_its_own_number_whatever_the_submission_says(
+    bot: Bot, dynamodb: Any
+) -> None:
+    repo = DynamoForwardRepository(dynamodb, TABLE)
+    repo.save(ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN)
+    view = edit_form(bot)
+    payload = view_submission_payload(view, {"dest_1": SECOND}, user_id=ADMIN)
+    # A crafted submission that names another number than the one the form was opened for.
+    payload["view"]["state"]["values"]["number"] = {
+        "number": {"type": "static_select", "selected_option": {"value": OTHER}}
+    }
+    response = bot.send(interaction_event(payload, SECRET))
+    assert response["statusCode"] == 200
+    assert not response.get("body")
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.destinations == (SECOND,)
+    assert stored(dynamodb, OTHER) is None
+
+
+def test_a_new_forward_on_a_number_forwarded_meanwhile_asks_to_edit_instead(bot: Bot, dynamodb: Any) -> None:
+    view = open_modal(bot)
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor="U0SOMEONE"
+    )
+    response = submit(bot, view, {"number": OURS, "dest_1": SECOND})
+    error = json.loads(response["body"])["errors"]["number"]
+    assert "already forwarded" in error
+    assert "Use Edit" in error
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.destinations == (FIRST,)
+
+
+def test_an_edit_form_does_not_overwrite_a_change_made_since_it_opened(bot: Bot, dynamodb: Any) -> None:
+    repo = DynamoForwardRepository(dynamodb, TABLE)
+    first = repo.save(ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN)
+    view = edit_form(bot)
+    repo.save(first.with_changes(destinations=(SECOND,)), actor="U0SOMEONE", previous=first)
+    response = submit(bot, view, {"dest_1": "+13125550133"})
+    error = json.loads(response["body"])["errors"]["dest_1"]
+    assert "changed the forward on +12025550100 just now" in error
+    assert SECOND in error  # what it is now
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.destinations == (SECOND,)
+
+
+def test_edit_on_a_removed_forward_makes_a_new_one_on_that_number(bot: Bot, dynamodb: Any) -> None:
+    view = edit_form(bot)  # no forward on OURS: the form is a new forward on it
+    assert json.loads(view["private_metadata"])["number"] == OURS
+    submit(bot, view, {"dest_1": FIRST})
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.destinations == (FIRST,)
+
+
+# -- acknowledgements: no Chime SDK Voice call, at most one table read -----------------------
+
+
+@contextmanager
+def aws_calls_made_here() -> Iterator[Counter[tuple[str, str]]]:
+    """(service, operation) of every AWS call made by this thread (the ack; lazy listeners run in
+    the local Lambda endpoint's threads)."""
+    import botocore.client
+
+    calls: Counter[tuple[str, str]] = Counter()
+    me = threading.get_ident()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(client: Any, operation: str, params: Any) -> Any:
+        if threading.get_ident() == me:
+            calls[(client.meta.service_model.service_name, operation)] += 1
+        return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def assert_cheap_ack(calls: Counter[tuple[str, str]], what: str = "") -> None:
+    work = {call: n for call, n in calls.items() if call != ("lambda", "Invoke")}
+    assert not [call for call in work if call[0] == "chime-sdk-voice"], (what, work)
+    assert sum(n for (service, _), n in work.items() if service == "dynamodb") <= 1, (what, work)
+
+
+def test_no_acknowledgement_calls_chime_or_reads_the_table_more_than_once(bot: Bot, dynamodb: Any) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OTHER, destinations=(SECOND,)), actor=ADMIN
+    )
+    fresh_container(bot)  # nothing cached: the inventory would have to be listed
+    with aws_calls_made_here() as calls:
+        bot.command("")
+    assert_cheap_ack(calls)
+    (opened,) = bot.slack.calls_to("views.open")
+    bot.settle()
+    new_form = dict(bot.slack.open_views[opened.response["view"]["id"]])
+
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("new form submitted", lambda: submit(bot, new_form, {"number": OURS, "dest_1": FIRST})),
+        ("App Home: Edit", lambda: edit_form(bot, OTHER)),
+        (
+            "App Home: Forward a number",
+            lambda: bot.send(interaction_event(block_actions_payload("home_new", user_id=ADMIN), SECRET)),
+        ),
+        ("/forward set", lambda: bot.command(f"{OTHER} to {FIRST}")),
+        ("/forward status", lambda: bot.command(f"status {OTHER}")),
+    ]
+    for name, step in steps:
+        fresh_container(bot)
+        with aws_calls_made_here() as calls:
+            step()
+        assert_cheap_ack(calls, name)
+        bot.settle()
+    fresh_container(bot)
+    edit = edit_form(bot, OTHER)
+    with aws_calls_made_here() as calls:
+        submit(bot, edit, {"dest_1": FIRST})
+    assert_cheap_ack(calls)
+    bot.settle()
+    rule = stored(dynamodb, OTHER)
+    assert rule is not None
+    assert rule.destinations == (FIRST,)
+
+
+# -- one set of destinations for the CLI, the slash command and the form --------------------
+
+DESTINATION_TABLE = [
+    (("connect",), True),
+    (("Connect",), True),
+    (("connect", FIRST), False),
+    ((FIRST, "connect"), False),
+    (("(206) 555-0111", "312.555.0122"), True),
+    (("0012065550111",), True),
+    ((FIRST, "206-555-0111"), False),
+    (("911",), False),
+    (("+1 900 555 0100",), False),
+    (("+442079460000",), False),
+    ((OURS,), False),
+    (("sip:agent-7",), False),
+]
+
+
+def cli(*args: str) -> int:
+    from switchboard.cli import main
+
+    return main(list(args))
+
+
+@pytest.mark.parametrize(("destinations", "accepted"), DESTINATION_TABLE)
+def test_the_cli_the_slash_command_and_the_form_accept_the_same_destinations(
+    bot: Bot, dynamodb: Any, destinations: tuple[str, ...], accepted: bool
+) -> None:
+    outcomes: dict[str, bool] = {}
+
+    assert cli("forward", "remove", OURS) == 0
+    outcomes["cli"] = cli("forward", "set", OURS, *destinations) == 0
+    cli("forward", "remove", OURS)
+
+    ack = ack_text(bot.command(f"{OURS} to {', '.join(destinations)}", name="slash"))
+    bot.settle()
+    replies = bot.responded("slash")
+    outcomes["slash"] = bool(replies) and replies[-1]["text"].startswith(":white_check_mark:")
+    assert outcomes["slash"] or ":warning:" in ack + "".join(r["text"] for r in replies)
+    cli("forward", "remove", OURS)
+
+    bot.slack.clear()
+    view = open_modal(bot)
+    answers = {"number": OURS} | {f"dest_{i}": d for i, d in enumerate(destinations, start=1)}
+    response = submit(bot, view, answers)
+    bot.settle()
+    told = [c.args["text"] for c in bot.slack.calls_to("chat.postEphemeral")]
+    outcomes["form"] = not response.get("body") and any(":white_check_mark:" in t for t in told)
+    cli("forward", "remove", OURS)
+
+    assert outcomes == {"cli": accepted, "slash": accepted, "form": accepted}
+
+
+def test_an_amazon_connect_entry_number_can_be_edited_from_app_home_unchanged(
+    bot: Bot, dynamodb: Any
+) -> None:
+    bot.command(f"{OURS} to connect", name="set")
+    bot.settle()
+    assert bot.responded("set")[-1]["text"].startswith(":white_check_mark: Now forwarding +12025550100")
+    view = edit_form(bot)
+    response = submit(bot, view, {"greeting": "none"})
+    assert not response.get("body"), response.get("body")
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert (rule.destinations, rule.greeting.value) == (("connect",), "none")

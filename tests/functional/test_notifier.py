@@ -92,22 +92,7 @@ def pump(notifier: Any, bot: Bot, dynamodb: Any) -> StreamPump:
 
 @pytest.fixture
 def buttons(bot: Bot) -> Bot:
-    """The alert buttons on the bot's app (a no-op once bot.listeners.register adds them itself)."""
-    from bot.alert_actions import register_alert_actions
-    from bot.auth import Authorizer
-    from bot.listeners import BotDeps
-    from switchboard.policy import DestinationPolicy
-
-    module = bot.module
-    deps = BotDeps(
-        settings=module.settings,
-        policy=DestinationPolicy(module.settings.default_country, module.settings.allowed_countries),
-        authorizer=Authorizer(module.settings.forward_admins, module.client),
-        service=module.forwarding_service,
-        call_log=module.call_log,
-        transfers=module.transfers,
-    )
-    register_alert_actions(module.app, deps)
+    """The bot, whose app has the alert buttons (bot.listeners.register adds them)."""
     return bot
 
 
@@ -698,11 +683,12 @@ def test_edit_forward_opens_the_form_prefilled(buttons: Bot, pump: StreamPump, d
     (call,) = bot.slack.calls_to("views.open")
     view = bot.slack.open_views[call.response["view"]["id"]]
     by_id = {b["block_id"]: b for b in view["blocks"]}
-    assert by_id["number"]["element"]["initial_option"]["value"] == OURS
+    assert "number" not in by_id  # the form is bound to the alerted number; it cannot be changed
+    assert OURS in by_id["number_fixed"]["text"]["text"]
     assert by_id["dest_1"]["element"]["initial_value"] == FIRST
     assert by_id["dest_2"]["element"]["initial_value"] == SECOND
     assert by_id["timeout"]["element"]["initial_value"] == "45"
-    assert json.loads(view["private_metadata"]) == {"channel_id": ALERTS, "version": 1}
+    assert json.loads(view["private_metadata"]) == {"channel_id": ALERTS, "number": OURS, "version": 1}
 
 
 def test_try_another_destination_prefills_without_the_failed_ones_and_applies(

@@ -261,18 +261,18 @@ def dest_values(view: dict[str, Any]) -> list[str | None]:
 
 def test_try_another_takes_the_failed_destinations_out_and_says_so() -> None:
     rule = ForwardRule(number=OURS, destinations=(FIRST, SECOND), version=3)
-    view = prefill([OURS], rule, OURS, "C0ALERTS", failed=(FIRST,))
+    view = prefill(rule, OURS, "C0ALERTS", failed=(FIRST,))
     assert check_view(view) == []
     assert dest_values(view) == [SECOND, None, None, None, None]
     hint = {b["block_id"]: b for b in view["blocks"]}["dest_2"]["hint"]["text"]
     assert FIRST in hint
-    assert json.loads(view["private_metadata"]) == {"channel_id": "C0ALERTS", "version": 3}
+    assert json.loads(view["private_metadata"]) == {"channel_id": "C0ALERTS", "number": OURS, "version": 3}
 
 
-def test_edit_prefills_the_rule_and_a_removed_forward_still_selects_the_number() -> None:
+def test_edit_prefills_the_rule_and_a_removed_forward_is_a_new_forward_on_the_number() -> None:
     rule = ForwardRule(number=OURS, destinations=(FIRST, SECOND), version=1)
-    assert dest_values(prefill([OURS], rule, OURS, "C1")) == [FIRST, SECOND, None, None, None]
-    view = prefill([OURS, "+12025550101"], None, OURS, "C1", failed=(FIRST,))
+    assert dest_values(prefill(rule, OURS, "C1")) == [FIRST, SECOND, None, None, None]
+    view = prefill(None, OURS, "C1", failed=(FIRST,))
     assert check_view(view) == []
-    assert view["blocks"][0]["element"]["initial_option"]["value"] == OURS
+    assert json.loads(view["private_metadata"]) == {"channel_id": "C1", "number": OURS, "version": 0}
     assert dest_values(view) == [None] * 5

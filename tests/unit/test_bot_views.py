@@ -42,7 +42,9 @@ def test_new_forward_modal_is_valid_and_reads_back() -> None:
     )
     assert form.expiry == "never"
     assert form.channel_id == "C0OPS"
-    assert form.expected_version is None
+    assert form.expected_version == 0  # a new forward: refused if the number has one by then
+    assert not form.fixed_number
+    assert form.offered == (OURS, "+12025550101")
 
 
 def test_edit_modal_is_prefilled_and_carries_the_version() -> None:
@@ -50,6 +52,7 @@ def test_edit_modal_is_prefilled_and_carries_the_version() -> None:
     assert check_view(view) == []
     form = views.read_modal({**view, "state": view_state(view, {})})
     assert form.number == OURS
+    assert form.fixed_number  # the number is what the form was opened for, not a field
     assert form.destinations == (FIRST, SECOND)
     assert (form.greeting, form.caller_id, form.ring_timeout, form.expiry) == ("once", "caller", 25, "keep")
     assert form.expected_version == 3
