@@ -67,7 +67,7 @@ class Gate:
 
 
 class Counting:
-    """Counts claim writes (UpdateItem carrying the claim expression) and free-index reads."""
+    """Counts claim writes (the TransactWriteItems of a claim and its marker) and free-index reads."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -79,6 +79,13 @@ class Counting:
             with self._lock:
                 self.counts["claim_writes"] += 1
         return self._client.update_item(**kwargs)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        updates = [item.get("Update", {}).get("UpdateExpression", "") for item in kwargs["TransactItems"]]
+        if any("claimed_at = :at" in update for update in updates):
+            with self._lock:
+                self.counts["claim_writes"] += 1
+        return self._client.transact_write_items(**kwargs)
 
     def query(self, **kwargs: Any) -> Any:
         with self._lock:

@@ -97,7 +97,9 @@ def _build() -> tuple[ForwardingApp, Any]:
         calls=DynamoCallLog(client, settings.table_name),
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,
-        pool=DnisPoolForCalls(DynamoDnisPool(client, settings.table_name)),
+        pool=DnisPoolForCalls(
+            DynamoDnisPool(client, settings.table_name, stale_after_seconds=settings.dnis_claim_stale_seconds)
+        ),
     )
     return forwarding, client
 

@@ -138,7 +138,10 @@ def _pool() -> tuple[DynamoDnisPool, DestinationPolicy]:
 
     _require_table()
     settings = load()
-    return DynamoDnisPool(dynamodb_client(), settings.table_name), policy_for(settings)
+    pool = DynamoDnisPool(
+        dynamodb_client(), settings.table_name, stale_after_seconds=settings.dnis_claim_stale_seconds
+    )
+    return pool, policy_for(settings)
 
 
 def _pool_pair(policy: DestinationPolicy, sma_number: str, connect_number: str) -> DnisPair:
@@ -162,7 +165,7 @@ def cmd_pool_add(args: argparse.Namespace) -> int:
 
 
 def cmd_pool_list(args: argparse.Namespace) -> int:
-    from switchboard.domain.pool import DEFAULT_STALE_AFTER_SECONDS, is_stale
+    from switchboard.domain.pool import is_stale
 
     pool, _ = _pool()
     entries = pool.list_pairs()
@@ -180,7 +183,7 @@ def cmd_pool_list(args: argparse.Namespace) -> int:
         else:
             state = "claimed"
             age = describe_duration(int(claim.age_seconds(now_ms)))
-            if is_stale(claim.claimed_at, now_ms, DEFAULT_STALE_AFTER_SECONDS):
+            if is_stale(claim.claimed_at, now_ms, pool.stale_after_seconds):
                 age += " (stale)"
                 stale += 1
             caller, transaction = claim.original_calling_number or "(withheld)", claim.transaction_id

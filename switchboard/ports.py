@@ -138,7 +138,8 @@ class DnisPool(Protocol):
     def claim(self, transaction_id: str, original_calling_number: str, now_ms: int) -> PairClaim:
         """Give a free pair (or one whose claim is stale) to this call.
 
-        Never gives one pair to two calls. Raises
+        Never gives one pair to two calls, and never two pairs to one call: a call that already
+        holds a pair (a retried NEW_INBOUND_CALL) gets that claim back. Raises
         :class:`~switchboard.domain.pool.PoolExhaustedError` when no pair can be had.
         """
         ...

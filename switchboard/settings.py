@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from switchboard.domain.pool import DEFAULT_STALE_AFTER_SECONDS
+from switchboard.domain.transfer import DEFAULT_SIP_EXTENSION_PATTERN
+
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
@@ -44,7 +47,15 @@ class Settings:
     slack_secret_arn: str = ""
     slack_api_url: str = ""
     history_retention_days: int = 400  # rule history kept this long (then DynamoDB TTL deletes it)
+    # A DNIS claim older than this may be taken over by another call (docs/transfer.md).
+    dnis_claim_stale_seconds: int = DEFAULT_STALE_AFTER_SECONDS
+    # Digit-only SIP users matching this are PBX extensions; other digits are phone numbers.
+    sip_extension_pattern: str = DEFAULT_SIP_EXTENSION_PATTERN
 
+
+# A stale bound below a minute would take pairs from calls still being answered in Connect; above a
+# day a leaked pair would stay out of the pool for longer than anyone would wait.
+STALE_SECONDS_RANGE = (60, 86_400)
 
 # Settings field → environment variable, for the "missing X" messages.
 ENV_NAMES: Mapping[str, str] = {
@@ -64,6 +75,8 @@ ENV_NAMES: Mapping[str, str] = {
     "slack_secret_arn": "SLACK_SECRET_ARN",
     "slack_api_url": "SLACK_API_URL",
     "history_retention_days": "HISTORY_RETENTION_DAYS",
+    "dnis_claim_stale_seconds": "DNIS_CLAIM_STALE_SECONDS",
+    "sip_extension_pattern": "SIP_EXTENSION_PATTERN",
 }
 
 
@@ -98,6 +111,8 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
     if slack_api_url and not slack_api_url.endswith("/"):
         slack_api_url += "/"
     return Settings(
+        dnis_claim_stale_seconds=_stale_seconds(get("DNIS_CLAIM_STALE_SECONDS")),
+        sip_extension_pattern=_pattern(get("SIP_EXTENSION_PATTERN", DEFAULT_SIP_EXTENSION_PATTERN)),
         table_name=get("TABLE_NAME"),
         prompt_bucket=get("PROMPT_BUCKET"),
         prompt_prefix=prefix if prefix.endswith("/") else prefix + "/",
@@ -115,3 +130,22 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
         slack_api_url=slack_api_url,
         history_retention_days=int(retention),
     )
+
+
+def _stale_seconds(text: str) -> int:
+    if not text:
+        return DEFAULT_STALE_AFTER_SECONDS
+    low, high = STALE_SECONDS_RANGE
+    if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+        raise ConfigurationError(
+            f"DNIS_CLAIM_STALE_SECONDS must be a whole number of seconds from {low} to {high}, not {text!r}"
+        )
+    return int(text)
+
+
+def _pattern(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise ConfigurationError(f"SIP_EXTENSION_PATTERN is not a regular expression: {error}") from None
+    return text

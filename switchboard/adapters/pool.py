@@ -26,11 +26,22 @@ claimers; the number of writes per claim is bounded (``max_attempts``).
 so two claimers cannot both take over the same stale claim and a pair released and re-claimed
 meanwhile is left alone. A release is conditional on the releasing call still holding the pair,
 so a late release (after a takeover) is a harmless no-op.
+
+**Why a retried call gets the same pair.** PSTN Audio sends NEW_INBOUND_CALL again when it had no
+answer within 5 s; the retry must not claim a second pair and orphan the first. Each claim write is
+a ``TransactWriteItems`` of the pair's conditional update and a **claim marker**
+(``pk=POOL#TX#<transaction id>``, ``sk=CLAIM``, ``kind=dnis_claim``, the pair, a one-hour ``ttl``)
+put on condition that the transaction has none yet. The first claim costs the same single round
+trip as before (twice the write units); a retry's transaction is cancelled by the marker, whose old
+image (``ReturnValuesOnConditionCheckFailure``) names the pair; one consistent read confirms the
+transaction still holds it, and the retry gets that very claim. If it no longer does (released,
+taken over) the marker is replaced with the next claim. No read is added to a first claim.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +75,12 @@ _CLAIM = (
     "claim_count = if_not_exists(claim_count, :zero) + :one "
     "REMOVE free_pool, free_sk"
 )
+MARKER_PREFIX = "POOL#TX#"
+MARKER_SK = "CLAIM"
+MARKER_KIND = "dnis_claim"
+# Retries arrive within PSTN Audio's 20 s; an hour is plenty and TTL tidies the markers away.
+MARKER_TTL_SECONDS = 3600
+
 _RELEASE = (
     "SET free_pool = :free, free_sk = :free_sk REMOVE transaction_id, original_calling_number, claimed_at"
 )
@@ -91,6 +108,19 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def marker_key(transaction_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{MARKER_PREFIX}{transaction_id}"}, "sk": {"S": MARKER_SK}}
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimWrite:
+    """What one claim write found: ``won``, or the pair the transaction's marker names (``held``),
+    or neither (another call won the pair)."""
+
+    won: bool = False
+    held: DnisPair | None = None
+
+
 class DynamoDnisPool:
     """:class:`~switchboard.ports.DnisPool` on the shared table (low-level client, own codec).
 
@@ -115,17 +145,40 @@ class DynamoDnisPool:
         self._max_attempts = max_attempts
         self._rng = rng or random.Random()  # noqa: S311 - spreading load, not a secret
 
+    @property
+    def stale_after_seconds(self) -> int:
+        """How old a claim must be before another call may take its pair over."""
+        return self._stale_after
+
     # ------------------------------------------------------------------------------ calls
 
     def claim(self, transaction_id: str, original_calling_number: str, now_ms: int) -> PairClaim:
         """Give a free pair, else the oldest stale claim's pair, to this call (see the module doc).
 
-        Costs one index read and, without contention, one conditional write. Raises
+        Idempotent per transaction: a call that already holds a pair gets that claim back. Costs
+        one index read and, without contention, one transactional write. Raises
         :class:`PoolExhaustedError` when no pair could be had within ``max_attempts`` writes, and
         :class:`~switchboard.ports.StorageError` when the table fails.
         """
         writes = 0
         lost: set[DnisPair] = set()
+        stale_marker: DnisPair | None = None  # a marker naming a pair this call no longer holds
+
+        def attempt(pair: DnisPair, previous: PairClaim | None) -> PairClaim | None:
+            nonlocal stale_marker
+            claim = PairClaim(pair, transaction_id, original_calling_number, now_ms)
+            outcome = self._write_claim(claim, previous, replacing=stale_marker)
+            if outcome.won:
+                return claim
+            if outcome.held is not None:
+                held = self._held_claim(outcome.held, transaction_id)
+                if held is not None:
+                    return held
+                stale_marker = outcome.held
+            else:
+                lost.add(pair)
+            return None
+
         while writes < self._max_attempts:
             free = claim_order(self._free_pairs(), self._rng)
             if not free:
@@ -134,22 +187,26 @@ class DynamoDnisPool:
             candidates = [p for p in free if p not in lost] + [p for p in free if p in lost]
             for pair in candidates[: self._max_attempts - writes]:
                 writes += 1
-                claim = PairClaim(pair, transaction_id, original_calling_number, now_ms)
-                if self._write_claim(claim, previous=None):
-                    return claim
-                lost.add(pair)
+                won = attempt(pair, None)
+                if won is not None:
+                    return won
         if writes >= self._max_attempts:
             raise PoolExhaustedError(
                 f"no DNIS pair claimed: lost {writes} races for free pairs", attempts=writes
             )
 
-        for entry in stale_claims(self.list_pairs(), now_ms, self._stale_after):
+        entries = self.list_pairs()
+        # A retry finds its own claim here when the index shows nothing free (the pool is full).
+        own = next((e.claim for e in entries if e.claim and e.claim.transaction_id == transaction_id), None)
+        if own is not None:
+            return own
+        for entry in stale_claims(entries, now_ms, self._stale_after):
             if writes >= self._max_attempts:
                 break
             writes += 1
-            claim = PairClaim(entry.pair, transaction_id, original_calling_number, now_ms)
-            if self._write_claim(claim, previous=entry.claim):
-                return claim
+            won = attempt(entry.pair, entry.claim)
+            if won is not None:
+                return won
         raise PoolExhaustedError(
             "no free DNIS pair: every pair is held by a call in Amazon Connect", attempts=writes
         )
@@ -263,8 +320,10 @@ class DynamoDnisPool:
         items = page.get("Items", [])
         return [DnisPair(item["sma_number"]["S"], item["connect_number"]["S"]) for item in items]
 
-    def _write_claim(self, claim: PairClaim, previous: PairClaim | None) -> bool:
-        """One conditional write: True when this call now holds the pair, False when it lost."""
+    def _write_claim(
+        self, claim: PairClaim, previous: PairClaim | None, *, replacing: DnisPair | None
+    ) -> _ClaimWrite:
+        """One transactional write of the pair's claim and the transaction's marker."""
         values = {
             ":tx": encode(claim.transaction_id),
             ":caller": encode(claim.original_calling_number),
@@ -278,14 +337,74 @@ class DynamoDnisPool:
             condition = "transaction_id = :old_tx AND claimed_at = :old_at"
             values[":old_tx"] = encode(previous.transaction_id)
             values[":old_at"] = encode(previous.claimed_at)
-        response = self._conditional_update(
-            f"claim DNIS pair {claim.pair}",
-            Key=pair_key(claim.pair),
-            UpdateExpression=_CLAIM,
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-        return response is not None
+        marker: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": encode_item(
+                {
+                    "pk": f"{MARKER_PREFIX}{claim.transaction_id}",
+                    "sk": MARKER_SK,
+                    "kind": MARKER_KIND,
+                    "sma_number": claim.pair.sma_number,
+                    "connect_number": claim.pair.connect_number,
+                    "claimed_at": claim.claimed_at,
+                    "ttl": claim.claimed_at // 1000 + MARKER_TTL_SECONDS,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if replacing is not None:  # the marker of a claim this call lost: replace exactly that one
+            marker["ConditionExpression"] = (
+                "attribute_not_exists(pk) OR (sma_number = :old_sma AND connect_number = :old_connect)"
+            )
+            marker["ExpressionAttributeValues"] = {
+                ":old_sma": encode(replacing.sma_number),
+                ":old_connect": encode(replacing.connect_number),
+            }
+        update = {
+            "TableName": self._table,
+            "Key": pair_key(claim.pair),
+            "UpdateExpression": _CLAIM,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        try:
+            self._client.transact_write_items(TransactItems=[{"Update": update}, {"Put": marker}])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise StorageError(f"could not claim DNIS pair {claim.pair}: {error}") from error
+            return _ClaimWrite(held=self._marked_pair(error, claim.transaction_id))
+        except BotoCoreError as error:
+            raise StorageError(f"could not claim DNIS pair {claim.pair}: {error}") from error
+        return _ClaimWrite(won=True)
+
+    def _marked_pair(self, error: ClientError, transaction_id: str) -> DnisPair | None:
+        """The pair the transaction's marker names, when the marker is what cancelled the write."""
+        reasons = error.response.get("CancellationReasons") or []
+        marker = reasons[1] if len(reasons) > 1 else {}
+        if marker.get("Code") != "ConditionalCheckFailed":
+            return None  # the pair's condition (another call won it) or a conflict: a lost race
+        item = marker.get("Item")
+        if not item:  # old image not returned: read the marker (only ever on a retry)
+            try:
+                item = self._client.get_item(
+                    TableName=self._table, Key=marker_key(transaction_id), ConsistentRead=True
+                ).get("Item")
+            except (ClientError, BotoCoreError) as read_error:
+                raise StorageError(
+                    f"could not read the DNIS claim of {transaction_id}: {read_error}"
+                ) from None
+            if not item:
+                return None
+        decoded = decode_item(item)
+        return DnisPair(str(decoded["sma_number"]), str(decoded["connect_number"]))
+
+    def _held_claim(self, pair: DnisPair, transaction_id: str) -> PairClaim | None:
+        """The claim ``transaction_id`` holds on ``pair``, or None when it no longer holds it."""
+        entry = self.find(*pair)
+        if entry is None or entry.claim is None or entry.claim.transaction_id != transaction_id:
+            return None
+        return entry.claim
 
     def _conditional_update(self, what: str, **request: Any) -> dict[str, Any] | None:
         """``UpdateItem``; None when its condition failed, :class:`StorageError` on other failures."""

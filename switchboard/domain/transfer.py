@@ -16,6 +16,8 @@ from dataclasses import dataclass
 SIP_USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}\Z")
 VOICE_CONNECTOR_ARN = re.compile(r"^arn:aws[a-z-]*:chime:[a-z0-9-]+:\d{12}:vc/[A-Za-z0-9]+\Z")
 SIP_PREFIX = "sip:"
+# Digit-only SIP users this matches are extensions of the PBX (setting SIP_EXTENSION_PATTERN).
+DEFAULT_SIP_EXTENSION_PATTERN = "^[0-9]{2,6}$"
 
 
 class TransferTargetError(ValueError):

@@ -70,6 +70,18 @@ class Counting:
             self.claim_writes += 1
         return self._client.update_item(**kwargs)
 
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        if any(
+            "claimed_at = :at" in i.get("Update", {}).get("UpdateExpression", "")
+            for i in kwargs["TransactItems"]
+        ):
+            self.claim_writes += 1
+        return self._client.transact_write_items(**kwargs)
+
+    def get_item(self, **kwargs: Any) -> Any:
+        self.queries["get_item"] += 1
+        return self._client.get_item(**kwargs)
+
     def query(self, **kwargs: Any) -> Any:
         self.queries[kwargs.get("IndexName", "table")] += 1
         return self._client.query(**kwargs)
@@ -203,6 +215,66 @@ def test_an_uncontended_claim_is_one_index_read_and_one_write(dynamodb: Any) -> 
     assert counting.queries == Counter({FREE_INDEX: 1})
 
 
+# ------------------------------------------------------------------------------ retried claims
+
+
+def holders(pool: DynamoDnisPool) -> dict[DnisPair, str]:
+    return {e.pair: e.claim.transaction_id for e in pool.list_pairs() if e.claim is not None}
+
+
+def test_a_retried_claim_gets_the_pair_the_transaction_already_holds(pool: DynamoDnisPool) -> None:
+    add_pairs(pool, 9)
+    first = pool.claim("tx-retried", CALLER, T0)
+
+    again = pool.claim("tx-retried", CALLER, T0 + 5_000)  # PSTN Audio retried NEW_INBOUND_CALL
+
+    assert again == first  # same pair, same claim time
+    assert holders(pool) == {first.pair: "tx-retried"}
+
+
+def test_a_retry_gets_its_pair_even_when_no_other_pair_is_free(pool: DynamoDnisPool) -> None:
+    pool.add(PAIR)
+    first = pool.claim("tx-retried", CALLER, T0)
+
+    assert pool.claim("tx-retried", CALLER, T0 + 5_000) == first
+    with pytest.raises(PoolExhaustedError):
+        pool.claim("tx-other", CALLER, T0 + 5_000)
+
+
+def test_a_retry_costs_no_read_until_it_meets_its_own_claim(dynamodb: Any) -> None:
+    counting = Counting(dynamodb)
+    pool = DynamoDnisPool(counting, TABLE)
+    add_pairs(pool, 9)
+    pool.claim("tx-1", CALLER, T0)
+    assert counting.queries["get_item"] == 0  # a first claim reads nothing but the free index
+
+    pool.claim("tx-1", CALLER, T0 + 5_000)
+    assert counting.queries["get_item"] <= 1  # the retry checks the pair it was told it holds
+
+
+def test_a_claim_after_its_pair_was_released_takes_a_free_pair_again(pool: DynamoDnisPool) -> None:
+    add_pairs(pool, 2)
+    first = pool.claim("tx-1", CALLER, T0)
+    assert pool.release(first.pair, "tx-1")
+
+    again = pool.claim("tx-1", CALLER, T0 + 1_000)
+
+    assert holders(pool) == {again.pair: "tx-1"}
+
+
+def test_different_transactions_still_get_different_pairs(pool: DynamoDnisPool) -> None:
+    add_pairs(pool, 3)
+    claims = [pool.claim(f"tx-{n}", CALLER, T0) for n in range(3)]
+    assert len({c.pair for c in claims}) == 3
+
+
+def test_the_stale_bound_is_the_pools_setting(pool: DynamoDnisPool, dynamodb: Any) -> None:
+    short = DynamoDnisPool(dynamodb, TABLE, stale_after_seconds=60)
+    short.add(PAIR)
+    short.claim("tx-crashed", CALLER, T0)
+    assert short.claim("tx-new", CALLER, T0 + 61_000).transaction_id == "tx-new"
+
+
 # ------------------------------------------------------------------------------ stale claims
 
 
@@ -317,6 +389,16 @@ class AlwaysLoses(Counting):
             )
         return super().update_item(**kwargs)
 
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.claim_writes += 1
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "lost"},
+                "CancellationReasons": [{"Code": "ConditionalCheckFailed"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+
 
 @pytest.mark.parametrize("max_attempts", [1, 4, 6])
 def test_claims_spend_at_most_max_attempts_writes(dynamodb: Any, max_attempts: int) -> None:
@@ -363,7 +445,9 @@ class Linearizable:
 
 def test_concurrent_claims_never_share_a_pair_and_leak_nothing(dynamodb: Any) -> None:
     """8 threads claim and release again and again; each checks it is the only holder."""
-    threads, rounds = 8, 25
+    # 12 rounds: moto copies the whole table for every transaction (each claim is one), so the run
+    # time grows with the square of the claims; 96 claims on 9 pairs are contention enough.
+    threads, rounds = 8, 12
     pool = DynamoDnisPool(Linearizable(dynamodb), TABLE)
     add_pairs(pool, 9)
     lock = threading.Lock()
@@ -474,3 +558,21 @@ def test_cli_pool_refusals_exit_2(
 def test_cli_pool_list_of_an_empty_pool(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pool", "list"]) == 0
     assert "The DNIS pool is empty" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("bound", "stale"), [("3600", True), ("86400", False)])
+def test_cli_pool_list_marks_stale_claims_by_the_configured_bound(
+    pool: DynamoDnisPool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    bound: str,
+    stale: bool,
+) -> None:
+    import time
+
+    monkeypatch.setenv("DNIS_CLAIM_STALE_SECONDS", bound)
+    pool.add(PAIR)
+    pool.claim("tx-2h", CALLER, int(time.time() * 1000) - 2 * 3600 * 1000)  # two hours ago
+
+    assert main(["pool", "list"]) == 0
+    assert ("(stale)" in capsys.readouterr().out) is stale

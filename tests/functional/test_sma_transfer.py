@@ -213,3 +213,25 @@ def test_a_transfer_from_connect_lists_the_call_live_with_each_callee(sma_app: A
     items = call_items(dynamodb, "tx-connect-live")
     assert items["RECORD"]["outcome"] == "transferred"
     assert "LIVE" not in items
+
+
+def test_a_retried_new_inbound_call_bridges_to_the_pair_it_already_claimed(
+    sma_app: Any, dynamodb: Any
+) -> None:
+    """PSTN Audio sends NEW_INBOUND_CALL again when our answer took over 5 s: same call, same pair."""
+    from tests.helpers import load_event
+
+    pool = connect_entry(dynamodb, pairs=3)
+    event = load_event("new_inbound_call")
+    event["CallDetails"]["TransactionId"] = "tx-retried"
+
+    first = sma_app.handler(event, None)
+    retry = sma_app.handler(event, None)  # no TransactionAttributes: the first answer was lost
+
+    uris = [r["Actions"][-1]["Parameters"]["Endpoints"][0]["Uri"] for r in (first, retry)]
+    assert uris[0] == uris[1]
+    assert [r["Actions"][-1]["Parameters"]["CallerIdNumber"] for r in (first, retry)] == [SMA_NUMBER] * 2
+    held = [e for e in pool.list_pairs() if e.claim is not None]
+    assert [(e.pair.connect_number, e.claim.transaction_id) for e in held if e.claim] == [
+        (uris[0], "tx-retried")
+    ]

@@ -147,3 +147,21 @@ def test_lists_are_comma_separated_and_trimmed(value: str, items: tuple[str, ...
     settings = load(environ={"FORWARD_ADMINS": value, "MANAGED_NUMBERS": value})
     assert settings.forward_admins == items
     assert settings.managed_numbers == items
+
+
+def test_the_dnis_stale_bound_defaults_to_15_minutes_and_is_read_from_its_variable() -> None:
+    assert load(environ={}).dnis_claim_stale_seconds == 900
+    assert load(environ={"DNIS_CLAIM_STALE_SECONDS": " 3600 "}).dnis_claim_stale_seconds == 3600
+
+
+@pytest.mark.parametrize("value", ["soon", "59", "0", "-900", "86401", "1e3", "²"])
+def test_a_dnis_stale_bound_outside_one_minute_to_one_day_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="DNIS_CLAIM_STALE_SECONDS"):
+        load(environ={"DNIS_CLAIM_STALE_SECONDS": value})
+
+
+def test_the_sip_extension_pattern_defaults_to_two_to_six_digits_and_must_compile() -> None:
+    assert load(environ={}).sip_extension_pattern == "^[0-9]{2,6}$"
+    assert load(environ={"SIP_EXTENSION_PATTERN": "^1[0-9]{3}$"}).sip_extension_pattern == "^1[0-9]{3}$"
+    with pytest.raises(ConfigurationError, match="SIP_EXTENSION_PATTERN"):
+        load(environ={"SIP_EXTENSION_PATTERN": "^[0-9"})

@@ -44,7 +44,17 @@ def test_the_bot_waits_for_a_transfer_within_its_timeout() -> None:
 
     bot = RESOURCES["BotFunction"]["Properties"]
     assert bot["Timeout"] >= DEFAULT_WAIT_SECONDS + 10  # room for the Slack posts after the wait
-    assert "VOICE_CONNECTOR_ARN" in bot["Environment"]["Variables"]
+
+
+def test_every_function_knows_the_one_voice_connector_sip_transfers_may_use() -> None:
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    arn = json.dumps(variables["VOICE_CONNECTOR_ARN"])
+    assert "vc/${VoiceConnectorId}" in arn
+    assert "HasVoiceConnector" in arn  # empty (SIP transfers refused) without a voice connector
+    assert variables["SIP_EXTENSION_PATTERN"] == {"Ref": "SipExtensionPattern"}
+    assert variables["DNIS_CLAIM_STALE_SECONDS"] == {"Ref": "DnisClaimStaleSeconds"}
+    for name in ("BotFunction", "ConnectFunction", "SmaFunction"):
+        assert "VOICE_CONNECTOR_ARN" not in RESOURCES[name]["Properties"]["Environment"]["Variables"]
 
 
 def test_the_digest_reads_calls_and_claims_its_day_nothing_more() -> None:
