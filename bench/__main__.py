@@ -299,7 +299,8 @@ def render(results: dict[str, Any]) -> str:
         f"| {warm['mid_call_event_ms']} ms |",
         "",
         "ratio = our handler ÷ a handler that only does the same GetItem (same client, same table, "
-        "rounds interleaved): what routing a call costs on top of the one read it needs (about 1.00×: nothing measurable).",
+        "rounds interleaved): what routing a call costs on top of the one read it needs "
+        "(about 1.00×: nothing measurable).",
     ]
     imp = results["imports"]
     lines += [

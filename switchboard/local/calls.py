@@ -43,6 +43,8 @@ from switchboard.local.pstn_simulator import (
     PhoneBehaviour,
     PstnSimulator,
     ScriptedAction,
+    TimelineEntry,
+    render_entry,
 )
 from switchboard.local.stack import LocalStack, prompt_seconds
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
@@ -321,6 +323,7 @@ def simulate_call(
     during: Sequence[tuple[float, ScriptedAction]] = (),
     chime: ChimeVoiceEmulator | None = None,
     realtime: float | None = None,
+    on_entry: Callable[[TimelineEntry], None] | None = None,
 ) -> CallResult:
     """Place the call with the environment's stack; behaviours apply to the rule's destinations in
     order (for an Amazon Connect entry number, the first one is what Connect does when it rings).
@@ -367,6 +370,7 @@ def simulate_call(
         prompt_exists=prompt_exists,
         prompt_seconds=prompt_seconds,
         realtime=realtime,
+        on_entry=on_entry,
     )
     app = module.app
     real_clock = app.clock
@@ -481,8 +485,10 @@ def run_call(
             transfer=transfer,
             chime=chime,
             realtime=1.0 if realtime else None,
+            # In real time the timeline is printed as it happens, not 90 s later in one go.
+            on_entry=(lambda entry: out("\n".join(render_entry(entry)))) if realtime else None,
         )
-    out(result.transcript.render())
+    out(result.transcript.render(timeline=not realtime))
     out(format_record(result.record))
     if result.transfer is not None:
         out(format_transfer(result.transfer))

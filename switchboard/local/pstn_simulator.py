@@ -248,14 +248,12 @@ class CallTranscript:
     def notes(self) -> list[str]:
         return [entry.text for entry in self.timeline if entry.kind == "note"]
 
-    def render(self) -> str:
-        """A timeline for people: one line per event or note, one indented line per action."""
+    def render(self, *, timeline: bool = True) -> str:
+        """A timeline for people: one line per event or note, one indented line per action, then
+        the outcome (only the outcome when the timeline was already shown as it happened)."""
         lines: list[str] = []
-        for entry in self.timeline:
-            if entry.kind == "actions":
-                lines.extend(f"         → {line}" for line in entry.text.splitlines())
-            else:
-                lines.append(f"{entry.at_ms / 1000:7.3f}s  {entry.leg:<5}  {entry.text}")
+        for entry in self.timeline if timeline else ():
+            lines.extend(render_entry(entry))
         outcome = self.outcome
         summary = (
             f"outcome: bridged to {outcome.bridged_to or 'nobody'}, dialled "
@@ -266,6 +264,13 @@ class CallTranscript:
         lines.append(summary)
         lines.append(f"flags: {', '.join(outcome.flags) if outcome.flags else 'none'}")
         return "\n".join(lines)
+
+
+def render_entry(entry: TimelineEntry) -> list[str]:
+    """One timeline entry as the lines a person reads."""
+    if entry.kind == "actions":
+        return [f"         → {line}" for line in entry.text.splitlines()]
+    return [f"{entry.at_ms / 1000:7.3f}s  {entry.leg:<5}  {entry.text}"]
 
 
 class PstnSimulator:
@@ -289,8 +294,11 @@ class PstnSimulator:
         dead_air_seconds: float = DEAD_AIR_SECONDS,
         context: Any = None,
         realtime: float | None = None,
+        on_entry: Callable[[TimelineEntry], None] | None = None,
     ) -> None:
         self.handler = handler
+        # Called with every timeline entry as it happens (a real-time call shows its timeline live).
+        self.on_entry = on_entry
         # None: simulated time jumps from one occurrence to the next (a call takes milliseconds).
         # A speed (1.0 = real time) paces calls on the wall clock, so a person can act on a call in
         # progress, e.g. transfer it from Slack; an update request interrupts the wait at once.
@@ -711,11 +719,11 @@ class _Call:
         neither its actions nor its TransactionAttributes are used.
         """
         event = self.build_event(kind, action_data, error)
-        self.timeline.append(TimelineEntry(self.now, leg, "event", text, event))
+        self.record(TimelineEntry(self.now, leg, "event", text, event))
         response = self.invoke(event)
         errors = _errors(response)
         actions = list(response["Actions"]) if not errors else []
-        self.timeline.append(
+        self.record(
             TimelineEntry(
                 self.now,
                 leg,
@@ -955,7 +963,12 @@ class _Call:
     # ------------------------------------------------------------------------------- records
 
     def note(self, leg: str, text: str) -> None:
-        self.timeline.append(TimelineEntry(self.now, leg, "note", text))
+        self.record(TimelineEntry(self.now, leg, "note", text))
+
+    def record(self, entry: TimelineEntry) -> None:
+        self.timeline.append(entry)
+        if self.sim.on_entry is not None:
+            self.sim.on_entry(entry)
 
     def flag(self, flag: str, leg: str | None = None, detail: str | None = None) -> None:
         if flag not in self.flags:
