@@ -151,12 +151,6 @@ def register_alert_actions(app: App, deps: BotDeps, open_number_form: OpenNumber
         except SlackApiError as error:
             log.error("could not post the removal in the alert's thread: %s", error)
             refuse(client, channel, user, text)
-        alert_channel = deps.settings.alert_channel
-        if result.changed and alert_channel and alert_channel != channel:
-            try:  # the audit trail lives in ALERT_CHANNEL, wherever the alert was clicked
-                client.chat_postMessage(channel=alert_channel, text=views.change_text(result, user))
-            except SlackApiError as error:
-                log.error("could not announce the change in %s: %s", alert_channel, error)
 
     app.action(alerts.EDIT_ACTION)(ack_edit)
     app.action(alerts.TRY_ANOTHER_ACTION)(ack_try_another)

@@ -2,7 +2,9 @@
 
 The SMA already treats an expired rule as inactive at the moment it expires (callers hear "not in
 service" rather than being forwarded); this job makes the routing follow, so calls reach the phone
-system again, removes the rule (history records the actor ``expiry``) and tells the channel.
+system again and removes the rule (history records the actor ``expiry``). The channel hears of the
+removal from that history item, through the table's stream (``bot.notifier``), like every other
+change.
 
 Each rule is handled on its own: whatever goes wrong with one (refused, storage, routing, a raw
 AWS error, a bug) is logged, counted (``ExpiryFailures``) and listed in ONE alert-channel message
@@ -28,7 +30,7 @@ from switchboard.settings import Settings, load
 
 logger = Logger(service="expiry")
 metrics = Metrics(service="expiry", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard")
-ACTOR = "expiry"
+ACTOR = views.EXPIRY_ACTOR
 
 
 def expire_forwards(
@@ -42,7 +44,7 @@ def expire_forwards(
         if rule.is_active(now):
             continue
         try:
-            result = service.remove_forward(rule.number, actor=ACTOR, expected=rule)
+            service.remove_forward(rule.number, actor=ACTOR, expected=rule)
         except ConcurrentChangeError as error:
             logger.info(
                 "the forward changed since it was listed; not expiring it",
@@ -62,12 +64,6 @@ def expire_forwards(
             reasons[rule.number] = str(error) if isinstance(error, (RefusedError, ChangeFailedError)) else ""
             continue
         done["removed"].append(rule.number)
-        if result.changed:
-            _post(
-                client,
-                settings,
-                f":alarm_clock: The forward on *{rule.number}* expired. " + views.change_text(result, ACTOR),
-            )
     metrics.add_metric(name="ForwardsExpired", unit=MetricUnit.Count, value=len(done["removed"]))
     if done["failed"]:
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=len(done["failed"]))

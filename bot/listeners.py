@@ -69,16 +69,6 @@ def _user(body: dict[str, Any]) -> str:
     return str(body.get("user_id") or body.get("user", {}).get("id") or "")
 
 
-def _announce(client: WebClient, deps: BotDeps, result: ChangeResult, actor: str) -> None:
-    """Every change is told to ALERT_CHANNEL: the audit trail people actually read."""
-    if not result.changed or not deps.settings.alert_channel:
-        return
-    try:
-        client.chat_postMessage(channel=deps.settings.alert_channel, text=views.change_text(result, actor))
-    except SlackApiError as error:
-        log.error("could not announce the change in %s: %s", deps.settings.alert_channel, error)
-
-
 def _check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
     """Checks that need no AWS call, so a typo is answered at once."""
     try:
@@ -190,16 +180,12 @@ def register(app: App, deps: BotDeps) -> None:
                     ring_timeout=parsed.ring_timeout,
                     expires_in=parsed.expires_in,
                 )
-                result, message = _apply(deps, user, lambda s: s.set_forward(request, actor=user))
+                _, message = _apply(deps, user, lambda s: s.set_forward(request, actor=user))
                 respond(text=message, replace_original=True)
-                if result:
-                    _announce(client, deps, result, user)
             elif isinstance(parsed, RemoveForward):
                 number = parsed.number
-                result, message = _apply(deps, user, lambda s: s.remove_forward(number, actor=user))
+                _, message = _apply(deps, user, lambda s: s.remove_forward(number, actor=user))
                 respond(text=message, replace_original=True)
-                if result:
-                    _announce(client, deps, result, user)
             elif isinstance(parsed, ListForwards):
                 rules = deps.service().list_forwards()
                 respond(
@@ -387,7 +373,6 @@ def register(app: App, deps: BotDeps) -> None:
         result, message = _apply(deps, user, lambda s: s.set_forward(request, actor=user))
         _tell(client, user, form.channel_id, message)
         if result:
-            _announce(client, deps, result, user)
             _publish_home(client, user)
 
     def _expiry_from_form(form: views.ModalInput) -> str | None:
@@ -455,11 +440,9 @@ def register(app: App, deps: BotDeps) -> None:
     def remove_from_button(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         user = _user(body)
         number = str(action.get("value", ""))
-        result, message = _apply(deps, user, lambda s: s.remove_forward(number, actor=user))
+        _, message = _apply(deps, user, lambda s: s.remove_forward(number, actor=user))
         channel = str(body.get("channel", {}).get("id", "")) if body.get("channel") else ""
         _tell(client, user, channel, message)
-        if result:
-            _announce(client, deps, result, user)
         if body.get("view", {}).get("type") == "home":
             _publish_home(client, user)
 

@@ -1,8 +1,16 @@
-"""Channel alerts on call events (``bot.notifier.handler``, fed by the table's DynamoDB stream).
+"""Channel alerts on call events and routing changes (``bot.notifier.handler``, fed by the table's
+DynamoDB stream).
 
 The event-source mapping (``template.yaml`` → ``NotifierCallEvents``) filters the stream down to
-INSERTs of ``kind = call_event`` items; this handler checks again (DESIGN §2: the filter is a cost
-saving, not the only guard) and skips anything else as a success.
+INSERTs of ``kind = call_event`` and ``kind = rule_history`` items; this handler checks again
+(DESIGN §2: the filter is a cost saving, not the only guard) and skips anything else as a success.
+
+**Every routing change is announced here, once.** The rule-history item is written in the same
+transaction as the rule change, whichever surface made it (Slack, the form, App Home, alert
+buttons, the CLI, the expiry job), so announcing from the stream means no surface can forget to,
+and a change that was not stored is never announced. The text is
+:func:`bot.views.history_text` (who, what, when), a plain channel message outside alert threads.
+The rollback of a failed change is announced as such ("did not take effect"): see docs/alerts.md.
 
 **Nothing lost.** Records are processed with Powertools' ``BatchProcessor`` and failures are
 reported per record (``batchItemFailures``): a record whose alert could not be posted — Slack
@@ -12,10 +20,10 @@ lands in the SQS on-failure destination. It is never acknowledged without a post
 
 **Nothing doubled.** A failed record makes the mapping re-deliver it *and the records after it*, so
 redelivery is normal. Each alert goes through Powertools Idempotency keyed on the event's
-``event_id``, stored in the shared table (``pk = IDEMPOTENCY#notifier``, ``sk`` = the hashed key,
-``ttl``). That is claim-before-post: an ``INPROGRESS`` record is written first, with a lease that
-ends when the invocation's time runs out, then the post, then ``COMPLETED`` with the message's
-``ts``. Crash windows, and why this order:
+``event_id`` (an announcement: its history item's ``pk`` and ``sk``), stored in the shared table
+(``pk = IDEMPOTENCY#notifier``, ``sk`` = the hashed key, ``ttl``). That is claim-before-post: an
+``INPROGRESS`` record is written first, with a lease that ends when the invocation's time runs
+out, then the post, then ``COMPLETED`` with the message's ``ts``. Crash windows, and why this order:
 
 * crash or failure *before* the post → the claim is deleted (exception) or its lease runs out
   (timeout, crash) → the retry posts. Nothing lost.
@@ -65,10 +73,11 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot import alerts
+from bot import alerts, views
 from bot.alerts import Alert, MalformedEventError
 from bot.config import slack_credentials
 from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
+from switchboard.adapters.dynamodb import RULE_HISTORY_KIND, RuleChange, rule_change_from_item
 from switchboard.settings import load
 
 CALL_EVENT_KIND = "call_event"
@@ -348,6 +357,12 @@ class Notifier:
             return self._open_thread(claimed, alert)
         raise RetryLaterError(f"the thread anchor for {alert.dialed} keeps changing")
 
+    def announce(self, change: RuleChange) -> dict[str, str]:
+        """Post the announcement of one routing change as a channel message (never in a thread)."""
+        ts = self._post(alerts.Rendered(views.history_text(change), []))
+        metrics.add_metric(name="ChangesAnnounced", unit=MetricUnit.Count, value=1)
+        return {"channel": self._channel, "ts": ts, "thread_ts": ""}
+
     def _open_thread(self, claimed: Anchor, alert: Alert) -> dict[str, str]:
         try:
             ts = self._post(alerts.render(alert))
@@ -388,7 +403,9 @@ class Notifier:
         return {"channel": anchor.channel, "ts": ts, "thread_ts": anchor.ts}
 
     def _post(self, rendered: alerts.Rendered, thread_ts: str | None = None) -> str:
-        kwargs: dict[str, Any] = {"channel": self._channel, "text": rendered.text, "blocks": rendered.blocks}
+        kwargs: dict[str, Any] = {"channel": self._channel, "text": rendered.text}
+        if rendered.blocks:
+            kwargs["blocks"] = rendered.blocks
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         try:
@@ -427,24 +444,48 @@ def _slack_error(error: SlackApiError) -> str:
 # -- stream records ------------------------------------------------------------------------------
 
 
-def is_call_event(record: dict[str, Any]) -> bool:
-    """The event-source mapping's filter, again: an INSERT of a ``kind = call_event`` item."""
+def inserted_kind(record: dict[str, Any]) -> str:
+    """The ``kind`` of the item an INSERT record carries; ``""`` for anything else."""
     if record.get("eventName") != "INSERT":
-        return False
+        return ""
     image = (record.get("dynamodb") or {}).get("NewImage") or {}
     kind = image.get("kind") if isinstance(image, dict) else None
-    return isinstance(kind, dict) and kind.get("S") == CALL_EVENT_KIND
+    return str(kind.get("S") or "") if isinstance(kind, dict) else ""
+
+
+def is_call_event(record: dict[str, Any]) -> bool:
+    """The event-source mapping's filter, again: an INSERT of a ``kind = call_event`` item."""
+    return inserted_kind(record) == CALL_EVENT_KIND
+
+
+def _new_image(record: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return decode_item(record["dynamodb"]["NewImage"])
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        raise MalformedEventError(f"unreadable NewImage: {error!r}") from error
 
 
 def alert_from_record(record: dict[str, Any]) -> Alert | None:
     """The alert a stream record asks for; ``None`` for records that are not call events."""
     if not is_call_event(record):
         return None
+    return Alert.from_item(_new_image(record))
+
+
+def change_from_record(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The rule-history item an INSERT record carries (checked to be readable), ``None`` otherwise.
+
+    The item comes back decoded and with ``event_id`` = its ``pk`` and ``sk``, which name the change
+    uniquely (the version is in the ``sk``): the idempotency key of its announcement.
+    """
+    if inserted_kind(record) != RULE_HISTORY_KIND:
+        return None
+    item = _new_image(record)
     try:
-        item = decode_item(record["dynamodb"]["NewImage"])
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        raise MalformedEventError(f"unreadable NewImage: {error!r}") from error
-    return Alert.from_item(item)
+        rule_change_from_item(item)
+    except ValueError as error:
+        raise MalformedEventError(str(error)) from error
+    return {**item, "event_id": f"{item.get('pk')}|{item.get('sk')}"}
 
 
 # -- composition root (once per container) ----------------------------------------------------------
@@ -486,21 +527,43 @@ deliver: Callable[..., dict[str, str]] = idempotent_function(
 )
 
 
+def _announce_change(change: dict[str, Any]) -> dict[str, str]:
+    return notifier.announce(rule_change_from_item(change))
+
+
+# Announce one change, at most once per history item (same idempotency store, its own key prefix).
+announce: Callable[..., dict[str, str]] = idempotent_function(
+    _announce_change,
+    data_keyword_argument="change",
+    persistence_store=persistence,
+    config=idempotency,
+    key_prefix="switchboard.notifier.change",
+)
+
+
 def record_handler(record: DynamoDBRecord) -> None:
     raw: dict[str, Any] = record.raw_event
     sequence = (raw.get("dynamodb") or {}).get("SequenceNumber", "")
     try:
         alert = alert_from_record(raw)
+        change = change_from_record(raw) if alert is None else None
     except MalformedEventError as error:
         metrics.add_metric(name="AlertMalformedEvents", unit=MetricUnit.Count, value=1)
         keys = (raw.get("dynamodb") or {}).get("Keys")
-        logger.error("malformed call event; reported as failed", extra={"reason": str(error), "keys": keys})
+        logger.error("malformed stream item; reported as failed", extra={"reason": str(error), "keys": keys})
         raise
-    if alert is None:
-        return  # not a call event: nothing to say, and nothing to retry
-    logger.append_keys(event_id=alert.event_id, sequence_number=sequence)
+    if alert is not None:
+        event_id = alert.event_id
+    elif change is not None:
+        event_id = str(change["event_id"])
+    else:
+        return  # neither a call event nor a rule change: nothing to say, and nothing to retry
+    logger.append_keys(event_id=event_id, sequence_number=sequence)
     try:
-        deliver(alert=alert.to_dict())
+        if alert is not None:
+            deliver(alert=alert.to_dict())
+        else:
+            announce(change=change)
     finally:
         logger.remove_keys(["event_id", "sequence_number"])
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.alerts import escape, mask_number
+from bot.alerts import escape, mask_number, when
 from bot.commands import parse_seconds
+from switchboard.adapters.dynamodb import RuleChange
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import (
@@ -27,6 +28,7 @@ from switchboard.domain.rules import (
 )
 from switchboard.service import ChangeResult
 
+EXPIRY_ACTOR = "expiry"  # the history actor of the expiry job (bot/expiry.py)
 MODAL_CALLBACK = "forward_modal"
 TRANSFER_CALLBACK = "transfer_modal"
 TRANSFER_ACTION = "transfer_call"
@@ -545,6 +547,35 @@ def expiry_failures_text(reasons: dict[str, str]) -> str:
             "run.",
             *lines,
         ]
+    )
+
+
+def history_text(change: RuleChange) -> str:
+    """The channel announcement of a rule-history item (every surface's change, from the stream).
+
+    The wording is :func:`change_text`'s, with the time of the change. An expiry says it expired;
+    the rollback of a change whose routing failed says that change did not take effect.
+    """
+    at = f" ({when(change.at)})" if change.at else ""
+    if change.is_undo:
+        return _undo_text(change) + at
+    result = ChangeResult(change.action, change.number, change.old, change.new, changed=True)
+    text = change_text(result, change.actor) + at
+    if change.action == "remove" and change.actor == EXPIRY_ACTOR:
+        return f":alarm_clock: The forward on *{escape(change.number)}* expired. " + text
+    return text
+
+
+def _undo_text(change: RuleChange) -> str:
+    # The rollback restores the rule from before the failed change: ``new`` is that rule again.
+    now = (
+        f"it forwards → {_destinations(change.new.destinations)} as before"
+        if change.new is not None
+        else "it has no forward, as before"
+    )
+    return (
+        f":warning: {_who(change.by)}'s change to *{escape(change.number)}* did not take effect: routing the "
+        f"number failed, so the change was undone and {now}"
     )
 
 

@@ -9,18 +9,21 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from switchboard.local.pstn_schema import response_errors
-
-if TYPE_CHECKING:
-    from switchboard.local.stack import LocalStack
 
 EVENTS = Path(__file__).parent / "events"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_switchboard(stack: LocalStack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+class HasEnv(Protocol):
+    """A local stack, or anything else that says which environment points at it."""
+
+    def env(self) -> dict[str, str]: ...
+
+
+def run_switchboard(stack: HasEnv, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m switchboard.cli *args`` in a fresh process pointed at ``stack`` (and ``env``),
     as a person would run it in another shell: none of this process's AWS settings leak in."""
     environment = {

@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,9 @@ from switchboard.ports import ConflictError, StorageError
 
 RULE_SK = "RULE"
 CHANGE_SK = "CHANGE"
+RULE_HISTORY_KIND = "rule_history"
+# ForwardingService records the rollback of a failed change under "<actor> (undo)".
+UNDO_SUFFIX = " (undo)"
 RULES_INDEX = "gsi1"
 CALL_RECORD_DAYS = 90
 CALL_EVENT_DAYS = 30
@@ -142,6 +146,50 @@ def _rule_snapshot(rule: ForwardRule | None) -> dict[str, Any] | None:
     for key in ("pk", "sk", "kind", "gsi1pk", "gsi1sk", "ttl"):
         snapshot.pop(key, None)
     return {k: v for k, v in snapshot.items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    """One rule-history item: who changed which number's forward, when, from what to what.
+
+    ``old`` is the rule before the change, ``new`` the rule after it (``None`` for a removal).
+    """
+
+    number: str
+    action: str  # "set" | "remove"
+    actor: str
+    at: str
+    old: ForwardRule | None
+    new: ForwardRule | None
+
+    @property
+    def is_undo(self) -> bool:
+        """Written by the rollback of a change whose routing step failed."""
+        return self.actor.endswith(UNDO_SUFFIX)
+
+    @property
+    def by(self) -> str:
+        """Who made the change (for an undo: who made the change that was undone)."""
+        return self.actor.removesuffix(UNDO_SUFFIX)
+
+
+def rule_change_from_item(item: dict[str, Any]) -> RuleChange:
+    """The :class:`RuleChange` in a decoded history item; ``ValueError`` if it is not one."""
+    try:
+        action = str(item["action"])
+        if action not in ("set", "remove"):
+            raise ValueError(f"unknown history action {action!r}")
+        old, new = item.get("old"), item.get("new")
+        return RuleChange(
+            number=str(item["number"]),
+            action=action,
+            actor=str(item.get("actor") or "someone"),
+            at=str(item.get("at") or ""),
+            old=rule_from_item(old) if isinstance(old, dict) else None,
+            new=rule_from_item(new) if isinstance(new, dict) else None,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not a rule-history item: {error!r}") from error
 
 
 def _now_iso() -> str:
@@ -355,7 +403,7 @@ class DynamoForwardRepository:
                 {
                     "pk": f"NUMBER#{number}",
                     "sk": f"HISTORY#{at}#{version:08d}",
-                    "kind": "rule_history",
+                    "kind": RULE_HISTORY_KIND,
                     "number": number,
                     "action": action,
                     "actor": actor,

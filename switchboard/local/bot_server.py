@@ -22,7 +22,7 @@ import dataclasses
 import json
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -74,7 +74,10 @@ class BotServer(LocalHttpServer):
 
     ``lambdas`` provides the invocation context (function ``function``), so lazy re-invocations land
     on that endpoint. ``port=0`` picks a free port. ``slack``, when given, enables the ``/_local/``
-    console endpoints. Use as a context manager or :meth:`start` / :meth:`stop`.
+    console endpoints. ``settle``, when given, is called once the bot is idle, before the activity
+    is read: the stack's stream pump drains there, so the channel announcements of the changes just
+    made (posted by ``bot.notifier`` from the table's stream) belong to the command that made them.
+    Use as a context manager or :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -87,8 +90,10 @@ class BotServer(LocalHttpServer):
         port: int = 0,
         path: str = DEFAULT_PATH,
         slack: SlackStandIn | None = None,
+        settle: Callable[[float], None] | None = None,
     ) -> None:
         self.handler = handler
+        self.settle = settle
         self.lambdas = lambdas
         self.function = function
         self.host = host
@@ -104,7 +109,15 @@ class BotServer(LocalHttpServer):
 
         if stack.bot_handler is None or stack.lambdas is None:
             raise RuntimeError("the stack has no Slack side: start LocalStack(with_slack=True)")
-        return cls(stack.bot_handler, stack.lambdas, function=BOT_FUNCTION, port=port, slack=stack.slack)
+        pump = stack.pump
+        return cls(
+            stack.bot_handler,
+            stack.lambdas,
+            function=BOT_FUNCTION,
+            port=port,
+            slack=stack.slack,
+            settle=pump.drain if pump is not None else None,
+        )
 
     # ---------------------------------------------------------------- server
 
@@ -200,6 +213,8 @@ class BotServer(LocalHttpServer):
         idle = True
         try:
             invocations = self.lambdas.wait_idle(timeout=wait)
+            if self.settle is not None:
+                self.settle(max(wait, 1.0))
         except TimeoutError:
             idle = False
             invocations = self.lambdas.invocations

@@ -34,7 +34,7 @@ from switchboard.local.calls import (
 )
 from switchboard.local.pstn_simulator import LiveCall
 from switchboard.local.slack_console import LocalWorkspace, SlackConsole
-from switchboard.local.slack_standin import SlackStandIn, render_blocks
+from switchboard.local.slack_standin import SlackStandIn, mrkdwn, render_blocks
 from switchboard.local.stack import ALERTS_CHANNEL, LOCAL_USER, LocalStack
 
 OURS = "+12025550100"
@@ -238,6 +238,8 @@ def run_demo(color: bool | None = None) -> int:
             f"FORWARD_ADMINS={LOCAL_USER}."
         )
 
+        slack = stack.slack
+        assert slack is not None
         story.scene(1, "Set a forward with two destinations (follow-me)")
         product, connectors, rules = _routing(OURS)
         story.check(
@@ -245,11 +247,13 @@ def run_demo(color: bool | None = None) -> int:
             product == "VoiceConnector" and connectors == [stack.voice_connector_id] and not rules,
             f"{product} {connectors} {rules}",
         )
+        seen = _seen(slack)
         story.command(f"switchboard forward set {OURS} {FIRST} {SECOND}")
         result = service.set_forward(ForwardRequest(OURS, [FIRST, SECOND]), actor="demo")
         print("    " + result.message)
         for step in result.routing_steps:
             print(f"      routing: {step}")
+        _check_announced(story, stack, seen, f"demo forwarded *{OURS}* → {FIRST}, {SECOND}")
         stored = service.get_forward(OURS)
         story.check("the rule is stored", stored is not None and stored.destinations == (FIRST, SECOND))
         product, connectors, rules = _routing(OURS)
@@ -327,6 +331,7 @@ def run_demo(color: bool | None = None) -> int:
         )
 
         story.scene(5, "Refused forwards change nothing")
+        seen = _seen(slack)
         for bad, reason in (("+1 900 555 0100", "premium-rate"), ("911", "emergency"), (OURS, "itself")):
             story.command(f"switchboard forward set {OURS} '{bad}'")
             try:
@@ -338,13 +343,17 @@ def run_demo(color: bool | None = None) -> int:
             story.check(f"refused ({reason})", reason in refused, refused or "it was accepted")
         after = service.get_forward(OURS)
         story.check("the forward is unchanged", after is not None and after.destinations == (FIRST, SECOND))
+        _deliver_alerts(stack)
+        story.check("nothing is announced", not _announcements(slack, seen), str(_announcements(slack, seen)))
 
         story.scene(6, "Remove the forward: the number goes back to the voice connector")
+        seen = _seen(slack)
         story.command(f"switchboard forward remove {OURS}")
         removed = service.remove_forward(OURS, actor="demo")
         print("    " + removed.message)
         for step in removed.routing_steps:
             print(f"      routing: {step}")
+        _check_announced(story, stack, seen, f"demo removed the forward on *{OURS}*")
         product, connectors, rules = _routing(OURS)
         story.check("the rule is gone", service.get_forward(OURS) is None)
         story.check(
@@ -357,9 +366,9 @@ def run_demo(color: bool | None = None) -> int:
 
         _transfer_scenes(story, stack, service)
 
-        assert stack.slack is not None
+        _deliver_alerts(stack)  # the CLI's last change is announced before the Slack scenes look
         workspace = LocalWorkspace(bot.url, stack.env()["SLACK_SIGNING_SECRET"]).connect()
-        _slack_scenes(story, stack, stack.slack, workspace, service)
+        _slack_scenes(story, stack, slack, workspace, service)
 
     print()
     if story.failures:
@@ -394,7 +403,10 @@ def _transfer_scenes(story: Story, stack: LocalStack, service: Any) -> None:
     story.check(
         "the DNIS pair is in the pool, free", code == 0 and pair is not None and pair["free"], str(pair)
     )
+    assert stack.slack is not None
+    seen = _seen(stack.slack)
     code, _ = _cli(story, "forward", "set", ENTRY, "connect")
+    _check_announced(story, stack, seen, ":arrow_right_hook: cli:", f" forwarded *{ENTRY}*")
     rule = service.get_forward(ENTRY)
     product, _, rules = _routing(ENTRY)
     story.check(
@@ -540,7 +552,11 @@ def _transfer_scenes(story: Story, stack: LocalStack, service: Any) -> None:
         alert is not None and "transfer failed" in rendered.lower() and ENTRY in rendered,
         rendered or "no alert for this call",
     )
+    seen = _seen(stack.slack)
     code, _ = _cli(story, "forward", "remove", ENTRY)
+    _check_announced(
+        story, stack, seen, ":leftwards_arrow_with_hook: cli:", f" removed the forward on *{ENTRY}*"
+    )
     product, connectors, rules = _routing(ENTRY)
     story.check(
         f"{ENTRY} is back on the voice connector",
@@ -573,6 +589,21 @@ def _replies(slack: SlackStandIn) -> list[str]:
 def _seen(slack: SlackStandIn) -> set[str]:
     """The messages in the alert channel so far (their ts), to tell what a step adds."""
     return {str(m["ts"]) for m in slack.messages(ALERTS_CHANNEL)}
+
+
+def _check_announced(story: Story, stack: LocalStack, seen: set[str], *expected: str) -> None:
+    """The change just made is announced in the alert channel, once, by ``bot.notifier`` from the
+    rule-history item on the table's stream (whichever surface made it)."""
+    _deliver_alerts(stack)
+    assert stack.slack is not None
+    announced = _announcements(stack.slack, seen)
+    if announced:
+        story.transcript(f"#{ALERTS_CHANNEL}: " + " / ".join(mrkdwn(text) for text in announced))
+    story.check(
+        f"announced once in #{ALERTS_CHANNEL} (history item → stream → bot.notifier): who, what, when",
+        len(announced) == 1 and all(part in announced[0] for part in (*expected, "<!date^")),
+        str(announced),
+    )
 
 
 def _announcements(slack: SlackStandIn, seen: set[str]) -> list[str]:

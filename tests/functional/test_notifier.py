@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -48,7 +49,7 @@ from tests.functional.test_bot import (  # noqa: F401 - fixtures reused: one bot
     bot_session,
     stored,
 )
-from tests.helpers import CallDriver
+from tests.helpers import CallDriver, run_switchboard
 
 CALLER = "+13035550123"
 THIRD = "+12025550102"  # not in the bot's inventory: only used as a dialed number in events
@@ -169,7 +170,8 @@ class LogRecords(logging.Handler):
 
 
 def stream_records(dynamodb: Any) -> list[dict[str, Any]]:
-    """Every call-event record currently in the stream, in the Lambda event shape (no delivery)."""
+    """Every record in the stream that the mapping's filter lets through (call events and rule
+    history), in the Lambda event shape (no delivery)."""
     collected: list[dict[str, Any]] = []
     pump = StreamPump(
         TABLE, lambda event, context: collected.extend(event["Records"]), dynamodb_client=dynamodb
@@ -262,18 +264,19 @@ def test_a_call_through_the_sma_raises_one_alert(
     assert f"1. {FIRST} — no answer" in shown
     assert f"2. {SECOND} — no answer" in shown
     assert "call `tx-sma-alert`" in shown
-    assert len(posts(bot)) == 1
+    assert len(posts(bot)) == 2  # the alert, and the announcement of the forward set above
+    assert len(announcements(bot)) == 1
 
 
-def test_items_that_are_not_call_events_are_ignored(
-    notifier: Any, pump: StreamPump, bot: Bot, dynamodb: Any
+def test_items_that_are_not_call_events_or_rule_changes_are_ignored(
+    notifier: Any, bot: Bot, dynamodb: Any
 ) -> None:
     repo = DynamoForwardRepository(dynamodb, TABLE)
     rule = repo.save(ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN)  # rule + history
     repo.delete(OURS, expected_version=rule.version, actor=ADMIN)  # REMOVE + history
-    pump.drain()
-    assert pump.filtered >= 4
-    assert list(pump.invocations) == []  # nothing delivered
+    passed = [r["dynamodb"]["Keys"]["sk"]["S"] for r in stream_records(dynamodb)]
+    assert len(passed) == 2  # the rule's INSERT and REMOVE are filtered out
+    assert all(sk.startswith("HISTORY#") for sk in passed)
 
     # The handler checks too: the filter is a cost saving, not the only guard.
     failed_call(dynamodb, "tx-modified")
@@ -485,6 +488,9 @@ def test_the_deployed_mapping_filters_retries_and_keeps_failures() -> None:
     assert not config.accepts(
         {"eventName": "INSERT", "dynamodb": {"NewImage": {"kind": {"S": "forward_rule"}}}}
     )
+    history = {"eventName": "INSERT", "dynamodb": {"NewImage": {"kind": {"S": "rule_history"}}}}
+    assert config.accepts(history)  # routing changes are announced from the stream
+    assert not config.accepts({**history, "eventName": "REMOVE"})  # its TTL deletion is not a change
     assert not config.accepts(
         {"eventName": "REMOVE", "dynamodb": {"OldImage": {"kind": {"S": "call_event"}}}}
     )
@@ -717,3 +723,147 @@ def test_try_another_destination_prefills_without_the_failed_ones_and_applies(
     assert rule.destinations == ("+13125550177",)
     told = [c.args for c in bot.slack.calls_to("chat.postEphemeral")]
     assert any(t["channel"] == ALERTS and f"Updated {OURS} → +13125550177" in t["text"] for t in told)
+
+
+# -- routing-change announcements (rule-history items on the stream) -------------------------------
+
+
+class _BotSessionStack:
+    """What :func:`run_switchboard` needs of a stack: the environment pointing at this session's
+    moto, Chime SDK Voice emulator and table (the CLI is the operator's: no Slack settings)."""
+
+    def env(self) -> dict[str, str]:
+        prefixes = ("AWS_", "TABLE_NAME", "SIP_", "VOICE_")
+        return {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
+
+
+def announcements(bot: Bot) -> list[str]:
+    """Channel messages in the alert channel that are not call alerts: the change announcements."""
+    return [
+        str(m["text"]) for m in bot.slack.messages(ALERTS) if not m.get("blocks") and not m.get("thread_ts")
+    ]
+
+
+def history_records(dynamodb: Any) -> list[dict[str, Any]]:
+    return [r for r in stream_records(dynamodb) if r["dynamodb"]["Keys"]["sk"]["S"].startswith("HISTORY#")]
+
+
+def test_a_cli_change_is_announced_once_in_the_channel(
+    notifier: Any, pump: StreamPump, bot: Bot, dynamodb: Any
+) -> None:
+    done = run_switchboard(_BotSessionStack(), "forward", "set", OURS, FIRST, SECOND)
+    assert done.returncode == 0, done.stderr
+    assert bot.slack.messages(ALERTS) == []  # the CLI itself talks to no Slack
+    pump.drain()
+
+    (announced,) = announcements(bot)
+    assert announced.startswith(":arrow_right_hook: cli:")
+    assert f" forwarded *{OURS}* → {FIRST}, {SECOND} — greeting loop" in announced
+    assert "<!date^" in announced  # when, in each reader's time zone
+    assert len(posts(bot)) == 1
+
+    # The mapping delivers it again (a retry after a later record failed): nothing more is posted.
+    (record,) = history_records(dynamodb)
+    assert notifier.handler({"Records": [record]}, bot.lambdas.context(NOTIFIER)) == {"batchItemFailures": []}
+    assert len(posts(bot)) == 1
+
+    removed = run_switchboard(_BotSessionStack(), "forward", "remove", OURS)
+    assert removed.returncode == 0, removed.stderr
+    pump.drain()
+    assert len(announcements(bot)) == 2
+    assert f" removed the forward on *{OURS}* (was → {FIRST}, {SECOND})" in announcements(bot)[1]
+
+
+def test_a_slack_outage_fails_the_announcement_and_the_retry_posts_it_once(
+    notifier: Any, pump: StreamPump, bot: Bot, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor="cli:ops"
+    )
+    (record,) = history_records(dynamodb)
+    monkeypatch.setattr(notifier.client, "base_url", "http://127.0.0.1:9/api/")  # Slack unreachable
+
+    response = notifier.handler({"Records": [record]}, bot.lambdas.context(NOTIFIER))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]}
+    assert announcements(bot) == []
+    monkeypatch.undo()
+    pump.drain()  # the mapping's retry
+    assert [m.split(" — ")[0] for m in announcements(bot)] == [
+        f":arrow_right_hook: cli:ops forwarded *{OURS}* → {FIRST}"
+    ]
+    assert notifier.handler({"Records": [record]}, bot.lambdas.context(NOTIFIER)) == {"batchItemFailures": []}
+    assert len(posts(bot)) == 1
+
+
+def test_an_announcement_refused_by_slack_is_retried_by_the_mapping(
+    pump: StreamPump, bot: Bot, dynamodb: Any
+) -> None:
+    bot.slack.fail_next("chat.postMessage", "internal_error", status=503)
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN
+    )
+    pump.drain()
+    assert [len(i.failed) for i in pump.invocations] == [1, 0]
+    assert len(announcements(bot)) == 1
+
+
+def test_every_slack_surface_is_announced_once_from_the_stream(
+    buttons: Bot, pump: StreamPump, dynamodb: Any
+) -> None:
+    bot = buttons
+    bot.command(f"{OURS} to {FIRST}, {SECOND}")  # the slash command
+    bot.settle()
+    assert bot.slack.messages(ALERTS) == []  # not posted by the bot: by the notifier, from the stream
+    message = posted_alert(bot, pump, dynamodb)
+    press(bot, message, "alert_remove_forward")  # an alert button, in the alert channel
+    bot.settle()
+    pump.drain()
+
+    said = announcements(bot)
+    assert len(said) == 2
+    assert f"<@{ADMIN}> forwarded *{OURS}* → {FIRST}, {SECOND}" in said[0]
+    assert f"<@{ADMIN}> removed the forward on *{OURS}*" in said[1]
+    (reply,) = replies_to(bot, message["ts"])  # and the alert's thread hears it from the button
+    assert f"<@{ADMIN}> removed the forward on *{OURS}*" in reply["text"]
+
+
+def test_an_expired_forward_is_announced_as_expired(bot: Bot, pump: StreamPump, dynamodb: Any) -> None:
+    from bot.expiry import handler as expiry_job
+
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=OURS, destinations=(FIRST,), expires_at=int(time.time()) - 60), actor=ADMIN
+    )
+    pump.drain()
+    assert expiry_job({}, bot.lambdas.context("switchboard-expiry"))["removed"] == [OURS]
+    pump.drain()
+
+    set_by_admin, expired = announcements(bot)
+    assert f"<@{ADMIN}> forwarded *{OURS}*" in set_by_admin
+    assert expired.startswith(f":alarm_clock: The forward on *{OURS}* expired. ")
+    assert "expiry removed the forward" in expired
+
+
+def test_a_change_undone_after_a_routing_failure_is_announced_as_not_taken_effect(
+    pump: StreamPump, bot: Bot, dynamodb: Any
+) -> None:
+    from switchboard.policy import DestinationPolicy
+    from switchboard.ports import RoutingError
+    from switchboard.service import ChangeFailedError, ForwardingService, ForwardRequest
+    from tests.fakes import MemoryRouting, StaticInventory
+
+    routing = MemoryRouting()
+    service = ForwardingService(
+        DynamoForwardRepository(dynamodb, TABLE), routing, StaticInventory(OURS), DestinationPolicy()
+    )
+    service.set_forward(ForwardRequest(OURS, [FIRST]), actor=ADMIN)
+    routing.fail["sma"] = RoutingError("the SIP rule could not be updated")
+    with pytest.raises(ChangeFailedError):
+        service.set_forward(ForwardRequest(OURS, [SECOND]), actor=ADMIN)
+    pump.drain()
+
+    first, failed, undone = announcements(bot)
+    assert f"<@{ADMIN}> forwarded *{OURS}* → {FIRST}" in first
+    assert f"<@{ADMIN}> forwarded *{OURS}* → {SECOND} (was: {FIRST})" in failed
+    assert undone.startswith(f":warning: <@{ADMIN}>'s change to *{OURS}* did not take effect")
+    assert f"it forwards → {FIRST} as before" in undone

@@ -109,7 +109,8 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
     assert "Removed the forward" not in kept
     assert f"✅ Removed the forward on {OTHER}; calls go to the voice connector again." in removed
     assert f"@U0LOCALUSER removed the forward on *{OTHER}*" in removed
-    republished = removed.split("[App Home of @U0LOCALUSER]")[1]
+    # The channel's announcement (from the table's stream) comes after the republished App Home.
+    republished = removed.split("[App Home of @U0LOCALUSER]")[1].split("[#C0ALERTS]")[0]
     assert OURS in republished
     assert OTHER not in republished.replace(f"Remove ({OTHER})", "")
 

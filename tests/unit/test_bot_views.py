@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from bot import views
+from switchboard.adapters.dynamodb import _rule_snapshot, rule_change_from_item
 from switchboard.domain.events import LiveCall, LiveCallEntry
 from switchboard.domain.rules import CallerIdMode, ForwardRule, GreetingMode
 from switchboard.local.slack_requests import view_state
@@ -129,3 +132,64 @@ def test_caller_numbers_are_masked_in_every_call_line() -> None:
     for text in (status, live):
         assert "3035550123" not in text
         assert "+1303" in text
+
+
+# -- announcements of rule-history items (posted by bot.notifier from the table's stream) ---------
+
+AT = "2026-11-23T09:00:00.123Z"
+
+
+def history_item(action: str, actor: str, old: ForwardRule | None, new: ForwardRule | None) -> dict[str, Any]:
+    return {
+        "pk": f"NUMBER#{OURS}",
+        "sk": f"HISTORY#{AT}#00000004",
+        "kind": "rule_history",
+        "number": OURS,
+        "action": action,
+        "actor": actor,
+        "at": AT,
+        "old": _rule_snapshot(old),
+        "new": _rule_snapshot(new),
+    }
+
+
+def test_a_history_item_is_announced_like_the_change_with_its_time() -> None:
+    old = RULE.with_changes(destinations=(SECOND,))
+    change = rule_change_from_item(history_item("set", "U0ADMIN", old, RULE))
+    text = views.history_text(change)
+    assert text.startswith(views.change_text(ChangeResult("set", OURS, old, RULE, changed=True), "U0ADMIN"))
+    epoch = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp())
+    assert text.endswith(f"(<!date^{epoch}^{{date_short_pretty}} at {{time_secs}}|2026-11-23 09:00:00 UTC>)")
+
+
+def test_a_cli_removal_names_the_operator_escaped() -> None:
+    change = rule_change_from_item(history_item("remove", "cli:<!channel>", RULE, None))
+    text = views.history_text(change)
+    assert text.startswith(
+        f":leftwards_arrow_with_hook: cli:&lt;!channel&gt; removed the forward on *{OURS}*"
+    )
+    assert "<!channel>" not in text
+
+
+def test_an_expiry_says_it_expired() -> None:
+    text = views.history_text(rule_change_from_item(history_item("remove", "expiry", RULE, None)))
+    assert text.startswith(f":alarm_clock: The forward on *{OURS}* expired. ")
+    assert "expiry removed the forward" in text
+
+
+def test_the_undo_of_a_failed_change_says_the_change_did_not_take_effect() -> None:
+    old = RULE.with_changes(destinations=(SECOND,))
+    # Editing old → RULE failed to route: the rollback saved ``old`` again, replacing RULE.
+    undo_edit = views.history_text(rule_change_from_item(history_item("set", "U0ADMIN (undo)", RULE, old)))
+    assert undo_edit.startswith(f":warning: <@U0ADMIN>'s change to *{OURS}* did not take effect")
+    assert f"it forwards → {SECOND} as before" in undo_edit
+    # A new forward failed to route: the rollback deleted it.
+    undo_new = views.history_text(rule_change_from_item(history_item("remove", "cli:ops (undo)", RULE, None)))
+    assert undo_new.startswith(f":warning: cli:ops's change to *{OURS}* did not take effect")
+    assert "it has no forward, as before" in undo_new
+
+
+def test_an_unreadable_history_item_is_refused() -> None:
+    for broken in ({"number": OURS}, {**history_item("set", "U0A", None, RULE), "action": "rename"}):
+        with pytest.raises(ValueError, match="not a rule-history item"):
+            rule_change_from_item(broken)
