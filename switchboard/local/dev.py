@@ -13,17 +13,20 @@ picks how Slack reaches the bot (:func:`choose_mode`):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from slack_bolt.lazy_listener import LazyListenerRunner, ThreadLazyListenerRunner
 from slack_bolt.request import BoltRequest
 
+from switchboard.local.console_output import background_output_to
 from switchboard.local.private_state import state_file
 from switchboard.local.stack import (
     ALERTS_CHANNEL,
@@ -202,17 +205,26 @@ def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
 
 
 def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
-    from switchboard.cli import wait_for_interrupt
-    from switchboard.local.bot_server import BotServer
-
     mode = choose_mode(os.environ, interactive=sys.stdin.isatty() and not quiet, console=console)
-    if mode.kind == "console":
-        # The bot's JSON logs are for CloudWatch; the console shows what a Slack user would see.
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     # Checked before anything starts: an unsafe state directory is refused, not written into, and
     # a second stack of this user is refused rather than taking over the first one's state file.
     state_path = state_file(create_dir=True)
     claim_state_file(state_path)
+    # At the console, the bot's and notifier's logs and metrics (for CloudWatch) go to a log file
+    # next to the state file; the terminal shows what a Slack user would see.
+    log_path = state_path.with_name("dev.log") if mode.kind == "console" else None
+    routed = background_output_to(log_path) if log_path else contextlib.nullcontext()
+    try:
+        with routed:
+            return _serve(state_path, mode, quiet, bot_port, log_path)
+    finally:
+        release_state_file(state_path)
+
+
+def _serve(state_path: Path, mode: DevMode, quiet: bool, bot_port: int, log_path: Path | None) -> int:
+    from switchboard.cli import wait_for_interrupt
+    from switchboard.local.bot_server import BotServer
+
     stack = LocalStack(with_slack=True, real_slack=mode.kind == "socket")
     server: BotServer | None = None
     try:
@@ -225,6 +237,8 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
                 print(_exports(stack.env()), flush=True)
             else:
                 print(_banner(stack, server.url, mode), flush=True)
+            if log_path is not None:
+                print(f"The stack's logs and metrics go to {log_path}.", flush=True)
             if mode.kind == "socket":
                 return run_socket_mode(os.environ["SLACK_APP_TOKEN"].strip(), wait_for_interrupt, quiet)
             if mode.kind == "console":
@@ -234,7 +248,6 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
             wait_for_interrupt()
             return 0
     finally:
-        release_state_file(state_path)
         if server is not None:
             server.stop()
         stack.stop()

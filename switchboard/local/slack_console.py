@@ -28,6 +28,7 @@ import itertools
 import json
 import re
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -51,6 +52,8 @@ from switchboard.local.slack_standin import RESPONSE_URL, RecordedCall, render, 
 from switchboard.local.stack import LOCAL_USER, OPERATIONS_CHANNEL
 
 Writer = Callable[[str], None]
+# Reads one line after showing a prompt (``input`` with readline at a terminal); EOFError at the end.
+Reader = Callable[[str], str]
 JSON = dict[str, Any]
 
 ACK_DEADLINE = 3.0  # seconds Slack waits for an acknowledgement before showing the user an error
@@ -287,8 +290,15 @@ class SlackConsole:
         user: str = LOCAL_USER,
         channel: str = OPERATIONS_CHANNEL,
         echo: bool = False,
+        reader: Reader | None = None,
     ) -> None:
         self.workspace = workspace
+        # At a terminal, the line editor shows the prompt itself: it must know it, or Enter on an
+        # empty line does not start a new one and prompts pile up on one line.
+        self._reader = reader
+        self._prompt = ""
+        # Held while a command runs, so the alert watcher never takes the activity meant for it.
+        self.busy = threading.Lock()
         self.user = user
         self.channel = channel
         self.echo = echo
@@ -308,8 +318,9 @@ class SlackConsole:
             line = self._read(f"{self.user}> ")
             if line is None:
                 return 0
-            if not self.execute(line):
-                return 0
+            with self.busy:
+                if not self.execute(line):
+                    return 0
 
     def execute(self, line: str) -> bool:
         """Run one command line; False when the user asked to quit."""
@@ -625,6 +636,15 @@ class SlackConsole:
     def _read(self, prompt: str) -> str | None:
         """The next line, after ``prompt``. A script (``echo``) is read first and echoed after the
         prompt, so its transcript reads as typed and does not end with a prompt nobody answered."""
+        if self._reader is not None:
+            self._prompt = prompt
+            try:
+                return self._reader(prompt)
+            except EOFError:
+                self._write("\n")  # Ctrl-D leaves the cursor after the prompt
+                return None
+            finally:
+                self._prompt = ""
         if not self.echo:
             self._write(prompt)
         try:
@@ -636,6 +656,28 @@ class SlackConsole:
         if self.echo:
             self._write(f"{prompt}{line}\n")
         return line
+
+    def show_arrivals(self) -> bool:
+        """Show what arrived while the user was not running a command (the notifier's alerts).
+
+        Called by the alert watcher; does nothing while a command runs (its own output comes with
+        it). The lines go above the prompt, and the prompt and what was typed so far are put back.
+        """
+        if not self.busy.acquire(blocking=False):
+            return False
+        try:
+            activity = self.workspace.activity(wait=0)
+            calls = [call for call in activity.calls if not (call.method in _UNSEEN and call.ok)]
+            if not calls:
+                return False
+            typed = _line_buffer()
+            self._write("\r\x1b[K")  # the prompt line is redrawn below what arrived
+            for call in calls:
+                self._show_call(call)
+            self._write(self._prompt + typed)
+            return True
+        finally:
+            self.busy.release()
 
     def _say(self, text: str) -> None:
         self._write(_EMOJI_CODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text) + "\n")
@@ -728,13 +770,41 @@ def _interpret(element: Mapping[str, Any], answer: str) -> tuple[Any, str]:
 # Entry points
 
 
-def terminal_lines() -> Iterator[str]:
-    """Lines typed at the terminal (with line editing), until Ctrl-D."""
+def terminal_reader() -> Reader:
+    """``input`` with line editing and history (readline, where the platform has it)."""
     with contextlib.suppress(ImportError):  # not on every platform
         import readline  # noqa: F401 - line editing and history for input()
+    return input
+
+
+def _line_buffer() -> str:
+    """What the user has typed on the current line so far (empty without readline)."""
+    try:
+        import readline
+    except ImportError:
+        return ""
+    return readline.get_line_buffer()
+
+
+def watch_for_arrivals(console: SlackConsole, stop: threading.Event, every: float = 1.0) -> threading.Thread:
+    """Show alerts as they arrive, not only after the next command (a daemon thread)."""
+
+    def watch() -> None:
+        while not stop.wait(every):
+            with contextlib.suppress(ConsoleError):
+                console.show_arrivals()
+
+    thread = threading.Thread(target=watch, name="slack-console-arrivals", daemon=True)
+    thread.start()
+    return thread
+
+
+def terminal_lines() -> Iterator[str]:
+    """Lines typed at the terminal (with line editing), until Ctrl-D."""
+    read = terminal_reader()
     while True:
         try:
-            yield input()
+            yield read("")
         except EOFError:
             return
 
@@ -756,17 +826,32 @@ def run_console(workspace: LocalWorkspace, user: str = LOCAL_USER, write: Writer
     out = write or _stdout
     out(console_banner(workspace, user))
     interactive = sys.stdin.isatty()
-    console = SlackConsole(workspace, stdin_lines(), out, user=user, echo=not interactive)
+    console = SlackConsole(
+        workspace,
+        stdin_lines(),
+        out,
+        user=user,
+        echo=not interactive,
+        reader=terminal_reader() if interactive else None,
+    )
+    stop = threading.Event()
+    if interactive:
+        watch_for_arrivals(console, stop)
     try:
         return console.run()
     except KeyboardInterrupt:
         out("\n")  # Ctrl-C leaves the cursor after the prompt
         return 0
+    finally:
+        stop.set()
 
 
 def _stdout(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    # The terminal even from the console's watcher thread when other threads' output is routed to
+    # a log file (switchboard.local.console_output).
+    stream = getattr(sys.stdout, "terminal", sys.stdout)
+    stream.write(text)
+    stream.flush()
 
 
 def main(user: str = LOCAL_USER) -> int:

@@ -278,3 +278,67 @@ def test_commands_the_console_does_not_know_are_explained() -> None:
     assert "no buttons shown yet: try home" in out
     assert "usage: as U0SOMEONE" in out
     assert "click N" in out
+
+
+def test_at_a_terminal_the_line_editor_is_given_the_prompt() -> None:
+    """readline must know the prompt: written around it, Enter on an empty line starts no new line
+    and prompts pile up (``U0LOCALUSER> U0LOCALUSER>``)."""
+    prompts: list[str] = []
+    typed = iter(["", "/test", "", "!cancel"])
+
+    def reader(prompt: str) -> str:
+        prompts.append(prompt)
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    shown: list[str] = []
+    SlackConsole(ScriptedWorkspace([]), iter([]), shown.append, reader=reader).run()
+    assert prompts[:2] == ["U0LOCALUSER> ", "U0LOCALUSER> "]
+    assert "    > " in prompts  # the form's inputs too
+    assert not any(text.startswith("U0LOCALUSER>") for text in shown)  # never written around it
+
+
+def test_an_alert_that_arrives_while_idle_is_shown_above_the_prompt() -> None:
+    workspace = ScriptedWorkspace([])
+    alert = RecordedCall(
+        "chat.postMessage",
+        {"channel": "C0ALERTS", "text": "Nobody answered a call to +12025550100"},
+        "xoxb-test",
+        0.0,
+        {"ok": True, "channel": "C0ALERTS"},
+    )
+    shown: list[str] = []
+    console = SlackConsole(workspace, iter([]), shown.append, reader=lambda prompt: "")
+    console._prompt = "U0LOCALUSER> "  # the console is waiting at its prompt
+    assert console.show_arrivals() is False  # nothing new: nothing written
+
+    workspace._pending.append(alert)
+    assert console.show_arrivals() is True
+    text = "".join(shown)
+    assert text.startswith("\r\x1b[K")  # the prompt line is cleared first
+    assert "Nobody answered a call to +12025550100" in text
+    assert text.endswith("U0LOCALUSER> ")  # and the prompt drawn again below the alert
+
+    workspace._pending.append(alert)
+    with console.busy:  # a command is running: its own output will carry what arrived
+        assert console.show_arrivals() is False
+    assert workspace._pending == [alert]
+
+
+def test_other_threads_output_goes_to_the_log_while_the_console_keeps_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    from switchboard.local.console_output import background_output_to
+
+    log = tmp_path / "dev.log"
+    with background_output_to(log):
+        print("console line")
+        worker = threading.Thread(target=lambda: print('{"_aws": {}, "AlertsPosted": [1.0]}'))
+        worker.start()
+        worker.join()
+    assert capsys.readouterr().out == "console line\n"
+    assert log.read_text() == '{"_aws": {}, "AlertsPosted": [1.0]}\n'
