@@ -134,7 +134,7 @@ def register(app: App, deps: BotDeps) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except CommandSyntaxError as error:
-            ack(text=f":warning: {error}\n\n{USAGE}")
+            ack(text=f"{views.refused_text(str(error))}\n\n{USAGE}")
             return
         if isinstance(parsed, ShowHelp):
             ack(text=USAGE)
@@ -144,7 +144,7 @@ def register(app: App, deps: BotDeps) -> None:
         elif isinstance(parsed, SetForward):
             problem = _check_set(parsed, deps.policy)
             if problem:
-                ack(text=f":warning: {problem}")
+                ack(text=views.refused_text(problem))
             else:
                 ack(text=views.working_on_forward(parsed.number, parsed.destinations))
         elif isinstance(parsed, RemoveForward):
@@ -153,7 +153,7 @@ def register(app: App, deps: BotDeps) -> None:
             try:
                 target = parse_target(parsed.target, deps.policy, deps.settings.voice_connector_arn)
             except TransferRefusedError as error:
-                ack(text=f":warning: {error}")
+                ack(text=views.refused_text(str(error)))
             else:
                 ack(text=views.working_on_transfer(parsed.call, str(target)))
         else:
@@ -462,14 +462,14 @@ def register(app: App, deps: BotDeps) -> None:
         try:
             transfers = deps.transfers()
         except ConfigurationError as error:
-            say(f":x: Transfers are not set up here: {error}")
+            say(views.transfers_not_set_up_text(str(error)))
             return
         try:
             target = parse_target(target_text, deps.policy, deps.settings.voice_connector_arn)
             entry = transfers.find_call(reference)
             transfers.request(entry, target)
         except TransferRefusedError as error:
-            say(f":warning: {error}")
+            say(views.refused_text(str(error)))
             return
         say(views.transfer_started(entry, str(target)))
         outcome = transfers.await_outcome(entry, target)

@@ -666,6 +666,10 @@ def refused_text(reason: str) -> str:
     return f":warning: {escape(reason)}"
 
 
+def transfers_not_set_up_text(why: str) -> str:
+    return f":x: Transfers are not set up here: {escape(why)}"
+
+
 def concurrent_change_text(message: str) -> str:
     return f":x: {escape(message)}"
 

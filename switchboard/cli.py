@@ -287,7 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         "out keep the current forward's value; a forward without --expires does not expire.",
     )
     set_.add_argument("number", metavar="OUR_NUMBER")
-    set_.add_argument("destinations", nargs="+", metavar="DESTINATION")
+    set_.add_argument(
+        "destinations",
+        nargs="+",
+        metavar="DESTINATION",
+        help="phone numbers tried in order, or `connect` alone for an Amazon Connect entry number "
+        "(the same destinations Slack accepts)",
+    )
     set_.add_argument("--greeting", choices=[m.value for m in GreetingMode], help="default loop")
     set_.add_argument("--failure", choices=[m.value for m in FailureAction], help="default prompt")
     set_.add_argument("--caller-id", choices=[m.value for m in CallerIdMode], help="default dialed")

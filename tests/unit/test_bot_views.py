@@ -115,6 +115,8 @@ def _live(caller: str, callee: str) -> LiveCallEntry:
         views.transfer_outcome(False, f"{HOSTILE} did not answer"),
         views.working_on_forward(HOSTILE, (HOSTILE,)),
         views.working_on_transfer(HOSTILE, HOSTILE),
+        views.refused_text(f"`{HOSTILE}` is neither one of our numbers nor a call id"),
+        views.change_failed_text(f"Could not route {HOSTILE}", "0123abcd", consistent=False),
         views.change_text(ChangeResult("remove", OURS, RULE, None, changed=True), f"cli:{HOSTILE}"),
         json.dumps(views.home_view([RULE.with_changes(updated_by=HOSTILE)], may_change=True)),
         json.dumps(views.status_blocks(OURS, RULE, [{"caller": HOSTILE, "outcome": HOSTILE}])),
