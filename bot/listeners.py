@@ -510,10 +510,16 @@ def register(app: App, deps: BotDeps) -> None:
             trigger_id=body["trigger_id"], view=views.transfer_modal(entry, channel, from_home=from_home)
         )
 
+    def _form_target(form: views.TransferInput) -> None:
+        """Raises TransferRefusedError for a target the transfer form must not accept."""
+        if len(form.target) > views.MAX_INPUT_LENGTH:  # a forged submission ignores max_length
+            raise TransferRefusedError("That is too long for a phone number or a SIP user.")
+        parse_target(form.target, deps.policy, deps.settings.voice_connector_arn)
+
     def ack_transfer_modal(ack: Ack, view: dict[str, Any]) -> None:
         form = views.read_transfer_modal(view)
         try:
-            parse_target(form.target, deps.policy, deps.settings.voice_connector_arn)
+            _form_target(form)
         except TransferRefusedError as error:
             ack(response_action="errors", errors={views.TRANSFER_BLOCK: str(error)[:150]})
             return
@@ -523,7 +529,7 @@ def register(app: App, deps: BotDeps) -> None:
         form = views.read_transfer_modal(view)
         user = _user(body)
         try:
-            parse_target(form.target, deps.policy, deps.settings.voice_connector_arn)
+            _form_target(form)
         except TransferRefusedError:
             return  # sent back with the error by the ack
         try:

@@ -434,6 +434,7 @@ def transfer_modal(entry: LiveCallEntry, channel_id: str = "", *, from_home: boo
                     "type": "plain_text_input",
                     "action_id": TRANSFER_BLOCK,
                     "placeholder": _text("+13125550199, or sip:<user> on our phone system"),
+                    "max_length": MAX_INPUT_LENGTH,
                 },
             ),
             {
@@ -464,6 +465,8 @@ def read_transfer_modal(view: dict[str, Any]) -> TransferInput:
     try:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
+        metadata = {}
+    if not isinstance(metadata, dict):
         metadata = {}
     return TransferInput(
         transaction_id=str(metadata.get("transaction_id") or ""),

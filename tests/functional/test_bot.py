@@ -1142,3 +1142,20 @@ def test_an_amazon_connect_entry_number_can_be_edited_from_app_home_unchanged(
     rule = stored(dynamodb)
     assert rule is not None
     assert (rule.destinations, rule.greeting.value) == (("connect",), "none")
+
+
+@pytest.mark.parametrize("target", ["sip:" + "a" * 5000, f"+1{HUGE}"])
+def test_a_forged_transfer_form_with_a_huge_target_is_refused_on_its_field(
+    bot: Bot, sma_app: Any, dynamodb: Any, target: str
+) -> None:
+    call = live_call(bot, sma_app, dynamodb)
+    press = block_actions_payload("transfer_call", value="tx-live-1", block_id="live", user_id=ADMIN)
+    bot.send(interaction_event(press, SECRET))
+    (opened,) = bot.slack.calls_to("views.open")
+    view = dict(bot.slack.open_views[opened.response["view"]["id"]])
+    response = submit(bot, view, {"target": target})
+    assert response["statusCode"] == 200
+    error = json.loads(response["body"])["errors"]["target"]
+    assert "too long" in error
+    bot.settle()
+    assert call.requests == []
