@@ -15,6 +15,10 @@ Checked after every step (each check is one figure of the report):
   the SIP media application — unless the last answer about that number warned that it is not
   (``ChangeFailedError.consistent is False``).
 * **expiry**: the expiry job deletes a rule only while that rule is expired.
+* **calls**: callers on an Amazon Connect entry number go through the SIP media application's call
+  flow (claim a DNIS pair, Connect answers, take back and transfer, hang up anywhere) with claims
+  and releases failing on injected faults: every response passes PSTN Audio's rules, and no pair
+  is held by a call that has ended unless its release failed (then the stale bound frees it).
 * **true answers**: a success is in effect when it returns; a failure or refusal (and a bare
   ``StorageError``, which the bot reports as "nothing was changed") left no rule of this actor's
   in the table and table and routing agreeing; only the service's documented errors
@@ -72,6 +76,8 @@ CHECKS = {
     "truth": "every answer is true when it is given",
     "errors": "only documented errors reach the caller",
     "hang": "no change hangs",
+    "calls": "calls: every response passes PSTN Audio's rules",
+    "dnis": "no DNIS pair held by a finished call",
 }
 
 
@@ -86,6 +92,7 @@ class Stats:
     completed: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
     schedules: set[int] = field(default_factory=set)
+    calls: dict[str, int] = field(default_factory=dict)
     figures: dict[str, Figure] = field(
         default_factory=lambda: {key: Figure("races", text) for key, text in CHECKS.items()}
     )
@@ -159,6 +166,103 @@ class Op:
 
 LOCAL = threading.local()
 
+# Calls to an Amazon Connect entry number (not in the actors' inventory) through the SIP media
+# application's call flow, with the DNIS pool in memory: they read the same table as the actors.
+CONNECT_ENTRY = "+12025550109"
+POOL = (("+12025550180", "+18005550190"), ("+12025550181", "+18005550191"))
+CALLER = "+13035550123"
+TARGET = "+13125550199"
+
+
+class MemoryPairs:
+    """The SIP media application's view of the DNIS pool (``sma.forwarding.PairPool``) in memory,
+    with a fault to inject into the next claim or release."""
+
+    def __init__(self) -> None:
+        self.holders: dict[tuple[str, str], str] = {}
+        self.fail_next: Exception | None = None
+
+    def _fault(self) -> None:
+        fault, self.fail_next = self.fail_next, None
+        if fault is not None:
+            raise fault
+
+    def claim_pair(self, transaction_id: str, original_calling_number: str) -> tuple[str, str] | None:
+        self._fault()
+        held = next((p for p, t in self.holders.items() if t == transaction_id), None)
+        if held is not None:
+            return held
+        free = next((pair for pair in POOL if pair not in self.holders), None)
+        if free is not None:
+            self.holders[free] = transaction_id
+        return free
+
+    def release_pair(self, pair: tuple[str, str], transaction_id: str) -> None:
+        self._fault()
+        key = (pair[0], pair[1])
+        if self.holders.get(key) == transaction_id:
+            del self.holders[key]
+
+
+class MemoryCallLog:
+    def __init__(self) -> None:
+        self.records: dict[str, Any] = {}
+        self.live: dict[str, Any] = {}
+
+    def record_call(self, transaction_id: str, record: Any) -> None:
+        self.records[transaction_id] = record
+        self.live.pop(transaction_id, None)
+
+    def call_live(self, transaction_id: str, live: Any) -> None:
+        self.live[transaction_id] = live
+
+
+class QuietTelemetry:
+    def bind(self, transaction_id: str) -> None: ...
+    def count(self, metric: str) -> None: ...
+    def error(self, message: str, **fields: Any) -> None: ...
+    def event(self, event: Any, actions: list[dict[str, Any]], plan: Any) -> None: ...
+
+
+@dataclass
+class Call:
+    """One caller on the Connect entry number, and where its call stands."""
+
+    transaction_id: str
+    phase: str = "new"  # new → connect-ringing → in-connect → taken-back → transferring → talking
+    attributes: dict[str, str] = field(default_factory=dict)
+    sequence: int = 0
+    release_faulted: bool = False  # a release failed: the pair stays claimed until it is stale
+
+    @property
+    def over(self) -> bool:
+        return self.phase == "over"
+
+
+# What can happen next in each phase: (event fixture, overrides, phase after).
+CALL_MOVES: dict[str, list[tuple[str, dict[str, str], str]]] = {
+    "connect-ringing": [
+        ("action_successful_call_and_bridge", {"destination": POOL[0][1]}, "in-connect"),
+        ("action_failed_call_and_bridge", {"destination": POOL[0][1], "error": "SystemException"}, "over"),
+        ("hangup_leg_a", {}, "over"),
+    ],
+    "in-connect": [
+        ("call_update_requested", {}, "taken-back"),
+        ("hangup_leg_a", {}, "over"),
+        ("hangup_leg_b", {"destination": POOL[0][1]}, "over"),
+    ],
+    "taken-back": [
+        ("hangup_leg_b", {"destination": POOL[0][1]}, "transferring"),
+        ("hangup_leg_a", {}, "over"),
+    ],
+    "transferring": [
+        ("action_successful_call_and_bridge", {"destination": TARGET}, "talking"),
+        ("action_failed_call_and_bridge", {"destination": TARGET, "error": "CallNotAnswered"}, "over"),
+        ("hangup_leg_a", {}, "over"),
+    ],
+    "talking": [("hangup_leg_a", {}, "over"), ("hangup_leg_b", {"destination": TARGET}, "over")],
+}
+
 
 class Gated:
     """A port whose calls stop at a checkpoint when made from an op's thread."""
@@ -214,6 +318,23 @@ class ForwardingRaces(RuleBasedStateMachine):
             clock=lambda: self.now,
         )
         self.ops: dict[str, Op] = {}
+        from sma.actions import PromptLocation
+        from sma.forwarding import ForwardingApp
+        from switchboard.domain.rules import ForwardRule
+
+        self.table.rules[CONNECT_ENTRY] = ForwardRule(
+            number=CONNECT_ENTRY, destinations=("connect",), version=1
+        )
+        self.pairs = MemoryPairs()
+        self.sma = ForwardingApp(
+            self.table,
+            MemoryCallLog(),
+            PromptLocation("prompts"),
+            QuietTelemetry(),
+            clock=lambda: int(self.now * 1000),
+            pool=self.pairs,
+        )
+        self.calls: list[Call] = []
         self.warned: set[str] = set()  # numbers whose last answer said routing may be inconsistent
         self.schedule: list[tuple[str, str, bool]] = []
         self.reported: set[str] = set()  # state violations already counted in this run
@@ -392,6 +513,75 @@ class ForwardingRaces(RuleBasedStateMachine):
         """One in-flight change takes its next port call, which fails if ``fault``."""
         self._advance(data.draw(st.sampled_from(sorted(self.ops)), label="actor"), fault)
 
+    # -- rules: calls on the Amazon Connect entry number (take back and transfer) ---------------
+
+    def _send(self, call: Call, fixture: str, overrides: dict[str, str]) -> dict[str, Any] | None:
+        from switchboard.local.pstn_schema import response_errors
+        from tests.helpers import apply_override, load_event
+
+        event = load_event(fixture)
+        call.sequence += 1
+        event["Sequence"] = call.sequence
+        event["CallDetails"]["TransactionId"] = call.transaction_id
+        event["CallDetails"]["TransactionAttributes"] = dict(call.attributes)
+        apply_override(event, "to", CONNECT_ENTRY)
+        for key, value in overrides.items():
+            apply_override(event, key, value)
+        if fixture == "call_update_requested":
+            event["ActionData"]["Parameters"]["Arguments"] = {"Transfer": "true", "TransferTarget": TARGET}
+        STATS.checked("calls")
+        try:
+            response = self.sma.handle(event)
+        except Exception as error:
+            STATS.violation("calls", f"the SMA raised {error!r} on {fixture}")
+            return None
+        problems = response_errors(response)
+        if problems:
+            STATS.violation("calls", f"{fixture} in phase {call.phase}: {problems}")
+        call.attributes = dict(response.get("TransactionAttributes", call.attributes))
+        return response
+
+    @precondition(lambda self: sum(not c.over for c in self.calls) < len(POOL) + 1)
+    @rule(fault=st.sampled_from((False, False, False, True)))
+    def call_arrives(self, fault: bool) -> None:
+        call = Call(f"tx-{len(self.calls) + 1}")
+        self.calls.append(call)
+        if fault:
+            STATS.faults += 1
+            self.pairs.fail_next = StorageError("injected: the DNIS pool's table failed")
+        response = self._send(call, "new_inbound_call", {})
+        bridged = response is not None and any(a.get("Type") == "CallAndBridge" for a in response["Actions"])
+        call.phase = "connect-ringing" if bridged else "over"
+        STATS.calls["arrived"] = STATS.calls.get("arrived", 0) + 1
+
+    @precondition(lambda self: any(not c.over for c in self.calls))
+    @rule(data=st.data(), fault=st.sampled_from((False, False, False, True)))
+    def call_moves(self, data: st.DataObject, fault: bool) -> None:
+        """Something happens to one call in progress; a release or claim may fail (``fault``)."""
+        call = data.draw(st.sampled_from([c for c in self.calls if not c.over]), label="call")
+        fixture, overrides, after = data.draw(st.sampled_from(CALL_MOVES[call.phase]), label="event")
+        held_before = call.transaction_id in self.pairs.holders.values()
+        if fault:
+            STATS.faults += 1
+            self.pairs.fail_next = StorageError("injected: the DNIS pool's table failed")
+        self._send(call, fixture, overrides)
+        if self.pairs.fail_next is None and fault and held_before:
+            call.release_faulted = call.transaction_id in self.pairs.holders.values()
+        self.pairs.fail_next = None
+        call.phase = after
+        STATS.calls[after] = STATS.calls.get(after, 0) + 1
+
+    @invariant()
+    def no_pair_held_by_a_finished_call(self) -> None:
+        STATS.checked("dnis")
+        over = {c.transaction_id: c for c in self.calls if c.over}
+        for pair, holder in self.pairs.holders.items():
+            call = over.get(holder)
+            if call is not None and not call.release_faulted:
+                self._state_violation(
+                    "dnis", f"dnis:{pair}", f"{pair} still held by {holder}, whose call has ended"
+                )
+
     @rule(minutes=st.sampled_from((30, 90, 240)))
     def time_passes(self, minutes: int) -> None:
         self.now += minutes * 60
@@ -477,6 +667,8 @@ def run(examples: int, *, steps: int = 40, strict: bool = False) -> list[Figure]
         + ", ".join(f"{k} {v}" for k, v in sorted(STATS.completed.items()))
         + "; answers: "
         + ", ".join(f"{k} {v}" for k, v in sorted(STATS.outcomes.items()))
+        + "; calls on the Connect entry number: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(STATS.calls.items()))
     )
     figures = list(STATS.figures.values())
     figures[0].detail = summary

@@ -55,9 +55,13 @@ stored; whenever no change is in flight, every number has a stored rule if and o
 to the SIP media application; the expiry job only removes a forward that is expired at that
 moment; and every actor got a true answer (a success only when the change is in effect when it
 returns; a failure that claims "consistent" leaves table and routing agreeing; only the
-service's documented errors reach the caller). Transfers are not in the machine: the DNIS pool's
-invariant (no pair held by a finished call) is checked by the load part, where real calls claim
-and release pairs.
+service's documented errors reach the caller). Meanwhile callers ring an Amazon Connect entry
+number through the SIP media application's real call flow (`sma.forwarding.ForwardingApp`, reading
+the same table) with the DNIS pool in memory: they claim a pair, are answered by Connect, taken
+back and transferred, hang up at any point, while claims and releases fail on injected faults.
+Checked: every response passes PSTN Audio's rules, and no pair is held by a call that has ended
+(unless its release failed, which leaves the claim to the stale bound). The load part checks the
+same on the real DynamoDB pool.
 
 **Forged requests** (`reliability/forged.py`). Against the running bot: bad signatures, stale
 timestamps, replayed bodies (old signature with a new timestamp, a signature moved to another body,
