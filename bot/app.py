@@ -74,5 +74,27 @@ slack_handler = SlackRequestHandler(app)
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if _malformed_timestamp(event):
+        return UNSIGNED
     response: dict[str, Any] = slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
     return response
+
+
+# Bolt's answer to a request whose signature does not verify.
+UNSIGNED: dict[str, Any] = {
+    "statusCode": 401,
+    "body": '{"error": "invalid request"}',
+    "headers": {"content-type": "application/json;charset=utf-8"},
+}
+
+
+def _malformed_timestamp(event: dict[str, Any]) -> bool:
+    """Slack's timestamp header is ASCII digits. Bolt's verifier passes anything else to int(),
+    and the ValueError becomes an HTTP 500 for a request anyone on the internet can send."""
+    headers = event.get("headers") if isinstance(event, dict) else None
+    if not isinstance(headers, dict):
+        return False
+    for name, value in headers.items():
+        if str(name).lower() == "x-slack-request-timestamp":
+            return not (isinstance(value, str) and value.isascii() and value.isdigit())
+    return False

@@ -29,7 +29,6 @@ MAX_EXAMPLES_KEPT = 5
 _TOLL_FORWARD = "a forward to one of our own numbers is accepted (reliability finding, NOTES.md)"
 _TOLL_TRANSFER = "item 4"
 KNOWN_OPEN: dict[str, str] = {
-    "requests not from Slack → HTTP 401, 0 changes": "non-numeric timestamp → 500 (reliability finding)",
     "CLI `switchboard forward set` (subprocess)": _TOLL_FORWARD,
     "slash command `/forward <n> to <target>`": _TOLL_FORWARD,
     "forward form submission": _TOLL_FORWARD,

@@ -304,6 +304,17 @@ def test_stale_signature_is_rejected(bot: Bot, dynamodb: Any) -> None:
     assert stored(dynamodb) is None
 
 
+@pytest.mark.parametrize("timestamp", ["now", "", "1e9", "１７００００００００", "-1"])
+def test_a_malformed_timestamp_is_refused_as_unsigned_not_answered_with_a_500(
+    bot: Bot, dynamodb: Any, timestamp: str
+) -> None:
+    event = slash_command_event("/forward", f"{OURS} to {FIRST}", ADMIN, secret=SECRET)
+    event["headers"]["x-slack-request-timestamp"] = timestamp
+    assert bot.send(event)["statusCode"] == 401
+    bot.settle()
+    assert stored(dynamodb) is None
+
+
 def test_slack_retries_never_apply_a_change_twice(bot: Bot, dynamodb: Any) -> None:
     body_event = slash_command_event("/forward", f"{OURS} to {FIRST}", ADMIN, secret=SECRET)
     retry = signed_event(
