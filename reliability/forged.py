@@ -239,17 +239,45 @@ def non_admin_requests(h: Harness) -> list[tuple[str, dict[str, Any]]]:
         ),
         (
             "view_submission: edit form (version it showed)",
-            submit(edit_form, {"number": FORWARDED, "dest_1": DESTINATIONS[2]}),
+            submit(edit_form, _fill(edit_form, {"number": FORWARDED, "dest_1": DESTINATIONS[2]})),
         ),
         (
             "view_submission: form re-pointed at another number",
-            submit(edit_form, {"number": UNFORWARDED, "dest_1": DESTINATIONS[2]}),
+            submit(
+                _repointed(edit_form), _fill(edit_form, {"number": UNFORWARDED, "dest_1": DESTINATIONS[2]})
+            ),
         ),
         (
             "view_submission: transfer form",
             submit(transfer_form, {bot_views.TRANSFER_BLOCK: DESTINATIONS[2]}),
         ),
     ]
+
+
+def _inputs(view: dict[str, Any]) -> set[str]:
+    return {
+        str(block.get("element", {}).get("action_id"))
+        for block in view.get("blocks") or []
+        if block.get("type") == "input"
+    }
+
+
+def _fill(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers the form can take (an edit form may show its number as text, not an input)."""
+    return {key: value for key, value in answers.items() if key in _inputs(view)}
+
+
+def _repointed(view: dict[str, Any]) -> dict[str, Any]:
+    """The form with its private metadata edited to name another number (a crafted submission)."""
+    crafted = json.loads(json.dumps(view))
+    try:
+        metadata = json.loads(crafted.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    metadata = metadata if isinstance(metadata, dict) else {}
+    metadata["number"] = UNFORWARDED
+    crafted["private_metadata"] = json.dumps(metadata)
+    return crafted
 
 
 def run(h: Harness) -> list[Figure]:
