@@ -269,7 +269,7 @@ def _fill(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
 
 def _repointed(view: dict[str, Any]) -> dict[str, Any]:
     """The form with its private metadata edited to name another number (a crafted submission)."""
-    crafted = json.loads(json.dumps(view))
+    crafted = _copy(view)
     try:
         metadata = json.loads(crafted.get("private_metadata") or "{}")
     except ValueError:
