@@ -703,6 +703,7 @@ def _slack_scenes(
     )
 
     story.scene(12, "Slack: the App Home lists the forwards; Remove asks first")
+    seen = _seen(slack)
     console.type("home")
     home = str(slack.home_views.get(LOCAL_USER, {}))
     buttons = console.session.buttons
@@ -723,6 +724,12 @@ def _slack_scenes(
         and not rules
         and OTHER not in str(slack.home_views.get(LOCAL_USER, {}).get("blocks", [])[3:]),
         f"{product} {connectors} {rules}",
+    )
+    story.check(
+        "the channel is told, once",
+        [f"<@{LOCAL_USER}> removed the forward on *{OTHER}*" in text for text in _announcements(slack, seen)]
+        == [True],
+        str(_announcements(slack, seen)),
     )
 
     _slack_transfer_scene(story, stack, slack, workspace, console)
