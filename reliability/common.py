@@ -26,13 +26,8 @@ MAX_EXAMPLES_KEPT = 5
 # Checks that fail today because of a defect another change is fixing (issue 11): reported as
 # open, with the item, and not counted in the exit status. Remove an entry when its fix lands:
 # from then on a failure of that check fails the run (and CI) again.
-_TOLL_FORWARD = "a forward to one of our own numbers is accepted (reliability finding, NOTES.md)"
 _TOLL_TRANSFER = "item 4"
 KNOWN_OPEN: dict[str, str] = {
-    "CLI `switchboard forward set` (subprocess)": _TOLL_FORWARD,
-    "slash command `/forward <n> to <target>`": _TOLL_FORWARD,
-    "forward form submission": _TOLL_FORWARD,
-    "alert button: try another destination": _TOLL_FORWARD,
     "Slack `/forward transfer … to <target>`": _TOLL_TRANSFER,
     "Slack transfer form": _TOLL_TRANSFER,
     "Connect transfer Lambda (TransferCall)": _TOLL_TRANSFER,

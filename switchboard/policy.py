@@ -154,13 +154,22 @@ class DestinationPolicy:
         """Check a whole forward request; return ``(our number, destinations)`` normalised.
 
         ``our_numbers`` (the phone inventory) is enforced when given: forwarding a number that is
-        not ours is refused.
+        not ours is refused, and so is forwarding to one of ours (the call would come straight back
+        into the account, paying for two legs, and a DNIS pool number would hand callers to Connect).
         """
         ours = self.our_number(number)
-        if our_numbers is not None and ours not in set(our_numbers):
+        inventory = set(our_numbers) if our_numbers is not None else set()
+        if our_numbers is not None and ours not in inventory:
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
         normalised = self.destinations(destinations, subject=ours)
         loop = find_loops(ours, normalised, dict(existing))
         if loop:
             raise DestinationRefusedError(ours, f"cannot be forwarded: {loop}")
+        for index, destination in enumerate(normalised):
+            if destination in inventory:
+                raise DestinationRefusedError(
+                    destination,
+                    "is one of our own numbers; forward to the phone that should ring instead",
+                    index=index,
+                )
         return ours, normalised

@@ -1101,6 +1101,7 @@ DESTINATION_TABLE = [
     (("+1 900 555 0100",), False),
     (("+442079460000",), False),
     ((OURS,), False),
+    ((OTHER,), False),  # one of our own numbers (not forwarded): a call would come straight back in
     (("sip:agent-7",), False),
 ]
 

@@ -228,3 +228,10 @@ def test_validate_forward_enforces_the_phone_inventory_when_given() -> None:
     assert US.validate_forward("202-555-0100", [DEST], {}, our_numbers=iter([OURS])) == (OURS, (DEST,))
     # an empty inventory is still an inventory: nothing may be forwarded
     assert validate_refusal(OURS, [DEST], {}, our_numbers=[]).reason == "is not one of our phone numbers"
+
+
+def test_validate_forward_refuses_one_of_our_own_numbers_as_a_destination() -> None:
+    other_of_ours = "+12025550180"
+    error = validate_refusal(OURS, [DEST, other_of_ours], {}, [OURS, other_of_ours])
+    assert_names_number_and_reason(error, other_of_ours, "is one of our own numbers")
+    assert error.index == 1
