@@ -49,9 +49,10 @@ def call_log() -> DynamoCallLog:
 
 @functools.cache
 def transfers() -> Transfers:
-    from switchboard.wiring import call_control
+    from switchboard.wiring import call_control, chime_voice_client, own_numbers
 
-    return Transfers(call_log(), call_control(settings), policy)
+    chime = chime_voice_client()
+    return Transfers(call_log(), call_control(settings, chime), policy, is_ours=own_numbers(settings, chime))
 
 
 app = App(

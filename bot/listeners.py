@@ -151,7 +151,7 @@ def register(app: App, deps: BotDeps) -> None:
             ack(text=views.working_on_remove(parsed.number))
         elif isinstance(parsed, TransferCall):
             try:
-                target = parse_target(parsed.target, deps.policy, deps.settings.voice_connector_arn)
+                target = parse_target(parsed.target, deps.policy, deps.settings)
             except TransferRefusedError as error:
                 ack(text=views.refused_text(str(error)))
             else:
@@ -231,7 +231,7 @@ def register(app: App, deps: BotDeps) -> None:
             return _check_set(parsed, deps.policy) is None
         if isinstance(parsed, TransferCall):
             try:
-                parse_target(parsed.target, deps.policy, deps.settings.voice_connector_arn)
+                parse_target(parsed.target, deps.policy, deps.settings)
             except TransferRefusedError:
                 return False
             return True
@@ -465,7 +465,7 @@ def register(app: App, deps: BotDeps) -> None:
             say(views.transfers_not_set_up_text(str(error)))
             return
         try:
-            target = parse_target(target_text, deps.policy, deps.settings.voice_connector_arn)
+            target = parse_target(target_text, deps.policy, deps.settings)
             entry = transfers.find_call(reference)
             transfers.request(entry, target)
         except TransferRefusedError as error:
@@ -514,7 +514,7 @@ def register(app: App, deps: BotDeps) -> None:
         """Raises TransferRefusedError for a target the transfer form must not accept."""
         if len(form.target) > views.MAX_INPUT_LENGTH:  # a forged submission ignores max_length
             raise TransferRefusedError("That is too long for a phone number or a SIP user.")
-        parse_target(form.target, deps.policy, deps.settings.voice_connector_arn)
+        parse_target(form.target, deps.policy, deps.settings)
 
     def ack_transfer_modal(ack: Ack, view: dict[str, Any]) -> None:
         form = views.read_transfer_modal(view)

@@ -20,15 +20,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from switchboard.domain.events import LiveCallEntry
-from switchboard.domain.transfer import (
-    TransferTarget,
-    TransferTargetError,
-    is_sip_text,
-    sip_target,
-    sip_user,
-)
+from switchboard.domain.rules import is_e164
+from switchboard.domain.transfer import TransferRules, TransferTarget, TransferTargetError
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.ports import CallControl, CallControlError
+from switchboard.settings import Settings
 
 # A little longer than the SMA rings a transfer target (30 s) plus "please hold".
 DEFAULT_WAIT_SECONDS = 40.0
@@ -59,26 +55,29 @@ class TransferOutcome:
     detail: str
 
 
-def parse_target(text: str, policy: DestinationPolicy, voice_connector_arn: str) -> TransferTarget:
-    """``+13125550199`` (any common format) or ``sip:agent-7``; refused with the reason otherwise.
+def transfer_rules(settings: Settings) -> TransferRules:
+    """The shared transfer check configured for this deployment (see switchboard.domain.transfer)."""
+    return TransferRules(
+        voice_connector_arn=settings.voice_connector_arn,
+        extension_pattern=settings.sip_extension_pattern,
+        allowed_countries=settings.allowed_countries,
+        own_numbers=frozenset(settings.managed_numbers),
+    )
 
-    A phone number must pass the forwarding destination policy: the SMA pays for the outbound leg,
-    and a transfer is as good a toll-fraud route as a forward.
+
+def parse_target(text: str, policy: DestinationPolicy, settings: Settings) -> TransferTarget:
+    """``+13125550199`` (any common format), ``sip:agent-7``, ``sip:1001``; refused with the reason
+    otherwise.
+
+    The same check as the Connect Lambda's and the SIP media application's
+    (:meth:`~switchboard.policy.DestinationPolicy.transfer_target`): a phone number, or a SIP user
+    that is one, must pass the forwarding destination policy (the SMA pays for the outbound leg, and
+    a transfer is as good a toll-fraud route as a forward); feature codes and dialling prefixes are
+    refused; SIP users go to VOICE_CONNECTOR_ARN only.
     """
-    text = text.strip()
-    if is_sip_text(text):
-        if not voice_connector_arn:
-            raise TransferRefusedError(
-                "SIP transfers are not set up here (VOICE_CONNECTOR_ARN is not configured); "
-                "transfer to a phone number instead"
-            )
-        try:
-            return sip_target(sip_user(text), voice_connector_arn)
-        except TransferTargetError as error:
-            raise TransferRefusedError(str(error)) from error
     try:
-        return TransferTarget(policy.destination(text))
-    except DestinationRefusedError as error:
+        return policy.transfer_target(text, transfer_rules(settings))
+    except TransferTargetError as error:
         raise TransferRefusedError(str(error)) from error
 
 
@@ -91,6 +90,7 @@ class Transfers:
         control: CallControl,
         policy: DestinationPolicy,
         *,
+        is_ours: Callable[[str], bool] | None = None,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -99,6 +99,7 @@ class Transfers:
         self._calls = calls
         self._control = control
         self._policy = policy
+        self._is_ours = is_ours
         self._wait = wait_seconds
         self._poll = poll_seconds
         self._clock = clock
@@ -138,6 +139,10 @@ class Transfers:
         if target.target == entry.call.dialed:
             raise TransferRefusedError("A call cannot be transferred to the number it came in on.")
         try:
+            if self._is_ours is not None and is_e164(target.target) and self._is_ours(target.target):
+                raise TransferRefusedError(
+                    f"{target} is one of our own numbers; transfer to a person instead."
+                )
             self._control.request_transfer(entry.transaction_id, target)
         except CallControlError as error:
             message = str(error)

@@ -9,8 +9,9 @@ function" block passes them here as ``Details.Parameters``:
     → the call behind the pair, as a flat string map for contact attributes: ``status=ok``,
     ``transaction_id``, ``original_calling_number``, ``claimed_at`` (ISO 8601 UTC),
     ``claim_age_seconds``, ``sma_number``, ``connect_number``.
-``Purpose=TransferCall``, ``TransferTarget``, optional ``TransferTargetArn``, and either the two
-numbers or ``TransactionId`` (the contact attribute GetData returned)
+``Purpose=TransferCall``, ``TransferTarget``, optional ``TransferTargetArn``, the two numbers (or
+the contact's endpoints) and optionally ``TransactionId`` (the contact attribute GetData returned),
+which must be the call that holds that pair
     → ``UpdateSipMediaApplicationCall`` with the Arguments ``Transfer=true``, ``TransferTarget`` and
     (if given) ``TransferTargetArn``; the SMA then takes the call back from Connect and bridges it
     to the target → ``status=ok``.
@@ -20,17 +21,20 @@ The handler never raises: an exception would send the contact down the block's E
 nothing to say why (and Connect retries errors, which for a transfer means asking twice).
 
 Numbers missing from the parameters are taken from the contact itself (``CustomerEndpoint`` /
-``SystemEndpoint``), which is what the flow would pass anyway. A PSTN transfer target (no ARN) must
-pass the same destination policy as a forward (no premium-rate, emergency, foreign numbers...): the
-flow may build it from caller input, and the SMA pays for the outbound call.
+``SystemEndpoint``), which is what the flow would pass anyway. The target goes through the same
+check as every surface (:meth:`switchboard.policy.DestinationPolicy.transfer_target`): a phone
+number, or a SIP user that is one, passes the forwarding destination policy (the flow may build it
+from caller input, and the SMA pays for the outbound call); feature codes and dialling prefixes are
+refused; a SIP user must be on ``VOICE_CONNECTOR_ARN``; our own numbers (the call's DNIS pair, the
+phone inventory, ``MANAGED_NUMBERS``) are refused.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,11 +43,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from switchboard.adapters.call_control import ChimeCallControl
+from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import PairClaim, PoolEntry
 from switchboard.domain.rules import is_e164
-from switchboard.domain.transfer import TransferTarget, TransferTargetError, sip_target
+from switchboard.domain.transfer import TransferRules, TransferTarget
 from switchboard.ports import CallControl, CallControlError, StorageError
 from switchboard.settings import ConfigurationError, load
 
@@ -157,6 +161,8 @@ class ConnectApp:
     calls: CallControl
     default_country: str = "US"
     allowed_countries: tuple[str, ...] = ("US",)
+    rules: TransferRules = field(default_factory=TransferRules)
+    is_ours: Callable[[str], bool] | None = None  # the phone inventory (GetPhoneNumber)
 
     def handle(self, event: Any) -> Result:
         try:
@@ -194,12 +200,17 @@ class ConnectApp:
 
     def transfer_call(self, request: ConnectRequest) -> Result:
         target = self._target(request)
-        # The flow may pass the transaction id GetData returned: it stays right even if the pair was
-        # meanwhile taken over as stale by another call (a very long stay in Connect).
-        transaction_id = request.parameters.get("TransactionId", "")
-        if not transaction_id:
-            transaction_id = self._claim(request).transaction_id
+        claim = self._claim(request)
+        # A TransactionId from the flow must be the call holding the pair the contact came in on:
+        # otherwise any contact flow could take back (and redirect) any call of the SMA.
+        transaction_id = request.parameters.get("TransactionId", "") or claim.transaction_id
+        if transaction_id != claim.transaction_id:
+            raise RequestError(
+                f"TransactionId is not the call holding the DNIS pair {claim.pair}: "
+                "pass the transaction_id GetData returned for this contact"
+            )
         try:
+            self._refuse_our_own(target, claim)
             self.calls.request_transfer(transaction_id, target)
         except CallControlError as error:
             return failure(str(error))
@@ -236,22 +247,27 @@ class ConnectApp:
             raise RequestError(f"{text!r} is not a phone number") from error
 
     def _target(self, request: ConnectRequest) -> TransferTarget:
+        """The target through the same checks as every surface (policy.transfer_target)."""
         target = request.parameters.get("TransferTarget", "")
         arn = request.parameters.get("TransferTargetArn", "")
         if not target:
             raise RequestError("missing parameter TransferTarget")
-        if arn:
-            try:
-                return sip_target(target, arn)
-            except TransferTargetError as error:
-                raise RequestError(str(error)) from error
         try:
-            return TransferTarget(self._policy().destination(target))
+            return self._policy().transfer_target(target, self.rules, arn)
         except ValueError as error:
             raise RequestError(f"refused transfer target: {error}") from error
 
+    def _refuse_our_own(self, target: TransferTarget, claim: PairClaim) -> None:
+        number = target.target if is_e164(target.target) else ""
+        if not number:
+            return
+        if number in claim.pair or (self.is_ours is not None and self.is_ours(number)):
+            raise RequestError(
+                f"refused transfer target: {number} is one of our own numbers; transfer to a person instead"
+            )
+
     def _policy(self) -> DestinationPolicy:
-        # phonenumbers (large metadata) is loaded only for input that is not E.164 already.
+        # phonenumbers (large metadata) is loaded on first use: GetData with E.164 numbers never needs it.
         from switchboard.policy import DestinationPolicy  # noqa: PLC0415
 
         return DestinationPolicy(self.default_country, self.allowed_countries)
@@ -265,13 +281,19 @@ def _build() -> tuple[ConnectApp | None, str]:
         logger.error("connect function is misconfigured", extra={"reason": str(error)})
         return None, f"the transfer function is misconfigured: {error}"
     session = botocore.session.get_session()
+    chime = session.create_client("chime-sdk-voice", config=CHIME_CONFIG)
     app = ConnectApp(
         pool=DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name),
-        calls=ChimeCallControl(
-            session.create_client("chime-sdk-voice", config=CHIME_CONFIG), settings.sip_media_application_id
-        ),
+        calls=ChimeCallControl(chime, settings.sip_media_application_id),
         default_country=settings.default_country,
         allowed_countries=settings.allowed_countries,
+        rules=TransferRules(
+            voice_connector_arn=settings.voice_connector_arn,
+            extension_pattern=settings.sip_extension_pattern,
+            allowed_countries=settings.allowed_countries,
+            own_numbers=frozenset(settings.managed_numbers),
+        ),
+        is_ours=ChimeOwnNumbers(chime, settings.managed_numbers),
     )
     return app, ""
 

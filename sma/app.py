@@ -25,6 +25,7 @@ from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
 from switchboard.domain.pool import DnisPair, PoolExhaustedError
+from switchboard.domain.transfer import TransferRules
 from switchboard.settings import ConfigurationError, load
 
 logger = Logger(service="sma")
@@ -97,6 +98,12 @@ def _build() -> tuple[ForwardingApp, Any]:
         calls=DynamoCallLog(client, settings.table_name),
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,
+        transfer_rules=TransferRules(
+            voice_connector_arn=settings.voice_connector_arn,
+            extension_pattern=settings.sip_extension_pattern,
+            allowed_countries=settings.allowed_countries,
+            own_numbers=frozenset(settings.managed_numbers),
+        ),
         pool=DnisPoolForCalls(
             DynamoDnisPool(client, settings.table_name, stale_after_seconds=settings.dnis_claim_stale_seconds)
         ),

@@ -19,6 +19,7 @@ from sma.events import LEG_A, LEG_B, MalformedEventError, PstnEvent, parse_event
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, HangUp, Leg, Plan
 from switchboard.domain.rules import ForwardRule
+from switchboard.domain.transfer import TransferRules, TransferTargetError
 from switchboard.ports import CallLog, StorageError
 
 
@@ -97,6 +98,7 @@ class ForwardingApp:
         *,
         clock: Callable[[], int] = _now_ms,
         pool: PairPool | None = None,
+        transfer_rules: TransferRules | None = None,
     ) -> None:
         # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
         self._rules = rules
@@ -104,6 +106,8 @@ class ForwardingApp:
         self._prompts = prompts
         self._telemetry = telemetry
         self._pool = pool
+        # Without configuration: PSTN targets in allowed shape only, and no SIP transfers at all.
+        self._transfer_rules = transfer_rules or TransferRules()
         # Public so a simulator can drive the flow on simulated time (ring and talk durations).
         self.clock = clock
 
@@ -206,9 +210,18 @@ class ForwardingApp:
         if str(arguments.get("Transfer", "")).lower() != "true":
             return Plan((), state)
         target = str(arguments.get("TransferTarget") or "")
-        plan = callflow.on_transfer_requested(
-            state, target, str(arguments.get("TransferTargetArn") or ""), now
-        )
+        arn = str(arguments.get("TransferTargetArn") or "")
+        try:
+            # The bot and the Connect Lambda ran the full policy; whoever else can call
+            # UpdateSipMediaApplicationCall cannot make us dial what that policy would refuse.
+            self._transfer_rules.check(target, arn)
+            if target in (state.dialed, *(state.pair or ())):
+                raise TransferTargetError(f"{target} is this call's own number")
+        except TransferTargetError as error:
+            self._telemetry.error("transfer request refused", reason=str(error), phase=state.phase.value)
+            self._telemetry.count("TransfersRefused")
+            return Plan((), state)
+        plan = callflow.on_transfer_requested(state, target, arn, now)
         if plan.steps:
             self._telemetry.count("TransfersRequested")
         else:

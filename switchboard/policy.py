@@ -11,13 +11,21 @@ emergency and short codes are all refused, each with a message a person can act 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
 from switchboard.domain.rules import CONNECT, MAX_DESTINATIONS, ForwardRule, find_loops, is_e164
+from switchboard.domain.transfer import (
+    SIP_USER,
+    TransferRules,
+    TransferTarget,
+    TransferTargetError,
+    is_sip_text,
+    sip_user,
+)
 
 _REFUSED_TYPES = {
     PhoneNumberType.PREMIUM_RATE: "is a premium-rate number",
@@ -91,6 +99,47 @@ class DestinationPolicy:
         if refused:
             raise DestinationRefusedError(e164, refused)
         return e164
+
+    def transfer_target(
+        self,
+        text: str,
+        rules: TransferRules,
+        voice_connector_arn: str = "",
+        *,
+        is_ours: Callable[[str], bool] | None = None,
+    ) -> TransferTarget:
+        """What a person (or a contact flow) named as a transfer target, checked and normalised,
+        or :class:`~switchboard.domain.transfer.TransferTargetError` saying why not.
+
+        ``sip:<user>[@host]`` (or any ``text`` with ``voice_connector_arn``) is a SIP user behind
+        the voice connector (``rules.voice_connector_arn`` unless one is named); anything else a
+        phone number. A phone number, and a SIP user that is one (``sip:312-555-0199``,
+        ``sip:+19005550100``), passes this same destination policy and goes out in E.164. Then the
+        check every surface shares (:meth:`TransferRules.check`) runs on the result, and
+        ``is_ours`` (the phone inventory) refuses our own numbers.
+        """
+        text = text.strip()
+        if is_sip_text(text) or voice_connector_arn:
+            arn = voice_connector_arn or rules.voice_connector_arn
+            user = sip_user(text) if is_sip_text(text) else text
+            if not arn:
+                rules.check_voice_connector(arn)  # "SIP transfers are not set up here"
+            if SIP_USER.match(user) and rules.sip_user_kind(user) in ("number", "digits"):
+                user = self._transfer_number(user)
+            target = rules.check(user, arn)
+            number = target.target if is_e164(target.target) else ""
+        else:
+            target = rules.check(self._transfer_number(text))
+            number = target.target
+        if number and is_ours is not None and is_ours(number):
+            raise TransferTargetError(f"{number} is one of our own numbers; transfer to a person instead")
+        return target
+
+    def _transfer_number(self, text: str) -> str:
+        try:
+            return self.destination(text)
+        except DestinationRefusedError as error:
+            raise TransferTargetError(str(error)) from None
 
     def our_number(self, text: str) -> str:
         """Normalise one of *our* numbers. Lenient: it is matched against the phone inventory,

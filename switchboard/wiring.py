@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from switchboard.adapters.call_control import ChimeCallControl
+from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.policy import DestinationPolicy
@@ -97,3 +97,8 @@ def call_control(settings: Settings, chime: Any | None = None) -> ChimeCallContr
             "missing required environment variable(s): SIP_MEDIA_APPLICATION_ID (needed to transfer calls)"
         )
     return ChimeCallControl(chime or chime_voice_client(), settings.sip_media_application_id)
+
+
+def own_numbers(settings: Settings, chime: Any | None = None) -> ChimeOwnNumbers:
+    """Whether a transfer target is one of our numbers (the phone inventory, MANAGED_NUMBERS)."""
+    return ChimeOwnNumbers(chime or chime_voice_client(), settings.managed_numbers)

@@ -86,3 +86,37 @@ def _control_error(error: ClientError, transaction_id: str) -> CallControlError:
     if code == "BadRequestException":
         return CallControlError(f"Chime SDK Voice refused the transfer: {message or code}")
     return CallControlError(f"Chime SDK Voice could not transfer the call ({code or 'unknown error'})")
+
+
+class ChimeOwnNumbers:
+    """Is a number one of ours? ``MANAGED_NUMBERS``, else one ``GetPhoneNumber`` (the account's
+    inventory: phone number ids are the E.164 numbers). Transfers to our own numbers are refused:
+    they would loop the call back into the SIP media application or Amazon Connect.
+
+    Fails closed: when Chime SDK Voice cannot say, :class:`CallControlError` refuses the transfer
+    (which would need Chime SDK Voice a moment later anyway).
+    """
+
+    def __init__(self, client: Any, managed_numbers: tuple[str, ...] = ()) -> None:
+        self._client = client
+        self._managed = frozenset(managed_numbers)
+
+    def __call__(self, number: str) -> bool:
+        if number in self._managed:
+            return True
+        try:
+            self._client.get_phone_number(PhoneNumberId=number)
+        except ClientError as error:
+            if _error_code(error) == "NotFoundException":
+                return False
+            log.warning("GetPhoneNumber failed: %s", _error_code(error))
+            raise CallControlError(
+                f"could not check whether {number} is one of our numbers ({_error_code(error) or 'error'}); "
+                "try again"
+            ) from error
+        except BotoCoreError as error:
+            log.error("Chime SDK Voice unreachable: %s", error)
+            raise CallControlError(
+                "could not reach Chime SDK Voice to check the target; try again"
+            ) from error
+        return True

@@ -33,7 +33,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
-from switchboard.domain.transfer import sip_target
+from switchboard.domain.transfer import TransferRules
 from switchboard.local.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
 from switchboard.local.http_server import LocalHttpServer
 from switchboard.local.pstn_simulator import (
@@ -48,6 +48,7 @@ from switchboard.local.pstn_simulator import (
 )
 from switchboard.local.stack import LocalStack, prompt_seconds
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.settings import load as load_settings
 
 Via = Literal["connect", "api"]
 BEHAVIOURS = ("answer", "no-answer", "busy", "unreachable")
@@ -431,11 +432,18 @@ def format_transfer(attempt: TransferAttempt | None) -> str:
 
 
 def checked_transfer(policy: DestinationPolicy, target: str, arn: str) -> str:
-    """The transfer target as it will be sent; ``ValueError`` says why it is refused."""
-    if arn:
-        # The same checks as the Connect Lambda and the Slack bot (a TransferTargetError is a ValueError).
-        return sip_target(target, arn).target
-    return policy.destination(target)
+    """The transfer target as it will be sent; ``ValueError`` says why it is refused.
+
+    The same check as the Slack bot, the Connect Lambda and (its cheap part) the SIP media
+    application, configured from the environment like them (a TransferTargetError is a ValueError).
+    """
+    settings = load_settings()
+    rules = TransferRules(
+        voice_connector_arn=settings.voice_connector_arn,
+        extension_pattern=settings.sip_extension_pattern,
+        allowed_countries=settings.allowed_countries,
+    )
+    return policy.transfer_target(target, rules, arn).target
 
 
 def run_call(

@@ -136,6 +136,8 @@ class LocalStack:
             "PROMPT_BUCKET": self.bucket,
             "SIP_MEDIA_APPLICATION_ID": self.sip_media_application_id,
             "VOICE_CONNECTOR_ID": self.voice_connector_id,
+            # The one voice connector SIP transfer targets may use, as the template sets it.
+            "VOICE_CONNECTOR_ARN": f"arn:aws:chime:{REGION}:{ACCOUNT}:vc/{self.voice_connector_id}",
             "DEFAULT_COUNTRY": os.environ.get("DEFAULT_COUNTRY", "US"),
         }
         with self.applied():

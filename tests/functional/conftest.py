@@ -20,6 +20,7 @@ from switchboard.local.template import create_table
 
 TABLE = "switchboard-test"
 BUCKET = "switchboard-test-prompts"
+VOICE_CONNECTOR_ARN = "arn:aws:chime:us-east-1:123456789012:vc/abcdefghijklmnopqrstuv"
 
 _ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -28,6 +29,8 @@ _ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "TABLE_NAME": TABLE,
     "PROMPT_BUCKET": BUCKET,
+    # The one voice connector SIP transfers may use (bot, Connect Lambda and SMA check it).
+    "VOICE_CONNECTOR_ARN": VOICE_CONNECTOR_ARN,
     "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardTest",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }

@@ -38,7 +38,7 @@ from switchboard.local.slack_requests import (
     view_submission_payload,
 )
 from switchboard.local.slack_standin import SlackStandIn
-from tests.functional.conftest import TABLE
+from tests.functional.conftest import TABLE, VOICE_CONNECTOR_ARN
 from tests.helpers import CallDriver, action_types, load_event
 
 SECRET = "test-signing-secret"
@@ -103,7 +103,7 @@ def bot_session(moto_endpoint: str) -> Iterator[Bot]:
             "FORWARD_ADMINS": f"{ADMIN},S0OPS",
             "SIP_MEDIA_APPLICATION_ID": sma,
             "VOICE_CONNECTOR_ID": vc,
-            "VOICE_CONNECTOR_ARN": f"arn:aws:chime:us-east-1:123456789012:vc/{vc}",
+            "VOICE_CONNECTOR_ARN": VOICE_CONNECTOR_ARN,  # the SMA's too (conftest)
             "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
             "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
         }
@@ -587,7 +587,7 @@ def test_a_sip_target_goes_through_the_voice_connector(bot: Bot, sma_app: Any, d
         {
             "Transfer": "true",
             "TransferTarget": "agent-7",
-            "TransferTargetArn": f"arn:aws:chime:us-east-1:123456789012:vc/{bot.vc}",
+            "TransferTargetArn": VOICE_CONNECTOR_ARN,
         }
     ]
     assert (

@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SMA_NUMBER, CONNECT_NUMBER = "+12025550170", "+13125550180"  # as in tests/events/connect_*.json
 CALLER = "+13035550123"
 TX = "d9a1f4e2-3b7c-4a35-9f1e-2c6b8d0a7e51"
-VC_ARN = "arn:aws:chime:us-east-1:123456789012:vc/abcdefghijklmnopqrstuv"
+VC_ARN = "arn:aws:chime:us-east-1:123456789012:vc/abcdefghijklmnopqrstuv"  # VOICE_CONNECTOR_ARN (conftest)
+OUR_NUMBER = "+12025550111"  # in the account's phone inventory
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
 
 
@@ -205,14 +206,79 @@ def test_a_national_pstn_target_is_normalised(
     assert chime.updates[0][2]["TransferTarget"] == "+12065550111"
 
 
-def test_the_transaction_id_from_get_data_needs_no_pair(
-    connect_app: ModuleType, pool: DynamoDnisPool, chime: Chime
+def test_the_transaction_id_from_get_data_is_the_call_holding_the_pair(
+    connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime
 ) -> None:
-    """The pair may have been released or taken over; the transaction id GetData gave is still right."""
-    result = invoke(connect_app, "connect_transfer_call", TransactionId="tx-from-attributes")
+    result = invoke(connect_app, "connect_transfer_call", TransactionId=TX)
 
     assert result["status"] == "ok"
-    assert chime.updates[0][1] == "tx-from-attributes"
+    assert chime.updates[0][1] == TX
+
+
+@pytest.mark.parametrize("transaction_id", ["tx-from-somewhere-else", "d9a1f4e2-0000-0000-0000-000000000000"])
+def test_a_transaction_id_that_does_not_hold_the_pair_is_refused(
+    connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime, transaction_id: str
+) -> None:
+    """Any other transaction id would let a contact flow take back and redirect any call."""
+    result = invoke(connect_app, "connect_transfer_call", TransactionId=transaction_id)
+
+    assert result["status"] == "error"
+    assert "TransactionId is not the call holding the DNIS pair" in result["reason"]
+    assert chime.updates == []
+
+
+def test_a_transaction_id_for_a_free_pair_is_refused(
+    connect_app: ModuleType, pool: DynamoDnisPool, chime: Chime
+) -> None:
+    result = invoke(connect_app, "connect_transfer_call", TransactionId=TX)
+
+    assert result["status"] == "error"
+    assert chime.updates == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("+19005550100", VC_ARN, "premium-rate"),
+        ("9011441234567", VC_ARN, "dialling prefix"),
+        ("*72", VC_ARN, "feature code"),
+        ("*72+19005550100", VC_ARN, "feature code"),
+        ("911", VC_ARN, "emergency"),
+        ("agent-7", "arn:aws:chime:us-east-1:999999999999:vc/attacker", "not this stack's voice connector"),
+        (
+            "agent-7",
+            "arn:aws:chime:us-east-1:123456789012:vc/otherconnector",
+            "not this stack's voice connector",
+        ),
+        (OUR_NUMBER, "", "one of our own numbers"),
+        (SMA_NUMBER, "", "one of our own numbers"),
+        (CONNECT_NUMBER, "", "one of our own numbers"),
+        (OUR_NUMBER, VC_ARN, "one of our own numbers"),
+    ],
+)
+def test_dangerous_targets_are_refused(
+    connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime, case: tuple[str, str, str]
+) -> None:
+    target, arn, reason = case
+    chime.emulator.seed_phone_numbers([OUR_NUMBER])
+    result = invoke(
+        connect_app, "connect_transfer_call", TransferTarget=target, TransferTargetArn=arn or None
+    )
+
+    assert result["status"] == "error"
+    assert reason in result["reason"]
+    assert chime.updates == []
+
+
+def test_a_sip_user_that_is_a_phone_number_goes_out_in_e164_after_the_policy(
+    connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime
+) -> None:
+    result = invoke(
+        connect_app, "connect_transfer_call", TransferTarget="312-555-0199", TransferTargetArn=VC_ARN
+    )
+
+    assert result["status"] == "ok"
+    assert chime.updates[0][2]["TransferTarget"] == "+13125550199"
 
 
 @pytest.mark.parametrize(
@@ -229,7 +295,7 @@ def test_the_transaction_id_from_get_data_needs_no_pair(
             {"TransferTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:x"},
             "not a voice connector ARN",
         ),
-        ({"TransferTarget": "sip:1001@pbx", "TransferTargetArn": VC_ARN}, "is not a SIP user"),
+        ({"TransferTarget": "agent 7", "TransferTargetArn": VC_ARN}, "is not a SIP user"),
         ({"Purpose": "Dance"}, "unknown Purpose 'Dance': use GetData or TransferCall"),
         ({"Purpose": None}, "missing parameter Purpose"),
         ({"CallingNumber": "hello"}, "'hello' is not a phone number"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import pytest
 
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import ForwardRule
@@ -235,3 +238,41 @@ def test_a_retried_new_inbound_call_bridges_to_the_pair_it_already_claimed(
     assert [(e.pair.connect_number, e.claim.transaction_id) for e in held if e.claim] == [
         (uris[0], "tx-retried")
     ]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"TransferTarget": "+19005550100"},  # premium rate
+        {"TransferTarget": "+18095550100"},  # a country outside ALLOWED_COUNTRIES
+        {"TransferTarget": "+442079460000"},
+        {"TransferTarget": "+882130000000"},  # international network
+        {"TransferTarget": "911"},
+        {"TransferTarget": OURS},  # the number the call came in on
+        {
+            "TransferTarget": "agent-7",
+            "TransferTargetArn": "arn:aws:chime:us-east-1:999999999999:vc/attacker",
+        },
+        {"TransferTarget": "agent-7", "TransferTargetArn": "arn:aws:chime:us-east-1:123456789012:vc/other"},
+        {"TransferTarget": "*72+19005550100", "TransferTargetArn": VC_ARN},
+        {"TransferTarget": "9011441234567", "TransferTargetArn": VC_ARN},
+        {"TransferTarget": "+19005550100", "TransferTargetArn": VC_ARN},
+        {"TransferTarget": "3125550199", "TransferTargetArn": VC_ARN},  # digits a PBX would dial
+    ],
+)
+def test_the_sma_rechecks_the_target_before_it_takes_the_call_back(
+    sma_app: Any, dynamodb: Any, arguments: dict[str, str]
+) -> None:
+    call = bridged_call(sma_app, dynamodb, "tx-refused")
+    response = call.send(update({"Transfer": "true", **arguments}))
+
+    assert response["Actions"] == []  # the call stays bridged to whoever has it
+    assert json.loads(call.attributes["switchboard"])["p"] == "bridged"
+
+
+def test_the_sma_transfers_to_an_extension_on_its_voice_connector(sma_app: Any, dynamodb: Any) -> None:
+    call = bridged_call(sma_app, dynamodb, "tx-extension")
+    taken_back = call.send(
+        update({"Transfer": "true", "TransferTarget": "1001", "TransferTargetArn": VC_ARN})
+    )
+    assert action_types(taken_back) == ["Hangup"]

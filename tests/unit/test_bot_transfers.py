@@ -11,6 +11,7 @@ from switchboard.domain.events import LiveCall, LiveCallEntry
 from switchboard.domain.transfer import TransferTarget
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import CallControlError
+from switchboard.settings import Settings
 
 OURS, OTHER, CALLER = "+12025550100", "+12025550101", "+13035550123"
 FIRST, TARGET = "+12065550111", "+13125550199"
@@ -93,7 +94,7 @@ def transfers(log: Log, control: Control | None = None, wait: float = 10.0) -> t
     ],
 )
 def test_targets(text: str, expected: TransferTarget) -> None:
-    assert parse_target(text, POLICY, VC_ARN) == expected
+    assert parse_target(text, POLICY, Settings(voice_connector_arn=VC_ARN)) == expected
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ def test_targets(text: str, expected: TransferTarget) -> None:
 )
 def test_refused_targets(text: str, arn: str, reason: str) -> None:
     with pytest.raises(TransferRefusedError, match=reason):
-        parse_target(text, POLICY, arn)
+        parse_target(text, POLICY, Settings(voice_connector_arn=arn))
 
 
 def test_find_call_by_number_or_id() -> None:
@@ -185,3 +186,16 @@ def test_outcome_pending_after_the_bounded_wait() -> None:
     assert "has not answered after 5 s" in outcome.detail
     assert fake.now == 5.0
     assert log.polls == 6
+
+
+def test_request_refuses_our_own_numbers_from_the_inventory() -> None:
+    control = Control()
+    other_of_ours = "+12025550102"
+    finder = Transfers(Log(), control, POLICY, is_ours=lambda number: number == other_of_ours)
+
+    for target in (TransferTarget(other_of_ours), TransferTarget(other_of_ours, VC_ARN)):
+        with pytest.raises(TransferRefusedError, match="one of our own numbers"):
+            finder.request(entry(), target)
+    assert control.requests == []
+    finder.request(entry(), TransferTarget(TARGET))
+    assert control.requests == [("tx-1", TransferTarget(TARGET))]
