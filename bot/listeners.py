@@ -130,13 +130,25 @@ def register(app: App, deps: BotDeps) -> None:
 
     # -- /forward ---------------------------------------------------------------------------
 
+    def refused_in_ack(parsed: object, user: str) -> str | None:
+        """The refusal for a change by someone who may not make it, known before the ack (so the
+        person never sees "Removing the forward…" and then "Sorry")."""
+        if isinstance(parsed, SetForward | RemoveForward | TransferCall) and not deps.authorizer.may_change(
+            user
+        ):
+            return ":no_entry: " + deps.authorizer.refusal(user)
+        return None
+
     def ack_forward(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except CommandSyntaxError as error:
             ack(text=f"{views.refused_text(str(error))}\n\n{USAGE}")
             return
-        if isinstance(parsed, ShowHelp):
+        refusal = refused_in_ack(parsed, _user(command))
+        if refusal:
+            ack(text=refusal)
+        elif isinstance(parsed, ShowHelp):
             ack(text=USAGE)
         elif isinstance(parsed, OpenModal):
             ack()
@@ -226,6 +238,8 @@ def register(app: App, deps: BotDeps) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except CommandSyntaxError:
+            return False
+        if refused_in_ack(parsed, _user(command)):
             return False
         if isinstance(parsed, SetForward):
             return _check_set(parsed, deps.policy) is None

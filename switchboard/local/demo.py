@@ -656,12 +656,13 @@ def _slack_scenes(
     story.scene(10, f"Slack: @{VISITOR} (not in FORWARD_ADMINS) is refused politely")
     before = service.get_forward(OURS)
     seen = _seen(slack)
-    console.type(f"as {VISITOR}", f"/forward {OURS} to {SECOND}")
-    refusal = _replies(slack)[-1]
+    shown = console.type(f"as {VISITOR}", f"/forward {OURS} to {SECOND}")
+    refusal = shown.rsplit("[ack]", 1)[-1]
     story.check(
-        "a polite refusal that says how to get access",
-        refusal.startswith(f":no_entry: Sorry <@{VISITOR}>, you may look at forwards but not change them")
-        and "FORWARD_ADMINS" in refusal,
+        "a polite refusal in the acknowledgement itself (no 'Forwarding…' first), saying how to get access",
+        f"⛔ Sorry @{VISITOR}, you may look at forwards but not change them" in refusal
+        and "FORWARD_ADMINS" in refusal
+        and "⏳" not in refusal,
         refusal,
     )
     after = service.get_forward(OURS)

@@ -184,14 +184,18 @@ def test_members_of_an_admin_group_may_change_routing(bot: Bot, dynamodb: Any) -
     assert bot.slack.calls_to("usergroups.users.list")
 
 
-def test_others_are_refused_politely_and_nothing_changes(bot: Bot, dynamodb: Any) -> None:
-    bot.command(f"{OURS} to {FIRST}", user=VISITOR)
+@pytest.mark.parametrize("text", [f"{OURS} to {FIRST}", f"remove {OURS}", f"transfer {OURS} to {FIRST}"])
+def test_others_are_refused_in_the_acknowledgement_and_nothing_changes(
+    bot: Bot, dynamodb: Any, text: str
+) -> None:
+    ack = bot.command(text, user=VISITOR)
     bot.settle()
-    (reply,) = bot.responded()
-    assert reply["text"].startswith(
+    # Refused at once: never "⏳ Forwarding…" first and "Sorry" a moment later.
+    assert ack_text(ack).startswith(
         ":no_entry: Sorry <@U0VISITOR>, you may look at forwards but not change them"
     )
-    assert "FORWARD_ADMINS" in reply["text"]
+    assert "FORWARD_ADMINS" in ack_text(ack)
+    assert bot.responded() == []  # no work after the acknowledgement
     assert stored(dynamodb) is None
     assert not routed_to_sma(bot)
     assert bot.slack.messages(ALERTS) == []
@@ -618,12 +622,12 @@ def test_refused_targets_are_answered_in_the_ack_and_nothing_is_asked(
 
 def test_who_may_transfer_and_which_call(bot: Bot, sma_app: Any, dynamodb: Any) -> None:
     call = live_call(bot, sma_app, dynamodb)
-    bot.command(f"transfer {OURS} to {TARGET}", user=VISITOR, name="visitor")
+    visitor = bot.command(f"transfer {OURS} to {TARGET}", user=VISITOR, name="visitor")
     bot.command(f"transfer {OTHER} to {TARGET}", name="idle")
     bot.command(f"transfer tx-no-such-call to {TARGET}", name="unknown")
     bot.command(f"transfer tx-live-1 to {FIRST}", name="same")
     bot.settle()
-    assert "not change them" in bot.responded("visitor")[-1]["text"]
+    assert "not change them" in ack_text(visitor)
     assert bot.responded("idle")[-1]["text"] == (
         ":warning: No call is connected on +12025550101 right now (only answered calls can be transferred)."
     )
@@ -915,7 +919,7 @@ def test_network_errors_reading_user_groups_are_a_sentence_not_a_crash(
     assert (form_ack["statusCode"], set_ack["statusCode"]) == (200, 200)
     bot.settle()
     (refusal,) = bot.slack.calls_to("chat.postEphemeral")
-    for text in (refusal.args["text"], bot.responded("set")[-1]["text"]):
+    for text in (refusal.args["text"], ack_text(set_ack)):
         assert "Slack could not tell me just now whether you are in an admin user group" in text
     assert bot.slack.calls_to("views.open") == []
     assert stored(dynamodb) is None
@@ -931,9 +935,8 @@ def test_malformed_admin_entries_are_named_in_the_refusal_and_logged_at_start(
     with caplog.at_level(logging.WARNING, logger="bot"):
         bot.module.deps.authorizer = Authorizer(("u0admin", "<@U0ADMIN>"), bot.module.client)
     try:
-        bot.command(f"{OURS} to {FIRST}", name="set")
+        text = ack_text(bot.command(f"{OURS} to {FIRST}", name="set"))
         bot.settle()
-        text = bot.responded("set")[-1]["text"]
         assert "`FORWARD_ADMINS` has no valid entry" in text
         assert "`u0admin` is not a Slack user ID" in text
         assert "`&lt;@U0ADMIN&gt;` is not a Slack user ID" in text
