@@ -25,7 +25,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "fuzz-connect": (10_000, 300),
     "fuzz-notifier": (2_000, 60),
     "fuzz-slack": (2_000, 60),
-    "races": (1000, 25),
+    "races": (300, 25),
     "forged": (1, 1),
     "toll-fraud": (1, 0),
     "load": (200, 20),

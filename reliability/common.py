@@ -26,13 +26,7 @@ MAX_EXAMPLES_KEPT = 5
 # Checks that fail today because of a defect another change is fixing (issue 11): reported as
 # open, with the item, and not counted in the exit status. Remove an entry when its fix lands:
 # from then on a failure of that check fails the run (and CI) again.
-_TOLL_TRANSFER = "item 4"
-KNOWN_OPEN: dict[str, str] = {
-    "Slack `/forward transfer … to <target>`": _TOLL_TRANSFER,
-    "Slack transfer form": _TOLL_TRANSFER,
-    "Connect transfer Lambda (TransferCall)": _TOLL_TRANSFER,
-    "SIP media application CALL_UPDATE_REQUESTED": _TOLL_TRANSFER,
-}
+KNOWN_OPEN: dict[str, str] = {}
 
 
 @dataclass
