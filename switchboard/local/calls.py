@@ -91,6 +91,9 @@ class CallResult:
     transcript: CallTranscript
     record: dict[str, Any] | None
     transfer: TransferAttempt | None = None
+    # Why the call went the way it did when that is the stack's state, not the call: a number with
+    # no forward, a Connect entry number with an empty DNIS pool.
+    notes: tuple[str, ...] = ()
 
 
 def phone(kind: str, ring_seconds: float, talk_seconds: float | None) -> PhoneBehaviour:
@@ -336,6 +339,12 @@ def simulate_call(
     dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
     rule = DynamoForwardRepository(dynamodb, table).get(number)
     phones: dict[str, PhoneBehaviour] = {}
+    notes: list[str] = []
+    if rule is None:
+        notes.append(
+            f'{number} has no forward, so the caller hears "not in service": set one first '
+            f"(switchboard forward set {number} DESTINATION)"
+        )
     if rule is not None and rule.is_connect_entry:
         from switchboard.adapters.pool import DynamoDnisPool
 
@@ -343,6 +352,11 @@ def simulate_call(
         phones = {
             entry.pair.connect_number: connect for entry in DynamoDnisPool(dynamodb, table).list_pairs()
         }
+        if not phones:
+            notes.append(
+                f"{number} forwards to Amazon Connect, but the DNIS pool has no pair to carry the call: "
+                "add one first (switchboard pool add SMA_NUMBER CONNECT_NUMBER)"
+            )
     elif rule is not None:
         phones = {
             destination: phone(kind, ring_seconds, talk_seconds)
@@ -390,7 +404,7 @@ def simulate_call(
     finally:
         app.clock = real_clock
     record = DynamoCallLog(dynamodb, table).call_record(transcript.transaction_id)
-    return CallResult(transcript, record, attempt)
+    return CallResult(transcript, record, attempt, tuple(notes))
 
 
 @contextlib.contextmanager
@@ -500,4 +514,6 @@ def run_call(
     out(format_record(result.record))
     if result.transfer is not None:
         out(format_transfer(result.transfer))
+    for note in result.notes:
+        out(f"note: {note}")
     return 0

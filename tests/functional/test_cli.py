@@ -136,3 +136,16 @@ def test_a_closed_pipe_after_a_change_prints_no_traceback(stack: LocalStack) -> 
     listed = run(stack, "forward", "list")
     assert "+12065550111, +13125550122" in listed.stdout  # the change itself was made
     assert run(stack, "forward", "remove", OURS).returncode == 0
+
+
+def test_a_call_that_meets_an_empty_stack_says_why(stack: LocalStack) -> None:
+    no_forward = run(stack, "call", "+12025550101")
+    assert no_forward.returncode == 0
+    assert 'note: +12025550101 has no forward, so the caller hears "not in service"' in no_forward.stdout
+
+    assert run(stack, "forward", "set", "+12025550102", "connect").returncode == 0
+    try:
+        no_pair = run(stack, "call", "+12025550102")
+        assert "the DNIS pool has no pair to carry the call: add one first" in no_pair.stdout
+    finally:
+        run(stack, "forward", "remove", "+12025550102")
