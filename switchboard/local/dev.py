@@ -263,5 +263,5 @@ def _console(bot_url: str, secret: str) -> int:
 
     signal.signal(signal.SIGTERM, stop)  # leave input() and stop the stack cleanly
     workspace = LocalWorkspace(bot_url, secret).connect()
-    print("quit (or Ctrl-D) stops the stack.\n", flush=True)
+    print("quit, Ctrl-D or Ctrl-C stops the stack.\n", flush=True)
     return run_console(workspace)

@@ -165,3 +165,14 @@ def test_the_sip_extension_pattern_defaults_to_two_to_six_digits_and_must_compil
     assert load(environ={"SIP_EXTENSION_PATTERN": "^1[0-9]{3}$"}).sip_extension_pattern == "^1[0-9]{3}$"
     with pytest.raises(ConfigurationError, match="SIP_EXTENSION_PATTERN"):
         load(environ={"SIP_EXTENSION_PATTERN": "^[0-9"})
+
+
+def test_the_readme_documents_every_environment_variable() -> None:
+    from pathlib import Path
+
+    from switchboard.settings import ENV_NAMES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    configuration = readme.split("## Configuration (environment)", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in ENV_NAMES.values() if f"`{name}`" not in configuration]
+    assert missing == []
