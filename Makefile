@@ -107,9 +107,11 @@ build-ConnectFunction:
 	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
-# Custom resources: deploy/ plus the default prompts it uploads to the prompt bucket.
+# Custom resources: deploy/, the shared library (the SIP media application's Delete hands numbers
+# back with the bot's own routing code; no layer: it needs only boto3) and the default prompts.
 build-DeployHelperFunction:
 	mkdir -p "$(ARTIFACTS_DIR)/prompts"
-	cp -R deploy "$(ARTIFACTS_DIR)/"
+	cp -R deploy switchboard "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	cp prompts/*.wav "$(ARTIFACTS_DIR)/prompts/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +

@@ -14,7 +14,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from deploy import prompts, sip_media_application
-from deploy.cfn_response import FAILED_CREATE_PREFIX, LambdaContext, Outcome, Request, Responder
+from deploy.cfn_response import (
+    FAILED_CREATE_PREFIX,
+    PUT_ATTEMPTS,
+    PUT_TIMEOUT_SECONDS,
+    RETRY_DELAY_SECONDS,
+    LambdaContext,
+    Outcome,
+    Request,
+    Responder,
+)
 
 logger = logging.getLogger("deploy")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -24,8 +33,12 @@ HANDLERS: Mapping[str, Callable[[Request], Outcome]] = {
     "Custom::PromptUpload": prompts.handle,
 }
 
-# Answer FAILED this long before Lambda would kill the function without a word to CloudFormation.
-TIMEOUT_MARGIN_SECONDS = 5.0
+# Answer FAILED this long before Lambda would kill the function without a word to CloudFormation:
+# long enough for every attempt of the response PUT (each may wait its full timeout) and the
+# pauses between them, plus a little for the log line.
+TIMEOUT_MARGIN_SECONDS = (
+    PUT_ATTEMPTS * PUT_TIMEOUT_SECONDS + sum(range(1, PUT_ATTEMPTS)) * RETRY_DELAY_SECONDS + 2.0
+)
 
 
 def handler(event: Mapping[str, Any], context: LambdaContext) -> None:
@@ -57,7 +70,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> None:
             outcome.physical_resource_id,
             dict(outcome.data),
         )
-        responder.send("SUCCESS", outcome.physical_resource_id, data=outcome.data)
+        responder.send("SUCCESS", outcome.physical_resource_id, outcome.reason, data=outcome.data)
     finally:
         if guard is not None:
             guard.cancel()

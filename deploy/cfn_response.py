@@ -27,6 +27,9 @@ MAX_BODY_BYTES = 4096
 FAILED_CREATE_PREFIX = "create-failed-"
 # Back-off between attempts to deliver the response (attempt n waits n times this).
 RETRY_DELAY_SECONDS = 1.0
+# Each attempt to deliver the response waits at most this long for S3 to answer.
+PUT_TIMEOUT_SECONDS = 10.0
+PUT_ATTEMPTS = 3
 
 
 class Request(TypedDict):
@@ -50,6 +53,8 @@ class Outcome:
 
     physical_resource_id: str
     data: Mapping[str, str] = field(default_factory=dict)
+    # What was done, shown by CloudFormation as the resource's status reason.
+    reason: str = ""
 
 
 class LambdaContext(Protocol):
@@ -91,7 +96,7 @@ def build_body(
     return encoded
 
 
-def put(url: str, body: bytes, *, attempts: int = 3, timeout: float = 10.0) -> None:
+def put(url: str, body: bytes, *, attempts: int = PUT_ATTEMPTS, timeout: float = PUT_TIMEOUT_SECONDS) -> None:
     """PUT ``body`` to the pre-signed ResponseURL, retrying transient failures.
 
     The Content-Type is empty because the URL is signed without one; urllib would otherwise add
@@ -139,9 +144,11 @@ class Responder:
             if self.sent:
                 return False
             self.sent = True
-        body = build_body(self._request, status, physical_resource_id, reason or self.log_hint(), data or {})
         try:
-            put(self._request["ResponseURL"], body)
+            body = build_body(
+                self._request, status, physical_resource_id, reason or self.log_hint(), data or {}
+            )
+            put(self._request["ResponseURL"], body, timeout=PUT_TIMEOUT_SECONDS)
         except Exception:
             logger.exception(
                 "could not send the CloudFormation response; the stack will wait for its timeout"

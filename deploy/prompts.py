@@ -57,7 +57,8 @@ def _location(properties: dict[str, Any]) -> tuple[str, str]:
 
 def handle(request: Request) -> Outcome:
     """Upload on Create/Update, empty the prefix on Delete."""
-    properties = request["ResourceProperties"]
+    # A Delete may come without properties (nothing to learn from them: nothing to empty).
+    properties = request.get("ResourceProperties") or {}
     if request["RequestType"] == "Delete":
         physical_id = request.get("PhysicalResourceId", "")
         bucket = properties.get("BucketName")

@@ -1,46 +1,100 @@
 """``Custom::SipMediaApplication``: the SIP media application whose endpoint is the SMA Lambda.
 
 CloudFormation has no resource type for it. Properties: ``Name``, ``AwsRegion``, ``Endpoint``
-(the Lambda ARN). The physical id is the SipMediaApplicationId, also returned as the
-``SipMediaApplicationId`` attribute.
+(the Lambda ARN), and optionally ``ExistingSipMediaApplicationId`` (adopt that application
+instead of creating one), ``TableName`` (where each forward records its number's home) and
+``VoiceConnectorId`` (where a number with no recorded home goes back). The physical id is the
+SipMediaApplicationId, also returned as the ``SipMediaApplicationId`` attribute.
+
+The forwards the bot sets at run time are SIP rules (``switchboard-<digits>``) that target the
+application, so its lifecycle carries them:
+
+* Create is idempotent: a retried or repeated Create finds the application it made by name.
+* Update that changes the application (adopt, stop adopting, another region, or one deleted out
+  of band) moves those rules to the new one before answering, so no forward is stranded.
+* Delete hands every number back where it was before its first forward, deletes those rules,
+  then deletes the application, unless it was adopted: that one is left as it was found.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from deploy.cfn_response import Outcome, Request, is_failed_create
+from switchboard.adapters.chime_voice import ChimeVoiceRouting
+from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.domain.rules import NumberHome
+from switchboard.ports import RoutingError, StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_chime_sdk_voice import ChimeSDKVoiceClient
 
 logger = logging.getLogger(__name__)
 
+# Reasons longer than this are cut: CloudFormation shows the start, the log has every number.
+MAX_LISTED_NUMBERS = 20
+
 
 @functools.cache
 def client(region: str | None) -> ChimeSDKVoiceClient:
     """One client per region, created on first use: the SMA is managed in its own region.
 
-    ``None`` means the function's own region (AWS_REGION).
+    ``None`` means the function's own region (AWS_REGION), where the numbers and SIP rules are.
     """
     return boto3.client("chime-sdk-voice", region_name=region)
 
 
-def _properties(properties: dict[str, Any]) -> tuple[str, str, str]:
-    """Name, AwsRegion and Endpoint, all required non-empty strings."""
-    values = []
+@functools.cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """The application the properties ask for."""
+
+    name: str
+    region: str
+    endpoint: str
+    existing_id: str = ""
+    table_name: str = ""
+    voice_connector_id: str = ""
+
+    @property
+    def adopted(self) -> bool:
+        return bool(self.existing_id)
+
+
+def _text(properties: dict[str, Any], key: str) -> str:
+    value = properties.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _wanted(properties: dict[str, Any]) -> Wanted:
+    """Name, AwsRegion and Endpoint are required non-empty strings; the rest are optional."""
     for key in ("Name", "AwsRegion", "Endpoint"):
-        value = properties.get(key)
-        if not isinstance(value, str) or not value.strip():
+        if not _text(properties, key):
             raise ValueError(f"property {key} is required (a non-empty string)")
-        values.append(value.strip())
-    name, region, endpoint = values
-    return name, region, endpoint
+    return _lenient(properties)
+
+
+def _lenient(properties: dict[str, Any] | None) -> Wanted:
+    """What a Delete can learn from whatever properties it got (maybe none at all)."""
+    properties = properties or {}
+    return Wanted(
+        name=_text(properties, "Name"),
+        region=_text(properties, "AwsRegion"),
+        endpoint=_text(properties, "Endpoint"),
+        existing_id=_text(properties, "ExistingSipMediaApplicationId"),
+        table_name=_text(properties, "TableName"),
+        voice_connector_id=_text(properties, "VoiceConnectorId"),
+    )
 
 
 def _error_code(error: ClientError) -> str:
@@ -48,56 +102,188 @@ def _error_code(error: ClientError) -> str:
 
 
 def handle(request: Request) -> Outcome:
-    """Create, update (or replace, when the region changes) or delete the SIP media application."""
+    """Create, update (moving the forwards when the application changes) or delete."""
     kind = request["RequestType"]
     physical_id = request.get("PhysicalResourceId", "")
     if kind == "Delete":
         # Lenient on purpose: a Delete that fails on bad properties would strand the rollback.
-        region = request["ResourceProperties"].get("AwsRegion")
-        _delete(physical_id, region if isinstance(region, str) and region else None)
-        return Outcome(physical_id)
-    name, region, endpoint = _properties(request["ResourceProperties"])
+        reason = _delete(physical_id, _lenient(request.get("ResourceProperties")))
+        return Outcome(physical_id, reason=reason)
+    wanted = _wanted(request["ResourceProperties"])
     if kind == "Create":
-        return _create(name, region, endpoint)
-    old_properties = request.get("OldResourceProperties", {})
-    if old_properties.get("AwsRegion", region) != region:
-        # A SIP media application cannot move; a new id makes CloudFormation delete the old one.
-        return _create(name, region, endpoint)
-    if (old_properties.get("Name"), old_properties.get("Endpoint")) != (name, endpoint):
-        client(region).update_sip_media_application(
-            SipMediaApplicationId=physical_id, Name=name, Endpoints=[{"LambdaArn": endpoint}]
-        )
-        logger.info("updated SIP media application %s", physical_id)
-    return Outcome(physical_id, {"SipMediaApplicationId": physical_id})
+        return _outcome(_provide(wanted))
+    old = _lenient(request.get("OldResourceProperties"))
+    if not wanted.adopted and not old.adopted and old.region in ("", wanted.region):
+        if _update_in_place(physical_id, wanted, old):
+            return _outcome(physical_id)
+        logger.warning("SIP media application %s is gone (deleted outside the stack)", physical_id)
+    new_id = _provide(wanted)
+    if new_id == physical_id:
+        return _outcome(physical_id)
+    moved = _routing(old, physical_id).move_rules(new_id, wanted.region)
+    reason = f"SIP media application {new_id} replaces {physical_id}"
+    if moved:
+        reason += f"; moved the forwards of {_numbers(moved)} to it"
+    logger.info("%s", reason)
+    # The new id makes CloudFormation delete the old one after the update (an adopted one is kept).
+    return _outcome(new_id, reason)
 
 
-def _create(name: str, region: str, endpoint: str) -> Outcome:
-    response = client(region).create_sip_media_application(
-        AwsRegion=region, Name=name, Endpoints=[{"LambdaArn": endpoint}]
+def _outcome(sma_id: str, reason: str = "") -> Outcome:
+    return Outcome(sma_id, {"SipMediaApplicationId": sma_id}, reason=reason)
+
+
+def _provide(wanted: Wanted) -> str:
+    """The adopted application (checked to exist), ours found by name, or a new one."""
+    if wanted.adopted:
+        try:
+            client(wanted.region).get_sip_media_application(SipMediaApplicationId=wanted.existing_id)
+        except ClientError as error:
+            if _error_code(error) == "NotFoundException":
+                raise ValueError(
+                    f"ExistingSipMediaApplicationId {wanted.existing_id} is not a SIP media application "
+                    f"in {wanted.region}: check the id, or leave the parameter empty to create one"
+                ) from error
+            raise
+        return wanted.existing_id
+    found = _find(wanted)
+    if found:
+        # A retried Create, or a Create repeated after a timeout answered FAILED: reuse it.
+        logger.info("reusing SIP media application %s named %s", found, wanted.name)
+        return found
+    response = client(wanted.region).create_sip_media_application(
+        AwsRegion=wanted.region, Name=wanted.name, Endpoints=[{"LambdaArn": wanted.endpoint}]
     )
     sma_id = response["SipMediaApplication"].get("SipMediaApplicationId", "")
     if not sma_id:
         raise RuntimeError("CreateSipMediaApplication returned no SipMediaApplicationId")
-    logger.info("created SIP media application %s in %s", sma_id, region)
-    return Outcome(sma_id, {"SipMediaApplicationId": sma_id})
+    logger.info("created SIP media application %s in %s", sma_id, wanted.region)
+    return sma_id
 
 
-def _delete(physical_id: str, region: str | None) -> None:
-    """Delete; an application that is already gone (or never was) is a successful delete."""
-    if not physical_id or is_failed_create(physical_id):
-        logger.info("nothing to delete: the Create of %r had failed", physical_id)
-        return
+def _find(wanted: Wanted) -> str:
+    """Our application: same name and endpoint (the name carries the stack name)."""
+    kwargs: dict[str, Any] = {}
+    sma_client = client(wanted.region)
+    while True:
+        page = sma_client.list_sip_media_applications(**kwargs)
+        for application in page.get("SipMediaApplications", []):
+            endpoints = [e.get("LambdaArn") for e in application.get("Endpoints") or []]
+            if (
+                application.get("Name") == wanted.name
+                and application.get("AwsRegion", wanted.region) == wanted.region
+                and endpoints == [wanted.endpoint]
+            ):
+                return str(application.get("SipMediaApplicationId", ""))
+        token = page.get("NextToken")
+        if not token:
+            return ""
+        kwargs["NextToken"] = token
+
+
+def _update_in_place(physical_id: str, wanted: Wanted, old: Wanted) -> bool:
+    """Rename or re-point our application; False when it no longer exists."""
+    if is_failed_create(physical_id):
+        return False
     try:
-        client(region).delete_sip_media_application(SipMediaApplicationId=physical_id)
+        if (old.name, old.endpoint) != (wanted.name, wanted.endpoint):
+            client(wanted.region).update_sip_media_application(
+                SipMediaApplicationId=physical_id,
+                Name=wanted.name,
+                Endpoints=[{"LambdaArn": wanted.endpoint}],
+            )
+            logger.info("updated SIP media application %s", physical_id)
+        else:
+            client(wanted.region).get_sip_media_application(SipMediaApplicationId=physical_id)
+    except ClientError as error:
+        if _error_code(error) == "NotFoundException":
+            return False
+        raise
+    return True
+
+
+def _routing(wanted: Wanted, sma_id: str) -> ChimeVoiceRouting:
+    """Routing of the numbers (in the function's region) as the stack's functions do it."""
+    return ChimeVoiceRouting(client(None), sma_id, wanted.voice_connector_id, region=wanted.region)
+
+
+def _homes(table_name: str) -> dict[str, NumberHome]:
+    """Each forwarded number's home as its first forward recorded it (empty without a table)."""
+    if not table_name:
+        return {}
+    try:
+        rules = DynamoForwardRepository(dynamodb(), table_name).list_rules()
+    except StorageError:
+        logger.exception("could not read the forwards' homes from %s; using VoiceConnectorId", table_name)
+        return {}
+    return {rule.number: rule.home for rule in rules if rule.home is not None}
+
+
+def _numbers(numbers: list[str]) -> str:
+    shown = ", ".join(numbers[:MAX_LISTED_NUMBERS])
+    more = len(numbers) - MAX_LISTED_NUMBERS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _delete(physical_id: str, wanted: Wanted) -> str:
+    """Hand the numbers back, delete their SIP rules, then the application; returns what was done."""
+    if not physical_id or is_failed_create(physical_id):
+        # A Create answered FAILED (by the timeout guard, say) may still have made one.
+        found = _find(wanted) if wanted.name and wanted.endpoint and not wanted.adopted else ""
+        if not found:
+            logger.info("nothing to delete: the Create of %r had failed", physical_id)
+            return "nothing to delete: the SIP media application was never created"
+        logger.info("the failed Create %r had made SIP media application %s", physical_id, found)
+        physical_id = found
+    routing = _routing(wanted, physical_id)
+    homes = _homes(wanted.table_name)
+    handed_back: list[str] = []
+    nowhere: list[str] = []
+    failed: list[str] = []
+    for rule in routing.owned_rules():
+        number = str(rule["TriggerValue"])
+        home = homes.get(number)
+        try:
+            routing.hand_back(number, home)
+        except RoutingError as error:
+            logger.error("could not hand %s back: %s", number, error)
+            failed.append(number)
+            continue
+        if (home is None or not home.voice_connectors) and not wanted.voice_connector_id:
+            nowhere.append(number)
+        handed_back.append(number)
+    parts = []
+    if handed_back:
+        parts.append(f"handed back {len(handed_back)} forwarded number(s) ({_numbers(handed_back)})")
+    if nowhere:
+        parts.append(
+            f"{_numbers(nowhere)} had no voice connector before the first forward and none is "
+            "configured (VoiceConnectorId): left on no voice connector, as before"
+        )
+    if failed:
+        raise RuntimeError(
+            f"could not hand back {_numbers(failed)} (their forwards stay, still on SIP media "
+            f"application {physical_id}); see the log, fix the cause and delete again"
+            + (f"; {'; '.join(parts)}" if parts else "")
+        )
+    if wanted.adopted and physical_id == wanted.existing_id:
+        parts.append(f"kept SIP media application {physical_id} (adopted: ExistingSipMediaApplicationId)")
+        return "; ".join(parts)
+    try:
+        client(wanted.region or None).delete_sip_media_application(SipMediaApplicationId=physical_id)
     except ClientError as error:
         code = _error_code(error)
-        if code == "NotFoundException":
-            logger.info("SIP media application %s was already deleted", physical_id)
-            return
-        if code == "ConflictException":
-            raise RuntimeError(
-                f"SIP media application {physical_id} is still in use: remove the forwards "
-                "(their SIP rules target it) with `switchboard forward remove`, then delete again"
-            ) from error
-        raise
-    logger.info("deleted SIP media application %s", physical_id)
+        if code != "NotFoundException":
+            if code == "ConflictException":
+                raise RuntimeError(
+                    f"SIP media application {physical_id} is still the target of SIP rules that "
+                    "switchboard did not create (not named switchboard-<digits>): point them "
+                    "elsewhere or delete them, then delete again"
+                ) from error
+            raise
+        logger.info("SIP media application %s was already deleted", physical_id)
+        parts.append(f"SIP media application {physical_id} was already deleted")
+    else:
+        logger.info("deleted SIP media application %s", physical_id)
+        parts.append(f"deleted SIP media application {physical_id}")
+    return "; ".join(parts)

@@ -151,7 +151,54 @@ class ChimeVoiceRouting:
         )
 
     def route_to_voice_connector(self, number: str, home: NumberHome | None = None) -> list[str]:
-        target = self._way_home(number, home)
+        return self._route_home(number, self._way_home(number, home))
+
+    def hand_back(self, number: str, home: NumberHome | None) -> list[str]:
+        """Put ``number`` back where it was before its first forward, even if that was nowhere.
+
+        For taking a SIP media application out of service (the stack's Delete): unlike
+        :meth:`route_to_voice_connector`, a number that was on no voice connector (and no
+        VOICE_CONNECTOR_ID to fall back on) still loses its SIP rule and gets its recorded product
+        type back, because the application it points at is about to go.
+        """
+        try:
+            target = self._way_home(number, home)
+        except NoHomeError:
+            target = home or NumberHome(SMA_PRODUCT)
+        return self._route_home(number, target)
+
+    def move_rules(self, to_sip_media_application_id: str, to_region: str = "") -> list[str]:
+        """Re-target every switchboard SIP rule of this application at another one.
+
+        For a stack that changes which SIP media application it uses: the forwards keep working
+        (same numbers, same rules), only the application their calls reach changes.
+        """
+        target = {
+            "SipMediaApplicationId": to_sip_media_application_id,
+            "Priority": 1,
+            "AwsRegion": to_region or self._region,
+        }
+        moved: list[str] = []
+        for rule in self.owned_rules():
+            # Enabled: a switchboard rule exists while its number is forwarded. A disabled one is
+            # left by an application deleted out of band (its rules had to be disabled first).
+            self._client.update_sip_rule(
+                SipRuleId=rule["SipRuleId"], Name=rule["Name"], Disabled=False, TargetApplications=[target]
+            )
+            moved.append(str(rule["TriggerValue"]))
+        return moved
+
+    def owned_rules(self) -> list[dict[str, Any]]:
+        """The ``switchboard-<digits>`` ToPhoneNumber SIP rules that target this application."""
+        return [
+            rule
+            for rule in self._all_rules()
+            if rule.get("TriggerType") == "ToPhoneNumber"
+            and str(rule.get("Name", "")).startswith(RULE_PREFIX)
+            and self._sma_id in {t.get("SipMediaApplicationId") for t in rule.get("TargetApplications") or []}
+        ]
+
+    def _route_home(self, number: str, target: NumberHome) -> list[str]:
         saga = _Saga()
         try:
             phone = self._phone(number)
@@ -241,8 +288,7 @@ class ChimeVoiceRouting:
         self._client.update_sip_rule(SipRuleId=rule_id, Name=name, Disabled=True)
         self._client.delete_sip_rule(SipRuleId=rule_id)
 
-    def _rule_for(self, number: str) -> dict[str, Any] | None:
-        """The ToPhoneNumber SIP rule for ``number``; refuse to touch one owned by another app."""
+    def _all_rules(self) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {}
         while True:
@@ -251,7 +297,11 @@ class ChimeVoiceRouting:
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
-        for rule in rules:
+        return rules
+
+    def _rule_for(self, number: str) -> dict[str, Any] | None:
+        """The ToPhoneNumber SIP rule for ``number``; refuse to touch one owned by another app."""
+        for rule in self._all_rules():
             if rule.get("TriggerType") == "ToPhoneNumber" and rule.get("TriggerValue") == number:
                 targets = {t.get("SipMediaApplicationId") for t in rule.get("TargetApplications") or []}
                 if targets and self._sma_id not in targets:

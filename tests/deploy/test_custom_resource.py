@@ -7,24 +7,21 @@ bundled prompts are in the format PSTN Audio plays.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 import time
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import yaml
-from botocore.stub import Stubber
 from moto import mock_aws
 
 from deploy import app, cfn_response, prompts, sip_media_application
+from tests.deploy.conftest import CloudFormation, FakeContext
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -32,68 +29,6 @@ LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-SmaFunc
 SMA_ID = "1c8b5f3a-2d4e-4f60-9a7b-0123456789ab"
 BUCKET = "switchboard-promptbucket-xyz"
 PROMPT_NAMES = {"greeting", "not_in_service", "failure", "error", "please_hold"}
-
-
-# --- CloudFormation's side ---------------------------------------------------------------------
-
-
-@dataclass
-class CloudFormation:
-    """Collects the responses the helper PUTs to ResponseURL."""
-
-    url: str
-    responses: list[dict[str, Any]] = field(default_factory=list)
-    content_types: list[str | None] = field(default_factory=list)
-    fail_next: int = 0
-    attempts: int = 0
-
-    def only_response(self) -> dict[str, Any]:
-        assert len(self.responses) == 1, self.responses
-        return self.responses[0]
-
-
-@pytest.fixture
-def cloudformation() -> Iterator[CloudFormation]:
-    state = CloudFormation(url="")
-
-    class ResponseUrl(http.server.BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.attempts += 1
-            if state.fail_next:
-                state.fail_next -= 1
-                self.send_response(503)
-                self.end_headers()
-                return
-            state.content_types.append(self.headers.get("Content-Type"))
-            state.responses.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep the test output quiet."""
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/cloudformation-response?signature=abc"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@dataclass
-class FakeContext:
-    """The Lambda context attributes the helper reads."""
-
-    remaining_ms: int = 120_000
-    log_group_name: str = "/aws/lambda/switchboard-DeployHelperFunction-xyz"
-    log_stream_name: str = "2026/01/01/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture(autouse=True)
@@ -153,206 +88,6 @@ def assert_echoes_request(response: dict[str, Any]) -> None:
 # --- Custom::SipMediaApplication ----------------------------------------------------------------
 
 SMA_PROPERTIES = {"Name": "switchboard-switchboard", "AwsRegion": REGION, "Endpoint": LAMBDA_ARN}
-
-
-def sma_description(sma_id: str = SMA_ID, name: str = "switchboard-switchboard") -> dict[str, Any]:
-    return {
-        "SipMediaApplication": {
-            "SipMediaApplicationId": sma_id,
-            "SipMediaApplicationArn": f"arn:aws:chime:us-east-1:123456789012:sma/{sma_id}",
-            "AwsRegion": REGION,
-            "Name": name,
-            "Endpoints": [{"LambdaArn": LAMBDA_ARN}],
-        }
-    }
-
-
-@pytest.fixture
-def chime() -> Iterator[Stubber]:
-    with Stubber(sip_media_application.client(REGION)) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-def test_create_sip_media_application(cloudformation: CloudFormation, chime: Stubber) -> None:
-    chime.add_response(
-        "create_sip_media_application",
-        sma_description(),
-        expected_params={
-            "AwsRegion": REGION,
-            "Name": "switchboard-switchboard",
-            "Endpoints": [{"LambdaArn": LAMBDA_ARN}],
-        },
-    )
-
-    app.handler(
-        request(cloudformation, "Create", "Custom::SipMediaApplication", SMA_PROPERTIES), FakeContext()
-    )
-
-    response = cloudformation.only_response()
-    assert response["Status"] == "SUCCESS"
-    assert response["PhysicalResourceId"] == SMA_ID
-    assert response["Data"] == {"SipMediaApplicationId": SMA_ID}
-    assert_echoes_request(response)
-    # The pre-signed URL is signed without a content type; urllib must not invent one.
-    assert cloudformation.content_types == [""]
-
-
-def test_update_renames_and_repoints_in_place(cloudformation: CloudFormation, chime: Stubber) -> None:
-    new_arn = LAMBDA_ARN + "2"
-    chime.add_response(
-        "update_sip_media_application",
-        sma_description(name="renamed"),
-        expected_params={
-            "SipMediaApplicationId": SMA_ID,
-            "Name": "renamed",
-            "Endpoints": [{"LambdaArn": new_arn}],
-        },
-    )
-    event = request(
-        cloudformation,
-        "Update",
-        "Custom::SipMediaApplication",
-        {**SMA_PROPERTIES, "Name": "renamed", "Endpoint": new_arn},
-        physical_id=SMA_ID,
-        old_properties=SMA_PROPERTIES,
-    )
-
-    app.handler(event, FakeContext())
-
-    response = cloudformation.only_response()
-    assert response["Status"] == "SUCCESS"
-    assert response["PhysicalResourceId"] == SMA_ID
-    assert response["Data"] == {"SipMediaApplicationId": SMA_ID}
-
-
-def test_update_without_relevant_change_calls_nothing(cloudformation: CloudFormation, chime: Stubber) -> None:
-    event = request(
-        cloudformation,
-        "Update",
-        "Custom::SipMediaApplication",
-        SMA_PROPERTIES,
-        physical_id=SMA_ID,
-        old_properties={**SMA_PROPERTIES, "Unrelated": "x"},
-    )
-
-    app.handler(event, FakeContext())
-
-    response = cloudformation.only_response()
-    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", SMA_ID)
-
-
-def test_update_to_another_region_replaces(cloudformation: CloudFormation) -> None:
-    with Stubber(sip_media_application.client("us-west-2")) as west:
-        west.add_response(
-            "create_sip_media_application",
-            sma_description(sma_id="new-sma"),
-            expected_params={
-                "AwsRegion": "us-west-2",
-                "Name": "switchboard-switchboard",
-                "Endpoints": [{"LambdaArn": LAMBDA_ARN}],
-            },
-        )
-        event = request(
-            cloudformation,
-            "Update",
-            "Custom::SipMediaApplication",
-            {**SMA_PROPERTIES, "AwsRegion": "us-west-2"},
-            physical_id=SMA_ID,
-            old_properties=SMA_PROPERTIES,
-        )
-
-        app.handler(event, FakeContext())
-
-        west.assert_no_pending_responses()
-    response = cloudformation.only_response()
-    # A new physical id: CloudFormation then sends a Delete for the old one.
-    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", "new-sma")
-
-
-def test_delete_sip_media_application(cloudformation: CloudFormation, chime: Stubber) -> None:
-    chime.add_response("delete_sip_media_application", {}, expected_params={"SipMediaApplicationId": SMA_ID})
-
-    app.handler(
-        request(cloudformation, "Delete", "Custom::SipMediaApplication", SMA_PROPERTIES, physical_id=SMA_ID),
-        FakeContext(),
-    )
-
-    response = cloudformation.only_response()
-    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", SMA_ID)
-
-
-def test_delete_of_missing_sip_media_application_succeeds(
-    cloudformation: CloudFormation, chime: Stubber
-) -> None:
-    chime.add_client_error(
-        "delete_sip_media_application",
-        service_error_code="NotFoundException",
-        service_message="SIP media application not found",
-        http_status_code=404,
-        expected_params={"SipMediaApplicationId": SMA_ID},
-    )
-
-    app.handler(
-        request(cloudformation, "Delete", "Custom::SipMediaApplication", SMA_PROPERTIES, physical_id=SMA_ID),
-        FakeContext(),
-    )
-
-    response = cloudformation.only_response()
-    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", SMA_ID)
-
-
-def test_failed_create_then_rollback_delete(cloudformation: CloudFormation, chime: Stubber) -> None:
-    chime.add_client_error(
-        "create_sip_media_application",
-        service_error_code="AccessDeniedException",
-        service_message="not allowed",
-        http_status_code=403,
-    )
-    context = FakeContext()
-
-    app.handler(request(cloudformation, "Create", "Custom::SipMediaApplication", SMA_PROPERTIES), context)
-
-    failed = cloudformation.only_response()
-    assert failed["Status"] == "FAILED"
-    assert "AccessDeniedException" in failed["Reason"]
-    assert context.log_stream_name in failed["Reason"]
-    assert failed["PhysicalResourceId"].startswith(cfn_response.FAILED_CREATE_PREFIX)
-    assert failed["Data"] == {}
-
-    # The rollback Delete carries the placeholder id: nothing was created, nothing is called.
-    cloudformation.responses.clear()
-    app.handler(
-        request(
-            cloudformation,
-            "Delete",
-            "Custom::SipMediaApplication",
-            SMA_PROPERTIES,
-            physical_id=failed["PhysicalResourceId"],
-        ),
-        context,
-    )
-    assert cloudformation.only_response()["Status"] == "SUCCESS"
-
-
-def test_delete_while_sip_rules_target_it_fails_with_advice(
-    cloudformation: CloudFormation, chime: Stubber
-) -> None:
-    chime.add_client_error(
-        "delete_sip_media_application",
-        service_error_code="ConflictException",
-        service_message="SIP media application is in use",
-        http_status_code=409,
-    )
-
-    app.handler(
-        request(cloudformation, "Delete", "Custom::SipMediaApplication", SMA_PROPERTIES, physical_id=SMA_ID),
-        FakeContext(),
-    )
-
-    response = cloudformation.only_response()
-    assert (response["Status"], response["PhysicalResourceId"]) == ("FAILED", SMA_ID)
-    assert "switchboard forward remove" in response["Reason"]
 
 
 def test_missing_property_fails(cloudformation: CloudFormation) -> None:
@@ -618,3 +353,59 @@ def test_every_makefile_built_resource_has_its_build_target() -> None:
     assert template["Resources"]["SmaFunction"]["Properties"]["Handler"] == "sma.app.handler"
     assert template["Resources"]["DeployHelperFunction"]["Properties"]["Handler"] == "deploy.app.handler"
     assert template["Resources"]["BotFunction"]["Properties"]["Handler"] == "bot.app.handler"
+
+
+def test_send_never_raises_even_when_the_body_cannot_be_built(cloudformation: CloudFormation) -> None:
+    event = request(cloudformation, "Create", "Custom::Nope", {})
+    del event["StackId"]  # a malformed request: build_body cannot echo it
+    responder = cfn_response.Responder(event, FakeContext())  # type: ignore[arg-type]
+
+    assert responder.send("FAILED", "id", "boom") is False
+    assert cloudformation.attempts == 0
+
+
+def test_timeout_margin_covers_every_response_put_attempt() -> None:
+    worst_put = cfn_response.PUT_ATTEMPTS * cfn_response.PUT_TIMEOUT_SECONDS + sum(
+        attempt * cfn_response.RETRY_DELAY_SECONDS for attempt in range(1, cfn_response.PUT_ATTEMPTS)
+    )
+    assert worst_put < app.TIMEOUT_MARGIN_SECONDS
+
+
+def test_the_deploy_package_runs_on_the_lambda_runtime_alone() -> None:
+    """No layer: deploy/ and the switchboard/ it ships with may import only boto3 and the stdlib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deploy.app; "
+        "heavy = ('phonenumbers', 'slack_bolt', 'slack_sdk', 'aws_lambda_powertools', 'yaml', "
+        "'switchboard.local'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PATH": "", "PYTHONPATH": str(REPO), "AWS_DEFAULT_REGION": REGION},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_custom_resources_function_is_never_retried_and_never_waited_on_for_an_hour() -> None:
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_CfnLoader)
+    resources = template["Resources"]
+    configs = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    # The ServiceToken is the unqualified ARN, which runs $LATEST.
+    assert {"Qualifier": "$LATEST", "MaximumRetryAttempts": 0} in [
+        {key: c.get(key) for key in ("Qualifier", "MaximumRetryAttempts")} for c in configs
+    ]
+    timeout = resources["DeployHelperFunction"]["Properties"]["Timeout"]
+    for name, resource in resources.items():
+        if resource["Type"].startswith("Custom::"):
+            assert timeout < resource["Properties"]["ServiceTimeout"] <= 3600, name
+            assert "Condition" not in resource or resource["Type"] != "Custom::SipMediaApplication"
+    sma = resources["SipMediaApplication"]["Properties"]
+    assert {"ExistingSipMediaApplicationId", "TableName", "VoiceConnectorId"} <= set(sma)
+    assert template["Resources"]["Table"]["DeletionPolicy"] == "Retain"
