@@ -369,3 +369,30 @@ def test_a_number_that_cannot_go_back_fails_the_delete_with_the_way_out(
     rule = world.rule_of(ON_PBX)
     assert rule is not None
     assert not rule["Disabled"]
+
+
+def test_a_rolled_back_adoption_brings_the_forwards_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.send("Create", properties(world))["PhysicalResourceId"]
+    world.use(monkeypatch, first)
+    world.forward_with_cli(ON_PBX)
+    adopted = world.emulator.create_sip_media_application("pbx-team-sma", SMA_ARN)
+    adopting = world.send(
+        "Update", properties(world, existing=adopted), physical_id=first, old=properties(world)
+    )
+    assert adopting["PhysicalResourceId"] == adopted
+    world.assert_routed_somewhere_it_was(forwarded_to=adopted)
+
+    # A later resource fails: CloudFormation sends the old properties back to the new id, then
+    # deletes the id the rollback replaced (with the properties it had: adopted).
+    rollback = world.send(
+        "Update", properties(world), physical_id=adopted, old=properties(world, existing=adopted)
+    )
+    assert (rollback["Status"], rollback["PhysicalResourceId"]) == ("SUCCESS", first)
+    world.assert_routed_somewhere_it_was(forwarded_to=first)
+    cleanup = world.send("Delete", properties(world, existing=adopted), physical_id=adopted)
+    assert cleanup["Status"] == "SUCCESS", cleanup
+    assert adopted in world.applications()
+    assert world.ours() == [first]
+    world.assert_routed_somewhere_it_was(forwarded_to=first)
