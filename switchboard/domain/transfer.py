@@ -67,7 +67,7 @@ EXPENSIVE_PREFIXES = (
     "+3389", "+3381", "+3382", "+3336",  # France premium / shared cost
     "+49900", "+49137", "+49180", "+49700",  # Germany premium, televoting, shared cost, personal
     "+61190", "+6113", "+6119",  # Australia premium, shared cost
-    "+3531", "+35315",  # Ireland premium (1550…) and shared cost (1850/1890 under +3531)
+    "+35315", "+353185", "+353189",  # Ireland premium (15xx) and shared cost (1850, 1890)
     "+870", "+881", "+882", "+883", "+888", "+979", "+808",  # satellite, networks, shared services
 )  # fmt: skip
 

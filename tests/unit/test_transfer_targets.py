@@ -147,5 +147,9 @@ def test_the_cheap_check_knows_our_own_and_the_allowed_countries() -> None:
     assert rules.check("+442079460000").target == "+442079460000"
     with pytest.raises(TransferTargetError, match="our own numbers"):
         rules.check(OURS)
+    ireland = TransferRules(allowed_countries=("IE",))
+    assert ireland.check("+35312345678").target == "+35312345678"  # Dublin, not a special range
+    with pytest.raises(TransferTargetError, match="premium"):
+        ireland.check("+353155012345")
     # A country the cheap table cannot map is left to the full policy rather than refused.
     assert TransferRules(allowed_countries=("US", "KE")).check("+254712345678").target == "+254712345678"
