@@ -99,6 +99,14 @@ class Harness:
         """Every forward rule as stored (the routing half of "0 changes")."""
         return {rule.number: (rule.destinations, rule.version) for rule in self.rules().list_rules()}
 
+    def free_pool(self) -> None:
+        """Free every DNIS pair (the operator's repair): fuzzed calls to the Connect entry number
+        claim pairs and never end, and their claims would only go stale after the bound."""
+        pool = self.pool()
+        for entry in pool.list_pairs():
+            if entry.claim is not None:
+                pool.force_release(entry.pair)
+
     def seed_forwards(self) -> None:
         """The suite's baseline forwards, applied through the service so routing follows."""
         from switchboard.service import ForwardRequest

@@ -51,6 +51,7 @@ BEHAVIOURS = (
 def run(h: Harness, calls: int, seed: int = 5) -> list[Figure]:
     rng = random.Random(seed)
     h.seed_forwards()
+    h.free_pool()
     plans = [(rng.choice(TARGETS), {d: rng.choice(BEHAVIOURS) for d in DESTINATIONS}) for _ in range(calls)]
     transcripts: list[CallTranscript | None] = [None] * calls
     errors: list[str] = []

@@ -41,6 +41,7 @@ from reliability.harness import (
     Harness,
 )
 from switchboard.domain.events import LiveCall
+from switchboard.domain.pool import PoolExhaustedError
 from switchboard.local.pstn_simulator import PstnSimulator
 from switchboard.local.slack_requests import (
     block_actions_payload,
@@ -264,7 +265,11 @@ class Paths:
 
         transaction = f"tx-{uuid.uuid4().hex[:12]}"
         pool = self.h.pool()
-        claim = pool.claim(transaction, CALLER, int(time.time() * 1000))
+        try:
+            claim = pool.claim(transaction, CALLER, int(time.time() * 1000))
+        except PoolExhaustedError:  # a pair leaked by an earlier part: repair, as an operator would
+            self.h.free_pool()
+            claim = pool.claim(transaction, CALLER, int(time.time() * 1000))
         parameters = {"TransferTarget": target.sip_user if target.is_sip else target.text}
         if target.arn:
             parameters["TransferTargetArn"] = target.arn
@@ -333,6 +338,7 @@ def run(h: Harness, *, quick: bool = False) -> list[Figure]:
     paths = Paths(h)
     figures: list[Figure] = []
     h.seed_forwards()
+    h.free_pool()
     for name, title in PATHS.items():
         figure = Figure("toll fraud", title)
         chosen = targets[:: max(1, len(targets) // 12)] if quick else targets
