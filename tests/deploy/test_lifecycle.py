@@ -396,3 +396,34 @@ def test_a_rolled_back_adoption_brings_the_forwards_back(
     assert adopted in world.applications()
     assert world.ours() == [first]
     world.assert_routed_somewhere_it_was(forwarded_to=first)
+
+
+def test_adopting_an_application_that_does_not_exist_fails_with_the_way_out(world: World) -> None:
+    created = world.send("Create", properties(world, existing="no-such-sma"))
+
+    assert created["Status"] == "FAILED"
+    assert "ExistingSipMediaApplicationId no-such-sma" in created["Reason"]
+    assert "leave the parameter empty" in created["Reason"]
+    assert world.send("Delete", properties(world), physical_id=created["PhysicalResourceId"])["Status"] == (
+        "SUCCESS"
+    )
+    assert world.ours() == []
+
+
+def test_a_rule_someone_else_pointed_at_our_application_is_left_alone_and_named(world: World) -> None:
+    first = world.send("Create", properties(world))["PhysicalResourceId"]
+    # The PBX team points their own rule at our application.
+    theirs = world.rule_of(FOREIGN)
+    assert theirs is not None
+    world.chime.update_sip_rule(
+        SipRuleId=theirs["SipRuleId"],
+        Name=theirs["Name"],
+        TargetApplications=[{"SipMediaApplicationId": first, "Priority": 1, "AwsRegion": REGION}],
+    )
+
+    deleted = world.send("Delete", properties(world), physical_id=first)
+
+    assert deleted["Status"] == "FAILED"
+    assert "not named switchboard-<digits>" in deleted["Reason"]
+    assert world.rule_of(FOREIGN) is not None
+    assert first in world.applications()
