@@ -118,15 +118,36 @@ def handle(request: Request) -> Outcome:
             return _outcome(physical_id)
         logger.warning("SIP media application %s is gone (deleted outside the stack)", physical_id)
     new_id = _provide(wanted)
-    if new_id == physical_id:
+    moved = [
+        number
+        for source in _previous_applications(physical_id, old, new_id)
+        for number in _routing(old, source).move_rules(new_id, wanted.region)
+    ]
+    if new_id == physical_id and not moved:
         return _outcome(physical_id)
-    moved = _routing(old, physical_id).move_rules(new_id, wanted.region)
-    reason = f"SIP media application {new_id} replaces {physical_id}"
+    reason = f"SIP media application {new_id}" + ("" if new_id == physical_id else f" replaces {physical_id}")
     if moved:
         reason += f"; moved the forwards of {_numbers(moved)} to it"
     logger.info("%s", reason)
-    # The new id makes CloudFormation delete the old one after the update (an adopted one is kept).
+    # A new id makes CloudFormation delete the old one after the update (an adopted one is kept).
     return _outcome(new_id, reason)
+
+
+def _previous_applications(physical_id: str, old: Wanted, new_id: str) -> list[str]:
+    """Where forwards may still point: the current id, and what the previous properties named.
+
+    The last one matters for a rollback: an Update that failed half-way through moving the rules
+    answered FAILED with the current id, and the rollback names the same id again, while some
+    rules already target the application the failed Update was moving them to.
+    """
+    candidates = [physical_id, old.existing_id]
+    if not old.adopted and old.name and old.endpoint:
+        candidates.append(_find(old))
+    sources: list[str] = []
+    for candidate in candidates:
+        if candidate and candidate != new_id and not is_failed_create(candidate) and candidate not in sources:
+            sources.append(candidate)
+    return sources
 
 
 def _outcome(sma_id: str, reason: str = "") -> Outcome:

@@ -427,3 +427,28 @@ def test_a_rule_someone_else_pointed_at_our_application_is_left_alone_and_named(
     assert "not named switchboard-<digits>" in deleted["Reason"]
     assert world.rule_of(FOREIGN) is not None
     assert first in world.applications()
+
+
+def test_the_rollback_of_a_move_that_failed_half_way_brings_every_forward_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.send("Create", properties(world))["PhysicalResourceId"]
+    world.use(monkeypatch, first)
+    world.forward_with_cli(ON_PBX)
+    world.forward_with_cli(SPARE)
+    adopted = world.emulator.create_sip_media_application("pbx-team-sma", SMA_ARN)
+    # The adopting Update moved ON_PBX's rule, then failed (answered FAILED, keeping `first`).
+    rule = world.rule_of(ON_PBX)
+    assert rule is not None
+    world.chime.update_sip_rule(
+        SipRuleId=rule["SipRuleId"],
+        Name=rule["Name"],
+        TargetApplications=[{"SipMediaApplicationId": adopted, "Priority": 1, "AwsRegion": REGION}],
+    )
+
+    rollback = world.send(
+        "Update", properties(world), physical_id=first, old=properties(world, existing=adopted)
+    )
+
+    assert (rollback["Status"], rollback["PhysicalResourceId"]) == ("SUCCESS", first)
+    world.assert_routed_somewhere_it_was(forwarded_to=first)
