@@ -234,9 +234,17 @@ def _homes(table_name: str) -> dict[str, NumberHome]:
         return {}
     try:
         rules = DynamoForwardRepository(dynamodb(), table_name).list_rules()
-    except StorageError:
-        logger.exception("could not read the forwards' homes from %s; using VoiceConnectorId", table_name)
-        return {}
+    except StorageError as error:
+        cause = error.__cause__
+        if isinstance(cause, ClientError) and _error_code(cause) == "ResourceNotFoundException":
+            # Deleted by hand before the stack: nothing recorded can be read, ever.
+            logger.warning("table %s is gone; every number goes back to VoiceConnectorId", table_name)
+            return {}
+        # Guessing would send numbers to the wrong place; a retried Delete reads it again.
+        raise RuntimeError(
+            f"could not read where the forwarded numbers go back to ({error}); nothing was changed: "
+            "fix the cause and delete again"
+        ) from error
     return {rule.number: rule.home for rule in rules if rule.home is not None}
 
 

@@ -452,3 +452,36 @@ def test_the_rollback_of_a_move_that_failed_half_way_brings_every_forward_back(
 
     assert (rollback["Status"], rollback["PhysicalResourceId"]) == ("SUCCESS", first)
     world.assert_routed_somewhere_it_was(forwarded_to=first)
+
+
+def test_a_table_that_cannot_be_read_fails_the_delete_before_any_change(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.send("Create", properties(world))["PhysicalResourceId"]
+    world.use(monkeypatch, first)
+    world.forward_like_the_bot(ON_OTHER_PBX)
+    # Throttled, or no permission: anything but "no such table".
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    sip_media_application.dynamodb.cache_clear()
+
+    deleted = world.send("Delete", properties(world), physical_id=first)
+
+    assert deleted["Status"] == "FAILED"
+    assert "delete again" in deleted["Reason"]
+    world.assert_routed_somewhere_it_was(forwarded_to=first)
+    assert first in world.applications()
+
+
+def test_a_table_deleted_by_hand_sends_every_number_to_the_voice_connector(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.send("Create", properties(world))["PhysicalResourceId"]
+    world.use(monkeypatch, first)
+    world.forward_with_cli(ON_PBX)
+    boto3.client("dynamodb").delete_table(TableName=TABLE)
+
+    deleted = world.send("Delete", properties(world), physical_id=first)
+
+    assert deleted["Status"] == "SUCCESS", deleted
+    assert world.state(ON_PBX) == world.homes[ON_PBX]
+    assert world.ours() == []
