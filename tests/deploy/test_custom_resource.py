@@ -1,8 +1,8 @@
 """The deploy helper (``deploy.app.handler``) as CloudFormation drives it.
 
-CloudFormation's side is a local HTTP server receiving the response PUT on ResponseURL; Chime SDK
-Voice is a botocore Stubber (moto has no SIP media applications); S3 is moto. Also checks the
-bundled prompts are in the format PSTN Audio plays.
+CloudFormation's side is a local HTTP server receiving the response PUT on ResponseURL (conftest.py);
+S3 is moto. The SIP media application's whole lifecycle, against the Chime SDK Voice emulator, is
+in test_lifecycle.py. Also checks the bundled prompts are in the format PSTN Audio plays.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from tests.deploy.conftest import CloudFormation, FakeContext
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-SmaFunction-abc"
-SMA_ID = "1c8b5f3a-2d4e-4f60-9a7b-0123456789ab"
 BUCKET = "switchboard-promptbucket-xyz"
 PROMPT_NAMES = {"greeting", "not_in_service", "failure", "error", "please_hold"}
 
@@ -405,7 +404,8 @@ def test_the_custom_resources_function_is_never_retried_and_never_waited_on_for_
     for name, resource in resources.items():
         if resource["Type"].startswith("Custom::"):
             assert timeout < resource["Properties"]["ServiceTimeout"] <= 3600, name
-            assert "Condition" not in resource or resource["Type"] != "Custom::SipMediaApplication"
+    # Created or adopted, it always exists: it carries the forwards through updates and teardown.
+    assert "Condition" not in resources["SipMediaApplication"]
     sma = resources["SipMediaApplication"]["Properties"]
     assert {"ExistingSipMediaApplicationId", "TableName", "VoiceConnectorId"} <= set(sma)
     assert template["Resources"]["Table"]["DeletionPolicy"] == "Retain"
