@@ -202,6 +202,15 @@ def _find(wanted: Wanted) -> str:
         kwargs["NextToken"] = token
 
 
+def _find_leniently(wanted: Wanted) -> str:
+    """:func:`_find` for a rollback: an error there must not make the rollback fail too."""
+    try:
+        return _find(wanted)
+    except ClientError:
+        logger.exception("could not look for a SIP media application named %s", wanted.name)
+        return ""
+
+
 def _update_in_place(physical_id: str, wanted: Wanted, old: Wanted) -> bool:
     """Rename or re-point our application; False when it no longer exists."""
     if is_failed_create(physical_id):
@@ -258,7 +267,7 @@ def _delete(physical_id: str, wanted: Wanted) -> str:
     """Hand the numbers back, delete their SIP rules, then the application; returns what was done."""
     if not physical_id or is_failed_create(physical_id):
         # A Create answered FAILED (by the timeout guard, say) may still have made one.
-        found = _find(wanted) if wanted.name and wanted.endpoint and not wanted.adopted else ""
+        found = _find_leniently(wanted) if wanted.name and wanted.endpoint and not wanted.adopted else ""
         if not found:
             logger.info("nothing to delete: the Create of %r had failed", physical_id)
             return "nothing to delete: the SIP media application was never created"
@@ -268,6 +277,7 @@ def _delete(physical_id: str, wanted: Wanted) -> str:
     homes = _homes(wanted.table_name)
     handed_back: list[str] = []
     nowhere: list[str] = []
+    unknown: list[str] = []
     failed: list[str] = []
     for rule in routing.owned_rules():
         number = str(rule["TriggerValue"])
@@ -278,8 +288,11 @@ def _delete(physical_id: str, wanted: Wanted) -> str:
             logger.error("could not hand %s back: %s", number, error)
             failed.append(number)
             continue
-        if (home is None or not home.voice_connectors) and not wanted.voice_connector_id:
-            nowhere.append(number)
+        if not wanted.voice_connector_id:
+            if home is None:
+                unknown.append(number)
+            elif not home.voice_connectors:
+                nowhere.append(number)
         handed_back.append(number)
     parts = []
     if handed_back:
@@ -288,6 +301,11 @@ def _delete(physical_id: str, wanted: Wanted) -> str:
         parts.append(
             f"{_numbers(nowhere)} had no voice connector before the first forward and none is "
             "configured (VoiceConnectorId): left on no voice connector, as before"
+        )
+    if unknown:
+        parts.append(
+            f"{_numbers(unknown)} had no recorded home and no VoiceConnectorId is configured: "
+            "SIP rule deleted, left on no voice connector"
         )
     if failed:
         raise RuntimeError(

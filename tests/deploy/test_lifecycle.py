@@ -16,10 +16,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from deploy import app, sip_media_application
 from switchboard import cli, wiring
+from switchboard.adapters.chime_voice import ChimeVoiceRouting
 from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard.local.template import create_table
 from switchboard.service import ForwardRequest
@@ -484,4 +486,45 @@ def test_a_table_deleted_by_hand_sends_every_number_to_the_voice_connector(
 
     assert deleted["Status"] == "SUCCESS", deleted
     assert world.state(ON_PBX) == world.homes[ON_PBX]
+    assert world.ours() == []
+
+
+def test_a_failed_create_rolls_back_even_when_listing_applications_is_denied(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sip_media_application.client
+
+    class Denied:
+        cache_clear = real.cache_clear  # the fixture clears the cache through this name
+
+        def __init__(self, region: str | None) -> None:
+            self._client = real(region)
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "list_sip_media_applications":
+                error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+                raise ClientError(error, "ListSipMediaApplications")
+            return getattr(self._client, name)
+
+    monkeypatch.setattr(sip_media_application, "client", Denied)
+
+    rollback = world.send("Delete", properties(world), physical_id="create-failed-request-1")
+
+    assert rollback["Status"] == "SUCCESS", rollback
+
+
+def test_a_number_with_no_recorded_home_and_no_voice_connector_loses_its_rule_and_is_named(
+    world: World,
+) -> None:
+    no_connector = {**properties(world), "VoiceConnectorId": ""}
+    first = world.send("Create", no_connector)["PhysicalResourceId"]
+    # Forwarded before homes were recorded: a rule on the number, nothing in the table.
+    ChimeVoiceRouting(world.chime, first).route_to_forwarding(SPARE)
+
+    deleted = world.send("Delete", no_connector, physical_id=first)
+
+    assert deleted["Status"] == "SUCCESS", deleted
+    assert "no recorded home" in deleted["Reason"]
+    assert SPARE in deleted["Reason"]
+    assert world.rule_of(SPARE) is None
     assert world.ours() == []
