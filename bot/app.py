@@ -1,14 +1,18 @@
 """Composition root of the Slack bot Lambda (``bot.app.handler``, API Gateway HTTP API payload 2.0).
 
-Built once per container. Slack credentials come from the environment or one Secrets Manager secret;
-AWS clients for the table and Chime SDK Voice are created on first use, so the acknowledgement of
-``/forward <number> to <destination>`` (parse + validate, no AWS call) never pays for them.
-Signature verification stays on: Bolt rejects unsigned, forged or stale (> 5 min) requests with 401.
+:func:`create_app` builds one bot from its settings; this module builds the Lambda's, once per
+container, at import (``app``, ``deps``, ``handler``). Slack credentials come from the environment
+or one Secrets Manager secret; AWS clients for the table and Chime SDK Voice are created on first
+use, so the acknowledgement of ``/forward <number> to <destination>`` (parse + validate, no AWS
+call) never pays for them. Signature verification stays on: Bolt rejects unsigned, forged or stale
+(> 5 min) requests with 401.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,69 +21,17 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_sdk import WebClient
 
 from bot.auth import Authorizer
-from bot.config import slack_credentials
-from bot.listeners import BotDeps, register
+from bot.config import SlackCredentials, slack_credentials
+from bot.deps import BotDeps
+from bot.listeners import register
+from bot.slack_client import slack_client
 from bot.transfers import Transfers
-from switchboard.adapters.dynamodb import DynamoCallLog
 from switchboard.policy import DestinationPolicy
+from switchboard.ports import CallReader
 from switchboard.service import ForwardingService
-from switchboard.settings import load
+from switchboard.settings import Settings, load
 
 logger = Logger(service="bot")
-
-settings = load(required=("TABLE_NAME",))
-credentials = slack_credentials(settings)
-policy = DestinationPolicy(settings.default_country, settings.allowed_countries)
-client = WebClient(token=credentials.bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
-
-
-@functools.cache
-def forwarding_service() -> ForwardingService:
-    from switchboard.wiring import forwarding_service as build
-
-    return build(settings, need_routing=bool(settings.sip_media_application_id))
-
-
-@functools.cache
-def call_log() -> DynamoCallLog:
-    from switchboard.wiring import call_log as build
-
-    return build(settings)
-
-
-@functools.cache
-def transfers() -> Transfers:
-    from switchboard.wiring import call_control, chime_voice_client, own_numbers
-
-    chime = chime_voice_client()
-    return Transfers(call_log(), call_control(settings, chime), policy, is_ours=own_numbers(settings, chime))
-
-
-app = App(
-    signing_secret=credentials.signing_secret,
-    client=client,
-    process_before_response=True,  # Lambda: finish the ack before the response; slow work is lazy
-    token_verification_enabled=False,  # no auth.test call at cold start
-)
-deps = BotDeps(
-    settings=settings,
-    policy=policy,
-    authorizer=Authorizer(settings.forward_admins, client),  # logs malformed entries at cold start
-    service=forwarding_service,
-    call_log=call_log,
-    transfers=transfers,
-)
-register(app, deps)
-slack_handler = SlackRequestHandler(app)
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if _malformed_timestamp(event):
-        return UNSIGNED
-    response: dict[str, Any] = slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
-    return response
-
 
 # Bolt's answer to a request whose signature does not verify.
 UNSIGNED: dict[str, Any] = {
@@ -87,6 +39,71 @@ UNSIGNED: dict[str, Any] = {
     "body": '{"error": "invalid request"}',
     "headers": {"content-type": "application/json;charset=utf-8"},
 }
+
+
+@dataclass
+class BotApp:
+    """One bot: its Bolt app, what its listeners use, and the Lambda entry point to it."""
+
+    settings: Settings
+    client: WebClient
+    app: App
+    deps: BotDeps
+    slack_handler: SlackRequestHandler
+    forwarding_service: Callable[[], ForwardingService]  # cached: tests clear it with cache_clear()
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if _malformed_timestamp(event):
+            return UNSIGNED
+        response: dict[str, Any] = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+        return response
+
+
+def create_app(
+    settings: Settings, *, credentials: SlackCredentials | None = None, client: WebClient | None = None
+) -> BotApp:
+    """The bot for ``settings`` (credentials from them unless given)."""
+    credentials = credentials or slack_credentials(settings)
+    client = client or slack_client(credentials.bot_token, settings.slack_api_url)
+    policy = DestinationPolicy(settings.default_country, settings.allowed_countries)
+
+    @functools.cache
+    def forwarding_service() -> ForwardingService:
+        from switchboard.wiring import forwarding_service as build
+
+        return build(settings, need_routing=bool(settings.sip_media_application_id))
+
+    @functools.cache
+    def call_log() -> CallReader:
+        from switchboard.wiring import call_log as build
+
+        return build(settings)
+
+    @functools.cache
+    def transfers() -> Transfers:
+        from switchboard.wiring import call_control, chime_voice_client, own_numbers
+
+        chime = chime_voice_client()
+        return Transfers(
+            call_log(), call_control(settings, chime), policy, is_ours=own_numbers(settings, chime)
+        )
+
+    app = App(
+        signing_secret=credentials.signing_secret,
+        client=client,
+        process_before_response=True,  # Lambda: finish the ack before the response; slow work is lazy
+        token_verification_enabled=False,  # no auth.test call at cold start
+    )
+    deps = BotDeps(
+        settings=settings,
+        policy=policy,
+        authorizer=Authorizer(settings.forward_admins, client),  # logs malformed entries at cold start
+        service=forwarding_service,
+        call_log=call_log,
+        transfers=transfers,
+    )
+    register(app, deps)
+    return BotApp(settings, client, app, deps, SlackRequestHandler(app), forwarding_service)
 
 
 def _malformed_timestamp(event: dict[str, Any]) -> bool:
@@ -99,3 +116,18 @@ def _malformed_timestamp(event: dict[str, Any]) -> bool:
         if str(name).lower() == "x-slack-request-timestamp":
             return not (isinstance(value, str) and value.isascii() and value.isdigit())
     return False
+
+
+# -- the Lambda's bot (once per container) ---------------------------------------------------------
+
+lambda_bot = create_app(load(required=("TABLE_NAME",)))
+settings = lambda_bot.settings
+client = lambda_bot.client
+app = lambda_bot.app
+deps = lambda_bot.deps
+forwarding_service = lambda_bot.forwarding_service
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return lambda_bot.handler(event, context)

@@ -5,7 +5,8 @@ many calls each forwarded number took, how many reached someone, and whether fai
 or a one-off. It reads the call records the SMA already writes (one ``Query`` per number on the
 ``CALLS#<number>`` index) — nothing extra on the call path.
 
-The day is claimed with a conditional marker item (``DIGEST#<date>``) before posting and released
+The day is claimed with a conditional marker item (``DIGEST#<date>``, written by
+:class:`switchboard.adapters.digest_marker.DynamoDayMarker`) before posting and released
 if Slack refuses the post, so a retried or duplicated schedule invocation posts one digest a day.
 """
 
@@ -154,42 +155,16 @@ def post_digest(
     return f"posted for {day}: {sum(s.calls for s in summaries)} call(s) on {len(summaries)} number(s)"
 
 
-class TableDayMarker:
-    """:class:`DayMarker` as a conditional put in the shared table (expires after a week)."""
-
-    def __init__(self, client: Any, table: str) -> None:
-        self._client = client
-        self._table = table
-
-    def _key(self, day: str) -> dict[str, Any]:
-        return {"pk": {"S": f"DIGEST#{day}"}, "sk": {"S": "DIGEST"}}
-
-    def claim(self, day: str) -> bool:
-        item = {
-            **self._key(day),
-            "kind": {"S": "digest_marker"},
-            "ttl": {"N": str(int(time.time()) + 7 * 86400)},
-        }
-        try:
-            self._client.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def release(self, day: str) -> None:
-        self._client.delete_item(TableName=self._table, Key=self._key(day))
-
-
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     from bot.config import slack_credentials
+    from bot.slack_client import slack_client
+    from switchboard.adapters.digest_marker import DynamoDayMarker
     from switchboard.settings import load
     from switchboard.wiring import call_log, dynamodb_client, forwarding_service
 
     settings = load(required=("TABLE_NAME", "ALERT_CHANNEL"))
     credentials = slack_credentials(settings)
-    client = WebClient(token=credentials.bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
+    client = slack_client(credentials.bot_token, settings.slack_api_url)
     dynamodb = dynamodb_client()
     service = forwarding_service(settings, need_routing=False, dynamodb=dynamodb)
     # Forwarded numbers (expired ones linger a week) and the managed inventory: where calls come in.
@@ -198,7 +173,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         result = post_digest(
             call_log(settings, dynamodb),
             numbers,
-            marker=TableDayMarker(dynamodb, settings.table_name),
+            marker=DynamoDayMarker(dynamodb, settings.table_name),
             client=client,
             channel=settings.alert_channel,
             now_ms=int(time.time() * 1000),

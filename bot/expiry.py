@@ -21,10 +21,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import views
 from bot.config import slack_credentials
+from bot.slack_client import post_in_channel, slack_client
 from switchboard.service import ChangeFailedError, ConcurrentChangeError, ForwardingService, RefusedError
 from switchboard.settings import Settings, load
 
@@ -67,17 +67,14 @@ def expire_forwards(
     metrics.add_metric(name="ForwardsExpired", unit=MetricUnit.Count, value=len(done["removed"]))
     if done["failed"]:
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=len(done["failed"]))
-        _post(client, settings, views.expiry_failures_text(reasons))
+        post_in_channel(
+            client,
+            settings.alert_channel,
+            views.expiry_failures_text(reasons),
+            what="the failed expiries",
+            log=logger,
+        )
     return done
-
-
-def _post(client: WebClient | None, settings: Settings, text: str) -> None:
-    if client is None or not settings.alert_channel:
-        return
-    try:
-        client.chat_postMessage(channel=settings.alert_channel, text=text)
-    except SlackApiError as error:
-        logger.error("could not post in the alert channel", extra={"reason": str(error)})
 
 
 @metrics.log_metrics
@@ -86,11 +83,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
 
     settings = load(required=("TABLE_NAME", "SIP_MEDIA_APPLICATION_ID"))
     credentials = slack_credentials(settings) if settings.alert_channel else None
-    client = (
-        WebClient(token=credentials.bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
-        if credentials
-        else None
-    )
+    client = slack_client(credentials.bot_token, settings.slack_api_url) if credentials else None
     result = expire_forwards(forwarding_service(settings, need_routing=True), settings, client)
     logger.info("expiry run", extra=result)
     return result

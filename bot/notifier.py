@@ -37,9 +37,10 @@ Once a post succeeded nothing after it may raise (the thread bookkeeping and the
 update log their failures instead), because raising would release the claim and re-post.
 
 **Grouping.** Failures on the same dialed number go into one Slack thread while they keep coming
-less than :data:`WINDOW_SECONDS` apart (at most :data:`MAX_THREAD_SECONDS` after the first): the
+less than ``WINDOW_SECONDS`` apart (at most ``MAX_THREAD_SECONDS`` after the first): the
 first is a channel message, later ones reply in its thread and the parent is updated with the
-count. The anchor is an item ``pk = ALERTTHREAD#<number>``, ``sk = THREAD`` whose ``ttl`` is the end
+count. The anchor (:mod:`switchboard.adapters.alert_threads`, which has those limits) is an item
+``pk = ALERTTHREAD#<number>``, ``sk = THREAD`` whose ``ttl`` is the end
 of the window; concurrent writers are serialised by a ``version`` condition, and the writer opening
 a thread holds a short lease so a concurrent alert for the same number waits for its ``ts`` rather
 than opening a second thread.
@@ -47,10 +48,8 @@ than opening a second thread.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import boto3
@@ -64,41 +63,29 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 
 from bot import alerts, views
 from bot.alerts import Alert, MalformedEventError
 from bot.config import slack_credentials
-from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item
+from bot.slack_client import slack_client
+from switchboard.adapters.alert_threads import AlertThreads, Anchor, LostRaceError
+from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import RULE_HISTORY_KIND, RuleChange, rule_change_from_item
+from switchboard.lambda_runtime import BACKGROUND_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import load
 
 CALL_EVENT_KIND = "call_event"
-WINDOW_SECONDS = 15 * 60
-MAX_THREAD_SECONDS = 2 * 3600
-PARENT_LEASE_SECONDS = 60
 IDEMPOTENCY_SECONDS = 7 * 86400  # far beyond the stream's 24 h retention and the mapping's retries
 IDEMPOTENCY_PK = "IDEMPOTENCY#notifier"
-THREAD_SK = "THREAD"
-# Slack's Retry-After is honoured in-process up to this long, this many times; a longer wait is
-# better spent by the event-source mapping's retry than by a Lambda billed for sleeping.
-MAX_RETRY_AFTER_SECONDS = 10
-RATE_LIMIT_RETRIES = 2
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"})
 THREAD_GONE_ERRORS = frozenset({"thread_not_found", "message_not_found"})
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
 logger = Logger(service="notifier")
-metrics = Metrics(
-    service="notifier", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard"
-)
+metrics = Metrics(service="notifier", namespace=metrics_namespace())
 
 
 class AlertChannelError(RuntimeError):
@@ -111,197 +98,6 @@ class RetryLaterError(RuntimeError):
 
 class _ThreadGoneError(RuntimeError):
     """The thread's parent message no longer exists in Slack."""
-
-
-class _LostRaceError(RuntimeError):
-    """The thread anchor changed between our read and our write."""
-
-
-# -- Slack ---------------------------------------------------------------------------------------
-
-
-class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (sleeps ``Retry-After``), but only when the wait is short enough."""
-
-    def __init__(
-        self, max_retry_count: int = RATE_LIMIT_RETRIES, max_wait: int = MAX_RETRY_AFTER_SECONDS
-    ) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        for name, values in response.headers.items():
-            if name.lower() == "retry-after" and values:
-                try:
-                    return int(values[0]) <= self.max_wait
-                except ValueError:
-                    return True
-        return True
-
-
-def slack_client(token: str, base_url: str, timeout: int = 10) -> WebClient:
-    return WebClient(
-        token=token,
-        base_url=base_url or WebClient.BASE_URL,
-        timeout=timeout,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), BoundedRateLimitRetryHandler()],
-    )
-
-
-# -- thread anchors ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Anchor:
-    """Where alerts for one number currently go (the table item ``ALERTTHREAD#<number>``)."""
-
-    number: str
-    version: int
-    channel: str
-    ts: str
-    parent: Alert
-    count: int
-    first_at: float
-    open_until: float
-    lease_until: float
-
-    def is_open(self, now: float, channel: str) -> bool:
-        return bool(self.ts) and self.channel == channel and now < self.open_until
-
-    def is_being_opened(self, now: float) -> bool:
-        return not self.ts and now < self.lease_until and now < self.open_until
-
-
-class AlertThreads:
-    """Thread anchors in the shared table, written with optimistic concurrency (``version``)."""
-
-    def __init__(
-        self,
-        client: Any,
-        table: str,
-        *,
-        window: float = WINDOW_SECONDS,
-        max_age: float = MAX_THREAD_SECONDS,
-        lease: float = PARENT_LEASE_SECONDS,
-    ) -> None:
-        self._client = client
-        self._table = table
-        self.window = window
-        self.max_age = max_age
-        self.lease = lease
-
-    @staticmethod
-    def key(number: str) -> dict[str, Any]:
-        return {"pk": {"S": f"ALERTTHREAD#{number}"}, "sk": {"S": THREAD_SK}}
-
-    def current(self, number: str) -> Anchor | None:
-        response = self._client.get_item(TableName=self._table, Key=self.key(number), ConsistentRead=True)
-        item = response.get("Item")
-        if not item:
-            return None
-        data = decode_item(item)
-        try:
-            parent = Alert.from_dict(data.get("parent") or {})
-        except MalformedEventError:
-            # An unreadable anchor is as good as none: the next claim replaces it.
-            return Anchor(number, int(data.get("version", 0)), "", "", Alert("?", "?"), 0, 0, 0, 0)
-        return Anchor(
-            number=number,
-            version=int(data.get("version", 0)),
-            channel=str(data.get("channel") or ""),
-            ts=str(data.get("ts") or ""),
-            parent=parent,
-            count=int(data.get("count", 1)),
-            first_at=float(data.get("first_at", 0)),
-            open_until=float(data.get("open_until", 0)),
-            lease_until=float(data.get("lease_until", 0)),
-        )
-
-    def claim(self, number: str, seen: Anchor | None, alert: Alert, now: float) -> Anchor:
-        """Become the writer that opens a new thread for ``number`` (replacing ``seen``)."""
-        version = (seen.version if seen else 0) + 1
-        open_until = now + self.window
-        item = {
-            "pk": f"ALERTTHREAD#{number}",
-            "sk": THREAD_SK,
-            "kind": "alert_thread",
-            "number": number,
-            "version": version,
-            "parent": alert.to_dict(),
-            "count": 1,
-            "first_at": int(now),
-            "last_at": alert.at,
-            "open_until": int(open_until),
-            "lease_until": int(now + self.lease),
-            "ttl": int(open_until),
-        }
-        request: dict[str, Any] = {"TableName": self._table, "Item": encode_item(item)}
-        if seen is None:
-            request["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            request["ConditionExpression"] = "version = :seen"
-            request["ExpressionAttributeValues"] = {":seen": encode(seen.version)}
-        try:
-            self._client.put_item(**request)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise _LostRaceError(number) from error
-            raise
-        return Anchor(number, version, "", "", alert, 1, int(now), int(open_until), int(now + self.lease))
-
-    def opened(self, anchor: Anchor, channel: str, ts: str) -> None:
-        """The parent message exists: later alerts may reply to ``ts``."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=self.key(anchor.number),
-            UpdateExpression="SET channel = :channel, ts = :ts REMOVE lease_until",
-            ConditionExpression="version = :version",
-            ExpressionAttributeValues={
-                ":channel": encode(channel),
-                ":ts": encode(ts),
-                ":version": encode(anchor.version),
-            },
-        )
-
-    def release(self, anchor: Anchor) -> None:
-        """Give up a claim whose parent could not be posted, so the retry need not wait the lease."""
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=self.key(anchor.number),
-                ConditionExpression="version = :version",
-                ExpressionAttributeValues={":version": encode(anchor.version)},
-            )
-        except (ClientError, BotoCoreError) as error:
-            logger.warning("could not release the thread claim", extra={"reason": str(error)})
-
-    def joined(self, anchor: Anchor, at: str, now: float) -> int:
-        """One more alert in ``anchor``'s thread: bump the count, slide the window; the new count."""
-        open_until = int(min(now + self.window, anchor.first_at + self.max_age))
-        response = self._client.update_item(
-            TableName=self._table,
-            Key=self.key(anchor.number),
-            UpdateExpression="SET last_at = :at, open_until = :until, #ttl = :until ADD #count :one",
-            ConditionExpression="ts = :ts",
-            ExpressionAttributeNames={"#ttl": "ttl", "#count": "count"},
-            ExpressionAttributeValues={
-                ":at": encode(at),
-                ":until": encode(open_until),
-                ":one": encode(1),
-                ":ts": encode(anchor.ts),
-            },
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(decode_item(response.get("Attributes", {})).get("count", anchor.count + 1))
 
 
 # -- posting -------------------------------------------------------------------------------------
@@ -336,7 +132,7 @@ class Notifier:
         waited = 0.0
         for _ in range(20):
             now = self._clock()
-            anchor = self._threads.current(alert.dialed)
+            anchor = _readable(self._threads.current(alert.dialed))
             if anchor is not None and anchor.is_open(now, self._channel):
                 try:
                     return self._reply(anchor, alert, now)
@@ -351,8 +147,8 @@ class Notifier:
                 waited += 0.25
                 continue
             try:
-                claimed = self._threads.claim(alert.dialed, anchor, alert, now)
-            except _LostRaceError:
+                claimed = self._threads.claim(alert.dialed, anchor, alert.to_dict(), alert.at, now)
+            except LostRaceError:
                 continue
             return self._open_thread(claimed, alert)
         raise RetryLaterError(f"the thread anchor for {alert.dialed} keeps changing")
@@ -393,7 +189,7 @@ class Notifier:
         except (ClientError, BotoCoreError) as error:
             logger.error("could not count the alert in its thread", extra={"reason": str(error)})
             count = anchor.count + 1
-        parent = alerts.render_parent(anchor.parent, count, alert.at)
+        parent = alerts.render_parent(Alert.from_dict(anchor.parent), count, alert.at)
         try:
             self._client.chat_update(
                 channel=anchor.channel, ts=anchor.ts, text=parent.text, blocks=parent.blocks
@@ -432,6 +228,17 @@ class Notifier:
             logger.error("Slack is unreachable; the record is kept and retried", extra={"reason": str(error)})
             raise
         return str(response.get("ts") or "")
+
+
+def _readable(anchor: Anchor | None) -> Anchor | None:
+    """An anchor whose parent alert cannot be read is as good as none: the next claim replaces it."""
+    if anchor is None:
+        return None
+    try:
+        Alert.from_dict(anchor.parent)
+    except MalformedEventError:
+        return anchor.unreadable()
+    return anchor
 
 
 def _slack_error(error: SlackApiError) -> str:
@@ -488,59 +295,6 @@ def change_from_record(record: dict[str, Any]) -> dict[str, Any] | None:
     return {**item, "event_id": f"{item.get('pk')}|{item.get('sk')}"}
 
 
-# -- composition root (once per container) ----------------------------------------------------------
-
-settings = load(required=("TABLE_NAME", "ALERT_CHANNEL"))
-credentials = slack_credentials(settings)
-client = slack_client(credentials.bot_token, settings.slack_api_url)
-dynamodb = boto3.client(
-    "dynamodb", config=Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 3})
-)
-notifier = Notifier(client, AlertThreads(dynamodb, settings.table_name), settings.alert_channel)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-persistence = DynamoDBPersistenceLayer(
-    table_name=settings.table_name,
-    key_attr="pk",
-    sort_key_attr="sk",
-    static_pk_value=IDEMPOTENCY_PK,
-    expiry_attr="ttl",
-    boto3_client=dynamodb,
-)
-idempotency = IdempotencyConfig(
-    event_key_jmespath="event_id",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=IDEMPOTENCY_SECONDS,
-)
-
-
-def _post_alert(alert: dict[str, Any]) -> dict[str, str]:
-    return notifier.post(Alert.from_dict(alert))
-
-
-# Post one alert, at most once per ``event_id`` (the idempotency record keeps the result).
-deliver: Callable[..., dict[str, str]] = idempotent_function(
-    _post_alert,
-    data_keyword_argument="alert",
-    persistence_store=persistence,
-    config=idempotency,
-    key_prefix="switchboard.notifier.alert",
-)
-
-
-def _announce_change(change: dict[str, Any]) -> dict[str, str]:
-    return notifier.announce(rule_change_from_item(change))
-
-
-# Announce one change, at most once per history item (same idempotency store, its own key prefix).
-announce: Callable[..., dict[str, str]] = idempotent_function(
-    _announce_change,
-    data_keyword_argument="change",
-    persistence_store=persistence,
-    config=idempotency,
-    key_prefix="switchboard.notifier.change",
-)
-
-
 def record_handler(record: DynamoDBRecord) -> None:
     raw: dict[str, Any] = record.raw_event
     sequence = (raw.get("dynamodb") or {}).get("SequenceNumber", "")
@@ -594,7 +348,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ),
         )
     finally:
-        _flush_metrics()
+        flush_metrics(metrics, logger)
     failures = response.get("batchItemFailures") or []
     if failures:
         logger.warning(
@@ -604,12 +358,52 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-def _flush_metrics() -> None:
-    """Emit this invocation's EMF metrics, if any; metrics must never fail a batch."""
-    if not metrics.metric_set:
-        return
-    try:
-        metrics.flush_metrics()
-    except Exception:
-        logger.exception("could not flush metrics")
-        metrics.clear_metrics()
+# -- composition root (once per container) ----------------------------------------------------------
+
+settings = load(required=("TABLE_NAME", "ALERT_CHANNEL"))
+credentials = slack_credentials(settings)
+client = slack_client(credentials.bot_token, settings.slack_api_url, timeout=10)
+dynamodb = boto3.client("dynamodb", config=BACKGROUND_DYNAMODB)
+notifier = Notifier(client, AlertThreads(dynamodb, settings.table_name), settings.alert_channel)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.table_name,
+    key_attr="pk",
+    sort_key_attr="sk",
+    static_pk_value=IDEMPOTENCY_PK,
+    expiry_attr="ttl",
+    boto3_client=dynamodb,
+)
+idempotency = IdempotencyConfig(
+    event_key_jmespath="event_id",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=IDEMPOTENCY_SECONDS,
+)
+
+
+def _post_alert(alert: dict[str, Any]) -> dict[str, str]:
+    return notifier.post(Alert.from_dict(alert))
+
+
+# Post one alert, at most once per ``event_id`` (the idempotency record keeps the result).
+deliver: Callable[..., dict[str, str]] = idempotent_function(
+    _post_alert,
+    data_keyword_argument="alert",
+    persistence_store=persistence,
+    config=idempotency,
+    key_prefix="switchboard.notifier.alert",
+)
+
+
+def _announce_change(change: dict[str, Any]) -> dict[str, str]:
+    return notifier.announce(rule_change_from_item(change))
+
+
+# Announce one change, at most once per history item (same idempotency store, its own key prefix).
+announce: Callable[..., dict[str, str]] = idempotent_function(
+    _announce_change,
+    data_keyword_argument="change",
+    persistence_store=persistence,
+    config=idempotency,
+    key_prefix="switchboard.notifier.change",
+)

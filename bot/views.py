@@ -196,6 +196,36 @@ def forward_modal(
     }
 
 
+def prefill(
+    rule: ForwardRule | None,
+    number: str,
+    channel: str,
+    failed: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The forward form for ``number`` (fixed), from its current rule if any, minus ``failed``
+    destinations (an alert's "Try another destination": the first empty line is where the new one
+    goes, and a hint says which ones were taken out)."""
+    view = forward_modal([], rule, channel, number=number)
+    blocks: list[dict[str, Any]] = view["blocks"]
+    if not failed:
+        return view
+    current: tuple[str, ...] = tuple(rule.destinations) if rule is not None else ()
+    kept = [d for d in current if d not in failed]
+    by_id = {block.get("block_id"): block for block in blocks}
+    for index, block_id in enumerate(DEST_BLOCKS):
+        element = by_id[block_id]["element"]
+        if index < len(kept):
+            element["initial_value"] = kept[index]
+        else:
+            element.pop("initial_value", None)
+    first_free = by_id[DEST_BLOCKS[min(len(kept), len(DEST_BLOCKS) - 1)]]
+    first_free["hint"] = {
+        "type": "plain_text",
+        "text": f"Taken out after failing on the alerted call: {', '.join(failed)}"[:2000],
+    }
+    return view
+
+
 def loading_modal(external_id: str) -> dict[str, Any]:
     """Opened at once (Slack's trigger is valid for 3 s); the form replaces it when our numbers
     have been listed, which is too slow for an acknowledgement."""

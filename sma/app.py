@@ -8,7 +8,6 @@ so even a struggling table leaves time inside PSTN Audio's 5 s budget to answer 
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -16,7 +15,6 @@ import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from sma.actions import PromptLocation
 from sma.events import PstnEvent
@@ -26,18 +24,14 @@ from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
 from switchboard.domain.pool import DnisPair, PoolExhaustedError
 from switchboard.domain.transfer import TransferRules
+from switchboard.lambda_runtime import CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, load
 
 logger = Logger(service="sma")
-metrics = Metrics(service="sma", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard")
+metrics = Metrics(service="sma", namespace=metrics_namespace())
 
 # Worst case per DynamoDB call: 2 attempts x (0.5 s connect + 1 s read) + backoff, well under 5 s.
-DYNAMODB_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1.0,
-    retries={"total_max_attempts": 2, "mode": "standard"},
-    tcp_keepalive=True,
-)
+DYNAMODB_CONFIG = CALL_PATH_DYNAMODB
 
 
 class PowertoolsTelemetry:
@@ -119,15 +113,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return app.handle(event)
     finally:
-        _flush_metrics()
-
-
-def _flush_metrics() -> None:
-    """Emit this invocation's EMF metrics, if any; metrics must never fail a call."""
-    if not metrics.metric_set:
-        return
-    try:
-        metrics.flush_metrics()
-    except Exception:
-        logger.exception("could not flush metrics")
-        metrics.clear_metrics()
+        flush_metrics(metrics, logger)

@@ -6,9 +6,9 @@ Adapters in :mod:`switchboard.adapters` implement them against AWS; tests implem
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from switchboard.domain.events import CallRecord, LiveCall
+from switchboard.domain.events import CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
 from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.domain.transfer import TransferTarget
@@ -75,6 +75,26 @@ class CallLog(Protocol):
 
     def call_live(self, transaction_id: str, live: LiveCall) -> None:
         """List the call as bridged now (Slack shows it and can transfer it)."""
+        ...
+
+
+class CallReader(Protocol):
+    """What the bot reads of calls: connected calls (to show and transfer) and recent records."""
+
+    def live_calls(self, dialed: str | None = None, *, now_ms: int | None = None) -> list[LiveCallEntry]:
+        """Calls bridged now (to ``dialed``, or to any of our numbers)."""
+        ...
+
+    def live_call(self, transaction_id: str, *, now_ms: int | None = None) -> LiveCallEntry | None:
+        """One connected call, or None once it has ended."""
+        ...
+
+    def call_record(self, transaction_id: str) -> dict[str, Any] | None:
+        """The ended call's record, or None while it is still going (or unknown)."""
+        ...
+
+    def recent_calls(self, dialed: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest ended calls to ``dialed``, newest first."""
         ...
 
 

@@ -72,3 +72,21 @@ def query_all(client: Any, request: Mapping[str, Any]) -> list[Item]:
         if "LastEvaluatedKey" not in page:
             return found
         pending["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def is_condition_failure(error: Exception) -> bool:
+    """A write refused by its condition: a ``ConditionalCheckFailedException``, or a transaction
+    cancelled because one of its conditions failed (a lost race, not a broken store)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, Mapping):
+        return False
+    code = (response.get("Error") or {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = response.get("CancellationReasons") or []
+        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            return True
+        # Some SDKs/emulators only put the reasons in the message.
+        return "ConditionalCheckFailed" in str((response.get("Error") or {}).get("Message", ""))
+    return False

@@ -46,7 +46,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item, query_all
+from switchboard.adapters.dynamo_codec import (
+    decode_item,
+    encode,
+    encode_item,
+    is_condition_failure,
+    query_all,
+)
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.ports import ConflictError, StorageError
@@ -202,19 +208,6 @@ def _iso_ms(epoch_ms: int) -> str:
     )
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = error.response.get("CancellationReasons") or []
-        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-            return True
-        # Some SDKs/emulators only put the reasons in the message.
-        return "ConditionalCheckFailed" in str(error.response.get("Error", {}).get("Message", ""))
-    return False
-
-
 class DynamoForwardRepository:
     """:class:`~switchboard.ports.ForwardRepository` on the shared table (low-level client).
 
@@ -326,7 +319,7 @@ class DynamoForwardRepository:
                 ExpressionAttributeValues={":now": encode(int(now))},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise StorageError(f"could not claim the change guard of {number}: {error}") from error
         except BotoCoreError as error:
@@ -343,7 +336,7 @@ class DynamoForwardRepository:
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return  # already gone, or taken over after our lease ran out: not ours to delete
             raise StorageError(f"could not release the change guard of {number}: {error}") from error
         except BotoCoreError as error:
@@ -419,7 +412,7 @@ class DynamoForwardRepository:
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise ConflictError(
                     f"the forward on {number} changed since it was read; look again and retry"
                 ) from error

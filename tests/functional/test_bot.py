@@ -38,6 +38,7 @@ from switchboard.local.slack_requests import (
     view_submission_payload,
 )
 from switchboard.local.slack_standin import SlackStandIn
+from switchboard.settings import load
 from tests.functional.conftest import TABLE, VOICE_CONNECTOR_ARN
 from tests.helpers import CallDriver, action_types, load_event
 
@@ -52,7 +53,7 @@ FUNCTION = "switchboard-bot"
 
 @dataclass
 class Bot:
-    module: Any
+    module: Any  # a bot.app.BotApp
     slack: SlackStandIn
     lambdas: LambdaEndpoint
     chime: ChimeVoiceEmulator
@@ -109,10 +110,11 @@ def bot_session(moto_endpoint: str) -> Iterator[Bot]:
         }
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
-        import bot.app
+        from bot.app import create_app
 
-        lambdas.register(FUNCTION, bot.app.handler)
-        yield Bot(bot.app, slack, lambdas, chime, vc, sma)
+        bot_app = create_app(load(required=("TABLE_NAME",)))
+        lambdas.register(FUNCTION, bot_app.handler)
+        yield Bot(bot_app, slack, lambdas, chime, vc, sma)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -3,12 +3,9 @@
 (the event-source mapping's settings read from template.yaml), Slack played by the stand-in, and the
 alert buttons answered by bot.app.handler through signed interaction requests.
 
-``bot.app`` and ``bot.notifier`` read their environment once, at import. The bot tests' session
-fixture is reused, but pytest instantiates an imported fixture once per module that holds it: when
-``test_bot.py`` ran first in this process, ``bot.app`` is already bound to *its* session's Slack
-stand-in and Lambda endpoint. :func:`_bot_app_for_this_module` therefore lets this module's session
-import ``bot.app`` afresh, and ``bot.notifier`` is only imported inside fixtures, once that
-environment is in place.
+The bot tests' session fixture is reused (it builds its own app with ``bot.app.create_app``).
+``bot.notifier`` reads its environment once, at import, so it is only imported inside fixtures, once
+that environment is in place.
 """
 
 from __future__ import annotations
@@ -60,20 +57,17 @@ NOTIFIER = "switchboard-notifier"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _bot_app_for_this_module() -> None:
-    """Autouse fixtures come first within their scope, so this runs before this module's
-    ``bot_session``, whose ``import bot.app`` then binds the environment that session sets up
-    (the other session's tests hold their own reference to the module they imported)."""
-    for name in ("bot.app", "bot.notifier"):
-        sys.modules.pop(name, None)
+def _notifier_for_this_module() -> None:
+    """Autouse fixtures come first within their scope: a ``bot.notifier`` imported before (bound to
+    another session's environment) is dropped, so the ``notifier`` fixture imports it afresh."""
+    sys.modules.pop("bot.notifier", None)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _bot_app_for_later_modules() -> Iterator[None]:
-    """And the other way round: a bot session created after this module imports its own."""
+def _notifier_for_later_modules() -> Iterator[None]:
+    """And the other way round: a session created after this module imports its own."""
     yield
-    for name in ("bot.app", "bot.notifier"):
-        sys.modules.pop(name, None)
+    sys.modules.pop("bot.notifier", None)
 
 
 @pytest.fixture
@@ -93,7 +87,7 @@ def pump(notifier: Any, bot: Bot, dynamodb: Any) -> StreamPump:
 
 @pytest.fixture
 def buttons(bot: Bot) -> Bot:
-    """The bot, whose app has the alert buttons (bot.listeners.register adds them)."""
+    """The bot, whose app has the alert buttons (bot.listeners.alert_buttons)."""
     return bot
 
 
@@ -590,15 +584,16 @@ def test_a_deleted_thread_parent_starts_a_new_thread(pump: StreamPump, bot: Bot,
 
 def test_only_one_writer_opens_a_thread(notifier: Any, dynamodb: Any) -> None:
     from bot.alerts import Alert
+    from switchboard.adapters.alert_threads import AlertThreads
 
-    threads = notifier.AlertThreads(dynamodb, TABLE)
+    threads = AlertThreads(dynamodb, TABLE)
     alert = Alert("tx-r:bridge_failed", "bridge_failed", dialed=OURS, at="2026-03-01T14:05:09Z")
     winners: list[Any] = []
     losers: list[Exception] = []
 
     def claim() -> None:
         try:
-            winners.append(threads.claim(OURS, None, alert, time.time()))
+            winners.append(threads.claim(OURS, None, alert.to_dict(), alert.at, time.time()))
         except Exception as error:
             losers.append(error)
 
@@ -609,7 +604,7 @@ def test_only_one_writer_opens_a_thread(notifier: Any, dynamodb: Any) -> None:
         racer.join()
     assert len(winners) == 1
     assert len(losers) == 3
-    assert all(type(e).__name__ == "_LostRaceError" for e in losers)
+    assert all(type(e).__name__ == "LostRaceError" for e in losers)
     assert threads.current(OURS).is_being_opened(time.time())
 
 

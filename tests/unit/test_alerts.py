@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot import alerts
-from bot.alert_actions import prefill
 from bot.alerts import Alert, MalformedEventError, mask_number, render, render_parent
+from bot.views import prefill
 from switchboard.domain.rules import ForwardRule
 from switchboard.local.slack_standin import check_blocks, check_view, render_blocks
 

@@ -114,7 +114,7 @@ def _allowed(function: str, pk: str) -> bool:
 
 
 def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
-    from bot.digest import TableDayMarker
+    from switchboard.adapters.digest_marker import marker_key
     from switchboard.adapters.dynamodb import live_call_key, rule_key
     from switchboard.adapters.pool import pair_key
 
@@ -126,7 +126,7 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     assert _allowed("SmaFunction", live_call_key("tx-1")["pk"]["S"])
     assert _allowed("SmaFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
     assert not _allowed("BotFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
-    assert _allowed("DigestFunction", TableDayMarker(None, "table")._key("2026-11-30")["pk"]["S"])
+    assert _allowed("DigestFunction", marker_key("2026-11-30")["pk"]["S"])
 
 
 # --- Chime SDK Voice: resource-level permissions where IAM has them (issue 11, item 7) ---------------

@@ -1,0 +1,27 @@
+"""What the bot's listeners need, as ports: nothing here names DynamoDB or Chime SDK Voice.
+
+AWS-backed parts are factories, built on first use (see ``bot.app``), so an acknowledgement that
+needs none of them never pays for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.auth import Authorizer
+from bot.transfers import Transfers
+from switchboard.policy import DestinationPolicy
+from switchboard.ports import CallReader
+from switchboard.service import ForwardingService
+from switchboard.settings import Settings
+
+
+@dataclass
+class BotDeps:
+    settings: Settings
+    policy: DestinationPolicy
+    authorizer: Authorizer
+    service: Callable[[], ForwardingService]
+    call_log: Callable[[], CallReader]
+    transfers: Callable[[], Transfers]

@@ -1,0 +1,189 @@
+"""``/forward``: parsed and checked in the acknowledgement (no AWS call), carried out in a lazy
+listener only when there is something to read or change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import failures, views
+from bot.commands import (
+    USAGE,
+    CommandSyntaxError,
+    ListForwards,
+    ListLiveCalls,
+    OpenModal,
+    RemoveForward,
+    SetForward,
+    ShowHelp,
+    ShowStatus,
+    TransferCall,
+    parse,
+)
+from bot.deps import BotDeps
+from bot.listeners.common import apply_change, refusal, user_of
+from bot.listeners.forward_form import fill_new_form, open_new_form
+from bot.listeners.transfers import transfer
+from bot.transfers import TransferRefusedError, parse_target
+from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.service import ForwardRequest
+
+Command = dict[str, Any]
+
+
+def check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
+    """Checks that need no AWS call, so a typo is answered at once."""
+    try:
+        policy.destinations(command.destinations, subject=command.number)  # as the form and the CLI
+        if command.expires_in:
+            parse_duration(command.expires_in)
+    except (DestinationRefusedError, DurationError) as error:
+        return str(error)
+    if command.greeting and command.greeting.lower() not in ("loop", "once", "none"):
+        return f"greeting must be loop, once or none, not `{command.greeting}`"
+    if command.failure and command.failure not in ("prompt", "hangup"):
+        return f"`then` must be prompt or hangup, not `{command.failure}`"
+    if command.caller_id and command.caller_id.lower() not in ("dialed", "caller"):
+        return f"callerid must be dialed or caller, not `{command.caller_id}`"
+    if command.ring_timeout is not None and not 1 <= command.ring_timeout <= 120:
+        return f"timeout must be 1-120 seconds, not {command.ring_timeout}"
+    return None
+
+
+def refused_in_ack(deps: BotDeps, parsed: object, user: str) -> str | None:
+    """The refusal for a change by someone who may not make it, known before the ack (so the
+    person never sees "Removing the forward…" and then "Sorry")."""
+    if isinstance(parsed, SetForward | RemoveForward | TransferCall):
+        return refusal(deps, user)
+    return None
+
+
+def _target_refusal(deps: BotDeps, command: TransferCall) -> str | None:
+    try:
+        parse_target(command.target, deps.policy, deps.settings)
+    except TransferRefusedError as error:
+        return str(error)
+    return None
+
+
+def acknowledgement(deps: BotDeps, parsed: object, command: Command) -> str:
+    """The ack's text for a parsed command other than opening the form."""
+    refused = refused_in_ack(deps, parsed, user_of(command))
+    if refused:
+        return refused
+    if isinstance(parsed, ShowHelp):
+        return USAGE
+    if isinstance(parsed, SetForward):
+        problem = check_set(parsed, deps.policy)
+        return (
+            views.refused_text(problem)
+            if problem
+            else views.working_on_forward(parsed.number, parsed.destinations)
+        )
+    if isinstance(parsed, RemoveForward):
+        return views.working_on_remove(parsed.number)
+    if isinstance(parsed, TransferCall):
+        try:
+            target = parse_target(parsed.target, deps.policy, deps.settings)
+        except TransferRefusedError as error:
+            return views.refused_text(str(error))
+        return views.working_on_transfer(parsed.call, str(target))
+    return ":mag: Looking…"
+
+
+def carry_out(deps: BotDeps, parsed: object, command: Command, respond: Respond, client: WebClient) -> None:
+    """(lazy) Read or change what the command asked for, and answer in place of the ack."""
+    user = user_of(command)
+
+    def say(text: str) -> None:
+        respond(text=text, replace_original=True)
+
+    if isinstance(parsed, OpenModal):
+        fill_new_form(deps, client, command["trigger_id"], user, command.get("channel_id", ""))
+    elif isinstance(parsed, SetForward):
+        if check_set(parsed, deps.policy):
+            return
+        request = ForwardRequest(
+            number=parsed.number,
+            destinations=parsed.destinations,
+            greeting=parsed.greeting,
+            failure=parsed.failure,
+            caller_id=parsed.caller_id,
+            ring_timeout=parsed.ring_timeout,
+            expires_in=parsed.expires_in,
+        )
+        say(apply_change(deps, user, lambda s: s.set_forward(request, actor=user))[1])
+    elif isinstance(parsed, RemoveForward):
+        number = parsed.number
+        say(apply_change(deps, user, lambda s: s.remove_forward(number, actor=user))[1])
+    elif isinstance(parsed, ListForwards):
+        rules = deps.service().list_forwards()
+        respond(blocks=views.list_blocks(rules), text=f"{len(rules)} forward(s)", replace_original=True)
+    elif isinstance(parsed, ShowStatus):
+        service = deps.service()
+        number = service.our_number(parsed.number)
+        rule = service.get_forward(number)
+        call_log = deps.call_log()
+        calls = call_log.recent_calls(number, limit=5)
+        live = call_log.live_calls(number)
+        respond(
+            blocks=views.status_blocks(number, rule, calls, live),
+            text=f"Status of {number}",
+            replace_original=True,
+        )
+    elif isinstance(parsed, ListLiveCalls):
+        live = deps.call_log().live_calls()
+        respond(blocks=views.live_blocks(live), text=f"{len(live)} connected call(s)", replace_original=True)
+    elif isinstance(parsed, TransferCall):
+        transfer(deps, client, user, parsed.call, parsed.target, say=say)
+
+
+def needs_work_after_ack(deps: BotDeps, command: Command) -> bool:
+    """Only valid commands that read or change something (or fill the form) pay for a lazy
+    (re-)invocation; help and input refused in the ack are answered by the ack alone."""
+    try:
+        parsed = parse(command.get("text", ""))
+    except CommandSyntaxError:
+        return False
+    if refused_in_ack(deps, parsed, user_of(command)):
+        return False
+    if isinstance(parsed, SetForward):
+        return check_set(parsed, deps.policy) is None
+    if isinstance(parsed, TransferCall):
+        return _target_refusal(deps, parsed) is None
+    return isinstance(parsed, OpenModal | RemoveForward | ListForwards | ShowStatus | ListLiveCalls)
+
+
+def register(app: App, deps: BotDeps) -> None:
+    def ack_forward(ack: Ack, command: Command, client: WebClient) -> None:
+        try:
+            parsed = parse(command.get("text", ""))
+        except CommandSyntaxError as error:
+            ack(text=f"{views.refused_text(str(error))}\n\n{USAGE}")
+            return
+        if isinstance(parsed, OpenModal):
+            ack()
+            open_new_form(
+                deps, client, command["trigger_id"], user_of(command), command.get("channel_id", "")
+            )
+        else:
+            ack(text=acknowledgement(deps, parsed, command))
+
+    def run_forward(command: Command, respond: Respond, client: WebClient) -> None:
+        try:
+            parsed = parse(command.get("text", ""))
+        except CommandSyntaxError:
+            return  # already answered by the ack
+        try:
+            carry_out(deps, parsed, command, respond, client)
+        except Exception as error:
+            respond(text=failures.explain(error, changing=False), replace_original=True)
+
+    def lazy_work(command: Command) -> bool:
+        return needs_work_after_ack(deps, command)
+
+    app.command("/forward", matchers=[lazy_work])(ack=ack_forward, lazy=[run_forward])
+    app.command("/forward")(ack_forward)
