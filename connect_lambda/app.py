@@ -1,63 +1,50 @@
-"""The Amazon Connect contact-flow Lambda (``connect_lambda.app.handler``).
+"""Composition root of the Amazon Connect contact-flow Lambda (``connect_lambda.app.handler``).
 
-A call reaches Amazon Connect from the SIP media application (SMA) over the PSTN, so Connect knows
-it only by two numbers: the calling number is the SMA number of the call's DNIS pair, the called
-number the Connect number (see :mod:`switchboard.domain.pool`). Connect's "Invoke AWS Lambda
-function" block passes them here as ``Details.Parameters``:
+One entry point serves both contact flows, told apart by the ``Purpose`` parameter:
 
-``Purpose=GetData``, ``CallingNumber``, ``CalledNumber``
-    → the call behind the pair, as a flat string map for contact attributes: ``status=ok``,
-    ``transaction_id``, ``original_calling_number``, ``claimed_at`` (ISO 8601 UTC),
-    ``claim_age_seconds``, ``sma_number``, ``connect_number``.
-``Purpose=TransferCall``, ``TransferTarget``, optional ``TransferTargetArn``, the two numbers (or
-the contact's endpoints) and optionally ``TransactionId`` (the contact attribute GetData returned),
-which must be the call that holds that pair
-    → ``UpdateSipMediaApplicationCall`` with the Arguments ``Transfer=true``, ``TransferTarget`` and
-    (if given) ``TransferTargetArn``; the SMA then takes the call back from Connect and bridges it
-    to the target → ``status=ok``.
+* the forwarding flow (``forwarding_flow.json``): ``Start``, ``AttemptFailed``, ``BridgeEnded``
+  → :class:`connect_lambda.forwarding.ConnectForwardingApp`;
+* the transfer flow (``contact_flow.json``, calls the SIP media application sent to Connect):
+  ``GetData``, ``TransferCall`` → :class:`connect_lambda.transfer.ConnectApp`.
 
-Every answer is a map with ``status`` and, when it is ``error``, a ``reason`` a person can act on.
-The handler never raises: an exception would send the contact down the block's Error branch with
-nothing to say why (and Connect retries errors, which for a transfer means asking twice).
-
-Numbers missing from the parameters are taken from the contact itself (``CustomerEndpoint`` /
-``SystemEndpoint``), which is what the flow would pass anyway. The target goes through the same
-check as every surface (:meth:`switchboard.policy.DestinationPolicy.transfer_target`): a phone
-number, or a SIP user that is one, passes the forwarding destination policy (the flow may build it
-from caller input, and the SMA pays for the outbound call); feature codes and dialling prefixes are
-refused; a SIP user must be on ``VOICE_CONNECTOR_ARN``; our own numbers (the call's DNIS pair, the
-phone inventory, ``MANAGED_NUMBERS``) are refused.
+Everything is built once per container, at import, with short botocore timeouts: Connect waits at
+most 8 s (the flow's block limit is 4 s) and retries a failed invocation. A misconfigured deploy
+still answers: the forwarding flow gets ``hangup`` after the error prompt, the transfer flow an
+``error`` with the reason. The handler never raises and always returns a flat string map.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+import os
+from typing import Any
 
 import botocore.session
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from connect_lambda.actions import ConnectPrompts, Reply
+from connect_lambda.events import FlowEvent, MalformedEventError, parse_event
+from connect_lambda.forwarding import PURPOSES, ConnectForwardingApp
+from connect_lambda.transfer import ConnectApp, Result, bounded, failure
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
+from switchboard.adapters.connect_calls import DynamoFlowProgress
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
-from switchboard.domain.pool import PairClaim, PoolEntry
-from switchboard.domain.rules import is_e164
-from switchboard.domain.transfer import TransferRules, TransferTarget
-from switchboard.ports import CallControl, CallControlError, StorageError
-from switchboard.settings import ConfigurationError, load
+from switchboard.domain.callflow import Plan
+from switchboard.domain.transfer import TransferRules
+from switchboard.settings import ConfigurationError, Settings, load
 
-if TYPE_CHECKING:
-    from switchboard.policy import DestinationPolicy
+__all__ = ["CHIME_CONFIG", "DYNAMODB_CONFIG", "ConnectApp", "app", "forwarding", "handler"]
 
 logger = Logger(service="connect")
+metrics = Metrics(
+    service="connect", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard"
+)
 
-# Connect waits at most 8 s for the function (and retries a failed invocation), so each AWS call
-# gets a short budget: the pool read ≲ 2 s, the call update ≲ 6 s in the very worst case.
+# Each AWS call gets a short budget inside the flow's 4 s block limit: a DynamoDB call ≲ 3 s in
+# the worst case (2 x (0.5 s connect + 1 s read)), the call update ≲ 6 s (transfer flow, 8 s).
 DYNAMODB_CONFIG = Config(
     connect_timeout=0.5,
     read_timeout=1.0,
@@ -71,218 +58,68 @@ CHIME_CONFIG = Config(
     tcp_keepalive=True,
 )
 
-GET_DATA = "getdata"
-TRANSFER_CALL = "transfercall"
-_SEPARATORS = re.compile(r"[\s().-]")
 
-Result = dict[str, str]
+class PowertoolsTelemetry:
+    """Structured logs (correlation id = contact id) and EMF metrics via Powertools."""
 
+    def count(self, metric: str) -> None:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
-class RequestError(ValueError):
-    """The request cannot be served; the message is the ``reason`` returned to the flow."""
+    def error(self, message: str, **fields: Any) -> None:
+        logger.error(message, extra=fields)
 
-
-class PairLookup(Protocol):
-    def find(self, sma_number: str, connect_number: str) -> PoolEntry | None: ...
-
-
-# Connect rejects a Lambda response over 32 KB and the flow stores every value as a contact
-# attribute; reasons quote what the flow sent, so every value is cut to this length.
-MAX_VALUE_LENGTH = 256
-
-
-def ok(**fields: str) -> Result:
-    return {"status": "ok", **fields}
-
-
-def failure(reason: str) -> Result:
-    return {"status": "error", "reason": reason}
-
-
-def bounded(result: Result) -> Result:
-    """``result`` with every value at most :data:`MAX_VALUE_LENGTH` characters (cut ones end in …)."""
-    return {
-        key: value if len(value) <= MAX_VALUE_LENGTH else value[: MAX_VALUE_LENGTH - 1] + "…"
-        for key, value in result.items()
-    }
-
-
-def _iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectRequest:
-    purpose: str
-    contact_id: str
-    parameters: Mapping[str, str]
-    customer_number: str  # ContactData.CustomerEndpoint.Address, the fallback CallingNumber
-    system_number: str  # ContactData.SystemEndpoint.Address, the fallback CalledNumber
-
-    @classmethod
-    def parse(cls, event: Any) -> ConnectRequest:
-        details = event.get("Details") if isinstance(event, Mapping) else None
-        if not isinstance(details, Mapping):
-            raise RequestError("not an Amazon Connect contact flow event (no Details)")
-        raw = details.get("Parameters") or {}
-        contact = details.get("ContactData") or {}
-        if not isinstance(raw, Mapping) or not isinstance(contact, Mapping):
-            raise RequestError("Details.Parameters and Details.ContactData must be objects")
-        parameters = {str(k): str(v).strip() for k, v in raw.items() if v is not None}
-        purpose = parameters.get("Purpose", "")
-        if not purpose:
-            raise RequestError("missing parameter Purpose (GetData or TransferCall)")
-        return cls(
-            purpose=purpose,
-            contact_id=str(contact.get("ContactId") or ""),
-            parameters=parameters,
-            customer_number=_address(contact.get("CustomerEndpoint")),
-            system_number=_address(contact.get("SystemEndpoint")),
+    def decided(self, event: FlowEvent | None, reply: Reply, plan: Plan) -> None:
+        logger.info(
+            "flow event",
+            extra={
+                "purpose": event.purpose if event else None,
+                "error": (event.parameters.get("Error") or None) if event else None,
+                "op": reply.get("op"),
+                "phase": plan.state.phase.value if plan.state else None,
+                "outcome": plan.record.outcome.value if plan.record else None,
+            },
         )
 
-    def number(self, name: str, fallback: str) -> str:
-        text = self.parameters.get(name) or fallback
-        if not text:
-            raise RequestError(f"missing parameter {name}")
-        return text
+
+def prompt_base_url(settings: Settings, region: str) -> str:
+    """``CONNECT_PROMPT_BASE_URL``, else the stack's prompt bucket: ``<prefix>connect/`` holds the
+    u-law copies Connect plays (8 kHz mono u-law WAV, unlike the SMA's 16-bit PCM)."""
+    if settings.connect_prompt_base_url:
+        return settings.connect_prompt_base_url
+    if not settings.prompt_bucket or not region:
+        return ""
+    return f"https://{settings.prompt_bucket}.s3.{region}.amazonaws.com/{settings.prompt_prefix}connect/"
 
 
-def _address(endpoint: Any) -> str:
-    if isinstance(endpoint, Mapping):
-        return str(endpoint.get("Address") or "").strip()
-    return ""
+def _build_forwarding(session: Any) -> ConnectForwardingApp:
+    telemetry = PowertoolsTelemetry()
+    try:
+        settings = load(required=("TABLE_NAME",))
+    except ConfigurationError as error:
+        logger.error("connect forwarding is misconfigured", extra={"reason": str(error)})
+        return ConnectForwardingApp(None, None, None, None, telemetry)
+    client = session.create_client("dynamodb", config=DYNAMODB_CONFIG)
+    base_url = prompt_base_url(settings, os.environ.get("AWS_REGION", ""))
+    return ConnectForwardingApp(
+        rules=DynamoForwardRepository(client, settings.table_name),
+        calls=DynamoCallLog(
+            client, settings.table_name, record_once=True, record_fields={"backend": "connect"}
+        ),
+        progress=DynamoFlowProgress(client, settings.table_name),
+        prompts=ConnectPrompts(base_url) if base_url else None,
+        telemetry=telemetry,
+    )
 
 
-@dataclass
-class ConnectApp:
-    """Serves GetData and TransferCall; every dependency is passed in (built once in :func:`_build`)."""
-
-    pool: PairLookup
-    calls: CallControl
-    default_country: str = "US"
-    allowed_countries: tuple[str, ...] = ("US",)
-    rules: TransferRules = field(default_factory=TransferRules)
-    is_ours: Callable[[str], bool] | None = None  # the phone inventory (GetPhoneNumber)
-
-    def handle(self, event: Any) -> Result:
-        try:
-            request = ConnectRequest.parse(event)
-        except RequestError as error:
-            return failure(str(error))
-        purpose = request.purpose.replace("_", "").replace("-", "").lower()
-        logger.append_keys(contact_id=request.contact_id or None, purpose=request.purpose)
-        try:
-            if purpose == GET_DATA:
-                return self.get_data(request)
-            if purpose == TRANSFER_CALL:
-                return self.transfer_call(request)
-            raise RequestError(f"unknown Purpose {request.purpose!r}: use GetData or TransferCall")
-        except RequestError as error:
-            return failure(str(error))
-        except StorageError as error:
-            logger.error("DNIS pool read failed", extra={"error": str(error)})
-            return failure("could not read the DNIS pool; try again")
-
-    def get_data(self, request: ConnectRequest) -> Result:
-        claim = self._claim(request)
-        now_ms = int(time.time() * 1000)
-        return ok(
-            transaction_id=claim.transaction_id,
-            # The flow speaks it (SSML): only a phone number, never whatever LEG-A's From held.
-            original_calling_number=(
-                claim.original_calling_number if is_e164(claim.original_calling_number) else ""
-            ),
-            claimed_at=_iso(claim.claimed_at),
-            claim_age_seconds=str(int(claim.age_seconds(now_ms))),
-            sma_number=claim.pair.sma_number,
-            connect_number=claim.pair.connect_number,
-        )
-
-    def transfer_call(self, request: ConnectRequest) -> Result:
-        target = self._target(request)
-        claim = self._claim(request)
-        # A TransactionId from the flow must be the call holding the pair the contact came in on:
-        # otherwise any contact flow could take back (and redirect) any call of the SMA.
-        transaction_id = request.parameters.get("TransactionId", "") or claim.transaction_id
-        if transaction_id != claim.transaction_id:
-            raise RequestError(
-                f"TransactionId is not the call holding the DNIS pair {claim.pair}: "
-                "pass the transaction_id GetData returned for this contact"
-            )
-        try:
-            self._refuse_our_own(target, claim)
-            self.calls.request_transfer(transaction_id, target)
-        except CallControlError as error:
-            return failure(str(error))
-        logger.info("transfer requested", extra={"transaction_id": transaction_id, "target": target.target})
-        return ok(transaction_id=transaction_id, transfer_target=target.target)
-
-    # ------------------------------------------------------------------------------ helpers
-
-    def _claim(self, request: ConnectRequest) -> PairClaim:
-        """The claim on the pair the request names; :class:`RequestError` when there is none."""
-        sma_number = self._number(request.number("CallingNumber", request.customer_number))
-        connect_number = self._number(request.number("CalledNumber", request.system_number))
-        entry = self.pool.find(sma_number, connect_number)
-        if entry is None:
-            raise RequestError(
-                f"{sma_number} → {connect_number} is not a DNIS pair of the pool "
-                "(was the call sent to Connect by the SIP media application?)"
-            )
-        if entry.claim is None:
-            raise RequestError(
-                f"no call holds the DNIS pair {sma_number} → {connect_number}: "
-                "the call has ended or already been transferred"
-            )
-        return entry.claim
-
-    def _number(self, text: str) -> str:
-        """E.164 from what Connect passes; national formats are read in ``default_country``."""
-        compact = _SEPARATORS.sub("", text)
-        if is_e164(compact):
-            return compact
-        try:
-            return self._policy().our_number(text)
-        except ValueError as error:
-            raise RequestError(f"{text!r} is not a phone number") from error
-
-    def _target(self, request: ConnectRequest) -> TransferTarget:
-        """The target through the same checks as every surface (policy.transfer_target)."""
-        target = request.parameters.get("TransferTarget", "")
-        arn = request.parameters.get("TransferTargetArn", "")
-        if not target:
-            raise RequestError("missing parameter TransferTarget")
-        try:
-            return self._policy().transfer_target(target, self.rules, arn)
-        except ValueError as error:
-            raise RequestError(f"refused transfer target: {error}") from error
-
-    def _refuse_our_own(self, target: TransferTarget, claim: PairClaim) -> None:
-        number = target.target if is_e164(target.target) else ""
-        if not number:
-            return
-        if number in claim.pair or (self.is_ours is not None and self.is_ours(number)):
-            raise RequestError(
-                f"refused transfer target: {number} is one of our own numbers; transfer to a person instead"
-            )
-
-    def _policy(self) -> DestinationPolicy:
-        # phonenumbers (large metadata) is loaded on first use: GetData with E.164 numbers never needs it.
-        from switchboard.policy import DestinationPolicy  # noqa: PLC0415
-
-        return DestinationPolicy(self.default_country, self.allowed_countries)
-
-
-def _build() -> tuple[ConnectApp | None, str]:
-    """The app from the environment, or None and the reason it cannot run."""
+def _build_transfer(session: Any) -> tuple[ConnectApp | None, str]:
+    """The transfer flow's app from the environment, or None and the reason it cannot run."""
     try:
         settings = load(required=("TABLE_NAME", "SIP_MEDIA_APPLICATION_ID"))
     except ConfigurationError as error:
-        logger.error("connect function is misconfigured", extra={"reason": str(error)})
+        logger.error("connect transfer is misconfigured", extra={"reason": str(error)})
         return None, f"the transfer function is misconfigured: {error}"
-    session = botocore.session.get_session()
     chime = session.create_client("chime-sdk-voice", config=CHIME_CONFIG)
-    app = ConnectApp(
+    transfer = ConnectApp(
         pool=DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name),
         calls=ChimeCallControl(chime, settings.sip_media_application_id),
         default_country=settings.default_country,
@@ -295,20 +132,49 @@ def _build() -> tuple[ConnectApp | None, str]:
         ),
         is_ours=ChimeOwnNumbers(chime, settings.managed_numbers),
     )
-    return app, ""
+    return transfer, ""
 
 
-app, _misconfigured = _build()
+_session = botocore.session.get_session()
+forwarding = _build_forwarding(_session)
+app, _misconfigured = _build_transfer(_session)
+
+
+def _forward(event: FlowEvent) -> Reply:
+    return {**forwarding.handle(event), "status": "ok"}
+
+
+def _transfer(raw: dict[str, Any]) -> Result:
+    result = app.handle(raw) if app is not None else failure(_misconfigured)
+    return bounded(result)
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> Result:
     """Amazon Connect invokes this from a contact flow; it always returns a flat string map."""
     logger.clear_state()  # keys appended for the previous contact must not leak into this one
     try:
-        result = app.handle(event) if app is not None else failure(_misconfigured)
+        try:
+            flow_event = parse_event(event)
+        except MalformedEventError as error:
+            result = failure(str(error))
+        else:
+            logger.append_keys(contact_id=flow_event.contact_id or None, purpose=flow_event.purpose)
+            result = _forward(flow_event) if flow_event.purpose_key in PURPOSES else _transfer(event)
     except Exception:  # never break the contact flow
         logger.exception("unexpected error")
         result = failure("internal error in the transfer function; see its logs")
-    result = bounded(result)
+    finally:
+        _flush_metrics()
     logger.info("connect request", extra={"status": result["status"], "reason": result.get("reason")})
     return result
+
+
+def _flush_metrics() -> None:
+    """Emit this invocation's EMF metrics, if any; metrics must never fail a call."""
+    if not metrics.metric_set:
+        return
+    try:
+        metrics.flush_metrics()
+    except Exception:
+        logger.exception("could not flush metrics")
+        metrics.clear_metrics()

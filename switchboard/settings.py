@@ -51,6 +51,11 @@ class Settings:
     dnis_claim_stale_seconds: int = DEFAULT_STALE_AFTER_SECONDS
     # Digit-only SIP users matching this are PBX extensions; other digits are phone numbers.
     sip_extension_pattern: str = DEFAULT_SIP_EXTENSION_PATTERN
+    # Amazon Connect backend (docs/connect.md); off while connect_instance_id is empty.
+    connect_instance_id: str = ""
+    connect_forwarding_flow_id: str = ""
+    connect_home_flow_id: str = ""  # the flow a number goes back to when none was remembered
+    connect_prompt_base_url: str = ""  # where the u-law prompts are, "<url><prompt>.wav"
 
 
 # A stale bound below a minute would take pairs from calls still being answered in Connect; above a
@@ -77,6 +82,10 @@ ENV_NAMES: Mapping[str, str] = {
     "history_retention_days": "HISTORY_RETENTION_DAYS",
     "dnis_claim_stale_seconds": "DNIS_CLAIM_STALE_SECONDS",
     "sip_extension_pattern": "SIP_EXTENSION_PATTERN",
+    "connect_instance_id": "CONNECT_INSTANCE_ID",
+    "connect_forwarding_flow_id": "CONNECT_FORWARDING_FLOW_ID",
+    "connect_home_flow_id": "CONNECT_HOME_FLOW_ID",
+    "connect_prompt_base_url": "CONNECT_PROMPT_BASE_URL",
 }
 
 
@@ -129,6 +138,10 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
         slack_secret_arn=get("SLACK_SECRET_ARN"),
         slack_api_url=slack_api_url,
         history_retention_days=int(retention),
+        connect_instance_id=get("CONNECT_INSTANCE_ID"),
+        connect_forwarding_flow_id=get("CONNECT_FORWARDING_FLOW_ID"),
+        connect_home_flow_id=get("CONNECT_HOME_FLOW_ID"),
+        connect_prompt_base_url=_base_url(get("CONNECT_PROMPT_BASE_URL")),
     )
 
 
@@ -149,3 +162,9 @@ def _pattern(text: str) -> str:
     except re.error as error:
         raise ConfigurationError(f"SIP_EXTENSION_PATTERN is not a regular expression: {error}") from None
     return text
+
+
+def _base_url(text: str) -> str:
+    if text and not text.startswith(("https://", "http://")):
+        raise ConfigurationError(f"CONNECT_PROMPT_BASE_URL must be an https:// URL, not {text!r}")
+    return text if not text or text.endswith("/") else text + "/"

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -459,10 +459,24 @@ class DynamoCallLog:
     the invocation (it does after 5 s without an answer) the same write is not applied twice.
     """
 
-    def __init__(self, client: Any, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        record_once: bool = False,
+        record_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``record_once``: the first record of a call wins and later ones are dropped without an
+        error (Amazon Connect: its retries and the contact-event handler may each record a call;
+        their records differ in time, so a client token would refuse rather than dedupe them).
+        ``record_fields`` are added to every record (e.g. ``backend``)."""
         self._client = client
         self._table = table_name
         self._clock = clock
+        self._record_once = record_once
+        self._record_fields = dict(record_fields or {})
 
     def record_call(self, transaction_id: str, record: CallRecord) -> None:
         ended_s = record.ended_ms // 1000
@@ -483,8 +497,12 @@ class DynamoCallLog:
             "duration_ms": record.duration_ms,
             "talk_ms": record.talk_ms,
             "ttl": ended_s + CALL_RECORD_DAYS * 86400,
+            **self._record_fields,
         }
         events = [self._event_item(transaction_id, event) for event in record.events()]
+        if self._record_once:
+            self._record_first(transaction_id, record_item, events, was_live=record.was_live)
+            return
         try:
             if not events and not record.was_live:
                 self._client.put_item(TableName=self._table, Item=encode_item(record_item))
@@ -498,6 +516,34 @@ class DynamoCallLog:
             token = hashlib.sha256(f"call-record:{transaction_id}".encode()).hexdigest()[:36]
             self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
         except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+
+    def _record_first(
+        self,
+        transaction_id: str,
+        record_item: dict[str, Any],
+        events: list[dict[str, Any]],
+        *,
+        was_live: bool,
+    ) -> None:
+        """The record and its events, only if the call has no record yet (one atomic write)."""
+        condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": encode_item(record_item), **condition}},
+            *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
+        ]
+        if was_live:
+            items.append({"Delete": {"TableName": self._table, "Key": live_call_key(transaction_id)}})
+        try:
+            if len(items) == 1:
+                self._client.put_item(**items[0]["Put"])
+            else:
+                self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return  # recorded already (a retry, or the other writer got there first)
+            raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+        except BotoCoreError as error:
             raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
 
     def call_live(self, transaction_id: str, live: LiveCall) -> None:

@@ -80,7 +80,7 @@ WRITE_PREFIXES = {
     "ExpiryFunction": {"NUMBER#*"},
     "DigestFunction": {"DIGEST#*"},  # the day marker
     "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
-    "ConnectFunction": set(),  # reads a DNIS pair, writes nothing
+    "ConnectFunction": {"CALL#*"},  # forwarding flow: call records, events, per-dial progress
 }
 
 
@@ -114,6 +114,7 @@ def _allowed(function: str, pk: str) -> bool:
 
 
 def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
+    from switchboard.adapters.connect_calls import flow_key
     from switchboard.adapters.digest_marker import marker_key
     from switchboard.adapters.dynamodb import live_call_key, rule_key
     from switchboard.adapters.pool import pair_key
@@ -127,6 +128,9 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     assert _allowed("SmaFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
     assert not _allowed("BotFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
     assert _allowed("DigestFunction", marker_key("2026-11-30")["pk"]["S"])
+    assert _allowed("ConnectFunction", flow_key("contact-1")["pk"]["S"])
+    assert _allowed("ConnectFunction", live_call_key("contact-1")["pk"]["S"])
+    assert not _allowed("ConnectFunction", rule)
 
 
 # --- Chime SDK Voice: resource-level permissions where IAM has them (issue 11, item 7) ---------------

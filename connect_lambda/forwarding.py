@@ -1,0 +1,181 @@
+"""The forwarding flow on Amazon Connect: flow event in, one instruction out.
+
+``forwarding_flow.json`` asks this Lambda what to do at every turn and reports what happened:
+
+``Purpose=Start``
+    A call reached one of our Connect numbers: read its rule (the call's only table read) and
+    :func:`callflow.start` it.
+``Purpose=AttemptFailed`` with ``Error`` = the transfer block's error branch
+    ``ConnectionTimeLimitExceeded`` (no answer: the domain's ``CallNotAnswered``), ``CallFailed``
+    (busy, unreachable, rejected) or ``NoMatchingError`` → :func:`callflow.on_bridge_failed`.
+``Purpose=BridgeEnded``
+    The destination answered and has now hung up (Connect resumes the flow only then) →
+    :func:`callflow.on_bridge_answered` then :func:`callflow.on_leg_ended` for the callee. The
+    moment of the answer is not observable on Connect, so the record's talk time is an upper bound
+    (it includes the ringing) and the record says ``timing=approximate``.
+
+The state travels in the contact attribute ``sb``. Writes are idempotent, because Connect retries
+a failed or slow invocation up to 3 times: the record is written only if the call has none, and
+the per-dial progress item (for :mod:`connect_lambda.contact_events`) is a plain overwrite.
+:meth:`ConnectForwardingApp.handle` never raises: whatever goes wrong, the caller hears the error
+prompt and the call ends.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from connect_lambda import state as call_state
+from connect_lambda.actions import DIAL, ConnectPrompts, Reply, render
+from connect_lambda.events import FlowEvent
+from switchboard.domain import callflow
+from switchboard.domain.callflow import CallState, Leg, Phase, Plan
+from switchboard.domain.events import AttemptResult
+from switchboard.domain.rules import ForwardRule
+from switchboard.ports import CallLog, StorageError
+
+START = "start"
+ATTEMPT_FAILED = "attemptfailed"
+BRIDGE_ENDED = "bridgeended"
+PURPOSES = frozenset({START, ATTEMPT_FAILED, BRIDGE_ENDED})
+
+# The transfer block's error branches in the domain's words (the SMA's ErrorTypes), so
+# ``no-answer`` versus ``all-failed`` and the alerts read the same for both backends.
+ERROR_TYPES = {
+    "connectiontimelimitexceeded": AttemptResult.NOT_ANSWERED.value,
+    "callfailed": "CallFailed",
+    "nomatchingerror": "NoMatchingError",
+}
+
+# CustomerEndpoint is whatever the caller's network sent; it goes into state, records and alerts.
+MAX_CALLER_LENGTH = 64
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+class RuleReader(Protocol):
+    def get(self, number: str) -> ForwardRule | None: ...
+
+
+class FlowProgress(Protocol):
+    """Where the call's state is left at every dial, for the contact-event handler."""
+
+    def save(self, contact_id: str, state: CallState, now_ms: int) -> None: ...
+
+
+class Telemetry(Protocol):
+    def count(self, metric: str) -> None: ...
+    def error(self, message: str, **fields: Any) -> None: ...
+    def decided(self, event: FlowEvent | None, reply: Reply, plan: Plan) -> None: ...
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def error_type(text: str) -> str:
+    """The domain's name for a transfer block error branch (unknown ones kept as sent, bounded)."""
+    return ERROR_TYPES.get(text.lower(), _UNPRINTABLE.sub("", text)[:40] or "Unknown")
+
+
+class ConnectForwardingApp:
+    """Forward calls to our Connect numbers according to their forward rules."""
+
+    def __init__(
+        self,
+        rules: RuleReader | None,
+        calls: CallLog | None,
+        progress: FlowProgress | None,
+        prompts: ConnectPrompts | None,
+        telemetry: Telemetry,
+        *,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
+        self._rules = rules
+        self._calls = calls
+        self._progress = progress
+        self._prompts = prompts
+        self._telemetry = telemetry
+        self.clock = clock  # public so the flow interpreter can run calls on simulated time
+
+    def handle(self, event: FlowEvent) -> Reply:
+        now = self.clock()
+        state = call_state.load(event.attributes)
+        try:
+            plan = self._decide(event, state, now)
+        except Exception as error:
+            self._telemetry.error("unexpected error handling a flow event", reason=repr(error))
+            self._telemetry.count("HandlerErrors")
+            plan = callflow.on_error(state, now)
+        reply = render(plan.steps, plan.state, self._prompts)
+        self._store(event, plan, reply, now)
+        self._telemetry.decided(event, reply, plan)
+        return reply
+
+    def _decide(self, event: FlowEvent, state: CallState | None, now: int) -> Plan:
+        purpose = event.purpose_key
+        if purpose == START:
+            return self._start(event, now)
+        if state is None:
+            # A later turn without our state: the attributes were lost or tampered with.
+            self._telemetry.error("flow event without a call state", purpose=event.purpose)
+            return callflow.on_error(None, now)
+        if purpose == ATTEMPT_FAILED:
+            self._telemetry.count("BridgeFailures")
+            return callflow.on_bridge_failed(state, error_type(event.parameters.get("Error", "")), now)
+        if purpose == BRIDGE_ENDED:
+            return self._bridge_ended(state, now)
+        return callflow.on_error(state, now)
+
+    def _start(self, event: FlowEvent, now: int) -> Plan:
+        if not event.dialed:
+            self._telemetry.error("Start without a dialed number (SystemEndpoint)")
+            return callflow.on_error(None, now, record=False)
+        if self._rules is None:
+            return callflow.on_error(None, now, record=False)
+        caller = _UNPRINTABLE.sub("", event.caller)[:MAX_CALLER_LENGTH]
+        try:
+            rule = self._rules.get(event.dialed)
+        except StorageError as error:
+            self._telemetry.error("could not read the forward rule", reason=str(error))
+            self._telemetry.count("StorageErrors")
+            return callflow.on_error(None, now, record=False)
+        if rule is not None and rule.is_connect_entry:
+            # "connect" sends SMA calls to Amazon Connect; a Connect number is there already.
+            self._telemetry.error("a Connect number is forwarded to Amazon Connect", dialed=event.dialed)
+            rule = None
+        plan = callflow.start(rule, event.dialed, caller, now)
+        if plan.record is not None:
+            self._telemetry.count("CallsNotInService")
+        return plan
+
+    def _bridge_ended(self, state: CallState, now: int) -> Plan:
+        if state.phase not in (Phase.GREETING, Phase.RINGING, Phase.TRANSFERRING):
+            return Plan((), state)  # nothing was ringing: end the call
+        self._telemetry.count("CallsForwarded")
+        # Answered at some moment we cannot see: count it from the dial (talk time an upper bound).
+        answered = callflow.on_bridge_answered(state, state.attempt_started_ms)
+        if answered.state is None:
+            return answered
+        return callflow.on_leg_ended(answered.state, Leg.CALLEE, True, now)
+
+    def _store(self, event: FlowEvent, plan: Plan, reply: Reply, now: int) -> None:
+        contact = event.contact_id
+        if not contact:
+            return
+        if reply["op"] == DIAL and plan.state is not None and self._progress is not None:
+            try:
+                self._progress.save(contact, plan.state, now)
+            except StorageError as error:
+                # The call goes on; only a caller hang-up during this dial would go unrecorded.
+                self._telemetry.error("could not save the call's progress", reason=str(error))
+                self._telemetry.count("ProgressWriteFailures")
+        if plan.record is not None and self._calls is not None:
+            try:
+                self._calls.record_call(contact, plan.record)
+            except StorageError as error:
+                self._telemetry.error("could not store the call record", reason=str(error))
+                self._telemetry.count("RecordWriteFailures")

@@ -1,0 +1,182 @@
+"""The forwarding flow on Amazon Connect end to end on moto: ``connect_lambda.app.handler`` for the
+flow's turns and ``connect_lambda.contact_events.handler`` for the caller's hang-up, with the real
+DynamoDB adapters. The items are the SIP media application's (records, ``bridge_failed`` events),
+so the stream notifier alerts on them unchanged."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import os
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from switchboard.adapters.dynamo_codec import decode_item
+from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.domain.rules import FailureAction, ForwardRule, GreetingMode
+from tests.functional.conftest import TABLE
+from tests.helpers import load_event
+
+pytestmark = pytest.mark.functional
+
+OURS, CALLER = "+12025550100", "+13035550123"
+D1, D2 = "+12065550111", "+13125550122"
+CONTACT = "5ca32fbd-8f92-46af-92a5-6b0f970f0efe"
+T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the contact event fixture's initiationTimestamp
+
+
+@pytest.fixture(scope="module")
+def modules(moto_endpoint: str) -> Iterator[tuple[ModuleType, ModuleType]]:
+    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
+    os.environ["CONNECT_PROMPT_BASE_URL"] = "https://prompts.example.com/connect/"
+    import connect_lambda.app
+    import connect_lambda.contact_events
+
+    yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
+    if saved is None:
+        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
+    else:
+        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+
+
+class Call:
+    def __init__(self, module: ModuleType, dynamodb: Any) -> None:
+        self.module = module
+        self.dynamodb = dynamodb
+        self.now = T0
+        self.attributes: dict[str, str] = {}
+        module.forwarding.clock = lambda: self.now
+
+    def send(self, name: str, **parameters: str) -> dict[str, str]:
+        event = load_event(name)
+        event["Details"]["Parameters"].update(parameters)
+        event["Details"]["ContactData"]["Attributes"] = copy.deepcopy(self.attributes)
+        reply: dict[str, str] = self.module.handler(event, None)
+        assert reply["status"] == "ok"
+        assert all(isinstance(v, str) for v in reply.values())
+        self.attributes.update({k: v for k, v in reply.items() if k != "status"})
+        return reply
+
+    def items(self) -> dict[str, dict[str, Any]]:
+        found = self.dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CALL#{CONTACT}"}},
+        )["Items"]
+        return {item["sk"]["S"]: decode_item(item) for item in found}
+
+
+@pytest.fixture
+def call(modules: tuple[ModuleType, ModuleType], dynamodb: Any) -> Iterator[Call]:
+    module = modules[0]
+    clock = module.forwarding.clock
+    yield Call(module, dynamodb)
+    module.forwarding.clock = clock
+
+
+def forward(dynamodb: Any, *destinations: str, **fields: Any) -> None:
+    rule = ForwardRule(number=OURS, destinations=destinations, **fields)
+    DynamoForwardRepository(dynamodb, TABLE).save(rule, actor="test")
+
+
+def test_follow_me_all_failed_writes_the_record_and_the_alert_event(call: Call, dynamodb: Any) -> None:
+    forward(dynamodb, D1, D2, greeting=GreetingMode.NONE, ring_timeout=20)
+
+    assert call.send("connect_forward_start")["dial_to"] == D1
+    call.now += 20_000
+    assert call.send("connect_forward_attempt_failed", Error="ConnectionTimeLimitExceeded")["dial_to"] == D2
+    call.now += 2_000
+    last = call.send("connect_forward_attempt_failed", Error="CallFailed")
+
+    assert last["op"] == "play_hangup"
+    assert last["prompt_uri"] == "https://prompts.example.com/connect/failure.wav"
+    items = call.items()
+    record, event = items["RECORD"], items["EVENT#bridge_failed"]
+    assert (record["outcome"], record["dialed"], record["caller"], record["backend"]) == (
+        "all-failed",
+        OURS,
+        CALLER,
+        "connect",
+    )
+    assert [a["result"] for a in record["attempts"]] == ["CallNotAnswered", "CallFailed"]
+    assert (event["kind"], event["all_failed"]) == ("call_event", True)
+
+
+def test_a_retried_last_turn_does_not_write_a_second_record(call: Call, dynamodb: Any) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, failure=FailureAction.HANGUP)
+    call.send("connect_forward_start")
+    before = dict(call.attributes)
+
+    call.now += 1_000
+    call.send("connect_forward_attempt_failed", Error="CallFailed")
+    first = call.items()["RECORD"]
+    call.attributes = before
+    call.now += 3_000  # Connect retries a few seconds later, with the same attributes
+    again = call.send("connect_forward_attempt_failed", Error="CallFailed")
+
+    assert again["op"] == "hangup"
+    assert call.items()["RECORD"] == first
+
+
+def test_the_caller_hanging_up_while_it_rings_is_recorded_from_the_contact_event(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    disconnected = load_event("connect_contact_disconnected")  # 8 s into the call
+
+    assert modules[1].handler(disconnected, None) == {"result": "abandoned"}
+    assert modules[1].handler(disconnected, None) == {"result": "abandoned"}  # a duplicate: no-op
+
+    record = call.items()["RECORD"]
+    assert (record["outcome"], record["timing"]) == ("abandoned", "approximate")
+    assert record["attempts"] == [{"destination": D1, "result": "abandoned", "ring_ms": 8_000}]
+    assert "EVENT#bridge_failed" not in call.items()
+
+
+def test_a_hang_up_after_the_ring_timeout_was_a_bridged_call(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=5)
+    call.send("connect_forward_start")
+
+    modules[1].handler(load_event("connect_contact_disconnected"), None)
+
+    record = call.items()["RECORD"]
+    assert record["outcome"] == "bridged"
+    assert record["talk_ms"] == 8_000
+
+
+def test_the_flows_own_record_wins_over_the_contact_event(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    call.now += 3_000
+    call.send("connect_forward_bridge_ended")
+    flows_record = call.items()["RECORD"]
+
+    modules[1].handler(load_event("connect_contact_disconnected"), None)
+
+    assert flows_record["outcome"] == "bridged"
+    assert call.items()["RECORD"] == flows_record
+
+
+def test_contact_events_of_other_contacts_are_ignored(
+    modules: tuple[ModuleType, ModuleType], dynamodb: Any
+) -> None:
+    event = load_event("connect_contact_disconnected")
+    other = copy.deepcopy(event)
+    other["detail"]["eventType"] = "CONNECTED_TO_SYSTEM"
+
+    assert modules[1].handler(other, None) == {"result": "ignored"}
+    assert modules[1].handler(event, None) == {"result": "not ours"}  # never dialled by our flow
+
+
+def test_the_transfer_flow_still_answers_on_the_same_entry_point(call: Call) -> None:
+    reply = call.module.handler(load_event("connect_get_data"), None)
+
+    assert reply["status"] == "error"  # no DNIS pair in this table: a reason, not a crash

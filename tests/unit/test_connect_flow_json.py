@@ -1,0 +1,105 @@
+"""connect_lambda/forwarding_flow.json: the shipped Flow-language flow agrees with the Lambda's
+replies, and no branch leaves the caller in dead air."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from connect_lambda.actions import DIAL, FIELDS, HANGUP, PLAY_HANGUP
+from connect_lambda.forwarding import ERROR_TYPES, PURPOSES
+
+FLOW_PATH = Path(__file__).resolve().parents[2] / "connect_lambda" / "forwarding_flow.json"
+TEXT = FLOW_PATH.read_text()
+FLOW = json.loads(TEXT)
+ACTIONS: dict[str, dict[str, Any]] = {a["Identifier"]: a for a in FLOW["Actions"]}
+_BAD_IDENTIFIER = re.compile(r"[%:()\\/=$,;\[\]{}]")
+
+
+def _next(action: dict[str, Any]) -> list[str]:
+    transitions = action.get("Transitions", {})
+    found = [transitions["NextAction"]] if "NextAction" in transitions else []
+    found += [e["NextAction"] for e in transitions.get("Errors", [])]
+    found += [c["NextAction"] for c in transitions.get("Conditions", [])]
+    return found
+
+
+def test_every_transition_resolves_and_every_action_is_reachable() -> None:
+    assert FLOW["Version"] == "2019-10-30"
+    assert FLOW["StartAction"] in ACTIONS
+    assert len(ACTIONS) == len(FLOW["Actions"])
+    seen, todo = set(), [FLOW["StartAction"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        targets = _next(ACTIONS[name])
+        assert all(t in ACTIONS for t in targets), name
+        todo.extend(targets)
+    assert seen == set(ACTIONS)
+
+
+def test_identifiers_and_placeholders_are_what_connect_and_the_template_accept() -> None:
+    assert all(len(i) <= 50 and not _BAD_IDENTIFIER.search(i) for i in ACTIONS)
+    assert set(re.findall(r"\$\{([^}]*)\}", TEXT)) == {"ConnectFunction.Arn"}
+    assert len(TEXT) <= 256_000
+
+
+def test_every_path_ends_by_disconnecting_and_errors_never_go_silent() -> None:
+    """From every action some path reaches DisconnectParticipant, and every error branch of a
+    Lambda, attribute or dial step goes to a prompt, another Lambda turn or the disconnect."""
+    ends = {i for i, a in ACTIONS.items() if a["Type"] == "DisconnectParticipant"}
+    assert ends
+    assert all(ACTIONS[e]["Transitions"] == {} for e in ends)
+    reaches = set(ends)
+    changed = True
+    while changed:
+        changed = False
+        for name, action in ACTIONS.items():
+            if name not in reaches and set(_next(action)) & reaches:
+                reaches.add(name)
+                changed = True
+    assert reaches == set(ACTIONS)
+    for action in ACTIONS.values():
+        for error in action.get("Transitions", {}).get("Errors", []):
+            target = ACTIONS[error["NextAction"]]["Type"]
+            assert target in (
+                "MessageParticipant",
+                "DisconnectParticipant",
+                "InvokeLambdaFunction",
+                "Compare",
+                "TransferParticipantToThirdParty",
+            ), error
+
+
+def test_the_flow_saves_every_reply_field_and_dispatches_on_every_op() -> None:
+    (save,) = [a for a in ACTIONS.values() if a["Type"] == "UpdateContactAttributes"]
+    assert save["Parameters"]["Attributes"] == {k: f"$.External.{k}" for k in FIELDS}
+    dispatch = ACTIONS["Dispatch"]
+    operands = {c["Condition"]["Operands"][0] for c in dispatch["Transitions"]["Conditions"]}
+    assert operands == {DIAL, PLAY_HANGUP, HANGUP}
+
+
+def test_the_lambda_is_asked_only_for_purposes_it_serves_within_connects_limits() -> None:
+    invokes = [a for a in ACTIONS.values() if a["Type"] == "InvokeLambdaFunction"]
+    assert invokes
+    for action in invokes:
+        parameters = action["Parameters"]
+        assert 1 <= int(parameters["InvocationTimeLimitSeconds"]) <= 8
+        assert parameters["ResponseValidation"] == {"ResponseType": "STRING_MAP"}
+        attributes = parameters["LambdaInvocationAttributes"]
+        assert attributes["Purpose"].lower() in PURPOSES
+        if "Error" in attributes:
+            assert attributes["Error"].lower() in ERROR_TYPES
+
+
+def test_the_dial_blocks_resume_the_flow_and_report_every_outcome() -> None:
+    dials = [a for a in ACTIONS.values() if a["Type"] == "TransferParticipantToThirdParty"]
+    assert {"CallerId" in d["Parameters"] for d in dials} == {True, False}  # number and passthrough
+    for dial in dials:
+        assert dial["Parameters"]["ContinueFlowExecution"] == "True"
+        errors = {e["ErrorType"] for e in dial["Transitions"]["Errors"]}
+        assert errors == {"CallFailed", "ConnectionTimeLimitExceeded", "NoMatchingError"}
