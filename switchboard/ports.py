@@ -110,6 +110,11 @@ class NoHomeError(RoutingError):
     """Putting the number back would leave it on no voice connector; no step was taken."""
 
 
+class NumberPlacementError(RoutingError):
+    """The number cannot be routed where it is (e.g. it is in both backends, or its home flow is
+    unknown); no step was taken. The message is a sentence for the person who asked."""
+
+
 class NumberRouting(Protocol):
     """Where calls to one of our numbers go: our SIP media application or the voice connector.
 

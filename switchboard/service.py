@@ -41,6 +41,7 @@ from switchboard.ports import (
     ConflictError,
     ForwardRepository,
     NoHomeError,
+    NumberPlacementError,
     NumberRouting,
     PhoneInventory,
     RoutingError,
@@ -470,6 +471,8 @@ class ForwardingService:
             return None
         try:
             return self._routing.home(number)
+        except NumberPlacementError as error:
+            raise RefusedError(str(error)) from error
         except RoutingError as error:
             raise ChangeFailedError(
                 f"Could not read where {number} is routed now. Nothing was changed.", detail=str(error)
@@ -482,6 +485,8 @@ class ForwardingService:
             if to_forwarding:
                 return self._routing.route_to_forwarding(number)
             return self._routing.route_to_voice_connector(number, home)
+        except NumberPlacementError as error:
+            raise RefusedError(str(error)) from error
         except NoHomeError as error:
             raise RefusedError(
                 f"Removing the forward on {number} would leave it routed nowhere: it was on no voice "

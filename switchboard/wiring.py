@@ -13,8 +13,10 @@ import boto3
 
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
+from switchboard.adapters.connect_routing import BackendRouting, ConnectNumbers, ConnectRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.policy import DestinationPolicy
+from switchboard.ports import NumberRouting, PhoneInventory
 from switchboard.service import ChangeFailedError, ForwardingService
 from switchboard.settings import ConfigurationError, Settings
 
@@ -25,6 +27,10 @@ def policy_for(settings: Settings) -> DestinationPolicy:
 
 def chime_voice_client() -> Any:
     return boto3.client("chime-sdk-voice")
+
+
+def connect_client() -> Any:
+    return boto3.client("connect")
 
 
 def dynamodb_client() -> Any:
@@ -61,26 +67,54 @@ def forwarding_service(
     need_routing: bool,
     dynamodb: Any | None = None,
     chime: Any | None = None,
+    connect: Any | None = None,
 ) -> ForwardingService:
-    """The service for ``settings``; ``need_routing`` makes SIP_MEDIA_APPLICATION_ID mandatory."""
+    """The service for ``settings``; ``need_routing`` makes a backend mandatory (SIP_MEDIA_APPLICATION_ID,
+    or the Amazon Connect instance and its forwarding flow).
+
+    With ``CONNECT_INSTANCE_ID`` set, numbers claimed in that instance are ours too and are routed by
+    associating contact flows; every other number goes through the SIP media application.
+    """
     if not settings.table_name:
         raise ConfigurationError("missing required environment variable(s): TABLE_NAME")
-    if need_routing and not settings.sip_media_application_id:
+    if settings.connect_instance_id and not settings.connect_forwarding_flow_id:
+        raise ConfigurationError(
+            "missing required environment variable(s): CONNECT_FORWARDING_FLOW_ID "
+            "(needed with CONNECT_INSTANCE_ID to route Amazon Connect numbers)"
+        )
+    if need_routing and not (settings.sip_media_application_id or settings.connect_instance_id):
         raise ConfigurationError(
             "missing required environment variable(s): SIP_MEDIA_APPLICATION_ID "
-            "(needed to route numbers to the SIP media application)"
+            "(needed to route numbers to the SIP media application) or CONNECT_INSTANCE_ID"
         )
     dynamodb = dynamodb or dynamodb_client()
     chime = chime or chime_voice_client()
-    routing = (
+    chime_routing = (
         ChimeVoiceRouting(chime, settings.sip_media_application_id, settings.voice_connector_id)
         if settings.sip_media_application_id
         else None
     )
+    routing: NumberRouting | None = chime_routing
+    inventory: PhoneInventory = ChimePhoneInventory(chime, settings.managed_numbers)
+    if settings.connect_instance_id:
+        connect = connect or connect_client()
+        numbers = ConnectNumbers(connect, settings.connect_instance_id, settings.managed_numbers)
+        routing = inventory = BackendRouting(
+            inventory,
+            chime_routing,
+            numbers,
+            ConnectRouting(
+                connect,
+                numbers,
+                settings.connect_instance_id,
+                settings.connect_forwarding_flow_id,
+                settings.connect_home_flow_id,
+            ),
+        )
     return ForwardingService(
         rules=rule_repository(settings, dynamodb),
         routing=routing,
-        inventory=ChimePhoneInventory(chime, settings.managed_numbers),
+        inventory=inventory,
         policy=policy_for(settings),
         on_inconsistent=count_inconsistent_change,
     )

@@ -116,7 +116,13 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
 def _home_to_item(home: NumberHome | None) -> dict[str, Any] | None:
     if home is None:
         return None
-    return {"product_type": home.product_type, "voice_connectors": list(home.voice_connectors)}
+    item: dict[str, Any] = {
+        "product_type": home.product_type,
+        "voice_connectors": list(home.voice_connectors),
+    }
+    if home.contact_flow:
+        item["contact_flow"] = home.contact_flow
+    return item
 
 
 def _home_from_item(value: Any) -> NumberHome | None:
@@ -125,6 +131,7 @@ def _home_from_item(value: Any) -> NumberHome | None:
     return NumberHome(
         product_type=str(value["product_type"]),
         voice_connectors=tuple(str(v) for v in value.get("voice_connectors") or ()),
+        contact_flow=str(value.get("contact_flow") or ""),
     )
 
 

@@ -69,21 +69,29 @@ def parse_choice(enum: type[_Choice], value: str, what: str) -> _Choice:
         raise RuleError(f"{what} must be one of {choices}, not {value!r}") from None
 
 
+CONNECT_PRODUCT = "AmazonConnect"
+
+
 @dataclass(frozen=True, slots=True)
 class NumberHome:
     """Where one of our numbers was routed before its first forward, restored when forwarding ends.
 
     ``product_type`` is the Chime SDK Voice product type (``VoiceConnector``...), and
     ``voice_connectors`` the voice connector ids it was associated with (empty: it was on none).
+    A number in Amazon Connect has product type :data:`CONNECT_PRODUCT` and ``contact_flow``, the
+    flow it was associated with (empty: none known).
     """
 
     product_type: str
     voice_connectors: tuple[str, ...] = ()
+    contact_flow: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "voice_connectors", tuple(self.voice_connectors))
 
     def describe(self) -> str:
+        if self.product_type == CONNECT_PRODUCT:
+            return f"Amazon Connect flow {self.contact_flow or '(none known)'}"
         if not self.voice_connectors:
             return f"product type {self.product_type}, no voice connector"
         return f"product type {self.product_type}, voice connector {', '.join(self.voice_connectors)}"
