@@ -22,7 +22,6 @@ import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from connect_lambda.actions import ConnectPrompts, Reply
 from connect_lambda.events import FlowEvent, MalformedEventError, parse_event
@@ -34,29 +33,17 @@ from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
 from switchboard.domain.transfer import TransferRules
+from switchboard.lambda_runtime import CALL_PATH_CHIME, CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, Settings, load
 
 __all__ = ["CHIME_CONFIG", "DYNAMODB_CONFIG", "ConnectApp", "app", "forwarding", "handler"]
 
 logger = Logger(service="connect")
-metrics = Metrics(
-    service="connect", namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Switchboard"
-)
+metrics = Metrics(service="connect", namespace=metrics_namespace())
 
-# Each AWS call gets a short budget inside the flow's 4 s block limit: a DynamoDB call ≲ 3 s in
-# the worst case (2 x (0.5 s connect + 1 s read)), the call update ≲ 6 s (transfer flow, 8 s).
-DYNAMODB_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1.0,
-    retries={"total_max_attempts": 2, "mode": "standard"},
-    tcp_keepalive=True,
-)
-CHIME_CONFIG = Config(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    retries={"total_max_attempts": 2, "mode": "standard"},
-    tcp_keepalive=True,
-)
+# Each AWS call gets a short budget inside the flow's 4 s block limit (the presets' comments).
+DYNAMODB_CONFIG = CALL_PATH_DYNAMODB
+CHIME_CONFIG = CALL_PATH_CHIME
 
 
 class PowertoolsTelemetry:
@@ -164,17 +151,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Result:
         logger.exception("unexpected error")
         result = failure("internal error in the transfer function; see its logs")
     finally:
-        _flush_metrics()
+        flush_metrics(metrics, logger)
     logger.info("connect request", extra={"status": result["status"], "reason": result.get("reason")})
     return result
-
-
-def _flush_metrics() -> None:
-    """Emit this invocation's EMF metrics, if any; metrics must never fail a call."""
-    if not metrics.metric_set:
-        return
-    try:
-        metrics.flush_metrics()
-    except Exception:
-        logger.exception("could not flush metrics")
-        metrics.clear_metrics()

@@ -25,20 +25,16 @@ from typing import Any, Protocol
 import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from switchboard.adapters.connect_calls import DynamoFlowProgress
 from switchboard.adapters.dynamodb import DynamoCallLog
 from switchboard.domain import callflow
 from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Leg, Phase, Plan
+from switchboard.lambda_runtime import BACKGROUND_DYNAMODB
 from switchboard.ports import CallLog
 from switchboard.settings import ConfigurationError, load
 
 logger = Logger(service="connect-events")
-
-DYNAMODB_CONFIG = Config(
-    connect_timeout=1.0, read_timeout=2.0, retries={"total_max_attempts": 3, "mode": "standard"}
-)
 
 DISCONNECTED = "DISCONNECTED"
 
@@ -99,7 +95,7 @@ def _build() -> ContactEvents | None:
     except ConfigurationError as error:
         logger.error("contact events function is misconfigured", extra={"reason": str(error)})
         return None
-    client = botocore.session.get_session().create_client("dynamodb", config=DYNAMODB_CONFIG)
+    client = botocore.session.get_session().create_client("dynamodb", config=BACKGROUND_DYNAMODB)
     return ContactEvents(
         DynamoFlowProgress(client, settings.table_name),
         DynamoCallLog(

@@ -547,7 +547,7 @@ class DynamoCallLog:
             else:
                 self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return  # recorded already (a retry, or the other writer got there first)
             raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
         except BotoCoreError as error:
