@@ -27,6 +27,7 @@ from switchboard.domain.rules import (
     GreetingMode,
 )
 from switchboard.service import ChangeResult
+from switchboard.wording import AMAZON_CONNECT, CALLS_GO_HOME, expiry_text, rule_details
 
 EXPIRY_ACTOR = "expiry"  # the history actor of the expiry job (bot/expiry.py)
 MODAL_CALLBACK = "forward_modal"
@@ -93,14 +94,6 @@ def _input(
     if hint:
         block["hint"] = _text(hint)
     return block
-
-
-def expiry_text(expires_at: int | None, now: float | None = None) -> str:
-    if expires_at is None:
-        return "never expires"
-    left = expires_at - int(now if now is not None else datetime.now(UTC).timestamp())
-    when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"expired {when}" if left <= 0 else f"expires {when} (in {describe_duration(left)})"
 
 
 def forward_modal(
@@ -350,15 +343,11 @@ def change_done_text(result: ChangeResult) -> str:
 
 
 def rule_text(rule: ForwardRule) -> str:
-    details = f"{_options_text(rule)} · {expiry_text(rule.expires_at)}"
-    return f"*{escape(rule.number)}* → {_destinations(rule.destinations)}\n_{details}_"
+    return f"*{escape(rule.number)}* → {_rule_destinations(rule)}\n_{rule_details(rule)}_"
 
 
-def _options_text(rule: ForwardRule) -> str:
-    return (
-        f"greeting {rule.greeting.value}, then {rule.failure.value}, caller ID {rule.caller_id.value}, "
-        f"{rule.ring_timeout}s per destination"
-    )
+def _rule_destinations(rule: ForwardRule) -> str:
+    return AMAZON_CONNECT if rule.is_connect_entry else _destinations(rule.destinations)
 
 
 def list_blocks(rules: list[ForwardRule]) -> list[dict[str, Any]]:
@@ -551,16 +540,15 @@ def change_text(result: ChangeResult, actor: str) -> str:
     """The channel announcement of a change: who, which number, old → new."""
     who = _who(actor)
     if result.action == "set" and result.new is not None:
-        before = f" (was: {_destinations(result.old.destinations)})" if result.old else ""
+        before = f" (was: {_rule_destinations(result.old)})" if result.old else ""
         return (
             f":arrow_right_hook: {who} forwarded *{escape(result.number)}* → "
-            f"{_destinations(result.new.destinations)}{before}"
-            f" — {_options_text(result.new)}, {expiry_text(result.new.expires_at)}"
+            f"{_rule_destinations(result.new)}{before} — {rule_details(result.new)}"
         )
-    was = f" (was → {_destinations(result.old.destinations)})" if result.old else ""
+    was = f" (was → {_rule_destinations(result.old)})" if result.old else ""
     return (
         f":leftwards_arrow_with_hook: {who} removed the forward on *{escape(result.number)}*{was}; "
-        "calls go to the phone system again"
+        f"{CALLS_GO_HOME}"
     )
 
 

@@ -59,6 +59,7 @@ from switchboard.service import (
     RefusedError,
 )
 from switchboard.settings import Settings
+from switchboard.wording import rule_summary
 from tests.fakes import MemoryRouting, MemoryRules, StaticInventory
 
 NUMBERS = ("+12025550100", "+12025550101", "+12025550102")
@@ -360,7 +361,7 @@ class ForwardingRaces(RuleBasedStateMachine):
                 if expected is None or expected == stored.version:
                     STATS.violation(
                         "expiry",
-                        f"the expiry job deleted the active forward {stored.summary()} "
+                        f"the expiry job deleted the active forward {rule_summary(stored)} "
                         f"(version {stored.version})",
                     )
 
@@ -436,7 +437,7 @@ class ForwardingRaces(RuleBasedStateMachine):
                     STATS.violation(
                         "truth",
                         f"{op.actor} was told '{result.message}' but the table holds "
-                        f"{stored.summary() if stored else 'no forward'}",
+                        f"{rule_summary(stored) if stored else 'no forward'}",
                     )
                 elif number not in self.chime.to_sma:
                     STATS.violation(
@@ -446,7 +447,7 @@ class ForwardingRaces(RuleBasedStateMachine):
                 STATS.violation(
                     "truth",
                     f"{op.actor} was told '{result.message}' but the table holds "
-                    f"{stored.summary() if stored else 'no forward'} and routing to the SMA is "
+                    f"{rule_summary(stored) if stored else 'no forward'} and routing to the SMA is "
                     f"{number in self.chime.to_sma}",
                 )
             return
@@ -457,7 +458,7 @@ class ForwardingRaces(RuleBasedStateMachine):
             if stored is not None and op.saved_version is not None and stored.version == op.saved_version:
                 STATS.violation(
                     "truth",
-                    f"{op.actor} was told '{error}' but the table holds its change {stored.summary()}",
+                    f"{op.actor} was told '{error}' but the table holds its change {rule_summary(stored)}",
                 )
             elif not self._others_on(op) and not self._agrees(number) and number not in self.warned:
                 STATS.violation(
@@ -615,7 +616,8 @@ class ForwardingRaces(RuleBasedStateMachine):
                         self._state_violation(
                             "loop",
                             "loop:" + ",".join(sorted(graph)),
-                            "stored rules loop: " + "; ".join(r.summary() for r in self.table.rules.values()),
+                            "stored rules loop: "
+                            + "; ".join(rule_summary(r) for r in self.table.rules.values()),
                         )
                         return
                     if nxt not in seen:
@@ -633,7 +635,7 @@ class ForwardingRaces(RuleBasedStateMachine):
                 self._state_violation(
                     "agreement",
                     f"agreement:{number}",
-                    f"{number}: {'stored ' + stored.summary() if stored else 'no stored rule'} but "
+                    f"{number}: {'stored ' + rule_summary(stored) if stored else 'no stored rule'} but "
                     f"{'' if number in self.chime.to_sma else 'not '}routed to the SMA "
                     f"(nobody was warned); schedule {self.schedule[-12:]}",
                 )

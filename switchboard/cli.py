@@ -25,12 +25,12 @@ from switchboard.domain.rules import (
     DEFAULT_RING_TIMEOUT,
     CallerIdMode,
     FailureAction,
-    ForwardRule,
     GreetingMode,
 )
 from switchboard.ports import StorageError
 from switchboard.service import ChangeFailedError, ForwardRequest, RefusedError
 from switchboard.settings import ConfigurationError, load
+from switchboard.wording import destinations_text, rule_details
 
 if TYPE_CHECKING:
     from switchboard.adapters.pool import DynamoDnisPool
@@ -79,14 +79,6 @@ def _service(need_routing: bool) -> Any:
     return forwarding_service(load(), need_routing=need_routing)
 
 
-def _expiry(rule: ForwardRule) -> str:
-    if rule.expires_at is None:
-        return "never"
-    when = datetime.fromtimestamp(rule.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    left = rule.expires_at - int(datetime.now(UTC).timestamp())
-    return f"{when} (expired)" if left <= 0 else f"{when} (in {describe_duration(left)})"
-
-
 def cmd_forward_set(args: argparse.Namespace) -> int:
     service = _service(need_routing=True)
     result = service.set_forward(
@@ -101,11 +93,9 @@ def cmd_forward_set(args: argparse.Namespace) -> int:
         ),
         actor=_actor(),
     )
-    print(result.message)
+    print(result.message)  # the rule's summary says when it expires
     for step in result.routing_steps:
         print(f"  routing: {step}")
-    if result.new and result.new.expires_at:
-        print(f"  expires: {_expiry(result.new)}")
     return EXIT_OK
 
 
@@ -122,12 +112,10 @@ def cmd_forward_list(args: argparse.Namespace) -> int:
     if not rules:
         print("No forwards.")
         return EXIT_OK
-    print(f"{'number':<14}  {'destinations':<42}  {'greeting':<8}  {'then':<6}  {'caller id':<9}  expires")
+    # The same words as Slack's list: number → destinations, then options and expiry.
     for rule in rules:
-        print(
-            f"{rule.number:<14}  {', '.join(rule.destinations):<42}  {rule.greeting.value:<8}  "
-            f"{rule.failure.value:<6}  {rule.caller_id.value:<9}  {_expiry(rule)}"
-        )
+        print(f"{rule.number} → {destinations_text(rule)}")
+        print(f"    {rule_details(rule)}")
     return EXIT_OK
 
 

@@ -50,6 +50,9 @@ class DestinationRefusedError(ValueError):
         self.index = index
 
 
+EMERGENCY = "is an emergency number; switchboard never sends calls to it"
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationPolicy:
     """Validates destinations for forwards created in ``default_country``'s numbering plan.
@@ -79,13 +82,17 @@ class DestinationPolicy:
         region = self.default_country
         bare = _DIGITS_ONLY.sub("", shown)
         if bare and not bare.startswith("+") and shortnumberinfo.is_emergency_number(bare, region):
-            raise DestinationRefusedError(shown, "is an emergency number; calls are never forwarded to it")
+            raise DestinationRefusedError(
+                shown, "is an emergency number; switchboard never sends calls to it"
+            )
         number = self.parse(shown)
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         number_region = phonenumbers.region_code_for_number(number) or ""
         national = phonenumbers.national_significant_number(number)
         if number_region and shortnumberinfo.is_emergency_number(national, number_region):
-            raise DestinationRefusedError(shown, "is an emergency number; calls are never forwarded to it")
+            raise DestinationRefusedError(
+                shown, "is an emergency number; switchboard never sends calls to it"
+            )
         if not phonenumbers.is_valid_number(number):
             if len(national) <= 6 and shortnumberinfo.is_possible_short_number_for_region(number, region):
                 raise DestinationRefusedError(shown, "is a short code; forward to a full phone number")
@@ -211,6 +218,8 @@ class DestinationPolicy:
         if our_numbers is not None and ours not in inventory:
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
         normalised = self.destinations(destinations, subject=ours)
+        if ours in normalised:
+            raise DestinationRefusedError(ours, "cannot forward to itself", index=normalised.index(ours))
         loop = find_loops(ours, normalised, dict(existing))
         if loop:
             raise DestinationRefusedError(ours, f"cannot be forwarded: {loop}")

@@ -47,6 +47,7 @@ from switchboard.ports import (
     RoutingError,
     StorageError,
 )
+from switchboard.wording import CALLS_GO_HOME, rule_summary, state_text
 
 # A change holds its number's guard at most this long: longer than the bot Lambda's timeout (60 s)
 # so a live holder never loses it; a crashed holder blocks the number for at most this long.
@@ -65,7 +66,7 @@ class AlreadyForwardedError(RefusedError):
 
     def __init__(self, current: ForwardRule) -> None:
         super().__init__(
-            f"{current.number} is already forwarded: {current.summary()}. "
+            f"{current.number} is already forwarded: {rule_summary(current)}. "
             "Use Edit to change that forward. Nothing was changed."
         )
         self.current = current
@@ -85,7 +86,7 @@ class ChangeFailedError(RuntimeError):
 
 
 def describe_state(rule: ForwardRule | None) -> str:
-    return rule.summary() if rule is not None else "no forward"
+    return state_text(rule)
 
 
 class ConcurrentChangeError(ChangeFailedError):
@@ -141,12 +142,12 @@ class ChangeResult:
         if self.action == "set":
             assert self.new is not None
             if not self.changed:
-                return f"Already forwarding {self.new.summary()}; nothing changed."
+                return f"Already forwarding {rule_summary(self.new)}; nothing changed."
             verb = "Updated" if self.old else "Now forwarding"
-            return f"{verb} {self.new.summary()}."
+            return f"{verb} {rule_summary(self.new)}."
         if not self.changed:
             return f"There is no forward on {self.number}; nothing to remove."
-        return f"Removed the forward on {self.number}; calls go to the voice connector again."
+        return f"Removed the forward on {self.number}; {CALLS_GO_HOME}."
 
 
 def _version(rule: ForwardRule | None) -> int:

@@ -163,19 +163,6 @@ class ForwardRule:
         """A copy with ``changes`` applied (and validated again)."""
         return replace(self, **changes)
 
-    def summary(self) -> str:
-        """One line for people: ``+1202... → +1303..., +1404... (greeting loop, then prompt)``."""
-        if self.is_connect_entry:
-            return f"{self.number} → Amazon Connect (agents can take calls back and transfer them)"
-        text = (
-            f"{self.number} → {', '.join(self.destinations)} (greeting {self.greeting}, then {self.failure}"
-        )
-        if self.caller_id is CallerIdMode.CALLER:
-            text += ", caller's ID shown"
-        if self.ring_timeout != DEFAULT_RING_TIMEOUT:
-            text += f", {self.ring_timeout}s per destination"
-        return text + ")"
-
 
 def find_loops(number: str, destinations: tuple[str, ...], existing: dict[str, ForwardRule]) -> str | None:
     """Explain why forwarding ``number`` to ``destinations`` would chain or loop, or return None.
@@ -187,7 +174,7 @@ def find_loops(number: str, destinations: tuple[str, ...], existing: dict[str, F
     """
     for destination in destinations:
         if destination == number:
-            return f"{destination} is the number being forwarded: a number cannot forward to itself"
+            return f"{destination} cannot forward to itself"
         if destination in existing and destination != number:
             return (
                 f"{destination} is one of our forwarded numbers: forwarding to it would chain or loop calls"

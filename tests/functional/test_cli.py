@@ -50,7 +50,7 @@ def test_set_list_call_remove(stack: LocalStack) -> None:
 
     removed = run(stack, "forward", "off", "202 555 0100")
     assert removed.returncode == 0
-    assert "calls go to the voice connector again" in removed.stdout
+    assert "calls go to the phone system again" in removed.stdout
     assert "No forwards." in run(stack, "forward", "list").stdout
 
 

@@ -107,7 +107,7 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
     assert f"Calls to {OTHER} will go to the phone system again." in kept
     assert "Remove? [y/N] n\n(you press [Keep])" in kept
     assert "Removed the forward" not in kept
-    assert f"✅ Removed the forward on {OTHER}; calls go to the voice connector again." in removed
+    assert f"✅ Removed the forward on {OTHER}; calls go to the phone system again." in removed
     assert f"@U0LOCALUSER removed the forward on *{OTHER}*" in removed
     # The channel's announcement (from the table's stream) comes after the republished App Home.
     republished = removed.split("[App Home of @U0LOCALUSER]")[1].split("[#C0ALERTS]")[0]

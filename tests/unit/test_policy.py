@@ -200,9 +200,9 @@ def test_validate_forward_reports_the_bad_destination_not_our_number() -> None:
 
 
 def test_validate_forward_refuses_forwarding_to_itself() -> None:
-    error = validate_refusal(OURS, ["(202) 555-0100"], {})
-    assert_names_number_and_reason(error, OURS, "cannot be forwarded")
-    assert "cannot forward to itself" in error.reason
+    error = validate_refusal(OURS, [DEST, "(202) 555-0100"], {})
+    assert str(error) == f"{OURS} cannot forward to itself"
+    assert error.index == 1  # the form marks the destination at fault
 
 
 def test_validate_forward_refuses_forwarding_to_another_forwarded_number() -> None:

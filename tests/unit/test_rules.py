@@ -161,28 +161,6 @@ def test_extra_does_not_take_part_in_equality() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "expected"),
-    [
-        ({}, f"{OURS} → {FIRST}, {SECOND} (greeting loop, then prompt)"),
-        (
-            {"greeting": GreetingMode.NONE, "failure": FailureAction.HANGUP},
-            f"{OURS} → {FIRST}, {SECOND} (greeting none, then hangup)",
-        ),
-        (
-            {"caller_id": CallerIdMode.CALLER},
-            f"{OURS} → {FIRST}, {SECOND} (greeting loop, then prompt, caller's ID shown)",
-        ),
-        (
-            {"ring_timeout": 15},
-            f"{OURS} → {FIRST}, {SECOND} (greeting loop, then prompt, 15s per destination)",
-        ),
-    ],
-)
-def test_summary(fields: dict[str, object], expected: str) -> None:
-    assert rule(destinations=(FIRST, SECOND), **fields).summary() == expected
-
-
-@pytest.mark.parametrize(
     ("enum", "text", "expected"),
     [
         (GreetingMode, "loop", GreetingMode.LOOP),
@@ -207,10 +185,7 @@ def test_find_loops_allows_plain_destinations() -> None:
 
 
 def test_find_loops_refuses_forwarding_to_itself() -> None:
-    reason = find_loops(OURS, (FIRST, OURS), {})
-    assert reason is not None
-    assert reason.startswith(OURS)
-    assert "itself" in reason
+    assert find_loops(OURS, (FIRST, OURS), {}) == f"{OURS} cannot forward to itself"
 
 
 def test_find_loops_refuses_a_destination_that_is_itself_forwarded() -> None:

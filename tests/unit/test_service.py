@@ -166,7 +166,7 @@ def test_remove_routes_back_first_then_deletes(
     assert routing.calls[-1] == ("vc", OURS)
     assert OURS not in rules.rules
     assert routing.to_sma == set()
-    assert "voice connector again" in result.message
+    assert "phone system again" in result.message
 
 
 def test_remove_without_a_forward_is_a_no_op(service: ForwardingService, routing: MemoryRouting) -> None:

@@ -180,10 +180,11 @@ def test_a_guard_that_cannot_be_written_changes_nothing(
     assert routing.calls == []
 
 
-def test_concurrent_opposite_sets_cannot_create_a_loop(
-    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
-) -> None:
-    """A→B and B→A both pass the loop check; B's set lands while A's is about to write."""
+def test_concurrent_opposite_sets_cannot_create_a_loop(rules: MemoryRules, routing: MemoryRouting) -> None:
+    """A→B and B→A both pass the loop check; B's set lands while A's is about to write.
+
+    Without a phone inventory (with one, our own numbers are refused as destinations outright)."""
+    service = ForwardingService(rules, routing, None, DestinationPolicy())
     second: list[object] = []
     rules.hooks["save"] = [
         lambda: second.extend(capture(lambda: service.set_forward(ForwardRequest(OTHER, [OURS]), actor="B")))

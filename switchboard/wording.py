@@ -1,0 +1,79 @@
+"""How switchboard speaks about forwards: one wording for the CLI, Slack and the channel.
+
+A person who sets a forward from the CLI and reads about it in Slack must meet the same words for
+the same thing, so every phrase about a rule (its destinations, options and expiry), where calls
+go once a forward is removed, and every time shown to people is built here and nowhere else.
+
+* Times are ``2026-11-30 20:10 UTC`` (Slack's own date tokens may show a reader's local time, with
+  this as their fallback).
+* The system behind our numbers (the PBX on the voice connector) is "the phone system".
+* A forward to Amazon Connect has no greeting, failure or caller-ID options to show: Connect answers.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from switchboard.domain.durations import describe_duration
+from switchboard.domain.rules import CallerIdMode, ForwardRule
+
+PHONE_SYSTEM = "the phone system"
+AMAZON_CONNECT = "Amazon Connect"
+CALLS_GO_HOME = f"calls go to {PHONE_SYSTEM} again"
+CALLER_ID = {
+    CallerIdMode.DIALED: "caller ID: our number",
+    CallerIdMode.CALLER: "caller ID: the caller's number",
+}
+
+
+def utc_time(epoch_seconds: float) -> str:
+    """``2026-11-30 20:10 UTC``: the one way a time is written for people."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def utc_time_from_iso(iso: str) -> str:
+    """An ISO 8601 time from the table (``2026-11-30T19:09:17.681Z``) the way people read times."""
+    try:
+        return utc_time(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return iso
+
+
+def expiry_text(expires_at: int | None, now: float | None = None) -> str:
+    """``never expires`` · ``expires 2026-11-30 22:10 UTC (in 2h)`` · ``expired 2026-11-30 20:10 UTC``."""
+    if expires_at is None:
+        return "never expires"
+    left = expires_at - int(time.time() if now is None else now)
+    when = utc_time(expires_at)
+    return f"expired {when}" if left <= 0 else f"expires {when} (in {describe_duration(left)})"
+
+
+def destinations_text(rule: ForwardRule) -> str:
+    return AMAZON_CONNECT if rule.is_connect_entry else ", ".join(rule.destinations)
+
+
+def options_text(rule: ForwardRule) -> str:
+    """The options that shape a forwarded call; empty for Amazon Connect, where none applies."""
+    if rule.is_connect_entry:
+        return ""
+    return (
+        f"greeting {rule.greeting.value}, then {rule.failure.value}, {CALLER_ID[rule.caller_id]}, "
+        f"{rule.ring_timeout} s per destination"
+    )
+
+
+def rule_details(rule: ForwardRule, now: float | None = None) -> str:
+    """Options and expiry: ``greeting loop, then prompt, caller ID: our number, 30 s per
+    destination, never expires``."""
+    return ", ".join(part for part in (options_text(rule), expiry_text(rule.expires_at, now)) if part)
+
+
+def rule_summary(rule: ForwardRule, now: float | None = None) -> str:
+    """The whole forward in one line: ``+12025550100 → +12065550111 (greeting loop, …, never expires)``."""
+    return f"{rule.number} → {destinations_text(rule)} ({rule_details(rule, now)})"
+
+
+def state_text(rule: ForwardRule | None) -> str:
+    """What a number does now, for "it is now: …" sentences."""
+    return rule_summary(rule) if rule is not None else f"no forward: calls go to {PHONE_SYSTEM}"

@@ -1,0 +1,85 @@
+"""One wording for forwards, shared by the CLI and Slack (and a scan for the retired variants)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from switchboard.domain.rules import CONNECT, CallerIdMode, FailureAction, ForwardRule, GreetingMode
+from switchboard.wording import expiry_text, rule_summary, state_text, utc_time, utc_time_from_iso
+
+OURS, FIRST, SECOND = "+12025550100", "+12065550111", "+13125550122"
+NOW = 1_796_000_000  # 2026-11-30 ...
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rule(**fields: object) -> ForwardRule:
+    return ForwardRule(number=OURS, destinations=(FIRST, SECOND), **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, "greeting loop, then prompt, caller ID: our number, 30 s per destination, never expires"),
+        (
+            {
+                "greeting": GreetingMode.NONE,
+                "failure": FailureAction.HANGUP,
+                "caller_id": CallerIdMode.CALLER,
+            },
+            "greeting none, then hangup, caller ID: the caller's number, 30 s per destination, never expires",
+        ),
+        (
+            {"ring_timeout": 15, "expires_at": NOW + 7200},
+            "greeting loop, then prompt, caller ID: our number, 15 s per destination, "
+            f"expires {utc_time(NOW + 7200)} (in 2h)",
+        ),
+    ],
+)
+def test_a_rule_is_summed_up_with_every_option_and_its_expiry(
+    fields: dict[str, object], expected: str
+) -> None:
+    assert rule_summary(rule(**fields), now=NOW) == f"{OURS} → {FIRST}, {SECOND} ({expected})"
+
+
+def test_an_amazon_connect_entry_shows_no_options_that_do_not_apply_to_it() -> None:
+    connect = ForwardRule(number=OURS, destinations=(CONNECT,))
+    assert rule_summary(connect) == f"{OURS} → Amazon Connect (never expires)"
+
+
+def test_times_are_written_one_way() -> None:
+    assert utc_time(0) == "1970-01-01 00:00 UTC"
+    assert utc_time_from_iso("2026-11-30T19:09:17.681Z") == "2026-11-30 19:09 UTC"
+    assert expiry_text(NOW - 1, now=NOW).startswith("expired ")
+    assert state_text(None) == "no forward: calls go to the phone system"
+
+
+# Phrases retired in favour of the wording above; user-facing text must not bring them back.
+RETIRED = [
+    r"caller's ID shown",
+    r"caller ID (dialed|caller)\b",
+    r"calls go to the voice connector",
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b(?!\")",  # a raw ISO time in a message
+    r"is the number being forwarded",
+    r"calls are never forwarded to it",
+    r"→ connect\b",
+]
+SHIPPED = ["bot", "sma", "connect_lambda", "switchboard"]
+
+
+def test_user_facing_text_uses_none_of_the_retired_variants() -> None:
+    found = []
+    for package in SHIPPED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "local" in path.parts or path.name == "wording.py":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                stripped = line.strip()
+                if stripped.startswith("#") or not re.search(r"[\"']", stripped):
+                    continue
+                for pattern in RETIRED:
+                    if re.search(pattern, line):
+                        found.append(f"{path.relative_to(ROOT)}:{number}: {stripped}")
+    assert found == []
