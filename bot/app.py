@@ -11,6 +11,7 @@ call) never pays for them. Signature verification stays on: Bolt rejects unsigne
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ from switchboard.settings import Settings, load
 
 logger = Logger(service="bot")
 
+# A bot started on the stack's placeholder credentials reads the secret again at most this often.
+PLACEHOLDER_RECHECK_SECONDS = 10.0
+
 # Bolt's answer to a request whose signature does not verify.
 UNSIGNED: dict[str, Any] = {
     "statusCode": 401,
@@ -51,12 +55,45 @@ class BotApp:
     deps: BotDeps
     slack_handler: SlackRequestHandler
     forwarding_service: Callable[[], ForwardingService]  # cached: tests clear it with cache_clear()
+    credentials: SlackCredentials
+    placeholder_checked_at: float = float("-inf")
 
     def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if _malformed_timestamp(event):
             return UNSIGNED
         response: dict[str, Any] = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+        if response.get("statusCode") == UNSIGNED["statusCode"] and self._replace_placeholders():
+            response = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
         return response
+
+    def _replace_placeholders(self) -> bool:
+        """Read the secret again if this bot started on the stack's placeholders; True if replaced.
+
+        A container started before the Slack app's values were stored (docs/deploy.md step 3)
+        would refuse every request until Lambda recycled it. Only then, and at most every
+        :data:`PLACEHOLDER_RECHECK_SECONDS` (forged requests cannot make it read the secret more
+        often), the secret is read again and the bot rebuilt with the real values.
+        """
+        if not self.credentials.placeholder or not self.settings.slack_secret_arn:
+            return False
+        now = time.monotonic()
+        if now - self.placeholder_checked_at < PLACEHOLDER_RECHECK_SECONDS:
+            return False
+        self.placeholder_checked_at = now
+        try:
+            fresh = slack_credentials(self.settings, fresh=True)
+        except Exception:
+            logger.exception("could not read the Slack credentials again")
+            return False
+        if fresh.placeholder:
+            logger.warning("the Slack secret still holds placeholders: store the app's values (README)")
+            return False
+        rebuilt = create_app(self.settings, credentials=fresh)
+        self.credentials, self.client, self.app = rebuilt.credentials, rebuilt.client, rebuilt.app
+        self.deps, self.slack_handler = rebuilt.deps, rebuilt.slack_handler
+        self.forwarding_service = rebuilt.forwarding_service
+        logger.info("Slack credentials read again: the placeholders are replaced")
+        return True
 
 
 def create_app(
@@ -103,7 +140,7 @@ def create_app(
         transfers=transfers,
     )
     register(app, deps)
-    return BotApp(settings, client, app, deps, SlackRequestHandler(app), forwarding_service)
+    return BotApp(settings, client, app, deps, SlackRequestHandler(app), forwarding_service, credentials)
 
 
 def _malformed_timestamp(event: dict[str, Any]) -> bool:

@@ -7,16 +7,26 @@ from dataclasses import dataclass
 
 from switchboard.settings import ConfigurationError, Settings
 
+# What the secret the stack creates holds until the Slack app's values are stored (template.yaml
+# SlackSecret; its signing_secret is random, so the token is what tells a placeholder).
+PLACEHOLDER_BOT_TOKEN = "replace-with-the-bot-token"  # noqa: S105 - a marker, not a credential
+
 
 @dataclass(frozen=True, slots=True)
 class SlackCredentials:
     signing_secret: str
     bot_token: str
 
+    @property
+    def placeholder(self) -> bool:
+        """Still the stack's placeholders: the Slack app's values were not stored yet."""
+        return self.bot_token == PLACEHOLDER_BOT_TOKEN
 
-def slack_credentials(settings: Settings) -> SlackCredentials:
+
+def slack_credentials(settings: Settings, *, fresh: bool = False) -> SlackCredentials:
     """``SLACK_SIGNING_SECRET`` + ``SLACK_BOT_TOKEN``, else the JSON secret at ``SLACK_SECRET_ARN``
-    (keys ``signing_secret`` and ``bot_token``), fetched with Powertools Parameters (cached)."""
+    (keys ``signing_secret`` and ``bot_token``), fetched with Powertools Parameters (cached for
+    5 minutes; ``fresh`` reads it again now)."""
     if settings.slack_signing_secret and settings.slack_bot_token:
         return SlackCredentials(settings.slack_signing_secret, settings.slack_bot_token)
     if not settings.slack_secret_arn:
@@ -34,7 +44,7 @@ def slack_credentials(settings: Settings) -> SlackCredentials:
         )
     from aws_lambda_powertools.utilities import parameters
 
-    raw = parameters.get_secret(settings.slack_secret_arn, max_age=300)
+    raw = parameters.get_secret(settings.slack_secret_arn, max_age=300, force_fetch=fresh)
     try:
         secret = json.loads(raw if isinstance(raw, str) else raw.decode())
         return SlackCredentials(

@@ -409,3 +409,11 @@ def test_the_custom_resources_function_is_never_retried_and_never_waited_on_for_
     sma = resources["SipMediaApplication"]["Properties"]
     assert {"ExistingSipMediaApplicationId", "TableName", "VoiceConnectorId"} <= set(sma)
     assert template["Resources"]["Table"]["DeletionPolicy"] == "Retain"
+
+
+def test_the_bot_recognises_the_placeholder_the_stack_stores() -> None:
+    from bot.config import PLACEHOLDER_BOT_TOKEN
+
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_CfnLoader)
+    generated = template["Resources"]["SlackSecret"]["Properties"]["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {"bot_token": PLACEHOLDER_BOT_TOKEN}
