@@ -86,25 +86,22 @@ build-DependenciesLayer:
 		--requirement requirements/lambda.txt --target "$(ARTIFACTS_DIR)/python" \
 		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12 --implementation cp
 
-# PSTN Audio handler: sma/ and the shared library, without the local-stack tooling.
+# PSTN Audio handler: sma/ and the shared library (the local stack is switchboard_local/, not copied).
 build-SmaFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R sma switchboard "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
-# Slack bot, expiry job and notifier: bot/ and the shared library, without the local-stack tooling.
+# Slack bot, expiry job, notifier and digest: bot/ and the shared library.
 build-BotFunction build-ExpiryFunction build-NotifierFunction build-DigestFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R bot switchboard "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
-# Amazon Connect contact-flow Lambda: connect_lambda/ and the shared library, without the local-stack tooling.
+# Amazon Connect contact-flow Lambda: connect_lambda/ and the shared library.
 build-ConnectFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R connect_lambda switchboard "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
 # Custom resources: deploy/, the shared library (the SIP media application's Delete hands numbers
@@ -112,6 +109,5 @@ build-ConnectFunction:
 build-DeployHelperFunction:
 	mkdir -p "$(ARTIFACTS_DIR)/prompts"
 	cp -R deploy switchboard "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/switchboard/local"
 	cp prompts/*.wav "$(ARTIFACTS_DIR)/prompts/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +

@@ -243,7 +243,7 @@ def main() -> int:
 
         from switchboard.adapters.dynamodb import DynamoForwardRepository
         from switchboard.domain.rules import ForwardRule
-        from switchboard.local.template import create_table
+        from switchboard_local.aws.template import create_table
 
         setup_client = botocore.session.get_session().create_client("dynamodb")
         create_table(setup_client, TABLE)

@@ -57,7 +57,7 @@ class Stack:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from switchboard.local.slack_standin import SlackStandIn
+        from switchboard_local.slack.standin import SlackStandIn
 
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
@@ -83,7 +83,7 @@ class Stack:
 
         from switchboard.adapters.dynamodb import DynamoForwardRepository
         from switchboard.domain.rules import ForwardRule
-        from switchboard.local.template import create_table
+        from switchboard_local.aws.template import create_table
 
         self.dynamodb = botocore.session.get_session().create_client("dynamodb")
         create_table(self.dynamodb, TABLE)
@@ -139,7 +139,7 @@ def _percentile(values: list[float], q: float) -> float:
 def latency(stack: Stack, interval: float, calls: int) -> dict[str, Any]:
     """One call at a time (each alert awaited before the next call, so nothing queues), started at
     a random phase of the poll."""
-    from switchboard.local.stream_pump import StreamPump
+    from switchboard_local.aws.stream_pump import StreamPump
 
     stack.slack.clear()
     pump = StreamPump(TABLE, stack.notifier.handler, interval=interval, starting_position="LATEST")
@@ -226,7 +226,7 @@ def written_events(stack: Stack, prefix: str) -> set[str]:
 
 
 def injected_faults(stack: Stack, calls: int, seed: int) -> dict[str, Any]:
-    from switchboard.local.stream_pump import StreamPump
+    from switchboard_local.aws.stream_pump import StreamPump
 
     rng = random.Random(seed)
     stack.slack.clear()

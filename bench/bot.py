@@ -94,16 +94,16 @@ def import_time(rounds: int) -> dict[str, float]:
 def ack_calls() -> list[dict[str, Any]]:
     from moto.server import ThreadedMotoServer
 
-    from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-    from switchboard.local.lambda_endpoint import LambdaEndpoint
-    from switchboard.local.slack_requests import (
+    from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+    from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
+    from switchboard_local.aws.template import create_table
+    from switchboard_local.slack.requests import (
         block_actions_payload,
         interaction_event,
         slash_command_event,
         view_submission_payload,
     )
-    from switchboard.local.slack_standin import SlackStandIn
-    from switchboard.local.template import create_table
+    from switchboard_local.slack.standin import SlackStandIn
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -114,7 +114,7 @@ def run(
 ) -> dict[str, Any]:
     from switchboard.adapters.pool import FREE_INDEX, DynamoDnisPool
     from switchboard.domain.pool import DnisPair, PoolExhaustedError
-    from switchboard.local.template import create_table
+    from switchboard_local.aws.template import create_table
 
     with contextlib.suppress(client.exceptions.ResourceNotFoundException):
         client.delete_table(TableName=TABLE)

@@ -27,7 +27,7 @@ from bot import views as bot_views
 from reliability.common import Figure, quiet, short
 from reliability.harness import ADMIN, CALLER, DESTINATIONS, FORWARDED, UNFORWARDED, VISITOR, Harness
 from switchboard.domain.events import LiveCall
-from switchboard.local.slack_requests import (
+from switchboard_local.slack.requests import (
     block_actions_payload,
     interaction_event,
     sign,

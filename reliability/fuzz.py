@@ -55,9 +55,9 @@ from reliability.harness import (
     Harness,
 )
 from switchboard.adapters.dynamo_codec import encode_item
-from switchboard.local.pstn_schema import KNOWN_ACTIONS, response_errors
-from switchboard.local.pstn_simulator import PhoneBehaviour, PstnSimulator
-from switchboard.local.slack_requests import (
+from switchboard_local.pstn.schema import KNOWN_ACTIONS, response_errors
+from switchboard_local.pstn.simulator import PhoneBehaviour, PstnSimulator
+from switchboard_local.slack.requests import (
     block_actions_payload,
     signed_event,
     slash_command_body,
@@ -221,7 +221,7 @@ def fuzz_sma(h: Harness, examples: int, seed: int = 1) -> Figure:
 
 
 def connect_events() -> st.SearchStrategy[Mutated]:
-    from switchboard.local.calls import connect_event
+    from switchboard_local.pstn.calls import connect_event
 
     parameters = st.fixed_dictionaries(
         {},

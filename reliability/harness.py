@@ -21,7 +21,7 @@ from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import DnisPair
 from switchboard.domain.rules import ForwardRule
-from switchboard.local.stack import ACCOUNT, LOCAL_USER, REGION, LocalStack
+from switchboard_local.stack import ACCOUNT, LOCAL_USER, REGION, LocalStack
 
 ADMIN = LOCAL_USER
 VISITOR = "U0VISITOR"

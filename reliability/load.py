@@ -28,8 +28,8 @@ from reliability.harness import (
     UNFORWARDED,
     Harness,
 )
-from switchboard.local.pstn_simulator import CallTranscript, PhoneBehaviour, PstnSimulator
 from switchboard.service import ChangeFailedError, ForwardRequest, RefusedError
+from switchboard_local.pstn.simulator import CallTranscript, PhoneBehaviour, PstnSimulator
 
 # Calls arrive spread over a window at this rate (a thundering herd of 200 NEW_INBOUND_CALLs in
 # the same millisecond measures the local moto server's accept queue, not the handler), and the

@@ -517,7 +517,7 @@ class ForwardingRaces(RuleBasedStateMachine):
     # -- rules: calls on the Amazon Connect entry number (take back and transfer) ---------------
 
     def _send(self, call: Call, fixture: str, overrides: dict[str, str]) -> dict[str, Any] | None:
-        from switchboard.local.pstn_schema import response_errors
+        from switchboard_local.pstn.schema import response_errors
         from tests.helpers import apply_override, load_event
 
         event = load_event(fixture)

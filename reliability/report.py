@@ -24,7 +24,7 @@ python -m reliability --part races       # one part (repeat --part for more)
 python -m pytest tests/functional/test_reliability.py   # every part, briefly, as pass/fail tests
 ```
 
-The suite runs in its own process: it starts the local stack (`switchboard/local/stack.py`: moto,
+The suite runs in its own process: it starts the local stack (`switchboard_local/stack.py`: moto,
 the Chime SDK Voice emulator, the Slack stand-in, the local Lambda endpoint and stream pump) and
 imports every handler bound to it, exactly as Lambda would. The exit status is 1 when any figure
 has failures, and the first examples of each failure are printed under the table.
@@ -40,7 +40,7 @@ events reach deep into the call flow.
 
 | handler | contract |
 |---|---|
-| `sma.app.handler` | never raises; response passes PSTN Audio's rules (`switchboard/local/pstn_schema.py`: schema, ≤ 10 actions, ≤ 10 string TransactionAttributes) and is strict JSON |
+| `sma.app.handler` | never raises; response passes PSTN Audio's rules (`switchboard_local/pstn/schema.py`: schema, ≤ 10 actions, ≤ 10 string TransactionAttributes) and is strict JSON |
 | `connect_lambda.app.handler` | never raises; a flat string map with `status` ok/error, under Connect's 32 KB limit |
 | `bot.notifier.handler` | never raises; `batchItemFailures` names only records of the batch; a valid call event is never failed |
 | `bot.app.handler` | never raises; 200 for a signed request (404 for an action no listener handles), 401 for a wrongly signed one, never 5xx; no lazy listener raises |

@@ -42,8 +42,8 @@ from reliability.harness import (
 )
 from switchboard.domain.events import LiveCall
 from switchboard.domain.pool import PoolExhaustedError
-from switchboard.local.pstn_simulator import PstnSimulator
-from switchboard.local.slack_requests import (
+from switchboard_local.pstn.simulator import PstnSimulator
+from switchboard_local.slack.requests import (
     block_actions_payload,
     interaction_event,
     slash_command_event,
@@ -261,7 +261,7 @@ class Paths:
         return self._delivered(lambda: self.h.bot.handler(event, self.h.bot_context()) and None)
 
     def connect_transfer(self, target: Target) -> bool:
-        from switchboard.local.calls import connect_event
+        from switchboard_local.pstn.calls import connect_event
 
         transaction = f"tx-{uuid.uuid4().hex[:12]}"
         pool = self.h.pool()

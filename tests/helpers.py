@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from switchboard.local.pstn_schema import response_errors
+from switchboard_local.pstn.schema import response_errors
 
 EVENTS = Path(__file__).parent / "events"
 ROOT = Path(__file__).resolve().parents[1]

@@ -378,7 +378,7 @@ def test_the_deploy_package_runs_on_the_lambda_runtime_alone() -> None:
     code = (
         "import sys, deploy.app; "
         "heavy = ('phonenumbers', 'slack_bolt', 'slack_sdk', 'aws_lambda_powertools', 'yaml', "
-        "'switchboard.local'); "
+        "'switchboard_local'); "
         "print([m for m in heavy if m in sys.modules])"
     )
     result = subprocess.run(

@@ -22,10 +22,10 @@ from moto.server import ThreadedMotoServer
 from deploy import app, sip_media_application
 from switchboard import cli, wiring
 from switchboard.adapters.chime_voice import ChimeVoiceRouting
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.template import create_table
 from switchboard.service import ForwardRequest
 from switchboard.settings import load
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.template import create_table
 from tests.deploy.conftest import CloudFormation, FakeContext
 
 REGION = "us-east-1"

@@ -16,7 +16,7 @@ import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
-from switchboard.local.template import create_table
+from switchboard_local.aws.template import create_table
 
 TABLE = "switchboard-test"
 BUCKET = "switchboard-test-prompts"

@@ -27,18 +27,18 @@ from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain import events
 from switchboard.domain.rules import ForwardRule
-from switchboard.local._chime_voice_model import ApiError
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.lambda_endpoint import LambdaEndpoint
-from switchboard.local.slack_requests import (
+from switchboard.settings import load
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.chime_voice_model import ApiError
+from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
+from switchboard_local.slack.requests import (
     block_actions_payload,
     interaction_event,
     signed_event,
     slash_command_event,
     view_submission_payload,
 )
-from switchboard.local.slack_standin import SlackStandIn
-from switchboard.settings import load
+from switchboard_local.slack.standin import SlackStandIn
 from tests.functional.conftest import TABLE, VOICE_CONNECTOR_ARN
 from tests.helpers import CallDriver, action_types, load_event
 

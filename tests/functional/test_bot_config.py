@@ -46,7 +46,7 @@ REAL = {"signing_secret": "the-slack-apps-signing-secret", "bot_token": "xoxb-re
 
 
 def help_request(secret: str) -> dict[str, Any]:
-    from switchboard.local.slack_requests import slash_command_event
+    from switchboard_local.slack.requests import slash_command_event
 
     return slash_command_event("/forward", "help", secret=secret)
 
@@ -63,7 +63,7 @@ def bot_on(secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_bot_started_on_the_placeholders_reads_the_secret_again_once_it_is_stored(
     secrets: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from switchboard.local.lambda_endpoint import LocalLambdaContext
+    from switchboard_local.aws.lambda_endpoint import LocalLambdaContext
 
     arn = secrets.create_secret(Name="switchboard/placeholder", SecretString=json.dumps(PLACEHOLDERS))["ARN"]
     bot = bot_on(arn, monkeypatch)
@@ -82,7 +82,7 @@ def test_a_bot_started_on_the_placeholders_reads_the_secret_again_once_it_is_sto
 def test_a_bot_with_real_credentials_never_reads_the_secret_again_for_a_forged_request(
     secrets: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from switchboard.local.lambda_endpoint import LocalLambdaContext
+    from switchboard_local.aws.lambda_endpoint import LocalLambdaContext
 
     arn = secrets.create_secret(Name="switchboard/real", SecretString=json.dumps(REAL))["ARN"]
     bot = bot_on(arn, monkeypatch)

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from switchboard.adapters.chime_voice import ChimeVoiceRouting
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 
 REGION = "us-east-1"
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-sma"

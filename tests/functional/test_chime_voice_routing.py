@@ -11,10 +11,10 @@ from botocore.exceptions import ClientError
 
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
 from switchboard.domain.rules import NumberHome
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import NoHomeError, RoutingError
 from switchboard.service import ForwardingService, ForwardRequest, RefusedError
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from tests.fakes import MemoryRules, StaticInventory
 
 OURS = "+12025550100"

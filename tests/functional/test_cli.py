@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.local.stack import LocalStack
+from switchboard_local.stack import LocalStack
 from tests.helpers import run_switchboard
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,8 +25,8 @@ import pytest
 from switchboard.adapters.call_control import ChimeCallControl
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import DnisPair
-from switchboard.local._chime_voice_model import ApiError
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.chime_voice_model import ApiError
 from tests.functional.conftest import TABLE
 from tests.helpers import load_event
 

@@ -12,11 +12,11 @@ import boto3
 import pytest
 
 from switchboard.adapters.connect_routing import ConnectNumbers
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.connect_emulator import ConnectEmulator, ConnectServer
 from switchboard.service import ForwardRequest, RefusedError
 from switchboard.settings import Settings
 from switchboard.wiring import forwarding_service
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
 from tests.functional.conftest import TABLE
 
 pytestmark = pytest.mark.functional

@@ -34,10 +34,10 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from switchboard.local.dev import SocketModeLazyRunner, choose_mode
-from switchboard.local.slack_requests import sign, slash_command_body
-from switchboard.local.slack_standin import SlackStandIn
 from switchboard.settings import ConfigurationError
+from switchboard_local.dev import SocketModeLazyRunner, choose_mode
+from switchboard_local.slack.requests import sign, slash_command_body
+from switchboard_local.slack.standin import SlackStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS, FIRST = "+12025550103", "+12065550111"

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from switchboard.local import private_state
-from switchboard.local.private_state import UnsafeStateError, state_dir, state_file
-from switchboard.local.stack import running_stack, running_stack_env
+from switchboard import dev_state as private_state
+from switchboard.dev_state import UnsafeStateError, running_stack, running_stack_env, state_dir, state_file
 
 
 class _Stack:
@@ -30,7 +29,7 @@ class _Stack:
 
 
 def _write(path: Path | None = None, env: dict[str, str] | None = None) -> None:
-    from switchboard.local.stack import LocalStack
+    from switchboard_local.stack import LocalStack
 
     LocalStack.write_state_file(_Stack(env or {"TABLE_NAME": "mine"}), path)  # type: ignore[arg-type]
 

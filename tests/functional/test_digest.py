@@ -12,7 +12,7 @@ from bot import digest
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.events import Attempt, AttemptResult, CallRecord, Outcome
 from switchboard.domain.rules import ForwardRule
-from switchboard.local.slack_standin import SlackStandIn
+from switchboard_local.slack.standin import SlackStandIn
 from tests.functional.conftest import TABLE
 
 OURS, OTHER, IDLE = "+12025550100", "+12025550101", "+12025550102"

@@ -1,4 +1,4 @@
-"""switchboard.local.http_server: the base every local HTTP server (emulator, stand-ins) shares."""
+"""switchboard_local.http_server: the base every local HTTP server (emulator, stand-ins) shares."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from switchboard.local.http_server import LocalHttpServer
+from switchboard_local.http_server import LocalHttpServer
 
 
 class Hello(LocalHttpServer):

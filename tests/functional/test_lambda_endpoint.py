@@ -24,12 +24,12 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from switchboard.local.lambda_endpoint import (
+from switchboard_local.aws.lambda_endpoint import (
     LambdaEndpoint,
     LocalLambdaContext,
     parse_function_name,
 )
-from switchboard.local.slack_requests import (
+from switchboard_local.slack.requests import (
     api_gateway_v2_event,
     block_actions_payload,
     interaction_event,
@@ -38,7 +38,7 @@ from switchboard.local.slack_requests import (
     view_state,
     view_submission_payload,
 )
-from switchboard.local.slack_standin import SlackStandIn
+from switchboard_local.slack.standin import SlackStandIn
 
 pytestmark = pytest.mark.functional
 

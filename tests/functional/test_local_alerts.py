@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from switchboard.local.demo import _alert_for, _announcements, _is_call_alert, _seen
-from switchboard.local.slack_standin import SlackStandIn
+from switchboard_local.demo import _alert_for, _announcements, _is_call_alert, _seen
+from switchboard_local.slack.standin import SlackStandIn
 from tests.functional.test_dev_stack import Dev, dev  # noqa: F401 - the fixture: one dev stack here
 
 pytestmark = pytest.mark.functional

@@ -19,16 +19,16 @@ from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import DnisPair
 from switchboard.domain.rules import CONNECT, ForwardRule
-from switchboard.local.calls import TransferScript, call_updates_to, connect_event, simulate_call
-from switchboard.local.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.pstn_simulator import (
+from switchboard_local.aws.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.pstn.calls import TransferScript, call_updates_to, connect_event, simulate_call
+from switchboard_local.pstn.simulator import (
     FLAG_SCRIPT_RAISED,
     CallNotFoundError,
     CallTranscript,
     LiveCall,
     PstnSimulator,
 )
-from switchboard.local.stack import PROMPTS, LocalStack
+from switchboard_local.stack import PROMPTS, LocalStack
 from tests.functional.conftest import BUCKET, TABLE
 from tests.helpers import load_event, run_switchboard
 

@@ -27,10 +27,10 @@ from switchboard.adapters.dynamo_codec import decode_item, encode_item
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.events import Attempt, CallRecord, Outcome
 from switchboard.domain.rules import ForwardRule
-from switchboard.local.slack_requests import block_actions_payload, interaction_event, view_submission_payload
-from switchboard.local.slack_standin import SlackError, check_blocks, render_blocks
-from switchboard.local.stream_pump import MappingConfig, StreamPump, matches
-from switchboard.local.template import load_template
+from switchboard_local.aws.stream_pump import MappingConfig, StreamPump, matches
+from switchboard_local.aws.template import load_template
+from switchboard_local.slack.requests import block_actions_payload, interaction_event, view_submission_payload
+from switchboard_local.slack.standin import SlackError, check_blocks, render_blocks
 from tests.functional.conftest import TABLE
 from tests.functional.test_bot import (  # noqa: F401 - fixtures reused: one bot environment per process
     ADMIN,

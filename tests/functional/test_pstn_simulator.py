@@ -19,7 +19,7 @@ import pytest
 from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import FailureAction, ForwardRule, GreetingMode
-from switchboard.local.pstn_simulator import (
+from switchboard_local.pstn.simulator import (
     FLAG_DEAD_AIR,
     FLAG_HANDLER_RAISED,
     FLAG_INVALID_RESPONSE,

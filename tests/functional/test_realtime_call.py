@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from switchboard.local.calls import run_call
+from switchboard_local.pstn.calls import run_call
 
 
 @pytest.fixture

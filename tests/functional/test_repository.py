@@ -15,8 +15,8 @@ from switchboard.adapters.dynamodb import (
 )
 from switchboard.domain.events import Attempt, CallRecord, LiveCall, Outcome
 from switchboard.domain.rules import ForwardRule, GreetingMode, NumberHome
-from switchboard.local.template import table_properties
 from switchboard.ports import ConflictError
+from switchboard_local.aws.template import table_properties
 from tests.functional.conftest import TABLE
 
 OURS = "+12025550100"

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from switchboard.local.slack_console import Ack, Activity, SlackConsole
-from switchboard.local.slack_standin import RecordedCall
+from switchboard_local.slack.console import Ack, Activity, SlackConsole
+from switchboard_local.slack.standin import RecordedCall
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS, OTHER = "+12025550100", "+12025550101"
@@ -332,7 +332,7 @@ def test_other_threads_output_goes_to_the_log_while_the_console_keeps_the_termin
 ) -> None:
     import threading
 
-    from switchboard.local.console_output import background_output_to
+    from switchboard_local.console_output import background_output_to
 
     log = tmp_path / "dev.log"
     with background_output_to(log):

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from switchboard.local.slack_standin import (
+from switchboard_local.slack.standin import (
     RecordedCall,
     SlackStandIn,
     check_blocks,

@@ -18,8 +18,8 @@ from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.events import CallRecord, LiveCall
 from switchboard.domain.rules import ForwardRule
-from switchboard.local.pstn_schema import response_errors
 from switchboard.ports import StorageError
+from switchboard_local.pstn.schema import response_errors
 from tests.helpers import CallDriver, action_types, load_event
 
 EVENT_NAMES = [

@@ -11,7 +11,7 @@ from bot import alerts
 from bot.alerts import Alert, MalformedEventError, mask_number, render, render_parent
 from bot.views import prefill
 from switchboard.domain.rules import ForwardRule
-from switchboard.local.slack_standin import check_blocks, check_view, render_blocks
+from switchboard_local.slack.standin import check_blocks, check_view, render_blocks
 
 OURS, FIRST, SECOND, CALLER = "+12025550100", "+12065550111", "+13125550122", "+13035550123"
 

@@ -12,9 +12,9 @@ from bot import views
 from switchboard.adapters.dynamodb import _rule_snapshot, rule_change_from_item
 from switchboard.domain.events import LiveCall, LiveCallEntry
 from switchboard.domain.rules import CallerIdMode, ForwardRule, GreetingMode
-from switchboard.local.slack_requests import view_state
-from switchboard.local.slack_standin import check_blocks, check_view
 from switchboard.service import ChangeResult
+from switchboard_local.slack.requests import view_state
+from switchboard_local.slack.standin import check_blocks, check_view
 
 OURS, FIRST, SECOND = "+12025550100", "+12065550111", "+13125550122"
 RULE = ForwardRule(

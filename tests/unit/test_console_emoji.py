@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from switchboard.local.slack_console import EMOJI
+from switchboard_local.slack.console import EMOJI
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 # Sphinx roles in docstrings (:class:`…`) and Slack's <tel:…> links look like emoji codes.

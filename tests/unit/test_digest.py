@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.digest import NumberDay, digest_message, summarise
-from switchboard.local.slack_standin import check_blocks, render_blocks
+from switchboard_local.slack.standin import check_blocks, render_blocks
 
 OURS, OTHER = "+12025550100", "+12025550101"
 FIRST, SECOND = "+12065550111", "+13125550122"

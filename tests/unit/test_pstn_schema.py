@@ -1,4 +1,4 @@
-"""switchboard.local.pstn_schema: the checker that stands in for PSTN Audio's response validation."""
+"""switchboard_local.pstn.schema: the checker that stands in for PSTN Audio's response validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.local.pstn_schema import KNOWN_ACTIONS, MAX_ACTIONS, MAX_ATTRIBUTES, response_errors
+from switchboard_local.pstn.schema import KNOWN_ACTIONS, MAX_ACTIONS, MAX_ATTRIBUTES, response_errors
 
 AUDIO = {"Type": "S3", "BucketName": "prompts-bucket", "Key": "prompts/greeting.wav"}
 BRIDGE = {

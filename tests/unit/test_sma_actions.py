@@ -7,7 +7,7 @@ import pytest
 from sma.actions import MAX_ACTIONS, SCHEMA_VERSION, PromptLocation, render, response
 from sma.events import PstnEvent, parse_event
 from switchboard.domain.callflow import Bridge, HangUp, HangupCause, Leg, PlayPrompt, Prompt, Step
-from switchboard.local.pstn_schema import response_errors
+from switchboard_local.pstn.schema import response_errors
 from tests.helpers import load_event
 
 PROMPTS = PromptLocation("prompts-bucket")

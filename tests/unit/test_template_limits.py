@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.local.template import load_template
+from switchboard_local.aws.template import load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.local.template import load_template
+from switchboard_local.aws.template import load_template
 
 RESOURCES = load_template()["Resources"]
 

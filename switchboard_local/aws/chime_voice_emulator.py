@@ -2,7 +2,7 @@
 
 Why: moto has no Chime SDK Voice backend, yet routing a number (DESIGN §2/§3) is a sequence of
 ``chime-sdk-voice`` calls whose order the real service enforces. This emulator speaks the real
-REST-JSON protocol (see :mod:`switchboard.local._chime_voice_model`, derived from botocore's own
+REST-JSON protocol (see :mod:`switchboard_local.aws.chime_voice_model`, derived from botocore's own
 model), so production code runs unmodified against it through ``endpoint_url=`` or
 ``AWS_ENDPOINT_URL_CHIME_SDK_VOICE``, and it enforces the rules that make the order matter.
 
@@ -57,13 +57,13 @@ from typing import Any
 
 import phonenumbers
 
-from switchboard.local._chime_voice_model import (
+from switchboard_local.aws.chime_voice_model import (
     UNKNOWN_OPERATION,
     ApiError,
     ChimeVoiceProtocol,
     bad_request,
 )
-from switchboard.local.http_server import LocalHttpServer
+from switchboard_local.http_server import LocalHttpServer
 
 VOICE_CONNECTOR = "VoiceConnector"
 SMA_DIAL_IN = "SipMediaApplicationDialIn"

@@ -2,10 +2,10 @@
 
 Without a Slack workspace there is nobody to type ``/forward``. The console plays the Slack client:
 each line becomes the request Slack would send — signed with the stack's signing secret, built by
-:mod:`switchboard.local.slack_requests` — posted over HTTP to the local bot
-(:class:`~switchboard.local.bot_server.BotServer`), and what a user would then see is printed: the
+:mod:`switchboard_local.slack.requests` — posted over HTTP to the local bot
+(:class:`~switchboard_local.slack.bot_server.BotServer`), and what a user would then see is printed: the
 acknowledgement, ``response_url`` posts, ephemeral and channel messages, modals and the App Home,
-all as the Slack stand-in recorded them (rendered by :func:`~switchboard.local.slack_standin.render`),
+all as the Slack stand-in recorded them (rendered by :func:`~switchboard_local.slack.standin.render`),
 after the bot's lazy listeners have finished.
 
 Commands: ``/forward …`` (any slash command), ``home`` (open the App Home), ``click N`` (press the
@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
-from switchboard.local.bot_server import LOCAL_PREFIX, call_from_json
-from switchboard.local.slack_requests import (
+from switchboard_local.slack.bot_server import LOCAL_PREFIX, call_from_json
+from switchboard_local.slack.requests import (
     API_APP_ID,
     TEAM_ID,
     block_actions_payload,
@@ -48,8 +48,8 @@ from switchboard.local.slack_requests import (
     slash_command_event,
     view_submission_payload,
 )
-from switchboard.local.slack_standin import RESPONSE_URL, RecordedCall, render, render_message
-from switchboard.local.stack import LOCAL_USER, OPERATIONS_CHANNEL
+from switchboard_local.slack.standin import RESPONSE_URL, RecordedCall, render, render_message
+from switchboard_local.stack import LOCAL_USER, OPERATIONS_CHANNEL
 
 Writer = Callable[[str], None]
 # Reads one line after showing a prompt (``input`` with readline at a terminal); EOFError at the end.
@@ -194,7 +194,7 @@ class LocalWorkspace:
 
     def send(self, event: Mapping[str, Any]) -> Ack:
         """POST the HTTP request carried by an API Gateway ``event`` (as built by
-        :mod:`~switchboard.local.slack_requests`) to the bot, body and signature untouched."""
+        :mod:`~switchboard_local.slack.requests`) to the bot, body and signature untouched."""
         raw = str(event.get("body") or "")
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
         headers = {
@@ -848,7 +848,7 @@ def run_console(workspace: LocalWorkspace, user: str = LOCAL_USER, write: Writer
 
 def _stdout(text: str) -> None:
     # The terminal even from the console's watcher thread when other threads' output is routed to
-    # a log file (switchboard.local.console_output).
+    # a log file (switchboard_local.console_output).
     stream = getattr(sys.stdout, "terminal", sys.stdout)
     stream.write(text)
     stream.flush()
@@ -858,7 +858,8 @@ def main(user: str = LOCAL_USER) -> int:
     """``switchboard slack``: the console on a running ``switchboard dev``, else on a fresh stack."""
     import os
 
-    from switchboard.local.stack import LocalStack, running_stack
+    from switchboard.dev_state import running_stack
+    from switchboard_local.stack import LocalStack
 
     state = running_stack()
     if state is not None:
@@ -880,7 +881,7 @@ def main(user: str = LOCAL_USER) -> int:
             return 2
         return run_console(workspace, user)
 
-    from switchboard.local.bot_server import BotServer
+    from switchboard_local.slack.bot_server import BotServer
 
     # The bot's JSON logs are for CloudWatch; the console shows what a Slack user would see.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")

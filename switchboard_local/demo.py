@@ -24,18 +24,18 @@ from typing import Any
 
 import boto3
 
-from switchboard.local.bot_server import BotServer
-from switchboard.local.calls import (
+from switchboard_local.pstn.calls import (
     CallResult,
     TransferScript,
     format_record,
     format_transfer,
     simulate_call,
 )
-from switchboard.local.pstn_simulator import LiveCall
-from switchboard.local.slack_console import LocalWorkspace, SlackConsole
-from switchboard.local.slack_standin import SlackStandIn, mrkdwn, render_blocks
-from switchboard.local.stack import ALERTS_CHANNEL, LOCAL_USER, LocalStack
+from switchboard_local.pstn.simulator import LiveCall
+from switchboard_local.slack.bot_server import BotServer
+from switchboard_local.slack.console import LocalWorkspace, SlackConsole
+from switchboard_local.slack.standin import SlackStandIn, mrkdwn, render_blocks
+from switchboard_local.stack import ALERTS_CHANNEL, LOCAL_USER, LocalStack
 
 OURS = "+12025550100"
 OTHER = "+12025550101"

@@ -3,7 +3,7 @@
 On AWS, Slack POSTs to an API Gateway HTTP API, which hands ``bot.app.handler`` a payload-2.0
 event. :class:`BotServer` does the same on ``127.0.0.1``: it takes the raw request — headers and
 body byte for byte, so Slack's signature still verifies — wraps it with
-:func:`~switchboard.local.slack_requests.api_gateway_v2_event` and calls the handler with a context
+:func:`~switchboard_local.slack.requests.api_gateway_v2_event` and calls the handler with a context
 from the local Lambda endpoint, so Bolt's lazy listeners re-invoke the function there. Anything that
 speaks HTTP can then talk to the bot: ``curl``, the terminal Slack console, or a real Slack app
 through a tunnel (point its request URLs at ``<tunnel>/slack/events`` and give the bot the app's
@@ -28,14 +28,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from switchboard.local.http_server import LocalHttpServer
-from switchboard.local.slack_requests import DEFAULT_PATH, api_gateway_v2_event
-from switchboard.local.slack_standin import RecordedCall
+from switchboard_local.http_server import LocalHttpServer
+from switchboard_local.slack.requests import DEFAULT_PATH, api_gateway_v2_event
+from switchboard_local.slack.standin import RecordedCall
 
 if TYPE_CHECKING:
-    from switchboard.local.lambda_endpoint import LambdaEndpoint, LambdaHandler
-    from switchboard.local.slack_standin import SlackStandIn
-    from switchboard.local.stack import LocalStack
+    from switchboard_local.aws.lambda_endpoint import LambdaEndpoint, LambdaHandler
+    from switchboard_local.slack.standin import SlackStandIn
+    from switchboard_local.stack import LocalStack
 
 LOCAL_PREFIX = "/_local/"
 MAX_BODY = 1024 * 1024  # Slack's requests are small; API Gateway's own limit is 10 MB
@@ -105,7 +105,7 @@ class BotServer(LocalHttpServer):
     @classmethod
     def for_stack(cls, stack: LocalStack, *, port: int = 0) -> BotServer:
         """The bot of a started ``LocalStack(with_slack=True)``."""
-        from switchboard.local.stack import BOT_FUNCTION
+        from switchboard_local.stack import BOT_FUNCTION
 
         if stack.bot_handler is None or stack.lambdas is None:
             raise RuntimeError("the stack has no Slack side: start LocalStack(with_slack=True)")

@@ -62,7 +62,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from switchboard.local.http_server import LocalHttpServer
+from switchboard_local.http_server import LocalHttpServer
 
 LambdaHandler = Callable[[Any, Any], object]
 

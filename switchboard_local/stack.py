@@ -33,17 +33,17 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.private_state import create_private, read_private, state_file, write_private
-from switchboard.local.template import create_table
+from switchboard.dev_state import create_private, read_private, running_stack, state_file, write_private
 from switchboard.settings import ConfigurationError
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.template import create_table
 
 if TYPE_CHECKING:
-    from switchboard.local.lambda_endpoint import LambdaEndpoint, LambdaHandler
-    from switchboard.local.slack_standin import SlackStandIn
-    from switchboard.local.stream_pump import StreamPump
+    from switchboard_local.aws.lambda_endpoint import LambdaEndpoint, LambdaHandler
+    from switchboard_local.aws.stream_pump import StreamPump
+    from switchboard_local.slack.standin import SlackStandIn
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PROMPTS = REPO / "prompts"
 
 # Valid North American numbers in the 555-01xx range reserved for fiction.
@@ -148,8 +148,8 @@ class LocalStack:
         return dict(self._env)
 
     def _start_slack(self) -> None:
-        from switchboard.local.lambda_endpoint import LambdaEndpoint
-        from switchboard.local.slack_standin import SlackStandIn
+        from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
+        from switchboard_local.slack.standin import SlackStandIn
 
         slack_env: dict[str, str] = {}
         admins = self.forward_admins
@@ -189,7 +189,7 @@ class LocalStack:
 
     def _start_pump(self) -> None:
         """Alerts: the table's stream → ``bot.notifier.handler``, as the event-source mapping does."""
-        from switchboard.local.stream_pump import StreamPump
+        from switchboard_local.aws.stream_pump import StreamPump
 
         lambdas = self.lambdas
         if lambdas is None:
@@ -259,7 +259,7 @@ class LocalStack:
 
     def write_state_file(self, path: Path | None = None, bot_url: str | None = None) -> None:
         """Tell this user's other ``switchboard`` commands where the stack is, in their private
-        directory (:mod:`switchboard.local.private_state`; mode 0600: the file holds the local
+        directory (:mod:`switchboard.dev_state`; mode 0600: the file holds the local
         signing secret). ``bot_url`` is the local bot's request URL, if served."""
         state: dict[str, Any] = {"pid": os.getpid(), "env": self._env}
         if bot_url:
@@ -321,21 +321,6 @@ def prompt_seconds(bucket: str, key: str) -> float:
         return 3.0
 
 
-def running_stack(path: Path | None = None) -> dict[str, Any] | None:
-    """The state (``pid``, ``env``, ``bot_url`` if any) of this user's ``switchboard dev`` still
-    running here; :class:`~switchboard.local.private_state.UnsafeStateError` when the state file or
-    its directory could have been made by someone else."""
-    try:
-        text = read_private(path or state_file())
-        if text is None:
-            return None
-        state = json.loads(text)
-        os.kill(int(state["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return state if isinstance(state, dict) and isinstance(state.get("env"), dict) else None
-
-
 class StackAlreadyRunningError(ConfigurationError):
     """Another ``switchboard dev`` of this user is running: a second one would take over its state."""
 
@@ -373,12 +358,3 @@ def release_state_file(path: Path) -> None:
             path.unlink()
     except (OSError, ValueError, TypeError, AttributeError):
         return
-
-
-def running_stack_env(path: Path | None = None) -> dict[str, str] | None:
-    """The environment of a ``switchboard dev`` still running on this machine, if any."""
-    state = running_stack(path)
-    if state is None:
-        return None
-    env: dict[str, str] = state["env"]
-    return env

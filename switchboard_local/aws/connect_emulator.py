@@ -19,8 +19,8 @@ from typing import Any
 
 import botocore.session
 
-from switchboard.local._chime_voice_model import ApiError, ChimeVoiceProtocol
-from switchboard.local.chime_voice_emulator import ChimeVoiceServer
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceServer
+from switchboard_local.aws.chime_voice_model import ApiError, ChimeVoiceProtocol
 
 Record = dict[str, Any]
 VOICE_PHONE_NUMBER = "VOICE_PHONE_NUMBER"

@@ -26,9 +26,10 @@ from typing import Any, Literal
 from slack_bolt.lazy_listener import LazyListenerRunner, ThreadLazyListenerRunner
 from slack_bolt.request import BoltRequest
 
-from switchboard.local.console_output import background_output_to
-from switchboard.local.private_state import state_file
-from switchboard.local.stack import (
+from switchboard.dev_state import state_file
+from switchboard.settings import ConfigurationError
+from switchboard_local.console_output import background_output_to
+from switchboard_local.stack import (
     ALERTS_CHANNEL,
     LOCAL_OPS_GROUP,
     LOCAL_USER,
@@ -37,7 +38,6 @@ from switchboard.local.stack import (
     claim_state_file,
     release_state_file,
 )
-from switchboard.settings import ConfigurationError
 
 Mode = Literal["socket", "console", "wait"]
 
@@ -223,7 +223,7 @@ def serve(quiet: bool = False, console: bool = True, bot_port: int = 0) -> int:
 
 def _serve(state_path: Path, mode: DevMode, quiet: bool, bot_port: int, log_path: Path | None) -> int:
     from switchboard.cli import wait_for_interrupt
-    from switchboard.local.bot_server import BotServer
+    from switchboard_local.slack.bot_server import BotServer
 
     stack = LocalStack(with_slack=True, real_slack=mode.kind == "socket")
     server: BotServer | None = None
@@ -256,7 +256,7 @@ def _serve(state_path: Path, mode: DevMode, quiet: bool, bot_port: int, log_path
 
 
 def _console(bot_url: str, secret: str) -> int:
-    from switchboard.local.slack_console import LocalWorkspace, run_console
+    from switchboard_local.slack.console import LocalWorkspace, run_console
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt

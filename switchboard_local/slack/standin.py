@@ -54,7 +54,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from switchboard.local.http_server import LocalHttpServer
+from switchboard_local.http_server import LocalHttpServer
 
 JSON = dict[str, Any]
 T = TypeVar("T")

@@ -1,5 +1,11 @@
 """Where ``switchboard dev`` tells the user's other ``switchboard`` commands about the running stack.
 
+The format: one JSON object, ``{"pid": <int>, "env": {<environment variable>: <value>}, "bot_url":
+<str, optional>}``, written by ``switchboard_local.stack.LocalStack.write_state_file``; ``env`` holds
+what a command needs to use that stack (``AWS_ENDPOINT_URL``, ``TABLE_NAME``, the local signing
+secret, ...). The CLI reads it here, through this format, so the shipped package never imports the
+local stack.
+
 The state file holds the local stack's endpoints and its Slack signing secret, and every later
 command trusts it: a file another local user could create first (a fixed name in the shared
 ``/tmp``) would point the CLI at that user's endpoints. So it lives in a directory only this user
@@ -12,10 +18,12 @@ ours, is a symbolic link, or that others may write (or, for the directory, enter
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from switchboard.settings import ConfigurationError
 
@@ -118,3 +126,27 @@ def _check(path: Path, *, directory: bool) -> None:
             f"(mode {stat.S_IMODE(info.st_mode):o}); run chmod {'700' if directory else '600'} {path} "
             f"if you made it, else remove it"
         )
+
+
+def running_stack(path: Path | None = None) -> dict[str, Any] | None:
+    """The state (``pid``, ``env``, ``bot_url`` if any) of this user's ``switchboard dev`` still
+    running here; :class:`~switchboard.dev_state.UnsafeStateError` when the state file or
+    its directory could have been made by someone else."""
+    try:
+        text = read_private(path or state_file())
+        if text is None:
+            return None
+        state = json.loads(text)
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("env"), dict) else None
+
+
+def running_stack_env(path: Path | None = None) -> dict[str, str] | None:
+    """The environment of a ``switchboard dev`` still running on this machine, if any."""
+    state = running_stack(path)
+    if state is None:
+        return None
+    env: dict[str, str] = state["env"]
+    return env

@@ -46,9 +46,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from switchboard.local.template import TEMPLATE, load_template
+from switchboard_local.aws.template import TEMPLATE, load_template
 
-log = logging.getLogger("switchboard.local.stream_pump")
+log = logging.getLogger("switchboard_local.aws.stream_pump")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAPPING = "NotifierCallEvents"
@@ -252,7 +252,7 @@ class StreamPump:
             self._stop.wait(self.interval)
 
     def _default_context(self) -> Any:
-        from switchboard.local.lambda_endpoint import LocalLambdaContext
+        from switchboard_local.aws.lambda_endpoint import LocalLambdaContext
 
         return LocalLambdaContext(self.config.function_name, timeout=120.0)
 

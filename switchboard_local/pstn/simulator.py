@@ -86,7 +86,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from switchboard.local.pstn_schema import MAX_ATTRIBUTES, response_errors
+from switchboard_local.pstn.schema import MAX_ATTRIBUTES, response_errors
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 PromptCheck = Callable[[str, str], bool]

@@ -34,9 +34,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.transfer import TransferRules
-from switchboard.local.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
-from switchboard.local.http_server import LocalHttpServer
-from switchboard.local.pstn_simulator import (
+from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.settings import load as load_settings
+from switchboard_local.aws.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
+from switchboard_local.http_server import LocalHttpServer
+from switchboard_local.pstn.simulator import (
     CallerBehaviour,
     CallTranscript,
     LiveCall,
@@ -46,9 +48,7 @@ from switchboard.local.pstn_simulator import (
     TimelineEntry,
     render_entry,
 )
-from switchboard.local.stack import LocalStack, prompt_seconds
-from switchboard.policy import DestinationPolicy, DestinationRefusedError
-from switchboard.settings import load as load_settings
+from switchboard_local.stack import LocalStack, prompt_seconds
 
 Via = Literal["connect", "api"]
 BEHAVIOURS = ("answer", "no-answer", "busy", "unreachable")

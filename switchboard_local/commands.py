@@ -1,0 +1,172 @@
+"""The local commands of the ``switchboard`` CLI: ``dev``, ``slack``, ``call`` and ``demo``.
+
+They need the local stack (moto, the emulators), which never ships, so ``switchboard/cli.py`` does
+not import them: :func:`register` is declared in pyproject.toml under the ``switchboard.commands``
+entry-point group and the CLI calls it while it builds its parser. Same flags, same exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from switchboard.cli import EXIT_REFUSED, use_running_stack_if_any
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from switchboard_local.dev import serve
+
+    return serve(quiet=args.quiet, console=not args.no_console, bot_port=args.bot_port)
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    from switchboard_local.slack.console import main as console
+
+    return console(user=args.user)
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from switchboard_local.pstn.calls import TransferScript, run_call
+
+    transfer = None
+    if (args.transfer_at is None) != (args.transfer_to is None):
+        print("switchboard: --transfer-at and --transfer-to go together", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.transfer_at is not None:
+        transfer = TransferScript(
+            at_seconds=args.transfer_at,
+            target=args.transfer_to,
+            arn=args.transfer_arn or "",
+            via=args.transfer_via,
+            target_behaviour=args.target_behaviour,
+        )
+    elif args.transfer_arn or args.transfer_via:
+        print(
+            "switchboard: --transfer-arn and --transfer-via need --transfer-at and --transfer-to",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    use_running_stack_if_any()
+    return run_call(
+        number=args.number,
+        caller=args.caller,
+        behaviours=args.behaviours or [],
+        talk_seconds=args.talk,
+        ring_seconds=args.ring,
+        caller_hangs_up_after=args.caller_hangs_up_after,
+        transfer=transfer,
+        realtime=args.realtime,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from switchboard_local.demo import run_demo
+
+    return run_demo()
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add the local commands to the CLI's sub-command parsers."""
+    dev = commands.add_parser(
+        "dev",
+        help="run the whole system locally (no AWS account, no Slack workspace needed) until Ctrl-C",
+        description="Run the local stack and the Slack bot. With SLACK_APP_TOKEN (xapp-…) and "
+        "SLACK_BOT_TOKEN set, the bot joins that Slack workspace over Socket Mode; otherwise it talks "
+        "to a local Slack stand-in, and on a terminal a Slack console lets you type /forward.",
+    )
+    dev.add_argument("--quiet", action="store_true", help="print only the export lines (no console)")
+    dev.add_argument(
+        "--no-console", action="store_true", help="do not open the Slack console, even on a terminal"
+    )
+    dev.add_argument(
+        "--bot-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the bot's Slack request URL on this local port (default: a free one)",
+    )
+    dev.set_defaults(func=cmd_dev)
+
+    slack = commands.add_parser(
+        "slack",
+        help="a terminal Slack console: type /forward, fill in modals, use the App Home",
+        description="Talk to the local bot as a Slack user would: on a running 'switchboard dev', "
+        "else on a fresh in-process local stack. Reads standard input, so a script can be piped in.",
+    )
+    slack.add_argument("--user", default="U0LOCALUSER", metavar="USER_ID", help="act as this Slack user")
+    slack.set_defaults(func=cmd_slack)
+
+    call = commands.add_parser(
+        "call",
+        help="place a simulated call to one of our numbers and print its timeline",
+        description="Simulate a call through sma.app.handler. Destination behaviours apply in order: "
+        "'--no-answer --answer' means the first destination rings out and the second answers. "
+        "Uses a running 'switchboard dev' if there is one, else an in-process local stack.",
+    )
+    call.add_argument("number", metavar="OUR_NUMBER")
+    call.add_argument(
+        "--from",
+        dest="caller",
+        default="+13035550123",
+        metavar="CALLER",
+        help="the calling number (default +13035550123)",
+    )
+    for flag, what in (
+        ("answer", "answers"),
+        ("no-answer", "does not answer"),
+        ("busy", "is busy"),
+        ("unreachable", "cannot be reached"),
+    ):
+        call.add_argument(
+            f"--{flag}",
+            dest="behaviours",
+            action="append_const",
+            const=flag,
+            help=f"the next destination {what}",
+        )
+    call.add_argument(
+        "--talk", type=float, default=20.0, metavar="SECONDS", help="talk time before the callee hangs up"
+    )
+    call.add_argument(
+        "--ring", type=float, default=4.0, metavar="SECONDS", help="ring time before a destination answers"
+    )
+    call.add_argument(
+        "--caller-hangs-up-after", type=float, metavar="SECONDS", help="caller gives up after this long"
+    )
+    call.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the call on the wall clock instead of at once, so it can be transferred from Slack "
+        "(`switchboard slack`: /forward calls, /forward transfer) while it is connected",
+    )
+    transfer = call.add_argument_group(
+        "take back and transfer",
+        "At --transfer-at seconds (simulated time) the call is taken back from wherever it is bridged "
+        "and transferred to --transfer-to, through a real UpdateSipMediaApplicationCall to the local "
+        "Chime SDK Voice emulator.",
+    )
+    transfer.add_argument("--transfer-at", type=float, metavar="SECONDS", help="when to ask for the transfer")
+    transfer.add_argument(
+        "--transfer-to", metavar="TARGET", help="a phone number, or a SIP user with --transfer-arn"
+    )
+    transfer.add_argument(
+        "--transfer-arn", metavar="ARN", help="voice connector ARN (arn:aws:chime:…:vc/<id>) of a SIP target"
+    )
+    transfer.add_argument(
+        "--transfer-via",
+        choices=["connect", "api"],
+        help="connect: invoke connect_lambda.app.handler with a TransferCall event from the call's DNIS "
+        "pair, as the contact flow does (default for an Amazon Connect entry number); api: call "
+        "UpdateSipMediaApplicationCall directly, as the Slack bot does (default otherwise)",
+    )
+    transfer.add_argument(
+        "--target-behaviour",
+        choices=["answer", "no-answer", "busy", "unreachable"],
+        default="answer",
+        help="what the transfer target does (default answer)",
+    )
+    call.set_defaults(func=cmd_call)
+
+    demo = commands.add_parser("demo", help="scripted end-to-end story on a fresh local stack")
+    demo.set_defaults(func=cmd_demo)
