@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from deploy import prompts, sip_media_application
+from deploy import connect_hand_back, prompts, sip_media_application
 from deploy.cfn_response import (
     FAILED_CREATE_PREFIX,
     PUT_ATTEMPTS,
@@ -31,6 +31,7 @@ logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 HANDLERS: Mapping[str, Callable[[Request], Outcome]] = {
     "Custom::SipMediaApplication": sip_media_application.handle,
     "Custom::PromptUpload": prompts.handle,
+    "Custom::ConnectHandBack": connect_hand_back.handle,
 }
 
 # Answer FAILED this long before Lambda would kill the function without a word to CloudFormation:

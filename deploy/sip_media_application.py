@@ -127,7 +127,7 @@ def handle(request: Request) -> Outcome:
         return _outcome(physical_id)
     reason = f"SIP media application {new_id}" + ("" if new_id == physical_id else f" replaces {physical_id}")
     if moved:
-        reason += f"; moved the forwards of {_numbers(moved)} to it"
+        reason += f"; moved the forwards of {listed(moved)} to it"
     logger.info("%s", reason)
     # A new id makes CloudFormation delete the old one after the update (an adopted one is kept).
     return _outcome(new_id, reason)
@@ -257,7 +257,8 @@ def _homes(table_name: str) -> dict[str, NumberHome]:
     return {rule.number: rule.home for rule in rules if rule.home is not None}
 
 
-def _numbers(numbers: list[str]) -> str:
+def listed(numbers: list[str]) -> str:
+    """Numbers (or entries) for a Reason: the first MAX_LISTED_NUMBERS, then how many more."""
     shown = ", ".join(numbers[:MAX_LISTED_NUMBERS])
     more = len(numbers) - MAX_LISTED_NUMBERS
     return shown + (f" and {more} more" if more > 0 else "")
@@ -296,20 +297,20 @@ def _delete(physical_id: str, wanted: Wanted) -> str:
         handed_back.append(number)
     parts = []
     if handed_back:
-        parts.append(f"handed back {len(handed_back)} forwarded number(s) ({_numbers(handed_back)})")
+        parts.append(f"handed back {len(handed_back)} forwarded number(s) ({listed(handed_back)})")
     if nowhere:
         parts.append(
-            f"{_numbers(nowhere)} had no voice connector before the first forward and none is "
+            f"{listed(nowhere)} had no voice connector before the first forward and none is "
             "configured (VoiceConnectorId): left on no voice connector, as before"
         )
     if unknown:
         parts.append(
-            f"{_numbers(unknown)} had no recorded home and no VoiceConnectorId is configured: "
+            f"{listed(unknown)} had no recorded home and no VoiceConnectorId is configured: "
             "SIP rule deleted, left on no voice connector"
         )
     if failed:
         raise RuntimeError(
-            f"could not hand back {_numbers(failed)} (their forwards stay, still on SIP media "
+            f"could not hand back {listed(failed)} (their forwards stay, still on SIP media "
             f"application {physical_id}); see the log, fix the cause and delete again"
             + (f"; {'; '.join(parts)}" if parts else "")
         )

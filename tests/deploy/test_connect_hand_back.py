@@ -1,0 +1,176 @@
+"""Stack delete with Amazon Connect numbers forwarded: ``Custom::ConnectHandBack`` as CloudFormation runs it.
+
+The Connect API is the local emulator, DynamoDB a moto server holding the template's table, and
+CloudFormation's side a local ResponseURL. Forwards are set by the service the bot builds
+(``switchboard.wiring``), so each rule records the flow its number had, as in a deployed stack.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from deploy import app, connect_hand_back, sip_media_application
+from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard.local.connect_emulator import ConnectEmulator, ConnectServer
+from switchboard.local.template import create_table
+from switchboard.service import ForwardRequest
+from switchboard.settings import Settings
+from switchboard.wiring import forwarding_service
+from tests.deploy.conftest import CloudFormation, FakeContext
+
+REGION = "us-east-1"
+TABLE = "switchboard-connect-hand-back"
+ON_IVR = "+13125550180"  # ran the IVR flow before its first forward
+ON_NO_FLOW = "+13125550181"  # ran no flow: only ConnectHomeFlowId says where it goes back
+NOT_FORWARDED = "+13125550182"
+DESTINATION = "+14155550123"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class World:
+    connect: ConnectEmulator
+    cloudformation: CloudFormation
+    ivr: str
+    forwarding: str
+    fallback: str
+    requests: int = 0
+
+    def forward(self, number: str, *, home_flow: str) -> None:
+        settings = Settings(
+            table_name=TABLE,
+            connect_instance_id=self.connect.instance_id,
+            connect_forwarding_flow_id=self.forwarding,
+            connect_home_flow_id=home_flow,
+        )
+        service = forwarding_service(
+            settings,
+            need_routing=True,
+            dynamodb=boto3.client("dynamodb"),
+            chime=boto3.client("chime-sdk-voice"),
+            connect=boto3.client("connect"),
+        )
+        service.set_forward(ForwardRequest(number=number, destinations=(DESTINATION,)), actor="U0ADMIN")
+        assert self.connect.flow_of(number) == self.forwarding
+
+    def properties(self, *, home_flow: str) -> dict[str, Any]:
+        return {
+            "InstanceId": self.connect.instance_id,
+            "ForwardingFlowId": self.forwarding,
+            "HomeFlowId": home_flow,
+            "TableName": TABLE,
+        }
+
+    def send(self, request_type: str, properties: dict[str, Any], *, physical_id: str = "") -> dict[str, Any]:
+        self.requests += 1
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-DeployHelper",
+            "ResponseURL": self.cloudformation.url,
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard/guid",
+            "RequestId": f"request-{self.requests}",
+            "LogicalResourceId": "ConnectHandBack",
+            "ResourceType": "Custom::ConnectHandBack",
+            "ResourceProperties": {"ServiceToken": "token", **properties},
+        }
+        if physical_id:
+            event["PhysicalResourceId"] = physical_id
+        app.handler(event, FakeContext())
+        assert len(self.cloudformation.responses) == self.requests, "every request gets exactly one answer"
+        return self.cloudformation.responses[-1]
+
+
+@pytest.fixture
+def world(
+    moto_endpoint: str, cloudformation: CloudFormation, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    connect = ConnectEmulator(region=REGION)
+    ivr = connect.create_flow("Main IVR")
+    forwarding = connect.create_flow("switchboard forwarding")
+    fallback = connect.create_flow("Default")
+    connect.claim(ON_IVR, ivr)
+    connect.claim(ON_NO_FLOW)
+    connect.claim(NOT_FORWARDED, ivr)
+    with ConnectServer(connect) as connect_server, ChimeVoiceServer(ChimeVoiceEmulator()) as chime_server:
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MANAGED_NUMBERS", "ALLOWED_COUNTRIES"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
+            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
+            "AWS_ENDPOINT_URL_CONNECT": connect_server.url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        connect_hand_back.client.cache_clear()
+        sip_media_application.dynamodb.cache_clear()
+        create_table(boto3.client("dynamodb"), TABLE)
+        yield World(connect, cloudformation, ivr, forwarding, fallback)
+        connect_hand_back.client.cache_clear()
+        sip_media_application.dynamodb.cache_clear()
+
+
+def test_stack_delete_puts_every_forwarded_connect_number_back_on_its_home_flow(world: World) -> None:
+    created = world.send("Create", world.properties(home_flow=world.fallback))
+    assert created["Status"] == "SUCCESS", created
+    world.forward(ON_IVR, home_flow=world.fallback)
+    world.forward(ON_NO_FLOW, home_flow=world.fallback)
+
+    deleted = world.send(
+        "Delete", world.properties(home_flow=world.fallback), physical_id=created["PhysicalResourceId"]
+    )
+
+    assert deleted["Status"] == "SUCCESS", deleted
+    assert world.connect.flow_of(ON_IVR) == world.ivr  # the flow its forward recorded
+    assert world.connect.flow_of(ON_NO_FLOW) == world.fallback  # ConnectHomeFlowId
+    assert world.connect.flow_of(NOT_FORWARDED) == world.ivr
+    assert f"{ON_IVR} to contact flow {world.ivr}" in deleted["Reason"]
+    assert f"{ON_NO_FLOW} to contact flow {world.fallback} (ConnectHomeFlowId)" in deleted["Reason"]
+    assert NOT_FORWARDED not in deleted["Reason"]
+
+
+def test_a_number_with_no_known_flow_and_no_home_flow_fails_the_delete_naming_it(world: World) -> None:
+    created = world.send("Create", world.properties(home_flow=""))
+    world.forward(ON_IVR, home_flow="")
+    world.forward(ON_NO_FLOW, home_flow="")
+
+    refused = world.send("Delete", world.properties(home_flow=""), physical_id=created["PhysicalResourceId"])
+
+    assert refused["Status"] == "FAILED", refused
+    assert f"cannot hand back {ON_NO_FLOW}" in refused["Reason"]
+    assert "ConnectHomeFlowId is empty" in refused["Reason"]
+    assert world.connect.flow_of(ON_NO_FLOW) == world.forwarding
+    # The others still went home, and the Reason says so.
+    assert world.connect.flow_of(ON_IVR) == world.ivr
+    assert f"{ON_IVR} to contact flow {world.ivr}" in refused["Reason"]
+
+    # What the Reason asks for: the number moved by hand, then the Delete retried.
+    boto3.client("connect").associate_phone_number_contact_flow(
+        PhoneNumberId=world.connect.numbers[ON_NO_FLOW].phone_number_id,
+        InstanceId=world.connect.instance_id,
+        ContactFlowId=world.fallback,
+    )
+    retried = world.send("Delete", world.properties(home_flow=""), physical_id=created["PhysicalResourceId"])
+
+    assert retried["Status"] == "SUCCESS", retried
+    assert f"{ON_NO_FLOW} already off the forwarding flow" in retried["Reason"]
+    assert world.connect.flow_of(ON_NO_FLOW) == world.fallback
