@@ -17,12 +17,12 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from deploy import app, connect_hand_back, sip_media_application
-from switchboard.local.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard.local.connect_emulator import ConnectEmulator, ConnectServer
-from switchboard.local.template import create_table
 from switchboard.service import ForwardRequest
 from switchboard.settings import Settings
 from switchboard.wiring import forwarding_service
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
+from switchboard_local.aws.template import create_table
 from tests.deploy.conftest import CloudFormation, FakeContext
 
 REGION = "us-east-1"
