@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY ?= 0
 
 .PHONY: venv install test lint typecheck cfn-lint checkov check bench reliability build clean run demo \
 	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
-	build-NotifierFunction build-ConnectFunction build-DigestFunction
+	build-NotifierFunction build-ConnectFunction build-ContactEventsFunction build-DigestFunction
 
 # Every user-facing target makes sure of the environment first (a quick check once it is there),
 # so `make demo` and `make test` work on a fresh clone, with any Python >= 3.11.
@@ -99,7 +99,7 @@ build-BotFunction build-ExpiryFunction build-NotifierFunction build-DigestFuncti
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
 # Amazon Connect contact-flow Lambda: connect_lambda/ and the shared library.
-build-ConnectFunction:
+build-ConnectFunction build-ContactEventsFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R connect_lambda switchboard "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +

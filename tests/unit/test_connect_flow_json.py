@@ -103,3 +103,25 @@ def test_the_dial_blocks_resume_the_flow_and_report_every_outcome() -> None:
         assert dial["Parameters"]["ContinueFlowExecution"] == "True"
         errors = {e["ErrorType"] for e in dial["Transitions"]["Errors"]}
         assert errors == {"CallFailed", "ConnectionTimeLimitExceeded", "NoMatchingError"}
+
+
+def test_the_template_deploys_exactly_this_flow_after_the_integration() -> None:
+    from switchboard.local.template import load_template
+
+    resources = load_template()["Resources"]
+    flow = resources["ForwardingContactFlow"]
+    assert flow["DependsOn"] == "ConnectIntegration"  # PUBLISHED checks the Lambda it invokes
+    assert json.loads(flow["Properties"]["Content"]["Fn::Sub"]) == FLOW
+    integration = resources["ConnectIntegration"]["Properties"]
+    assert integration["IntegrationArn"] == {"Fn::GetAtt": "ConnectFunction.Arn"}
+
+
+def test_contact_events_reach_their_handler_for_this_instance_only() -> None:
+    from switchboard.local.template import load_template
+
+    function = load_template()["Resources"]["ContactEventsFunction"]
+    assert function["Properties"]["Handler"] == "connect_lambda.contact_events.handler"
+    pattern = function["Properties"]["Events"]["Disconnected"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.connect"]
+    assert pattern["detail"]["eventType"] == ["DISCONNECTED"]
+    assert pattern["detail"]["instanceArn"] == [{"Ref": "ConnectInstanceArn"}]

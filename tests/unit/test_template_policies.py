@@ -81,6 +81,7 @@ WRITE_PREFIXES = {
     "DigestFunction": {"DIGEST#*"},  # the day marker
     "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
     "ConnectFunction": {"CALL#*"},  # forwarding flow: call records, events, per-dial progress
+    "ContactEventsFunction": {"CALL#*"},  # records of calls the caller ended
 }
 
 
@@ -131,6 +132,24 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     assert _allowed("ConnectFunction", flow_key("contact-1")["pk"]["S"])
     assert _allowed("ConnectFunction", live_call_key("contact-1")["pk"]["S"])
     assert not _allowed("ConnectFunction", rule)
+    assert not _allowed("ContactEventsFunction", rule)
+
+
+@pytest.mark.parametrize("function", ["BotFunction", "ExpiryFunction"])
+def test_connect_routing_is_exactly_the_calls_the_adapter_makes_on_the_instance(function: str) -> None:
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "switchboard/adapters/connect_routing.py").read_text()
+    called = {
+        "connect:" + "".join(part.title() for part in m.split("_")).replace("V2", "V2")
+        for m in re.findall(r"_client\.([a-z0-9_]+)\(", source)
+    }
+    granted = {name: resource for name, resource in actions(function).items() if name.startswith("connect:")}
+    assert set(granted) == called
+    scoped = next(iter(granted.values()))["Fn::If"]
+    assert scoped[0] == "HasConnect"
+    assert "*" not in json.dumps(scoped[2])  # no Connect instance: nothing granted
 
 
 # --- Chime SDK Voice: resource-level permissions where IAM has them (issue 11, item 7) ---------------
