@@ -17,6 +17,7 @@ from switchboard.adapters.dynamodb import RuleChange
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import (
+    CONNECT_PRODUCT,
     DEFAULT_RING_TIMEOUT,
     MAX_DESTINATIONS,
     MAX_RING_TIMEOUT,
@@ -339,7 +340,28 @@ def _destinations(destinations: tuple[str, ...] | list[str]) -> str:
 
 def change_done_text(result: ChangeResult) -> str:
     """The answer to whoever asked for a change that went through (or was already so)."""
-    return (":white_check_mark: " if result.changed else ":information_source: ") + escape(result.message)
+    text = (":white_check_mark: " if result.changed else ":information_source: ") + escape(result.message)
+    rule = result.new
+    if (
+        result.action == "set"
+        and rule is not None
+        and rule.greeting is GreetingMode.LOOP
+        and _on_connect(rule)
+    ):
+        text += "\n" + connect_loop_note(rule.number)
+    return text
+
+
+def _on_connect(rule: ForwardRule) -> bool:
+    return rule.home is not None and rule.home.product_type == CONNECT_PRODUCT
+
+
+def connect_loop_note(number: str) -> str:
+    """Amazon Connect cannot play audio while a destination rings (docs/connect.md)."""
+    return (
+        f":information_source: {escape(number)} is an Amazon Connect number: there the greeting plays "
+        "once, before the first destination rings, not over the ringing."
+    )
 
 
 def rule_text(rule: ForwardRule) -> str:

@@ -195,3 +195,24 @@ def test_an_unreadable_history_item_is_refused() -> None:
     for broken in ({"number": OURS}, {**history_item("set", "U0A", None, RULE), "action": "rename"}):
         with pytest.raises(ValueError, match="not a rule-history item"):
             rule_change_from_item(broken)
+
+
+def test_a_looped_greeting_on_an_amazon_connect_number_says_it_plays_once() -> None:
+    from switchboard.domain.rules import CONNECT_PRODUCT, GreetingMode, NumberHome
+    from switchboard.service import ChangeResult
+
+    home = NumberHome(CONNECT_PRODUCT, contact_flow="f1")
+    connect_rule = ForwardRule("+13125550180", ("+14155550123",), greeting=GreetingMode.LOOP, home=home)
+    chime_rule = ForwardRule("+12025550100", ("+14155550123",), greeting=GreetingMode.LOOP)
+
+    on_connect = views.change_done_text(ChangeResult("set", connect_rule.number, None, connect_rule, True))
+    on_chime = views.change_done_text(ChangeResult("set", chime_rule.number, None, chime_rule, True))
+    once = views.change_done_text(
+        ChangeResult(
+            "set", connect_rule.number, None, connect_rule.with_changes(greeting=GreetingMode.ONCE), True
+        )
+    )
+
+    assert "plays once" in on_connect
+    assert "Amazon Connect" not in on_chime
+    assert "plays once" not in once

@@ -106,7 +106,7 @@ def test_the_dial_blocks_resume_the_flow_and_report_every_outcome() -> None:
 
 
 def test_the_template_deploys_exactly_this_flow_after_the_integration() -> None:
-    from switchboard.local.template import load_template
+    from switchboard_local.aws.template import load_template
 
     resources = load_template()["Resources"]
     flow = resources["ForwardingContactFlow"]
@@ -117,7 +117,7 @@ def test_the_template_deploys_exactly_this_flow_after_the_integration() -> None:
 
 
 def test_contact_events_reach_their_handler_for_this_instance_only() -> None:
-    from switchboard.local.template import load_template
+    from switchboard_local.aws.template import load_template
 
     function = load_template()["Resources"]["ContactEventsFunction"]
     assert function["Properties"]["Handler"] == "connect_lambda.contact_events.handler"

@@ -1,0 +1,399 @@
+"""Run Amazon Connect Flow-language JSON on simulated time, against the real Lambda.
+
+No public emulator of the Flow language exists, so this runs the subset the shipped forwarding flow
+(``connect_lambda/forwarding_flow.json``) uses, with a scripted caller (hangs up at *t*) and
+scripted destinations (answer after *s* and talk for *t*, no answer, busy, unreachable). It invokes
+the Lambda with the documented contact-flow event shape and enforces what Connect enforces: a flat
+string-map reply under 32 KB, contact attributes under 32 KB in total, only documented error
+branches. It flags what a caller would suffer: an unknown action, a Lambda failure, a flow that
+ends without disconnecting, a caller ID that is not a claimed number, a runaway flow.
+
+When the caller hangs up, the contact simply ends (Connect stops the flow) and a ``DISCONNECTED``
+contact event in the EventBridge envelope goes to ``on_disconnected`` (the real
+``connect_lambda.contact_events.handler`` in the tests and the local stack).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_RESPONSE_BYTES = 32 * 1024
+MAX_ATTRIBUTE_BYTES = 32_768
+MAX_STEPS = 500
+LAMBDA_SECONDS = 0.05
+DEFAULT_INSTANCE_ARN = "arn:aws:connect:us-east-1:123456789012:instance/00000000-0000-0000-0000-000000000000"
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdParty:
+    """How a destination behaves when the flow dials it."""
+
+    kind: str  # answers | no_answer | busy | unreachable
+    after: float = 0.0
+    talks_for: float = 0.0
+
+    @classmethod
+    def answers(cls, after: float = 5.0, talks_for: float = 30.0) -> ThirdParty:
+        return cls("answers", after, talks_for)
+
+    @classmethod
+    def no_answer(cls) -> ThirdParty:
+        return cls("no_answer")
+
+    @classmethod
+    def busy(cls) -> ThirdParty:
+        return cls("busy", 2.0)
+
+    @classmethod
+    def unreachable(cls) -> ThirdParty:
+        return cls("unreachable", 1.0)
+
+
+@dataclass
+class Transcript:
+    contact_id: str
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    dials: list[tuple[str, str]] = field(default_factory=list)  # (destination, caller ID shown)
+    prompts: list[str] = field(default_factory=list)
+    disconnected_by_flow: bool = False
+    caller_hung_up: bool = False
+
+    def lines(self) -> list[str]:
+        return [f"{t:7.1f}s  {text}" for t, text in self.timeline]
+
+
+class _CallerGoneError(Exception):
+    """The caller hung up: Connect stops the flow where it is."""
+
+
+class FlowInterpreter:
+    """Runs one flow for one Connect instance (its claimed numbers are the allowed caller IDs)."""
+
+    def __init__(
+        self,
+        flow: Mapping[str, Any],
+        handler: Handler,
+        *,
+        claimed: set[str],
+        instance_arn: str = DEFAULT_INSTANCE_ARN,
+        prompt_seconds: Callable[[str], float | None] = lambda uri: 3.0,
+        start_ms: int = 1_700_000_000_000,
+        on_disconnected: Handler | None = None,
+    ) -> None:
+        self._actions = {a["Identifier"]: a for a in flow["Actions"]}
+        self._start_action = str(flow["StartAction"])
+        self._handler = handler
+        self._claimed = claimed
+        self._instance_arn = instance_arn
+        self._prompt_seconds = prompt_seconds
+        self._start_ms = start_ms
+        self._on_disconnected = on_disconnected
+        self.elapsed = 0.0
+
+    def now_ms(self) -> int:
+        """Simulated wall clock: give it to the Lambda so records carry simulated times."""
+        return self._start_ms + int(self.elapsed * 1000)
+
+    # ------------------------------------------------------------------------------ a call
+
+    def place_call(
+        self,
+        dialed: str,
+        caller: str,
+        *,
+        phones: Mapping[str, ThirdParty],
+        caller_hangs_up_after: float | None = None,
+        start_offset: float = 0.0,
+    ) -> Transcript:
+        self.elapsed = start_offset
+        begun = self.elapsed
+        transcript = Transcript(str(uuid.uuid4()))
+        contact: dict[str, Any] = {
+            "dialed": dialed,
+            "caller": caller,
+            "attributes": {},
+            "external": {},
+            "hangup_at": None if caller_hangs_up_after is None else begun + caller_hangs_up_after,
+        }
+        name: str | None = self._start_action
+        steps = 0
+        try:
+            while name is not None:
+                steps += 1
+                if steps > MAX_STEPS:
+                    transcript.flags.append(f"runaway flow: more than {MAX_STEPS} actions")
+                    break
+                action = self._actions.get(name)
+                if action is None:
+                    transcript.flags.append(f"NextAction {name!r} does not exist")
+                    break
+                name = self._run(action, contact, transcript, phones)
+            if not transcript.disconnected_by_flow and not transcript.flags:
+                transcript.flags.append("the flow ended without DisconnectParticipant")
+        except _CallerGoneError:
+            transcript.caller_hung_up = True
+            self._note(transcript, "caller hangs up")
+        self._disconnected(transcript, begun)
+        return transcript
+
+    # ------------------------------------------------------------------------------ actions
+
+    def _run(
+        self,
+        action: Mapping[str, Any],
+        contact: dict[str, Any],
+        transcript: Transcript,
+        phones: Mapping[str, ThirdParty],
+    ) -> str | None:
+        kind = action["Type"]
+        parameters = action.get("Parameters", {})
+        transitions = action.get("Transitions", {})
+        if kind == "UpdateFlowLoggingBehavior":
+            return str(transitions["NextAction"])
+        if kind == "InvokeLambdaFunction":
+            return self._invoke(parameters, transitions, contact, transcript)
+        if kind == "UpdateContactAttributes":
+            return self._update_attributes(parameters, transitions, contact, transcript)
+        if kind == "Compare":
+            value = self._resolve(parameters["ComparisonValue"], contact)
+            for condition in transitions.get("Conditions", []):
+                operator, operands = condition["Condition"]["Operator"], condition["Condition"]["Operands"]
+                if operator == "Equals" and value == operands[0]:
+                    return str(condition["NextAction"])
+            return _error(transitions, "NoMatchingCondition") or transitions.get("NextAction")
+        if kind == "MessageParticipant":
+            return self._message(parameters, transitions, contact, transcript)
+        if kind == "TransferParticipantToThirdParty":
+            return self._transfer(parameters, transitions, contact, transcript, phones)
+        if kind == "DisconnectParticipant":
+            self._note(transcript, "flow disconnects the caller")
+            transcript.disconnected_by_flow = True
+            return None
+        transcript.flags.append(f"unknown action type {kind!r}")
+        return None
+
+    def _invoke(
+        self,
+        parameters: Mapping[str, Any],
+        transitions: Mapping[str, Any],
+        contact: dict[str, Any],
+        transcript: Transcript,
+    ) -> str | None:
+        attributes = {
+            k: self._resolve(v, contact) for k, v in parameters.get("LambdaInvocationAttributes", {}).items()
+        }
+        event = self._event(contact, transcript.contact_id, attributes)
+        self._advance(LAMBDA_SECONDS, contact)
+        try:
+            result = self._handler(event, None)
+        except Exception as error:
+            transcript.flags.append(f"the Lambda raised {error!r}")
+            return _error(transitions, "NoMatchingError")
+        problem = _check_reply(result)
+        if problem:
+            transcript.flags.append(f"Lambda reply refused by Connect: {problem}")
+            return _error(transitions, "NoMatchingError")
+        contact["external"] = {k: "" if v is None else v for k, v in result.items()}
+        self._note(transcript, f"Lambda {attributes.get('Purpose', '?')} → op={result.get('op', '')}")
+        return str(transitions["NextAction"])
+
+    def _update_attributes(
+        self,
+        parameters: Mapping[str, Any],
+        transitions: Mapping[str, Any],
+        contact: dict[str, Any],
+        transcript: Transcript,
+    ) -> str | None:
+        updated = dict(contact["attributes"])
+        for key, path in parameters["Attributes"].items():
+            if not _KEY.match(key):
+                transcript.flags.append(f"attribute key {key!r} is not allowed")
+                return _error(transitions, "NoMatchingError")
+            value = self._resolve(path, contact)
+            if value:
+                updated[key] = value
+            else:
+                updated.pop(key, None)  # an empty value clears the attribute
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in updated.items())
+        if size > MAX_ATTRIBUTE_BYTES:
+            transcript.flags.append(f"contact attributes of {size} bytes, over Connect's limit")
+            return _error(transitions, "NoMatchingError")
+        contact["attributes"] = updated
+        return str(transitions["NextAction"])
+
+    def _message(
+        self,
+        parameters: Mapping[str, Any],
+        transitions: Mapping[str, Any],
+        contact: dict[str, Any],
+        transcript: Transcript,
+    ) -> str | None:
+        if "Media" in parameters:
+            uri = self._resolve(parameters["Media"]["Uri"], contact)
+            seconds = self._prompt_seconds(uri) if uri else None
+            if seconds is None:
+                self._note(transcript, f"prompt {uri or '(none)'} cannot be played")
+                return _error(transitions, "NoMatchingError")
+            transcript.prompts.append(uri.rsplit("/", 1)[-1])
+            self._note(transcript, f"plays {uri.rsplit('/', 1)[-1]}")
+        else:
+            text = self._resolve(str(parameters.get("Text", "")), contact)
+            seconds = len(text) / 15
+            transcript.prompts.append("text")
+            self._note(transcript, f"says {text!r}")
+        self._advance(seconds, contact)
+        return str(transitions["NextAction"])
+
+    def _transfer(
+        self,
+        parameters: Mapping[str, Any],
+        transitions: Mapping[str, Any],
+        contact: dict[str, Any],
+        transcript: Transcript,
+        phones: Mapping[str, ThirdParty],
+    ) -> str | None:
+        number = self._resolve(parameters["ThirdPartyPhoneNumber"], contact)
+        timeout_text = self._resolve(
+            str(parameters.get("ThirdPartyConnectionTimeLimitSeconds", "30")), contact
+        )
+        timeout = float(timeout_text) if timeout_text.isdigit() and int(timeout_text) <= 600 else -1.0
+        if timeout < 0:
+            transcript.flags.append(f"transfer timeout {timeout_text!r} is not 0-600 seconds")
+            return _error(transitions, "NoMatchingError")
+        shown = contact["caller"]
+        if "CallerId" in parameters:
+            shown = self._resolve(parameters["CallerId"]["Number"], contact)
+            if shown not in self._claimed:
+                transcript.flags.append(f"caller ID {shown} is not a claimed number of the instance")
+        transcript.dials.append((number, shown))
+        self._note(transcript, f"dials {number} (caller ID {shown or 'withheld'}, {timeout:.0f}s)")
+        phone = phones.get(number) if _E164.match(number) else None
+        if phone is None or phone.kind == "unreachable":
+            self._advance(1.0, contact)
+            self._note(transcript, f"{number} cannot be reached")
+            return _error(transitions, "CallFailed")
+        if phone.kind == "busy":
+            self._advance(phone.after, contact)
+            self._note(transcript, f"{number} is busy")
+            return _error(transitions, "CallFailed")
+        if phone.kind == "no_answer" or phone.after >= timeout:
+            self._advance(timeout, contact)
+            self._note(transcript, f"{number} does not answer")
+            return _error(transitions, "ConnectionTimeLimitExceeded")
+        self._advance(phone.after, contact)
+        self._note(transcript, f"{number} answers")
+        self._advance(phone.talks_for, contact)
+        self._note(transcript, f"{number} hangs up; the flow resumes")
+        return str(transitions["NextAction"])
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _advance(self, seconds: float, contact: dict[str, Any]) -> None:
+        hangup_at = contact["hangup_at"]
+        if hangup_at is not None and self.elapsed + seconds >= hangup_at:
+            self.elapsed = max(self.elapsed, hangup_at)
+            raise _CallerGoneError
+        self.elapsed += seconds
+
+    def _note(self, transcript: Transcript, text: str) -> None:
+        transcript.timeline.append((self.elapsed, text))
+
+    def _resolve(self, value: Any, contact: dict[str, Any]) -> str:
+        text = str(value)
+        if not text.startswith("$."):
+            return text
+        if text.startswith("$.Attributes."):
+            return str(contact["attributes"].get(text[len("$.Attributes.") :], ""))
+        if text.startswith("$.External."):
+            return str(contact["external"].get(text[len("$.External.") :], ""))
+        endpoints = {
+            "$.SystemEndpoint.Address": contact["dialed"],
+            "$.CustomerEndpoint.Address": contact["caller"],
+        }
+        return str(endpoints.get(text, ""))
+
+    def _event(self, contact: dict[str, Any], contact_id: str, parameters: dict[str, str]) -> dict[str, Any]:
+        def endpoint(address: str) -> dict[str, str] | None:
+            return {"Address": address, "Type": "TELEPHONE_NUMBER"} if address else None
+
+        return {
+            "Name": "ContactFlowEvent",
+            "Details": {
+                "ContactData": {
+                    "Attributes": dict(contact["attributes"]),
+                    "AwsRegion": self._instance_arn.split(":")[3],
+                    "Channel": "VOICE",
+                    "ContactId": contact_id,
+                    "CustomerEndpoint": endpoint(contact["caller"]),
+                    "Description": None,
+                    "InitialContactId": contact_id,
+                    "InitiationMethod": "INBOUND",
+                    "InstanceARN": self._instance_arn,
+                    "LanguageCode": "en-US",
+                    "MediaStreams": {"Customer": {"Audio": None}},
+                    "Name": None,
+                    "PreviousContactId": contact_id,
+                    "Queue": None,
+                    "References": {},
+                    "SystemEndpoint": endpoint(contact["dialed"]),
+                },
+                "Parameters": parameters,
+            },
+        }
+
+    def _disconnected(self, transcript: Transcript, begun: float) -> None:
+        if self._on_disconnected is None:
+            return
+
+        def iso(seconds: float) -> str:
+            moment = datetime.fromtimestamp((self._start_ms + seconds * 1000) / 1000, UTC)
+            return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Amazon Connect Contact Event",
+            "source": "aws.connect",
+            "time": iso(self.elapsed)[:-5] + "Z",
+            "region": self._instance_arn.split(":")[3],
+            "resources": [f"{self._instance_arn}/contact/{transcript.contact_id}"],
+            "detail": {
+                "eventType": "DISCONNECTED",
+                "contactId": transcript.contact_id,
+                "channel": "VOICE",
+                "instanceArn": self._instance_arn,
+                "initiationMethod": "INBOUND",
+                "initiationTimestamp": iso(begun),
+                "disconnectTimestamp": iso(self.elapsed),
+            },
+        }
+        self._on_disconnected(event, None)
+
+
+def _error(transitions: Mapping[str, Any], error_type: str) -> str | None:
+    for error in transitions.get("Errors", []):
+        if error["ErrorType"] == error_type:
+            return str(error["NextAction"])
+    return None
+
+
+def _check_reply(result: Any) -> str:
+    if not isinstance(result, dict):
+        return f"a {type(result).__name__}, not a map"
+    if not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in result.items()):
+        return "not a flat string map"
+    size = len(json.dumps(result).encode())
+    if size >= MAX_RESPONSE_BYTES:
+        return f"{size} bytes, over 32 KB"
+    return ""

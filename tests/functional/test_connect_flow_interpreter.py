@@ -1,0 +1,163 @@
+"""The shipped forwarding flow run by the local Flow-language interpreter through the real
+``connect_lambda.app.handler`` (and ``contact_events.handler`` when the caller hangs up), on moto:
+whole calls, end to end, with the records and alerts they leave."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode
+from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty, Transcript
+from tests.functional.conftest import TABLE
+
+pytestmark = pytest.mark.functional
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOW = json.loads((ROOT / "connect_lambda" / "forwarding_flow.json").read_text())
+OURS, CALLER = "+13125550180", "+13035550123"
+D1, D2, D3 = "+12065550111", "+13125550122", "+14155550133"
+BASE = "https://prompts.example.com/connect/"
+
+
+@pytest.fixture(scope="module")
+def modules(moto_endpoint: str) -> Iterator[tuple[ModuleType, ModuleType]]:
+    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
+    os.environ["CONNECT_PROMPT_BASE_URL"] = BASE
+    import connect_lambda.app
+    import connect_lambda.contact_events
+
+    yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
+    if saved is None:
+        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
+    else:
+        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+
+
+class Connect:
+    def __init__(self, modules: tuple[ModuleType, ModuleType], dynamodb: Any) -> None:
+        app, events = modules
+        self.dynamodb = dynamodb
+        known = {f"{BASE}{name}.wav" for name in ("greeting", "failure", "not_in_service", "error")}
+        self.interpreter = FlowInterpreter(
+            FLOW,
+            app.handler,
+            claimed={OURS},
+            prompt_seconds=lambda uri: 3.0 if uri in known else None,
+            on_disconnected=events.handler,
+        )
+        self._clock = app.forwarding.clock
+        self.app = app
+        app.forwarding.clock = self.interpreter.now_ms
+
+    def forward(self, *destinations: str, **fields: Any) -> None:
+        rule = ForwardRule(number=OURS, destinations=destinations, **fields)
+        DynamoForwardRepository(self.dynamodb, TABLE).save(rule, actor="test")
+
+    def call(self, **kwargs: Any) -> Transcript:
+        transcript = self.interpreter.place_call(OURS, kwargs.pop("caller", CALLER), **kwargs)
+        assert transcript.flags == [], transcript.lines()
+        return transcript
+
+    def record(self, transcript: Transcript) -> dict[str, Any]:
+        record = DynamoCallLog(self.dynamodb, TABLE, clock=lambda: 1_700_000_000.0).call_record(
+            transcript.contact_id
+        )
+        assert record is not None, transcript.lines()
+        return record
+
+    def events(self, transcript: Transcript) -> list[str]:
+        items = self.dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :event)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"CALL#{transcript.contact_id}"},
+                ":event": {"S": "EVENT#"},
+            },
+        )["Items"]
+        return [item["sk"]["S"] for item in items]
+
+
+@pytest.fixture
+def connect(modules: tuple[ModuleType, ModuleType], dynamodb: Any) -> Iterator[Connect]:
+    stack = Connect(modules, dynamodb)
+    yield stack
+    stack.app.forwarding.clock = stack._clock
+
+
+def test_follow_me_reaches_the_second_destination(connect: Connect) -> None:
+    connect.forward(D1, D2, greeting=GreetingMode.ONCE, ring_timeout=20)
+
+    transcript = connect.call(phones={D1: ThirdParty.no_answer(), D2: ThirdParty.answers(4, 30)})
+
+    assert transcript.prompts == ["greeting.wav"]
+    assert transcript.dials == [(D1, OURS), (D2, OURS)]
+    assert transcript.disconnected_by_flow
+    record = connect.record(transcript)
+    assert record["outcome"] == "bridged"
+    assert [a["result"] for a in record["attempts"]] == ["CallNotAnswered", "answered"]
+    assert connect.events(transcript) == ["EVENT#bridge_failed"]
+
+
+def test_all_destinations_fail_then_the_failure_prompt_and_an_alert(connect: Connect) -> None:
+    connect.forward(D1, D2, D3, greeting=GreetingMode.NONE, ring_timeout=15)
+
+    transcript = connect.call(
+        phones={D1: ThirdParty.busy(), D2: ThirdParty.no_answer(), D3: ThirdParty.unreachable()}
+    )
+
+    assert [d for d, _ in transcript.dials] == [D1, D2, D3]
+    assert transcript.prompts == ["failure.wav"]
+    assert connect.record(transcript)["outcome"] == "all-failed"
+    assert connect.events(transcript) == ["EVENT#bridge_failed"]
+
+
+def test_the_caller_hanging_up_while_it_rings_is_recorded_as_abandoned(connect: Connect) -> None:
+    connect.forward(D1, greeting=GreetingMode.NONE, ring_timeout=30, failure=FailureAction.HANGUP)
+
+    transcript = connect.call(phones={D1: ThirdParty.no_answer()}, caller_hangs_up_after=8)
+
+    assert transcript.caller_hung_up
+    record = connect.record(transcript)
+    assert (record["outcome"], record["timing"]) == ("abandoned", "approximate")
+
+
+def test_caller_id_passthrough_shows_the_caller(connect: Connect) -> None:
+    connect.forward(D1, caller_id=CallerIdMode.CALLER, greeting=GreetingMode.NONE)
+
+    transcript = connect.call(phones={D1: ThirdParty.answers(2, 10)})
+
+    assert transcript.dials == [(D1, CALLER)]
+
+
+def test_a_withheld_caller_is_shown_as_the_dialed_number(connect: Connect) -> None:
+    connect.forward(D1, caller_id=CallerIdMode.CALLER, greeting=GreetingMode.NONE)
+
+    transcript = connect.call(caller="", phones={D1: ThirdParty.answers(2, 10)})
+
+    assert transcript.dials == [(D1, OURS)]
+
+
+def test_a_number_without_a_forward_hears_not_in_service(connect: Connect) -> None:
+    transcript = connect.call(phones={})
+
+    assert transcript.prompts == ["not_in_service.wav"]
+    assert transcript.dials == []
+    assert connect.record(transcript)["outcome"] == "not-in-service"
+
+
+def test_the_interpreter_flags_an_unclaimed_caller_id(connect: Connect) -> None:
+    connect.forward(D1, greeting=GreetingMode.NONE)
+    other = FlowInterpreter(FLOW, connect.app.handler, claimed=set())
+
+    transcript = other.place_call(OURS, CALLER, phones={D1: ThirdParty.answers(1, 1)})
+
+    assert any("not a claimed number" in flag for flag in transcript.flags)
