@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import os
+import textwrap
 import threading
 import time
 from collections.abc import Mapping
@@ -50,6 +51,29 @@ AGENT = "agent-7"  # a SIP user behind the voice connector
 VISITOR = "U0VISITOR"  # a workspace member who is not in FORWARD_ADMINS
 
 GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
+WIDTH = 100  # the narrative fits a terminal of this many columns
+
+
+def fit(text: str) -> list[str]:
+    """``text`` wrapped to :data:`WIDTH`: a long line continues under itself, indented two more."""
+    lines: list[str] = []
+    for line in text.splitlines() or [""]:
+        indent = line[: len(line) - len(line.lstrip())]
+        if len(line) <= WIDTH:
+            lines.append(line)
+            continue
+        lines += textwrap.wrap(
+            line.strip(),
+            WIDTH,
+            initial_indent=indent,
+            subsequent_indent=indent + "  ",
+            break_on_hyphens=False,
+        )
+    return lines
+
+
+def say(text: str = "") -> None:
+    print("\n".join(fit(text)))
 
 
 class Story:
@@ -61,20 +85,22 @@ class Story:
         return f"{code}{text}{RESET}" if self._color else text
 
     def scene(self, number: int, title: str) -> None:
-        print("\n" + self._paint(BOLD, f"== {number}. {title} =="))
+        print()
+        print("\n".join(self._paint(BOLD, line) for line in fit(f"== {number}. {title} ==")))
 
     def command(self, text: str) -> None:
-        print(f"$ {text}")
+        say(f"$ {text}")
 
     def transcript(self, text: str) -> None:
         for line in text.splitlines():
-            print(f"    {line}" if line else "")
+            say(f"    {line}" if line else "")
 
     def check(self, claim: str, holds: bool, detail: str = "") -> None:
         if holds:
-            print(self._paint(GREEN, f"  ✓ {claim}"))
+            print("\n".join(self._paint(GREEN, line) for line in fit(f"  ✓ {claim}")))
         else:
-            print(self._paint(RED, f"  ✗ {claim}{f' ({detail})' if detail else ''}"))
+            text = f"  ✗ {claim}{f' ({detail})' if detail else ''}"
+            print("\n".join(self._paint(RED, line) for line in fit(text)))
             self.failures.append(claim)
 
 
@@ -204,10 +230,10 @@ def _call(
         chime=stack.chime,
     )
     _deliver_alerts(stack)  # the alert (if any) is in the channel before the next step
-    print("\n".join("    " + line for line in result.transcript.render().splitlines()))
-    print(f"    {format_record(result.record)}")
+    say("\n".join("    " + line for line in result.transcript.render().splitlines()))
+    say(f"    {format_record(result.record)}")
     if result.transfer is not None:
-        print(f"    {format_transfer(result.transfer)}")
+        say(f"    {format_transfer(result.transfer)}")
     story.check(
         f"{title}: no dead air, no leg left up, every response valid",
         not result.transcript.flags,
@@ -231,7 +257,7 @@ def run_demo(color: bool | None = None) -> int:
         from switchboard.wiring import forwarding_service
 
         service = forwarding_service(load(), need_routing=True)
-        print(
+        say(
             f"Local stack: moto at {os.environ['AWS_ENDPOINT_URL']}, Chime SDK Voice emulator at "
             f"{os.environ['AWS_ENDPOINT_URL_CHIME_SDK_VOICE']}; our numbers {', '.join(stack.numbers)}.\n"
             f"Slack: the bot at {bot.url}, a Slack Web API stand-in at {os.environ['SLACK_API_URL']}; "
@@ -250,9 +276,9 @@ def run_demo(color: bool | None = None) -> int:
         seen = _seen(slack)
         story.command(f"switchboard forward set {OURS} {FIRST} {SECOND}")
         result = service.set_forward(ForwardRequest(OURS, [FIRST, SECOND]), actor="demo")
-        print("    " + result.message)
+        say("    " + result.message)
         for step in result.routing_steps:
-            print(f"      routing: {step}")
+            say(f"      routing: {step}")
         _check_announced(story, stack, seen, f"demo forwarded *{OURS}* → {FIRST}, {SECOND}")
         stored = service.get_forward(OURS)
         story.check("the rule is stored", stored is not None and stored.destinations == (FIRST, SECOND))
@@ -339,7 +365,7 @@ def run_demo(color: bool | None = None) -> int:
                 refused = ""
             except RefusedError as error:
                 refused = str(error)
-                print(f"    refused: {refused}")
+                say(f"    refused: {refused}")
             story.check(f"refused ({reason})", reason in refused, refused or "it was accepted")
         after = service.get_forward(OURS)
         story.check("the forward is unchanged", after is not None and after.destinations == (FIRST, SECOND))
@@ -350,9 +376,9 @@ def run_demo(color: bool | None = None) -> int:
         seen = _seen(slack)
         story.command(f"switchboard forward remove {OURS}")
         removed = service.remove_forward(OURS, actor="demo")
-        print("    " + removed.message)
+        say("    " + removed.message)
         for step in removed.routing_steps:
-            print(f"      routing: {step}")
+            say(f"      routing: {step}")
         _check_announced(story, stack, seen, f"demo removed the forward on *{OURS}*")
         product, connectors, rules = _routing(OURS)
         story.check("the rule is gone", service.get_forward(OURS) is None)
@@ -376,6 +402,17 @@ def run_demo(color: bool | None = None) -> int:
         return 1
     print(story._paint(GREEN, "demo passed: every step behaved as described"))
     return 0
+
+
+def _pair_sentence(state: dict[str, Any] | None) -> str:
+    if state is None:
+        return f"the pair {SMA_NUMBER} → {CONNECT_NUMBER} is not in the pool"
+    if state["free"]:
+        return f"the pair {SMA_NUMBER} → {CONNECT_NUMBER} is free"
+    return (
+        f"the pair {SMA_NUMBER} → {CONNECT_NUMBER} is held by call {state['transaction_id']} "
+        f"(caller {state.get('caller') or 'unknown'})"
+    )
 
 
 def _pair_state() -> dict[str, Any] | None:
@@ -423,7 +460,7 @@ def _transfer_scenes(story: Story, stack: LocalStack, service: Any) -> None:
 
     def look_at_the_pool(live: LiveCall) -> str:
         held.append(_pair_state())
-        return f"(demo) the pool at {live.at_seconds:g}s: {held[-1]}"
+        return f"(demo) at {live.at_seconds:g}s the pool says: {_pair_sentence(held[-1])}"
 
     updates_before = len(stack.chime.snapshot()["call_updates"])
     call = _call(
@@ -632,7 +669,10 @@ def _slack_scenes(
     story.check(
         "the result replaces the acknowledgement",
         _replies(slack)[-1:]
-        == [f":white_check_mark: Now forwarding {OURS} → {FIRST}, {SECOND} (greeting loop, then prompt)."],
+        == [
+            f":white_check_mark: Now forwarding {OURS} → {FIRST}, {SECOND} (greeting loop, then prompt, "
+            "caller ID: our number, 30 s per destination, never expires)."
+        ],
         str(_replies(slack)[-1:]),
     )
     announced = _announcements(slack, seen)

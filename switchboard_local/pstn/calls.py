@@ -189,7 +189,9 @@ def transfer_action(script: TransferScript, via: Via, attempt: TransferAttempt) 
         event = connect_event("TransferCall", leg_b["From"], leg_b["To"], **parameters)
         attempt.request = event
         attempt.answer = dict(connect_handler().handler(event, None))
-        return f"Amazon Connect → connect_lambda.app.handler TransferCall: {_answer(attempt.answer)}"
+        return (
+            f"Amazon Connect asks connect_lambda.app.handler to transfer the call: {_answer(attempt.answer)}"
+        )
 
     def update_sip_media_application_call(live: LiveCall) -> str:
         request: dict[str, Any] = {
@@ -207,13 +209,27 @@ def transfer_action(script: TransferScript, via: Via, attempt: TransferAttempt) 
             attempt.answer = {"status": "error", "reason": f"{code}: {message}"}
         except BotoCoreError as error:
             attempt.answer = {"status": "error", "reason": str(error)}
-        return f"UpdateSipMediaApplicationCall {json.dumps(arguments)}: {_answer(attempt.answer)}"
+        where = arguments.get("TransferTarget", "")
+        via_arn = (
+            f" (SIP user on {arguments['TransferTargetArn']})" if arguments.get("TransferTargetArn") else ""
+        )
+        return f"UpdateSipMediaApplicationCall: transfer to {where}{via_arn}: {_answer(attempt.answer)}"
 
     return connect_transfer_call if via == "connect" else update_sip_media_application_call
 
 
 def _answer(answer: Mapping[str, str]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in answer.items())
+    """What the Connect Lambda (or the API) answered, as a sentence rather than a raw map."""
+    status = answer.get("status", "")
+    target = answer.get("transfer_target") or answer.get("TransferTarget") or ""
+    if status == "ok":
+        to = f" to {target}" if target else ""
+        call = f" (call {answer['transaction_id']})" if answer.get("transaction_id") else ""
+        return f"accepted: the call is taken back and transferred{to}{call}"
+    if status:
+        reason = answer.get("reason") or answer.get("message") or "no reason given"
+        return f"refused ({status}): {reason}"
+    return "; ".join(f"{key} {value}" for key, value in answer.items()) or "no answer"
 
 
 # -- call updates into the simulator -------------------------------------------------------------

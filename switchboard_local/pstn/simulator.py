@@ -939,7 +939,12 @@ class _Call:
     def update_requested(self, arguments: dict[str, str], action: dict[str, Any] | None) -> bool:
         """CALL_UPDATE_REQUESTED: new actions replace the queue and interrupt what can be."""
         data = {"Type": "CallUpdateRequest", "Parameters": {"Arguments": dict(arguments)}}
-        actions = self.ask("CALL_UPDATE_REQUESTED", LEG_A, f"CALL_UPDATE_REQUESTED {arguments}", data)
+        actions = self.ask(
+            "CALL_UPDATE_REQUESTED",
+            LEG_A,
+            _update_text(arguments),
+            data,
+        )
         if not self.replace_pending(actions):
             return False
         if action is not None and action.get("Type") in INTERRUPTIBLE_ACTIONS:
@@ -1067,3 +1072,8 @@ def _describe(action: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         text = str(p.get("Text", ""))
         return f'Speak "{text[:40]}{"…" if len(text) > 40 else ""}"'
     return kind
+
+
+def _update_text(arguments: Mapping[str, str]) -> str:
+    """The update's arguments as the timeline says them (``Transfer true, TransferTarget +1…``)."""
+    return "CALL_UPDATE_REQUESTED " + ", ".join(f"{key} {value}" for key, value in arguments.items())

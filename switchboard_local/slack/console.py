@@ -259,8 +259,12 @@ class Button:
 
     @property
     def description(self) -> str:
-        value = self.element.get("value")
-        return f"{self.label} ({value})" if value and value not in self.label else self.label
+        """The label, and the value when it says something a person reads (a number, a call id);
+        a button's JSON value is for the bot, not for people."""
+        value = str(self.element.get("value") or "")
+        if not value or value in self.label or value.lstrip().startswith(("{", "[")):
+            return self.label
+        return f"{self.label} ({value})"
 
 
 @dataclass

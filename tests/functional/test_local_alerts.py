@@ -76,7 +76,7 @@ def test_a_transfer_scripted_in_another_shell_reaches_the_call_and_its_failure_i
     )
     assert call.returncode == 0, call.stderr
     # The update went call process → dev's emulator → back to the call process's simulator.
-    assert "connect_lambda.app.handler TransferCall: status=ok" in call.stdout
+    assert "connect_lambda.app.handler to transfer the call: accepted" in call.stdout
     assert "CALL_UPDATE_REQUESTED" in call.stdout
     assert "call record: outcome transfer-failed" in call.stdout
 

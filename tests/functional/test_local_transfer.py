@@ -434,7 +434,7 @@ def test_switchboard_call_scripts_a_take_back_and_transfer(stack: LocalStack) ->
 
     done = cli(stack, "call", ENTRY, "--transfer-at", "10", "--transfer-to", "(206) 555-0111")
     assert done.returncode == 0, done.stderr
-    assert "connect_lambda.app.handler TransferCall: status=ok" in done.stdout
+    assert "connect_lambda.app.handler to transfer the call: accepted" in done.stdout
     assert "CALL_UPDATE_REQUESTED" in done.stdout
     assert "PlayAudio please_hold.wav" in done.stdout
     assert "call record: outcome transferred" in done.stdout

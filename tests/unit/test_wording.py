@@ -83,3 +83,14 @@ def test_user_facing_text_uses_none_of_the_retired_variants() -> None:
                     if re.search(pattern, line):
                         found.append(f"{path.relative_to(ROOT)}:{number}: {stripped}")
     assert found == []
+
+
+def test_the_demo_narrative_is_wrapped_to_its_width() -> None:
+    from switchboard_local.demo import WIDTH, fit
+
+    long_line = "    routing: created SIP rule " + "e3dc669c-98fb-4fa8-abd9-0ec8cce4e7fa " * 5
+    lines = fit(long_line)
+    assert len(lines) > 1
+    assert all(len(line) <= WIDTH for line in lines)
+    assert all(line.startswith("      ") for line in lines[1:])  # continues under itself
+    assert fit("short") == ["short"]
