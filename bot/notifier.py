@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import boto3
@@ -75,7 +76,7 @@ from switchboard.adapters.alert_threads import AlertThreads, Anchor, LostRaceErr
 from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import RULE_HISTORY_KIND, RuleChange, rule_change_from_item
 from switchboard.lambda_runtime import BACKGROUND_DYNAMODB, flush_metrics, metrics_namespace
-from switchboard.settings import load
+from switchboard.settings import Settings, load
 
 CALL_EVENT_KIND = "call_event"
 IDEMPOTENCY_SECONDS = 7 * 86400  # far beyond the stream's 24 h retention and the mapping's retries
@@ -295,33 +296,6 @@ def change_from_record(record: dict[str, Any]) -> dict[str, Any] | None:
     return {**item, "event_id": f"{item.get('pk')}|{item.get('sk')}"}
 
 
-def record_handler(record: DynamoDBRecord) -> None:
-    raw: dict[str, Any] = record.raw_event
-    sequence = (raw.get("dynamodb") or {}).get("SequenceNumber", "")
-    try:
-        alert = alert_from_record(raw)
-        change = change_from_record(raw) if alert is None else None
-    except MalformedEventError as error:
-        metrics.add_metric(name="AlertMalformedEvents", unit=MetricUnit.Count, value=1)
-        keys = (raw.get("dynamodb") or {}).get("Keys")
-        logger.error("malformed stream item; reported as failed", extra={"reason": str(error), "keys": keys})
-        raise
-    if alert is not None:
-        event_id = alert.event_id
-    elif change is not None:
-        event_id = str(change["event_id"])
-    else:
-        return  # neither a call event nor a rule change: nothing to say, and nothing to retry
-    logger.append_keys(event_id=event_id, sequence_number=sequence)
-    try:
-        if alert is not None:
-            deliver(alert=alert.to_dict())
-        else:
-            announce(change=change)
-    finally:
-        logger.remove_keys(["event_id", "sequence_number"])
-
-
 class _Deadline:
     """Stands in for a Lambda context when a local caller passes none: the idempotency lease must
     end, or a crash would block the event for the whole record lifetime."""
@@ -333,77 +307,130 @@ class _Deadline:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+@dataclass
+class NotifierFunction:
+    """One notifier: its Slack client, its idempotency store and the batch handler using them."""
+
+    settings: Settings
+    client: WebClient
+    notifier: Notifier
+    idempotency: IdempotencyConfig
+    deliver: Callable[..., dict[str, str]]  # posts one alert, at most once per event_id
+    announce: Callable[..., dict[str, str]]  # announces one change, at most once per history item
+    processor: BatchProcessor = field(
+        default_factory=lambda: BatchProcessor(
+            event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+        )
+    )
+
+    def record_handler(self, record: DynamoDBRecord) -> None:
+        raw: dict[str, Any] = record.raw_event
+        sequence = (raw.get("dynamodb") or {}).get("SequenceNumber", "")
+        try:
+            alert = alert_from_record(raw)
+            change = change_from_record(raw) if alert is None else None
+        except MalformedEventError as error:
+            metrics.add_metric(name="AlertMalformedEvents", unit=MetricUnit.Count, value=1)
+            keys = (raw.get("dynamodb") or {}).get("Keys")
+            logger.error(
+                "malformed stream item; reported as failed", extra={"reason": str(error), "keys": keys}
+            )
+            raise
+        if alert is not None:
+            event_id = alert.event_id
+        elif change is not None:
+            event_id = str(change["event_id"])
+        else:
+            return  # neither a call event nor a rule change: nothing to say, and nothing to retry
+        logger.append_keys(event_id=event_id, sequence_number=sequence)
+        try:
+            if alert is not None:
+                self.deliver(alert=alert.to_dict())
+            else:
+                self.announce(change=change)
+        finally:
+            logger.remove_keys(["event_id", "sequence_number"])
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """DynamoDB Streams batch → alerts; returns ``{"batchItemFailures": [...]}``."""
+        has_deadline = hasattr(context, "get_remaining_time_in_millis")
+        deadline = context if has_deadline else _Deadline(DEFAULT_TIMEOUT_SECONDS)
+        self.idempotency.register_lambda_context(cast(LambdaContext, deadline))
+        if hasattr(context, "aws_request_id"):
+            logger.set_correlation_id(context.aws_request_id)
+        try:
+            response = cast(
+                dict[str, Any],
+                process_partial_response(
+                    event=event, record_handler=self.record_handler, processor=self.processor, context=context
+                ),
+            )
+        finally:
+            flush_metrics(metrics, logger)
+        failures = response.get("batchItemFailures") or []
+        if failures:
+            logger.warning(
+                "some records failed and will be retried",
+                extra={"failed": len(failures), "records": len(event.get("Records") or [])},
+            )
+        return response
+
+
+def create_function(
+    settings: Settings, *, client: WebClient | None = None, dynamodb: Any = None
+) -> NotifierFunction:
+    """The notifier for ``settings`` (needs TABLE_NAME and ALERT_CHANNEL)."""
+    if client is None:
+        credentials = slack_credentials(settings)
+        client = slack_client(credentials.bot_token, settings.slack_api_url, timeout=10)
+    if dynamodb is None:
+        dynamodb = boto3.client("dynamodb", config=BACKGROUND_DYNAMODB)
+    notifier = Notifier(client, AlertThreads(dynamodb, settings.table_name), settings.alert_channel)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PK,
+        expiry_attr="ttl",
+        boto3_client=dynamodb,
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="event_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+    )
+
+    def post_alert(alert: dict[str, Any]) -> dict[str, str]:
+        return notifier.post(Alert.from_dict(alert))
+
+    def announce_change(change: dict[str, Any]) -> dict[str, str]:
+        return notifier.announce(rule_change_from_item(change))
+
+    # Both in one idempotency store, each with its own key prefix (the record keeps the result).
+    deliver = idempotent_function(
+        post_alert,
+        data_keyword_argument="alert",
+        persistence_store=persistence,
+        config=idempotency,
+        key_prefix="switchboard.notifier.alert",
+    )
+    announce = idempotent_function(
+        announce_change,
+        data_keyword_argument="change",
+        persistence_store=persistence,
+        config=idempotency,
+        key_prefix="switchboard.notifier.change",
+    )
+    return NotifierFunction(settings, client, notifier, idempotency, deliver, announce)
+
+
+# -- the Lambda's notifier (once per container) -----------------------------------------------------
+
+function = create_function(load(required=("TABLE_NAME", "ALERT_CHANNEL")))
+settings = function.settings
+client = function.client
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """DynamoDB Streams batch → alerts; returns ``{"batchItemFailures": [...]}``."""
-    has_deadline = hasattr(context, "get_remaining_time_in_millis")
-    deadline = context if has_deadline else _Deadline(DEFAULT_TIMEOUT_SECONDS)
-    idempotency.register_lambda_context(cast(LambdaContext, deadline))
-    if hasattr(context, "aws_request_id"):
-        logger.set_correlation_id(context.aws_request_id)
-    try:
-        response = cast(
-            dict[str, Any],
-            process_partial_response(
-                event=event, record_handler=record_handler, processor=processor, context=context
-            ),
-        )
-    finally:
-        flush_metrics(metrics, logger)
-    failures = response.get("batchItemFailures") or []
-    if failures:
-        logger.warning(
-            "some records failed and will be retried",
-            extra={"failed": len(failures), "records": len(event.get("Records") or [])},
-        )
-    return response
-
-
-# -- composition root (once per container) ----------------------------------------------------------
-
-settings = load(required=("TABLE_NAME", "ALERT_CHANNEL"))
-credentials = slack_credentials(settings)
-client = slack_client(credentials.bot_token, settings.slack_api_url, timeout=10)
-dynamodb = boto3.client("dynamodb", config=BACKGROUND_DYNAMODB)
-notifier = Notifier(client, AlertThreads(dynamodb, settings.table_name), settings.alert_channel)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-persistence = DynamoDBPersistenceLayer(
-    table_name=settings.table_name,
-    key_attr="pk",
-    sort_key_attr="sk",
-    static_pk_value=IDEMPOTENCY_PK,
-    expiry_attr="ttl",
-    boto3_client=dynamodb,
-)
-idempotency = IdempotencyConfig(
-    event_key_jmespath="event_id",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=IDEMPOTENCY_SECONDS,
-)
-
-
-def _post_alert(alert: dict[str, Any]) -> dict[str, str]:
-    return notifier.post(Alert.from_dict(alert))
-
-
-# Post one alert, at most once per ``event_id`` (the idempotency record keeps the result).
-deliver: Callable[..., dict[str, str]] = idempotent_function(
-    _post_alert,
-    data_keyword_argument="alert",
-    persistence_store=persistence,
-    config=idempotency,
-    key_prefix="switchboard.notifier.alert",
-)
-
-
-def _announce_change(change: dict[str, Any]) -> dict[str, str]:
-    return notifier.announce(rule_change_from_item(change))
-
-
-# Announce one change, at most once per history item (same idempotency store, its own key prefix).
-announce: Callable[..., dict[str, str]] = idempotent_function(
-    _announce_change,
-    data_keyword_argument="change",
-    persistence_store=persistence,
-    config=idempotency,
-    key_prefix="switchboard.notifier.change",
-)
+    """``bot.notifier.handler``: the table's stream → alerts and announcements."""
+    return function.handler(event, context)

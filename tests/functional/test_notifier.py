@@ -3,21 +3,18 @@
 (the event-source mapping's settings read from template.yaml), Slack played by the stand-in, and the
 alert buttons answered by bot.app.handler through signed interaction requests.
 
-The bot tests' session fixture is reused (it builds its own app with ``bot.app.create_app``).
-``bot.notifier`` reads its environment once, at import, so it is only imported inside fixtures, once
-that environment is in place.
+The bot tests' session fixture is reused (it builds its own app with ``bot.app.create_app``), and
+each test builds its notifier for that session's environment with ``bot.notifier.create_function``.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -27,6 +24,7 @@ from switchboard.adapters.dynamo_codec import decode_item, encode_item
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.events import Attempt, CallRecord, Outcome
 from switchboard.domain.rules import ForwardRule
+from switchboard.settings import load
 from switchboard_local.aws.stream_pump import MappingConfig, StreamPump, matches
 from switchboard_local.aws.template import load_template
 from switchboard_local.slack.requests import block_actions_payload, interaction_event, view_submission_payload
@@ -56,24 +54,12 @@ NOTIFIER = "switchboard-notifier"
 # -- fixtures and helpers -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _notifier_for_this_module() -> None:
-    """Autouse fixtures come first within their scope: a ``bot.notifier`` imported before (bound to
-    another session's environment) is dropped, so the ``notifier`` fixture imports it afresh."""
-    sys.modules.pop("bot.notifier", None)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _notifier_for_later_modules() -> Iterator[None]:
-    """And the other way round: a session created after this module imports its own."""
-    yield
-    sys.modules.pop("bot.notifier", None)
-
-
 @pytest.fixture
 def notifier(bot: Bot) -> Any:
-    """``bot.notifier``, imported once the bot session's environment is in place."""
-    return importlib.import_module("bot.notifier")
+    """A notifier built for the bot session's environment (its Slack stand-in and channel)."""
+    from bot.notifier import create_function
+
+    return create_function(load(required=("TABLE_NAME", "ALERT_CHANNEL")))
 
 
 @pytest.fixture
