@@ -48,6 +48,23 @@ def cmd_call(args: argparse.Namespace) -> int:
         )
         return EXIT_REFUSED
     use_running_stack_if_any()
+    from switchboard_local.connect_calls import is_connect_number, run_connect_call
+
+    if is_connect_number(args.number):
+        if transfer is not None or args.realtime:
+            print(
+                "switchboard: transfers and --realtime are not simulated for Amazon Connect numbers yet",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
+        return run_connect_call(
+            number=args.number,
+            caller=args.caller,
+            behaviours=args.behaviours or [],
+            talk_seconds=args.talk,
+            ring_seconds=args.ring,
+            caller_hangs_up_after=args.caller_hangs_up_after,
+        )
     return run_call(
         number=args.number,
         caller=args.caller,

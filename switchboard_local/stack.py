@@ -36,6 +36,7 @@ from moto.server import ThreadedMotoServer
 from switchboard.dev_state import create_private, read_private, running_stack, state_file, write_private
 from switchboard.settings import ConfigurationError
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
 from switchboard_local.aws.template import create_table
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ PROMPTS = REPO / "prompts"
 
 # Valid North American numbers in the 555-01xx range reserved for fiction.
 DEMO_NUMBERS = ("+12025550100", "+12025550101", "+12025550102", "+12025550103")
+# Claimed in the emulated Amazon Connect instance, running its "Main IVR" flow until forwarded.
+CONNECT_NUMBERS = ("+13125550190",)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
@@ -84,6 +87,8 @@ class LocalStack:
     bucket: str = "switchboard-local-prompts"
     numbers: tuple[str, ...] = DEMO_NUMBERS
     chime: ChimeVoiceEmulator = field(default_factory=ChimeVoiceEmulator)
+    connect: ConnectEmulator = field(default_factory=ConnectEmulator)
+    connect_numbers: tuple[str, ...] = CONNECT_NUMBERS
     with_slack: bool = False
     real_slack: bool = False
     forward_admins: str | None = None
@@ -96,6 +101,7 @@ class LocalStack:
     pump_note: str = ""
     _moto: ThreadedMotoServer | None = None
     _chime_server: ChimeVoiceServer | None = None
+    _connect_server: ConnectServer | None = None
     _env: dict[str, str] = field(default_factory=dict)
 
     def __enter__(self) -> LocalStack:
@@ -125,6 +131,12 @@ class LocalStack:
             "switchboard-local", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:switchboard-sma-local"
         )
         self.chime.seed_phone_numbers(self.numbers, voice_connector_id=self.voice_connector_id)
+        self._connect_server = ConnectServer(self.connect)
+        self._connect_server.start()
+        home_flow = self.connect.create_flow("Main IVR")
+        forwarding_flow = self.connect.create_flow("switchboard forwarding")
+        for number in self.connect_numbers:
+            self.connect.claim(number, home_flow)
 
         self._env = {
             "AWS_ACCESS_KEY_ID": "local",
@@ -139,6 +151,12 @@ class LocalStack:
             # The one voice connector SIP transfer targets may use, as the template sets it.
             "VOICE_CONNECTOR_ARN": f"arn:aws:chime:{REGION}:{ACCOUNT}:vc/{self.voice_connector_id}",
             "DEFAULT_COUNTRY": os.environ.get("DEFAULT_COUNTRY", "US"),
+            # The emulated Amazon Connect instance (docs/connect.md); prompts straight from the bucket.
+            "AWS_ENDPOINT_URL_CONNECT": self._connect_server.url,
+            "CONNECT_INSTANCE_ID": self.connect.instance_id,
+            "CONNECT_FORWARDING_FLOW_ID": forwarding_flow,
+            "CONNECT_HOME_FLOW_ID": home_flow,
+            "CONNECT_PROMPT_BASE_URL": f"http://{host}:{port}/{self.bucket}/prompts/",
         }
         with self.applied():
             create_table(boto3.client("dynamodb"), self.table_name)
@@ -226,6 +244,9 @@ class LocalStack:
         if self._chime_server is not None:
             self._chime_server.stop()
             self._chime_server = None
+        if self._connect_server is not None:
+            self._connect_server.stop()
+            self._connect_server = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

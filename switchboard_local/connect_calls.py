@@ -1,0 +1,135 @@
+"""``switchboard call <connect-number>``: a simulated call through the shipped forwarding flow.
+
+A number claimed in the emulated Amazon Connect instance is not called through the SIP media
+application: the Flow-language interpreter runs ``connect_lambda/forwarding_flow.json`` (if the
+number is associated with the forwarding flow; any other flow is the customer's and out of
+scope) and invokes the real ``connect_lambda.app.handler`` and, when the caller hangs up,
+``connect_lambda.contact_events.handler``. Same destination flags as for SIP media application
+calls: each ``--answer`` / ``--no-answer`` / ``--busy`` / ``--unreachable`` applies to the next
+destination of the forward, in order; the rest answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+
+from switchboard.adapters.connect_routing import ConnectNumbers, ConnectRouting
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.ports import InventoryError, RoutingError
+from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty
+from switchboard_local.stack import prompt_seconds
+
+FLOW_PATH = Path(__file__).resolve().parents[1] / "connect_lambda" / "forwarding_flow.json"
+
+
+def _claimed_numbers() -> set[str]:
+    instance = os.environ.get("CONNECT_INSTANCE_ID", "")
+    if not instance or not os.environ.get("AWS_ENDPOINT_URL_CONNECT"):
+        return set()
+    try:
+        return set(ConnectNumbers(boto3.client("connect"), instance).our_numbers())
+    except InventoryError:
+        return set()
+
+
+def is_connect_number(number: str) -> bool:
+    """Whether ``number`` is claimed in the Connect instance the environment points at."""
+    return number in _claimed_numbers()
+
+
+def _modules() -> tuple[ModuleType, ModuleType]:
+    """The Connect entry points bound to the current environment (they build clients at import)."""
+    import connect_lambda.app
+    import connect_lambda.contact_events
+
+    return importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
+
+
+def _phone(behaviour: str, ring_seconds: float, talk_seconds: float) -> ThirdParty:
+    if behaviour == "no-answer":
+        return ThirdParty.no_answer()
+    if behaviour == "busy":
+        return ThirdParty.busy()
+    if behaviour == "unreachable":
+        return ThirdParty.unreachable()
+    return ThirdParty.answers(ring_seconds, talk_seconds)
+
+
+def _prompt_length(uri: str) -> float | None:
+    """Seconds of the prompt at ``uri`` (path-style S3 on the local stack), None when missing."""
+    bucket, _, key = urlparse(uri).path.lstrip("/").partition("/")
+    if not bucket or not key:
+        return None
+    try:
+        return prompt_seconds(bucket, key)
+    except Exception:
+        return None
+
+
+def run_connect_call(
+    *,
+    number: str,
+    caller: str,
+    behaviours: Sequence[str],
+    talk_seconds: float,
+    ring_seconds: float,
+    caller_hangs_up_after: float | None,
+    out: Callable[[str], None] = print,
+) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    instance = os.environ["CONNECT_INSTANCE_ID"]
+    client = boto3.client("connect")
+    numbers = ConnectNumbers(client, instance)
+    routing = ConnectRouting(client, numbers, instance, os.environ.get("CONNECT_FORWARDING_FLOW_ID", ""))
+    try:
+        flow = routing.current_flow(number)
+    except RoutingError as error:
+        out(f"switchboard: {error}")
+        return 1
+    out(f"Simulated Amazon Connect call {caller} → {number} (instance {instance})\n")
+    if flow != os.environ.get("CONNECT_FORWARDING_FLOW_ID"):
+        out(f"{number} runs contact flow {flow or '(none)'}, not the forwarding flow: it has no forward.")
+        return 0
+    dynamodb = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    rule = DynamoForwardRepository(dynamodb, table).get(number)
+    destinations = rule.destinations if rule is not None else ()
+    phones = {
+        destination: _phone(behaviours[i] if i < len(behaviours) else "answer", ring_seconds, talk_seconds)
+        for i, destination in enumerate(destinations)
+    }
+    app, events = _modules()
+    interpreter = FlowInterpreter(
+        json.loads(FLOW_PATH.read_text()),
+        app.handler,
+        claimed=set(numbers.our_numbers()),
+        prompt_seconds=_prompt_length,
+        on_disconnected=events.handler,
+        start_ms=app.forwarding.clock(),
+    )
+    clock = app.forwarding.clock
+    app.forwarding.clock = interpreter.now_ms
+    try:
+        transcript = interpreter.place_call(
+            number, caller, phones=phones, caller_hangs_up_after=caller_hangs_up_after
+        )
+    finally:
+        app.forwarding.clock = clock
+    out("\n".join(transcript.lines()))
+    for flag in transcript.flags:
+        out(f"FLAG: {flag}")
+    record: dict[str, Any] | None = DynamoCallLog(dynamodb, table).call_record(transcript.contact_id)
+    from switchboard_local.pstn.calls import format_record
+
+    out(format_record(record))
+    return 1 if transcript.flags else 0
