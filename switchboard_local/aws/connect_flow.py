@@ -397,3 +397,119 @@ def _check_reply(result: Any) -> str:
     if size >= MAX_RESPONSE_BYTES:
         return f"{size} bytes, over 32 KB"
     return ""
+
+
+# ---------------------------------------------------------------------------------- static checks
+
+MAX_CONTENT = 256_000
+MAX_IDENTIFIER = 50
+_BAD_IDENTIFIER = re.compile(r"[%:()\\/=$,;\[\]{}]")
+_COMMON_ERRORS = {"NoMatchingError", "NoMatchingCondition"}
+# Error types each action may branch on, besides the common ones (Connect refuses others on publish).
+ERROR_TYPES: dict[str, set[str]] = {
+    "UpdateFlowLoggingBehavior": set(),
+    "InvokeLambdaFunction": set(),
+    "UpdateContactAttributes": set(),
+    "Compare": set(),
+    "Loop": set(),
+    "MessageParticipant": set(),
+    "TransferParticipantToThirdParty": {"CallFailed", "ConnectionTimeLimitExceeded"},
+    "DisconnectParticipant": set(),
+    "EndFlowExecution": set(),
+    "UpdateContactEventHooks": set(),
+}
+_TERMINAL = {"DisconnectParticipant", "EndFlowExecution"}
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("$.")
+
+
+def _targets(action: Mapping[str, Any]) -> list[str]:
+    transitions = action.get("Transitions") or {}
+    found = [transitions["NextAction"]] if "NextAction" in transitions else []
+    found += [e.get("NextAction") for e in transitions.get("Errors", [])]
+    found += [c.get("NextAction") for c in transitions.get("Conditions", [])]
+    return [str(t) for t in found]
+
+
+def validate_flow(flow: Mapping[str, Any]) -> list[str]:
+    """Problems Connect would refuse on publish, or that would leave a caller in dead air (empty:
+    none found). Checks the subset of the Flow language :class:`FlowInterpreter` runs."""
+    problems: list[str] = []
+    content = json.dumps(flow, separators=(",", ":"))
+    if len(content) > MAX_CONTENT:
+        problems.append(f"content of {len(content)} characters, over {MAX_CONTENT}")
+    if flow.get("Version") != "2019-10-30":
+        problems.append("Version must be 2019-10-30")
+    actions = {str(a.get("Identifier")): a for a in flow.get("Actions", [])}
+    if len(actions) != len(flow.get("Actions", [])):
+        problems.append("identifiers are not unique")
+    start = str(flow.get("StartAction", ""))
+    if start not in actions:
+        problems.append(f"StartAction {start!r} does not exist")
+    for name, action in actions.items():
+        problems += [f"{name}: {p}" for p in _action_problems(name, action, actions)]
+    reachable: set[str] = set()
+    todo = [start] if start in actions else []
+    while todo:
+        name = todo.pop()
+        if name not in reachable and name in actions:
+            reachable.add(name)
+            todo.extend(_targets(actions[name]))
+    problems += [f"{name}: unreachable" for name in actions if name not in reachable]
+    ends = {n for n, a in actions.items() if a.get("Type") in _TERMINAL}
+    changed = True
+    while changed:
+        changed = False
+        for name, action in actions.items():
+            if name not in ends and set(_targets(action)) & ends:
+                ends.add(name)
+                changed = True
+    problems += [f"{name}: no path to a disconnect" for name in actions if name not in ends]
+    return problems
+
+
+def _action_problems(name: str, action: Mapping[str, Any], actions: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if len(name) > MAX_IDENTIFIER or _BAD_IDENTIFIER.search(name):
+        problems.append("identifier is too long or has a character Connect refuses")
+    kind = str(action.get("Type"))
+    if kind not in ERROR_TYPES:
+        return [*problems, f"unknown action type {kind!r}"]
+    parameters = action.get("Parameters") or {}
+    transitions = action.get("Transitions") or {}
+    problems += [f"NextAction {t!r} does not exist" for t in _targets(action) if t not in actions]
+    allowed = _COMMON_ERRORS | ERROR_TYPES[kind]
+    problems += [
+        f"error branch {e.get('ErrorType')!r} is not one {kind} has"
+        for e in transitions.get("Errors", [])
+        if e.get("ErrorType") not in allowed
+    ]
+    if kind in _TERMINAL and transitions:
+        problems.append("a terminal action has transitions")
+    if kind not in _TERMINAL and "NextAction" not in transitions:
+        problems.append("no NextAction")
+    if kind == "InvokeLambdaFunction":
+        limit = parameters.get("InvocationTimeLimitSeconds")
+        if not (isinstance(limit, str) and limit.isdigit() and 1 <= int(limit) <= 8):
+            problems.append("InvocationTimeLimitSeconds must be a static 1-8")
+        if (parameters.get("ResponseValidation") or {}).get("ResponseType") not in ("STRING_MAP", "JSON"):
+            problems.append("ResponseValidation.ResponseType must be STRING_MAP or JSON")
+    if kind == "TransferParticipantToThirdParty":
+        if parameters.get("ContinueFlowExecution") not in ("True", "False"):
+            problems.append('ContinueFlowExecution must be "True" or "False"')
+        timeout = parameters.get("ThirdPartyConnectionTimeLimitSeconds", "30")
+        if not (_is_path(timeout) or (str(timeout).isdigit() and int(timeout) <= 600)):
+            problems.append("the timeout must be 0-600 seconds or one JSONPath")
+    if kind == "Compare":
+        for condition in transitions.get("Conditions", []):
+            if any(operand == "" for operand in condition.get("Condition", {}).get("Operands", [])):
+                problems.append("an empty Compare operand (refused on publish)")
+    if kind == "Loop":
+        operands = sorted(
+            str(c.get("Condition", {}).get("Operands", [""])[0]) for c in transitions.get("Conditions", [])
+        )
+        if operands != ["ContinueLooping", "DoneLooping"]:
+            problems.append("a Loop has exactly the ContinueLooping and DoneLooping conditions")
+    return problems

@@ -125,3 +125,34 @@ def test_contact_events_reach_their_handler_for_this_instance_only() -> None:
     assert pattern["source"] == ["aws.connect"]
     assert pattern["detail"]["eventType"] == ["DISCONNECTED"]
     assert pattern["detail"]["instanceArn"] == [{"Ref": "ConnectInstanceArn"}]
+
+
+def test_the_shipped_flow_passes_the_static_validator() -> None:
+    from switchboard_local.aws.connect_flow import validate_flow
+
+    assert validate_flow(FLOW) == []
+
+
+def test_the_validator_finds_what_connect_would_refuse_or_a_caller_would_suffer() -> None:
+    import copy
+
+    from switchboard_local.aws.connect_flow import validate_flow
+
+    broken = copy.deepcopy(FLOW)
+    by_name = {a["Identifier"]: a for a in broken["Actions"]}
+    by_name["Ask_start"]["Parameters"]["InvocationTimeLimitSeconds"] = "9"
+    by_name["Dial_with_cid"]["Parameters"]["ContinueFlowExecution"] = "true"
+    by_name["Dispatch"]["Transitions"]["Conditions"][0]["Condition"]["Operands"] = [""]
+    by_name["Sorry"]["Transitions"] = {"NextAction": "Sorry"}  # loops forever, never hangs up
+    by_name["Greet"]["Transitions"]["Errors"][0]["ErrorType"] = "CallFailed"
+    broken["Actions"].append({"Identifier": "Orphan", "Type": "Wait", "Parameters": {}, "Transitions": {}})
+
+    problems = "\n".join(validate_flow(broken))
+
+    assert "Ask_start: InvocationTimeLimitSeconds" in problems
+    assert "Dial_with_cid: ContinueFlowExecution" in problems
+    assert "Dispatch: an empty Compare operand" in problems
+    assert "Sorry: no path to a disconnect" in problems
+    assert "Greet: error branch 'CallFailed'" in problems
+    assert "Orphan: unknown action type 'Wait'" in problems
+    assert "Orphan: unreachable" in problems
