@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connect_lambda.actions import ConnectPrompts, Reply
-from connect_lambda.events import FlowEvent, MalformedEventError, parse_event
+from connect_lambda.events import FlowEvent, MalformedFlowEventError, parse_event
 from connect_lambda.forwarding import PURPOSES, ConnectForwardingApp
 from connect_lambda.transfer import ConnectApp, Result, bounded, failure
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
@@ -46,7 +46,7 @@ DYNAMODB_CONFIG = CALL_PATH_DYNAMODB
 CHIME_CONFIG = CALL_PATH_CHIME
 
 
-class PowertoolsTelemetry:
+class PowertoolsFlowTelemetry:
     """Structured logs (correlation id = contact id) and EMF metrics via Powertools."""
 
     def count(self, metric: str) -> None:
@@ -79,7 +79,7 @@ def prompt_base_url(settings: Settings, region: str) -> str:
 
 
 def _build_forwarding(session: Any) -> ConnectForwardingApp:
-    telemetry = PowertoolsTelemetry()
+    telemetry = PowertoolsFlowTelemetry()
     try:
         settings = load(required=("TABLE_NAME",))
     except ConfigurationError as error:
@@ -142,7 +142,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Result:
     try:
         try:
             flow_event = parse_event(event)
-        except MalformedEventError as error:
+        except MalformedFlowEventError as error:
             result = failure(str(error))
         else:
             logger.append_keys(contact_id=flow_event.contact_id or None, purpose=flow_event.purpose)

@@ -5,7 +5,7 @@ Connect's "Invoke AWS Lambda function" block sends ``{"Name": ..., "Details": {"
 to us and must not break a call: ``Name`` is ``ContactFlowEvent`` or ``ContactFlowExecution``,
 ``Channel`` ``VOICE`` or ``Voice``, ``Queue`` a string, an object or null, endpoints may be null,
 and new keys appear over time. Only a missing ``Details`` (or one that is not an object) is
-malformed: :class:`MalformedEventError`, which the handler answers with a safe reply.
+malformed: :class:`MalformedFlowEventError`, which the handler answers with a safe reply.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-class MalformedEventError(ValueError):
+class MalformedFlowEventError(ValueError):
     """The invocation does not look like an Amazon Connect contact-flow event."""
 
 
@@ -60,11 +60,11 @@ def parse_event(raw: Any) -> FlowEvent:
     """Turn the raw invocation payload into a :class:`FlowEvent`."""
     details = raw.get("Details") if isinstance(raw, Mapping) else None
     if not isinstance(details, Mapping):
-        raise MalformedEventError("not an Amazon Connect contact flow event (no Details)")
+        raise MalformedFlowEventError("not an Amazon Connect contact flow event (no Details)")
     parameters = details.get("Parameters") or {}
     contact = details.get("ContactData") or {}
     if not isinstance(parameters, Mapping) or not isinstance(contact, Mapping):
-        raise MalformedEventError("Details.Parameters and Details.ContactData must be objects")
+        raise MalformedFlowEventError("Details.Parameters and Details.ContactData must be objects")
     strings = _strings(parameters)
     return FlowEvent(
         purpose=strings.get("Purpose", ""),

@@ -34,8 +34,7 @@ from connect_lambda.events import FlowEvent
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, Leg, Phase, Plan
 from switchboard.domain.events import AttemptResult
-from switchboard.domain.rules import ForwardRule
-from switchboard.ports import CallLog, StorageError
+from switchboard.ports import CallLog, RuleReader, StorageError
 
 START = "start"
 ATTEMPT_FAILED = "attemptfailed"
@@ -55,17 +54,13 @@ MAX_CALLER_LENGTH = 64
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
-class RuleReader(Protocol):
-    def get(self, number: str) -> ForwardRule | None: ...
-
-
 class FlowProgress(Protocol):
     """Where the call's state is left at every dial, for the contact-event handler."""
 
     def save(self, contact_id: str, state: CallState, now_ms: int) -> None: ...
 
 
-class Telemetry(Protocol):
+class FlowTelemetry(Protocol):
     def count(self, metric: str) -> None: ...
     def error(self, message: str, **fields: Any) -> None: ...
     def decided(self, event: FlowEvent | None, reply: Reply, plan: Plan) -> None: ...
@@ -89,7 +84,7 @@ class ConnectForwardingApp:
         calls: CallLog | None,
         progress: FlowProgress | None,
         prompts: ConnectPrompts | None,
-        telemetry: Telemetry,
+        telemetry: FlowTelemetry,
         *,
         clock: Callable[[], int] = _now_ms,
     ) -> None:

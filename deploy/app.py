@@ -20,15 +20,15 @@ from deploy.cfn_response import (
     PUT_TIMEOUT_SECONDS,
     RETRY_DELAY_SECONDS,
     LambdaContext,
-    Outcome,
     Request,
+    ResourceResult,
     Responder,
 )
 
 logger = logging.getLogger("deploy")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
-HANDLERS: Mapping[str, Callable[[Request], Outcome]] = {
+HANDLERS: Mapping[str, Callable[[Request], ResourceResult]] = {
     "Custom::SipMediaApplication": sip_media_application.handle,
     "Custom::PromptUpload": prompts.handle,
     "Custom::ConnectHandBack": connect_hand_back.handle,
@@ -77,7 +77,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> None:
             guard.cancel()
 
 
-def _dispatch(request: Request) -> Outcome:
+def _dispatch(request: Request) -> ResourceResult:
     """Route by ResourceType; an unknown type is an error in the template, reported as such."""
     resource_type = request.get("ResourceType", "")
     if request.get("RequestType") not in ("Create", "Update", "Delete"):
@@ -86,7 +86,7 @@ def _dispatch(request: Request) -> Outcome:
     if handle is None and request["RequestType"] == "Delete":
         # Nothing of ours to delete; failing would leave the stack stuck in DELETE_FAILED.
         logger.warning("Delete of unknown ResourceType %r: nothing to do", resource_type)
-        return Outcome(request.get("PhysicalResourceId", ""))
+        return ResourceResult(request.get("PhysicalResourceId", ""))
     if handle is None:
         raise ValueError(f"unknown ResourceType {resource_type!r}; expected one of {', '.join(HANDLERS)}")
     return handle(request)

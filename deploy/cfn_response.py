@@ -48,7 +48,7 @@ class Request(TypedDict):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ResourceResult:
     """What a resource handler produced: its physical id and the attributes ``!GetAtt`` reads."""
 
     physical_resource_id: str

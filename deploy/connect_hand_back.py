@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy.cfn_response import Outcome, Request, is_failed_create
+from deploy.cfn_response import Request, ResourceResult, is_failed_create
 from deploy.sip_media_application import dynamodb, listed
 from switchboard.adapters.connect_routing import ConnectNumbers, ConnectRouting
 from switchboard.adapters.dynamodb import DynamoForwardRepository
@@ -68,12 +68,14 @@ def _instance(properties: dict[str, Any] | None) -> Instance:
     )
 
 
-def handle(request: Request) -> Outcome:
+def handle(request: Request) -> ResourceResult:
     """Create and Update record the instance; Delete hands its forwarded numbers back."""
     if request["RequestType"] == "Delete":
         physical_id = request.get("PhysicalResourceId", "")
         # Lenient on purpose: a Delete that fails on bad properties would strand the rollback.
-        return Outcome(physical_id, reason=_delete(physical_id, _instance(request.get("ResourceProperties"))))
+        return ResourceResult(
+            physical_id, reason=_delete(physical_id, _instance(request.get("ResourceProperties")))
+        )
     wanted = _instance(request["ResourceProperties"])
     for key, value in (
         ("InstanceId", wanted.instance_id),
@@ -82,7 +84,7 @@ def handle(request: Request) -> Outcome:
     ):
         if not value:
             raise ValueError(f"property {key} is required (a non-empty string)")
-    return Outcome(PHYSICAL_ID_PREFIX + wanted.instance_id)
+    return ResourceResult(PHYSICAL_ID_PREFIX + wanted.instance_id)
 
 
 def _forwards(table_name: str) -> dict[str, NumberHome | None]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy.cfn_response import Outcome, Request
+from deploy.cfn_response import Request, ResourceResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,7 +55,7 @@ def _location(properties: dict[str, Any]) -> tuple[str, str]:
     return bucket.strip(), prefix
 
 
-def handle(request: Request) -> Outcome:
+def handle(request: Request) -> ResourceResult:
     """Upload on Create/Update, empty the prefix on Delete."""
     # A Delete may come without properties (nothing to learn from them: nothing to empty).
     properties = request.get("ResourceProperties") or {}
@@ -65,13 +65,13 @@ def handle(request: Request) -> Outcome:
         if not isinstance(bucket, str) or not bucket.strip():
             # Never fail a Delete: without a bucket nothing can have been uploaded.
             logger.info("no BucketName; nothing to delete")
-            return Outcome(physical_id)
+            return ResourceResult(physical_id)
         bucket, prefix = _location(properties)
         delete_prompts(bucket, prefix)
-        return Outcome(physical_id or f"s3://{bucket}/{prefix}")
+        return ResourceResult(physical_id or f"s3://{bucket}/{prefix}")
     bucket, prefix = _location(properties)
     keys = upload_prompts(bucket, prefix)
-    return Outcome(f"s3://{bucket}/{prefix}", {"Keys": ",".join(keys), "Count": str(len(keys))})
+    return ResourceResult(f"s3://{bucket}/{prefix}", {"Keys": ",".join(keys), "Count": str(len(keys))})
 
 
 def upload_prompts(bucket: str, prefix: str, directory: Path = PROMPTS_DIR) -> list[str]:

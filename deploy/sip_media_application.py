@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from deploy.cfn_response import Outcome, Request, is_failed_create
+from deploy.cfn_response import Request, ResourceResult, is_failed_create
 from switchboard.adapters.chime_voice import ChimeVoiceRouting
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import NumberHome
@@ -101,14 +101,14 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def handle(request: Request) -> Outcome:
+def handle(request: Request) -> ResourceResult:
     """Create, update (moving the forwards when the application changes) or delete."""
     kind = request["RequestType"]
     physical_id = request.get("PhysicalResourceId", "")
     if kind == "Delete":
         # Lenient on purpose: a Delete that fails on bad properties would strand the rollback.
         reason = _delete(physical_id, _lenient(request.get("ResourceProperties")))
-        return Outcome(physical_id, reason=reason)
+        return ResourceResult(physical_id, reason=reason)
     wanted = _wanted(request["ResourceProperties"])
     if kind == "Create":
         return _outcome(_provide(wanted))
@@ -150,8 +150,8 @@ def _previous_applications(physical_id: str, old: Wanted, new_id: str) -> list[s
     return sources
 
 
-def _outcome(sma_id: str, reason: str = "") -> Outcome:
-    return Outcome(sma_id, {"SipMediaApplicationId": sma_id}, reason=reason)
+def _outcome(sma_id: str, reason: str = "") -> ResourceResult:
+    return ResourceResult(sma_id, {"SipMediaApplicationId": sma_id}, reason=reason)
 
 
 def _provide(wanted: Wanted) -> str:

@@ -2,7 +2,7 @@
 
 The service's documentation shows a few spellings (``SipMediaApplicationId`` / ``SipApplicationId``,
 ``LEG-A`` / ``Leg-A``); all are accepted. Anything structurally wrong raises
-:class:`MalformedEventError`, which the handler turns into a safe response instead of a crash.
+:class:`MalformedInvocationError`, which the handler turns into a safe response instead of a crash.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ LEG_A = "LEG-A"
 LEG_B = "LEG-B"
 
 
-class MalformedEventError(ValueError):
+class MalformedInvocationError(ValueError):
     """The invocation does not look like a PSTN Audio event."""
 
 
@@ -69,7 +69,7 @@ def _start_ms(value: Any) -> int | None:
 
 def _participant(raw: Any) -> Participant:
     if not isinstance(raw, Mapping):
-        raise MalformedEventError("a participant is not an object")
+        raise MalformedInvocationError("a participant is not an object")
     return Participant(
         call_id=str(raw.get("CallId", "")),
         tag=_tag(raw.get("ParticipantTag")),
@@ -84,16 +84,16 @@ def _participant(raw: Any) -> Participant:
 def parse_event(raw: Any) -> PstnEvent:
     """Turn the raw invocation payload into a :class:`PstnEvent`."""
     if not isinstance(raw, Mapping):
-        raise MalformedEventError("the event is not a JSON object")
+        raise MalformedInvocationError("the event is not a JSON object")
     event_type = raw.get("InvocationEventType")
     if not isinstance(event_type, str) or not event_type:
-        raise MalformedEventError("InvocationEventType is missing")
+        raise MalformedInvocationError("InvocationEventType is missing")
     details = raw.get("CallDetails")
     if not isinstance(details, Mapping):
-        raise MalformedEventError("CallDetails is missing")
+        raise MalformedInvocationError("CallDetails is missing")
     participants_raw = details.get("Participants") or []
     if not isinstance(participants_raw, list):
-        raise MalformedEventError("CallDetails.Participants is not a list")
+        raise MalformedInvocationError("CallDetails.Participants is not a list")
     attributes_raw = details.get("TransactionAttributes") or {}
     attributes = (
         {str(k): str(v) for k, v in attributes_raw.items()} if isinstance(attributes_raw, Mapping) else {}

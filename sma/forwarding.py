@@ -15,16 +15,11 @@ from typing import Any, Protocol
 
 from sma import state as call_state
 from sma.actions import PromptLocation, render, response
-from sma.events import LEG_A, LEG_B, MalformedEventError, PstnEvent, parse_event
+from sma.events import LEG_A, LEG_B, MalformedInvocationError, PstnEvent, parse_event
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, HangUp, Leg, Plan
-from switchboard.domain.rules import ForwardRule
 from switchboard.domain.transfer import TransferRules, TransferTargetError
-from switchboard.ports import CallLog, StorageError
-
-
-class RuleReader(Protocol):
-    def get(self, number: str) -> ForwardRule | None: ...
+from switchboard.ports import CallLog, RuleReader, StorageError
 
 
 class PairPool(Protocol):
@@ -123,7 +118,7 @@ class ForwardingApp:
             self._telemetry.bind(event.transaction_id)
             state = call_state.load(event.attributes)
             plan = self._decide(event, state, now)
-        except MalformedEventError as error:
+        except MalformedInvocationError as error:
             self._telemetry.error("malformed PSTN Audio event", reason=str(error))
             self._telemetry.count("HandlerErrors")
             plan = callflow.on_error(None, now)
@@ -181,7 +176,7 @@ class ForwardingApp:
     def _new_call(self, event: PstnEvent, now: int) -> Plan:
         leg_a = event.leg(LEG_A) or (event.participants[0] if event.participants else None)
         if leg_a is None or not leg_a.to:
-            raise MalformedEventError("NEW_INBOUND_CALL without a LEG-A participant")
+            raise MalformedInvocationError("NEW_INBOUND_CALL without a LEG-A participant")
         if self._rules is None:
             return callflow.on_error(None, now)
         caller = _shown_caller(leg_a.from_)

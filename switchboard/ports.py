@@ -1,6 +1,8 @@
 """Ports: what the domain needs from the outside world, as small Protocols.
 
 Adapters in :mod:`switchboard.adapters` implement them against AWS; tests implement them in memory.
+The errors they raise are defined in :mod:`switchboard.errors` (its docstring draws the whole
+hierarchy) and re-exported here, so ``from switchboard.ports import StorageError`` keeps working.
 """
 
 from __future__ import annotations
@@ -12,14 +14,39 @@ from switchboard.domain.events import CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
 from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.domain.transfer import TransferTarget
+from switchboard.errors import (
+    CallControlError,
+    ConflictError,
+    InventoryError,
+    NoHomeError,
+    NumberPlacementError,
+    RoutingError,
+    StorageError,
+)
+
+__all__ = [
+    "CallControl",
+    "CallControlError",
+    "CallLog",
+    "CallReader",
+    "ConflictError",
+    "DnisPool",
+    "ForwardRepository",
+    "InventoryError",
+    "NoHomeError",
+    "NumberPlacementError",
+    "NumberRouting",
+    "PhoneInventory",
+    "RoutingError",
+    "RuleReader",
+    "StorageError",
+]
 
 
-class StorageError(Exception):
-    """The store failed (throttled, unreachable, misconfigured). Callers degrade, never crash a call."""
+class RuleReader(Protocol):
+    """What a call path reads of the rules: one number's rule (the SMA and the Connect Lambda)."""
 
-
-class ConflictError(Exception):
-    """Someone else changed the rule since it was read; re-read and try again."""
+    def get(self, number: str) -> ForwardRule | None: ...
 
 
 class ForwardRepository(Protocol):
@@ -98,23 +125,6 @@ class CallReader(Protocol):
         ...
 
 
-class RoutingError(Exception):
-    """A routing step failed. ``undone`` tells whether the steps already taken were rolled back."""
-
-    def __init__(self, message: str, *, undone: bool = True) -> None:
-        super().__init__(message)
-        self.undone = undone
-
-
-class NoHomeError(RoutingError):
-    """Putting the number back would leave it on no voice connector; no step was taken."""
-
-
-class NumberPlacementError(RoutingError):
-    """The number cannot be routed where it is (e.g. it is in both backends, or its home flow is
-    unknown); no step was taken. The message is a sentence for the person who asked."""
-
-
 class NumberRouting(Protocol):
     """Where calls to one of our numbers go: our SIP media application or the voice connector.
 
@@ -137,10 +147,6 @@ class NumberRouting(Protocol):
         connector; with neither, raises :class:`NoHomeError` before taking any step.
         """
         ...
-
-
-class InventoryError(StorageError):
-    """The phone inventory could not be read (throttled, unreachable, not allowed)."""
 
 
 class PhoneInventory(Protocol):
@@ -195,14 +201,6 @@ class DnisPool(Protocol):
         Raises :class:`~switchboard.domain.pool.PairNotFoundError` when the pair is not in the pool.
         """
         ...
-
-
-class CallControlError(RuntimeError):
-    """A request was not delivered to a live call. ``gone``: the call is no longer in progress."""
-
-    def __init__(self, message: str, *, gone: bool = False) -> None:
-        super().__init__(message)
-        self.gone = gone
 
 
 class CallControl(Protocol):

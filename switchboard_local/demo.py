@@ -32,7 +32,7 @@ from switchboard_local.pstn.calls import (
     format_transfer,
     simulate_call,
 )
-from switchboard_local.pstn.simulator import LiveCall
+from switchboard_local.pstn.simulator import SimulatedCall
 from switchboard_local.slack.bot_server import BotServer
 from switchboard_local.slack.console import LocalWorkspace, SlackConsole
 from switchboard_local.slack.standin import SlackStandIn, mrkdwn, render_blocks
@@ -458,7 +458,7 @@ def _transfer_scenes(story: Story, stack: LocalStack, service: Any) -> None:
 
     held: list[dict[str, Any] | None] = []
 
-    def look_at_the_pool(live: LiveCall) -> str:
+    def look_at_the_pool(live: SimulatedCall) -> str:
         held.append(_pair_state())
         return f"(demo) at {live.at_seconds:g}s the pool says: {_pair_sentence(held[-1])}"
 
@@ -812,7 +812,7 @@ def _slack_transfer_scene(
     typing: list[threading.Thread] = []
     updates_before = len(stack.chime.snapshot()["call_updates"])
 
-    def from_slack(live: LiveCall) -> str:
+    def from_slack(live: SimulatedCall) -> str:
         status_shown.append(console.type(f"/forward status {OURS}"))
         second = SlackConsole(workspace, iter(()), transfer_shown.append, user=LOCAL_USER, echo=True)
         thread = threading.Thread(target=second.run, args=(iter([f"/forward transfer {OURS} to {THIRD}"]),))

@@ -47,7 +47,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from switchboard.adapters.dynamo_codec import decode_item, encode, encode_item, query_all
+from switchboard.adapters.dynamo_codec import (
+    decode_item,
+    encode,
+    encode_item,
+    is_condition_failure,
+    query_all,
+)
 from switchboard.domain.pool import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_STALE_AFTER_SECONDS,
@@ -102,10 +108,6 @@ def entry_from_item(item: dict[str, Any]) -> PoolEntry:
             claimed_at=int(item["claimed_at"]),
         )
     return PoolEntry(pair=pair, claim=claim, claim_count=int(item.get("claim_count") or 0))
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def marker_key(transaction_id: str) -> dict[str, Any]:
@@ -260,7 +262,7 @@ class DynamoDnisPool:
                 TableName=self._table, Item=encode_item(item), ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise StorageError(f"could not add DNIS pair {pair}: {error}") from error
         except BotoCoreError as error:
@@ -411,7 +413,7 @@ class DynamoDnisPool:
         try:
             response: dict[str, Any] = self._client.update_item(TableName=self._table, **request)
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return None
             raise StorageError(f"could not {what}: {error}") from error
         except BotoCoreError as error:

@@ -31,7 +31,7 @@ def _not_found(message: str) -> ApiError:
 
 
 @dataclass
-class ClaimedNumber:
+class EmulatedNumber:
     number: str
     phone_number_id: str
     arn: str
@@ -45,7 +45,7 @@ class ConnectEmulator:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    numbers: dict[str, ClaimedNumber] = field(default_factory=dict)
+    numbers: dict[str, EmulatedNumber] = field(default_factory=dict)
     flows: dict[str, str] = field(default_factory=dict)  # flow id → name
     calls: list[tuple[str, Record]] = field(default_factory=list)  # every operation served, in order
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -70,9 +70,9 @@ class ConnectEmulator:
         self.flows[flow_id] = name
         return flow_id
 
-    def claim(self, number: str, flow_id: str = "") -> ClaimedNumber:
+    def claim(self, number: str, flow_id: str = "") -> EmulatedNumber:
         phone_number_id = str(uuid.uuid4())
-        claimed = ClaimedNumber(
+        claimed = EmulatedNumber(
             number,
             phone_number_id,
             f"arn:aws:connect:{self.region}:{self.account_id}:phone-number/{phone_number_id}",
@@ -97,13 +97,13 @@ class ConnectEmulator:
         if instance not in (self.instance_id, self.instance_arn):
             raise _not_found(f"instance {instance} not found")
 
-    def _by_id(self, phone_number_id: str) -> ClaimedNumber:
+    def _by_id(self, phone_number_id: str) -> EmulatedNumber:
         for claimed in self.numbers.values():
             if phone_number_id in (claimed.phone_number_id, claimed.arn):
                 return claimed
         raise _not_found(f"phone number {phone_number_id} not found")
 
-    def _summary(self, claimed: ClaimedNumber) -> Record:
+    def _summary(self, claimed: EmulatedNumber) -> Record:
         return {
             "PhoneNumberId": claimed.phone_number_id,
             "PhoneNumberArn": claimed.arn,

@@ -137,7 +137,7 @@ class MappingConfig:
 
 
 @dataclass
-class Invocation:
+class BatchInvocation:
     """One handler invocation: how many records, which failed, how long it took."""
 
     records: int
@@ -178,7 +178,7 @@ class StreamPump:
         self.starting_position = starting_position
         self.on_failure = on_failure
         self.failures: list[dict[str, Any]] = []
-        self.invocations: deque[Invocation] = deque(maxlen=10_000)
+        self.invocations: deque[BatchInvocation] = deque(maxlen=10_000)
         self.filtered = 0
         self._streams = streams_client
         self._dynamodb = dynamodb_client
@@ -357,7 +357,7 @@ class StreamPump:
             response = self.handler({"Records": batch}, self._context_factory())
         except Exception as error:
             seconds = time.perf_counter() - started
-            self.invocations.append(Invocation(len(batch), ["*"], seconds, repr(error)))
+            self.invocations.append(BatchInvocation(len(batch), ["*"], seconds, repr(error)))
             log.warning("handler raised on a batch of %d: %r", len(batch), error)
             if self.config.bisect_on_function_error and len(batch) > 1:
                 shard.batch_size = max(1, len(batch) // 2)
@@ -365,7 +365,7 @@ class StreamPump:
             return 0, True
         seconds = time.perf_counter() - started
         failures = self._failures(response) if self.config.report_batch_item_failures else []
-        self.invocations.append(Invocation(len(batch), failures or [], seconds))
+        self.invocations.append(BatchInvocation(len(batch), failures or [], seconds))
         if failures is None:
             return 0, True  # an unreadable response fails the whole batch, as on AWS
         if not failures:

@@ -41,10 +41,10 @@ from switchboard_local.http_server import LocalHttpServer
 from switchboard_local.pstn.simulator import (
     CallerBehaviour,
     CallTranscript,
-    LiveCall,
     PhoneBehaviour,
     PstnSimulator,
     ScriptedAction,
+    SimulatedCall,
     TimelineEntry,
     render_entry,
 )
@@ -177,7 +177,7 @@ def transfer_action(script: TransferScript, via: Via, attempt: TransferAttempt) 
     if script.arn:
         arguments["TransferTargetArn"] = script.arn
 
-    def connect_transfer_call(live: LiveCall) -> str:
+    def connect_transfer_call(live: SimulatedCall) -> str:
         leg_b = live.bridged()
         if leg_b is None:
             attempt.answer = {"status": "error", "reason": "no call in Amazon Connect (LEG-B is not bridged)"}
@@ -193,7 +193,7 @@ def transfer_action(script: TransferScript, via: Via, attempt: TransferAttempt) 
             f"Amazon Connect asks connect_lambda.app.handler to transfer the call: {_answer(attempt.answer)}"
         )
 
-    def update_sip_media_application_call(live: LiveCall) -> str:
+    def update_sip_media_application_call(live: SimulatedCall) -> str:
         request: dict[str, Any] = {
             "SipMediaApplicationId": os.environ.get("SIP_MEDIA_APPLICATION_ID", ""),
             "TransactionId": live.transaction_id,

@@ -180,7 +180,7 @@ class CallerBehaviour:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveCall:
+class SimulatedCall:
     """A call in progress as a scripted action sees it (:meth:`PstnSimulator.place_call` ``during``):
     the transaction id, the simulated time, and each leg as PSTN Audio lists it in Participants."""
 
@@ -198,7 +198,7 @@ class LiveCall:
         return leg if leg is not None and leg["Status"] == CONNECTED else None
 
 
-ScriptedAction = Callable[[LiveCall], object]
+ScriptedAction = Callable[[SimulatedCall], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +338,7 @@ class PstnSimulator:
 
         ``during`` are (seconds from call start, action) pairs: the call pauses at that simulated
         time (after the invocation in progress, before anything else due then) and ``action`` runs
-        with a :class:`LiveCall`, on this thread and without the simulator's lock, so it may do what
+        with a :class:`SimulatedCall`, on this thread and without the simulator's lock, so it may do what
         a Connect contact flow or a Slack user would do meanwhile — e.g. a real
         ``UpdateSipMediaApplicationCall`` whose server calls :meth:`update_call` from another
         thread. A string it returns is noted in the transcript; an exception is noted and flagged
@@ -544,7 +544,7 @@ class _Call:
         scripted = occurrence.script
         if scripted is None:
             return
-        live = LiveCall(self.transaction_id, self.now / 1000, tuple(self.participants()))
+        live = SimulatedCall(self.transaction_id, self.now / 1000, tuple(self.participants()))
         try:
             said = scripted(live)
         except Exception as error:

@@ -150,9 +150,9 @@ def test_event_without_response_url_is_ignored(cloudformation: CloudFormation) -
 def test_answers_failed_before_the_function_times_out(
     cloudformation: CloudFormation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def slow(_request: cfn_response.Request) -> cfn_response.Outcome:
+    def slow(_request: cfn_response.Request) -> cfn_response.ResourceResult:
         time.sleep(0.5)
-        return cfn_response.Outcome("too-late")
+        return cfn_response.ResourceResult("too-late")
 
     monkeypatch.setitem(app.HANDLERS, "Custom::Slow", slow)
     context = FakeContext(remaining_ms=int((app.TIMEOUT_MARGIN_SECONDS + 0.05) * 1000))

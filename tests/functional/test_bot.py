@@ -504,7 +504,7 @@ TARGET = "+13125550199"
 
 
 @dataclass
-class LiveCall:
+class BridgedCall:
     """A forwarded call bridged through the real SMA handler; transfer requests reach it the way
     they do in AWS: the bot calls UpdateSipMediaApplicationCall on the Chime SDK Voice emulator,
     which delivers CALL_UPDATE_REQUESTED to the handler."""
@@ -532,7 +532,7 @@ class LiveCall:
             self.driver.send("action_failed_call_and_bridge", destination=target, error="CallNotAnswered")
 
 
-def live_call(bot: Bot, sma_app: Any, dynamodb: Any, transaction_id: str = "tx-live-1") -> LiveCall:
+def live_call(bot: Bot, sma_app: Any, dynamodb: Any, transaction_id: str = "tx-live-1") -> BridgedCall:
     if stored(dynamodb) is None:
         DynamoForwardRepository(dynamodb, TABLE).save(
             ForwardRule(number=OURS, destinations=(FIRST,)), actor=ADMIN
@@ -540,7 +540,7 @@ def live_call(bot: Bot, sma_app: Any, dynamodb: Any, transaction_id: str = "tx-l
     driver = CallDriver(sma_app.handler, transaction_id)
     driver.send("new_inbound_call")
     driver.send("action_successful_call_and_bridge", destination=FIRST)
-    call = LiveCall(driver, FIRST, requests=[])
+    call = BridgedCall(driver, FIRST, requests=[])
     bot.chime.on_call_update = call.on_update
     return call
 

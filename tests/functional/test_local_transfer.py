@@ -25,8 +25,8 @@ from switchboard_local.pstn.simulator import (
     FLAG_SCRIPT_RAISED,
     CallNotFoundError,
     CallTranscript,
-    LiveCall,
     PstnSimulator,
+    SimulatedCall,
 )
 from switchboard_local.stack import PROMPTS, LocalStack
 from tests.functional.conftest import BUCKET, TABLE
@@ -83,9 +83,9 @@ def at_ms(transcript: CallTranscript, text: str) -> list[int]:
 def test_a_scripted_action_runs_while_the_call_is_paused_and_may_update_it_from_another_thread() -> None:
     handler = Bridging()
     simulator = PstnSimulator(handler)
-    seen: list[LiveCall] = []
+    seen: list[SimulatedCall] = []
 
-    def agent_asks_for_a_transfer(live: LiveCall) -> str:
+    def agent_asks_for_a_transfer(live: SimulatedCall) -> str:
         seen.append(live)
         # As an emulator's request thread would: update_call from elsewhere, and wait for it. A lock
         # held by the simulator here would make this thread hang.
@@ -119,7 +119,7 @@ def test_scripted_actions_run_in_time_order_even_while_it_rings() -> None:
     order: list[tuple[str, float, bool]] = []
 
     def note(name: str) -> Any:
-        def action(live: LiveCall) -> None:
+        def action(live: SimulatedCall) -> None:
             order.append((name, live.at_seconds, live.bridged() is not None))
 
         return action
@@ -138,7 +138,7 @@ def test_actions_due_after_the_call_ended_do_not_run_and_say_so() -> None:
 
 
 def test_an_action_that_raises_is_flagged_and_the_call_goes_on() -> None:
-    def broken(live: LiveCall) -> None:
+    def broken(live: SimulatedCall) -> None:
         raise RuntimeError("contact flow broke")
 
     transcript = PstnSimulator(Bridging()).place_call(OURS, CALLER, during=[(10.0, broken)])
@@ -151,7 +151,7 @@ def test_on_call_update_takes_only_calls_of_its_own_sip_media_application() -> N
     simulator = PstnSimulator(Bridging(), sip_media_application_id="sma-1")
     outcomes: list[str] = []
 
-    def try_both(live: LiveCall) -> None:
+    def try_both(live: SimulatedCall) -> None:
         try:
             simulator.on_call_update("sma-2", live.transaction_id, {"Transfer": "true"})
         except CallNotFoundError:
@@ -231,7 +231,7 @@ def test_a_simulator_in_another_process_receives_updates_over_http(
     simulator = PstnSimulator(handler, sip_media_application_id=sma_id)
     client = voice(server)
 
-    def transfer(live: LiveCall) -> None:
+    def transfer(live: SimulatedCall) -> None:
         client.update_sip_media_application_call(
             SipMediaApplicationId=sma_id,
             TransactionId=live.transaction_id,

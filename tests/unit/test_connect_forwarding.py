@@ -14,7 +14,7 @@ import pytest
 
 from connect_lambda import state as call_state
 from connect_lambda.actions import FIELDS, ConnectPrompts, render
-from connect_lambda.events import MalformedEventError, parse_event
+from connect_lambda.events import MalformedFlowEventError, parse_event
 from connect_lambda.forwarding import ConnectForwardingApp, error_type
 from switchboard.domain.callflow import Bridge, CallState, HangUp, Leg, Phase, Plan, PlayPrompt, Prompt
 from switchboard.domain.events import CallRecord, LiveCall, Outcome
@@ -378,5 +378,5 @@ def test_a_null_customer_endpoint_is_a_withheld_caller() -> None:
 
 @pytest.mark.parametrize("raw", [None, [], {}, {"Details": []}, {"Details": {"Parameters": "x"}}])
 def test_malformed_events_are_refused(raw: Any) -> None:
-    with pytest.raises(MalformedEventError):
+    with pytest.raises(MalformedFlowEventError):
         parse_event(raw)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sma.events import LEG_A, LEG_B, MalformedEventError, Participant, PstnEvent, parse_event
+from sma.events import LEG_A, LEG_B, MalformedInvocationError, Participant, PstnEvent, parse_event
 from tests.helpers import EVENTS, load_event
 
 SMA_ID = "1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"
@@ -207,5 +207,5 @@ def _with(name: str, value: Any, *path: str) -> dict[str, Any]:
     ],
 )
 def test_malformed_payloads_raise_malformed_event_error(raw: Any, reason: str) -> None:
-    with pytest.raises(MalformedEventError, match=reason):
+    with pytest.raises(MalformedInvocationError, match=reason):
         parse_event(raw)
