@@ -3,7 +3,7 @@ DynamoDB stream).
 
 The event-source mapping (``template.yaml`` → ``NotifierCallEvents``) filters the stream down to
 INSERTs of ``kind = call_event`` and ``kind = rule_history`` items; this handler checks again
-(DESIGN §2: the filter is a cost saving, not the only guard) and skips anything else as a success.
+(the filter is a cost saving, not the only guard) and skips anything else as a success.
 
 **Every routing change is announced here, once.** The rule-history item is written in the same
 transaction as the rule change, whichever surface made it (Slack, the form, App Home, alert

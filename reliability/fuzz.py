@@ -1,6 +1,6 @@
 """Fuzz: generated events into every handler; count exceptions and contract breaks.
 
-Every generator starts from the documented shape (DESIGN.md §3 for PSTN Audio, Amazon Connect's
+Every generator starts from the documented shape (the PSTN Audio invocation event, Amazon Connect's
 contact-flow event, DynamoDB Streams records of our call-event items, Slack's slash command and
 interaction payloads) and applies up to three mutations: a field removed, a field replaced by any
 JSON value (wrong type, huge number, NaN, unicode digits, 70,000 characters...), an extra field.

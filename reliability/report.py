@@ -35,7 +35,7 @@ has failures, and the first examples of each failure are printed under the table
 then apply up to three mutations each: a field removed, a field replaced by any JSON value (wrong
 type, numbers beyond `int()`'s 4,300-digit limit, NaN and infinity, non-ASCII digits such as
 `９１１` or `٩١١`, Slack markup, 70,000-character strings), an extra field added. PSTN Audio events
-start from DESIGN.md §3 and from the TransactionAttributes of real simulated calls, so mid-call
+start from the documented PSTN Audio invocation event shape and from the TransactionAttributes of real simulated calls, so mid-call
 events reach deep into the call flow.
 
 | handler | contract |

@@ -1,9 +1,9 @@
 """A local Amazon Chime SDK Voice (``chime-sdk-voice``) for tests and ``switchboard dev``.
 
-Why: moto has no Chime SDK Voice backend, yet routing a number (DESIGN §2/§3) is a sequence of
-``chime-sdk-voice`` calls whose order the real service enforces. This emulator speaks the real
-REST-JSON protocol (see :mod:`switchboard_local.aws.chime_voice_model`, derived from botocore's own
-model), so production code runs unmodified against it through ``endpoint_url=`` or
+Why: moto has no Chime SDK Voice backend, yet routing a number to the SIP media application and back
+is a sequence of ``chime-sdk-voice`` calls whose order the real service enforces. This emulator
+speaks the real REST-JSON protocol (see :mod:`switchboard_local.aws.chime_voice_model`, derived from
+botocore's own model), so production code runs unmodified against it through ``endpoint_url=`` or
 ``AWS_ENDPOINT_URL_CHIME_SDK_VOICE``, and it enforces the rules that make the order matter.
 
 Behaviour where the API reference is silent, chosen from the Amazon Chime SDK administrator guide:

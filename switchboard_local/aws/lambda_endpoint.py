@@ -10,7 +10,7 @@ boto3 client (``slack_bolt.adapter.aws_lambda.lazy_listener_runner.LambdaLazyLis
         Payload=json.dumps(event),  # the API Gateway event, headers + x-slack-bolt-lazy-only: "1",
     )                               # x-slack-bolt-lazy-function-name: <func.__name__>
 
-Pointing ``AWS_ENDPOINT_URL_LAMBDA`` (boto3's own variable; DESIGN §2) at :attr:`LambdaEndpoint.url`
+Pointing ``AWS_ENDPOINT_URL_LAMBDA`` (boto3's own per-service endpoint variable) at :attr:`LambdaEndpoint.url`
 makes that call land here, so the whole ack → lazy round trip runs locally with production code.
 
 What it implements of ``POST /2015-03-31/functions/{FunctionName}/invocations`` (Lambda API reference):

@@ -49,7 +49,7 @@ Assumed (undocumented or ambiguous; each one is a constant, a parameter or one s
 
 * Busy: ACTION_FAILED "CallNotAnswered" after 2 s, since the docs name no busy ErrorType.
   Unreachable: "SystemException" after 1 s. Both can be overridden per phone.
-* RINGING (response ignored, DESIGN §3) is sent when a destination starts ringing, not for busy or
+* RINGING (PSTN Audio ignores the response to it) is sent when a destination starts ringing, not for busy or
   unreachable ones. Like the documented ACTION_FAILED example it lists LEG-A only: LEG-B joins
   Participants when it answers.
 * A response with a non-empty Actions list replaces the actions still queued; an empty list leaves

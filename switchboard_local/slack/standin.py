@@ -1,7 +1,7 @@
 """A local Slack Web API for tests and the terminal Slack console.
 
 The bot talks to Slack through ``slack_sdk.WebClient``; pointing that client's ``base_url`` (the
-bot's ``SLACK_API_URL``, DESIGN §2) at :attr:`SlackStandIn.api_url` runs the unmodified client code
+bot's ``SLACK_API_URL`` setting) at :attr:`SlackStandIn.api_url` runs the unmodified client code
 — HTTP, JSON / form encoding, bearer token, error and rate-limit handling — against this server::
 
     with SlackStandIn(tokens=["xoxb-test"], usergroups={"S0ADMINS": ["U1"]}) as slack:

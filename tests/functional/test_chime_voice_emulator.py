@@ -2,7 +2,7 @@
 
 What is pinned here is what production code relies on when it runs against the emulator: the
 request/response shapes botocore parses, the modelled exceptions (status, ``x-amzn-ErrorType``),
-pagination, and the ordering rules of the real service that make routing a number (DESIGN §2/§3)
+pagination, and the ordering rules of the real service that make routing a number (docs/architecture.md)
 a sequence: a number leaves its voice connector before its product type changes, a SIP rule is
 disabled before it is deleted, and so on.
 """
@@ -508,7 +508,7 @@ def test_list_sip_rules_filters_by_application_and_pages(client: Any, seeded: Se
 
 
 def test_route_a_number_to_the_sma_and_back(client: Any, seeded: Seeded) -> None:
-    """DESIGN §2/§3: the calls a forward makes, in the order the service accepts them."""
+    """The calls a forward makes, in the order the service accepts them."""
     number, vc, sma = ON_VC[0], seeded.vc, seeded.sma
 
     # Set a forward: off the voice connector, product type, enabled ToPhoneNumber rule.
