@@ -7,13 +7,16 @@ CloudFormation's side a local ResponseURL. Forwards are set by the service the b
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto.server import ThreadedMotoServer
 
 from deploy import app, connect_hand_back, sip_media_application
@@ -31,6 +34,7 @@ ON_IVR = "+13125550180"  # ran the IVR flow before its first forward
 ON_NO_FLOW = "+13125550181"  # ran no flow: only ConnectHomeFlowId says where it goes back
 NOT_FORWARDED = "+13125550182"
 DESTINATION = "+14155550123"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +178,65 @@ def test_a_number_with_no_known_flow_and_no_home_flow_fails_the_delete_naming_it
     assert retried["Status"] == "SUCCESS", retried
     assert f"{ON_NO_FLOW} already off the forwarding flow" in retried["Reason"]
     assert world.connect.flow_of(ON_NO_FLOW) == world.fallback
+
+
+class _TaggedLoader(yaml.SafeLoader):
+    """Keeps CloudFormation's short-form functions as ``{"Fn::X": value}`` (``Ref`` as ``Ref``)."""
+
+
+def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {suffix if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+_TaggedLoader.add_multi_constructor("!", _tagged)
+
+
+def _refers_to(value: Any, name: str) -> bool:
+    if isinstance(value, dict):
+        if value.get("Ref") == name or value.get("Fn::GetAtt", "").split(".")[0] == name:
+            return True
+        return any(_refers_to(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(v, name) for v in value)
+    return isinstance(value, str) and f"${{{name}}}" in value
+
+
+def test_the_template_deletes_the_hand_back_before_the_forwarding_flow_and_grants_only_its_calls() -> None:
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_TaggedLoader)
+    resources = template["Resources"]
+    hand_back = resources["ConnectHandBack"]
+    assert hand_back["Type"] == "Custom::ConnectHandBack"
+    assert hand_back["Condition"] == resources["ForwardingContactFlow"]["Condition"]
+    # Depending on the flow makes CloudFormation delete this resource (and move the numbers) first.
+    assert _refers_to(hand_back["Properties"]["ForwardingFlowId"], "ForwardingContactFlow")
+    assert _refers_to(hand_back["Properties"]["HomeFlowId"], "ConnectHomeFlowId")
+    assert _refers_to(hand_back["Properties"]["TableName"], "Table")
+    assert resources["Table"]["DeletionPolicy"] == "Retain"
+
+    statements = [
+        statement
+        for policy in resources["DeployHelperFunction"]["Properties"]["Policies"]
+        for statement in policy["Statement"]
+    ]
+    connect = [s for s in statements if any(str(a).startswith("connect:") for a in _listed(s["Action"]))]
+    assert [sorted(_listed(s["Action"])) for s in connect] == [
+        [
+            "connect:AssociatePhoneNumberContactFlow",
+            "connect:BatchGetFlowAssociation",
+            "connect:ListPhoneNumbersV2",
+        ]
+    ]
+    resource = connect[0]["Resource"]
+    assert "*" not in json.dumps(resource).replace("/*", "")  # scoped to the instance's flows and numbers
+    assert _refers_to(resource, "ConnectInstanceArn")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
