@@ -9,7 +9,6 @@ shell next to ``make run``: the same subprocess, the same environment a ``switch
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -66,8 +65,12 @@ def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
 def test_every_example_in_the_file_works_in_order(stack: LocalStack, path: Path, commands: list[str]) -> None:
     env = stack.env()
     for line in filter(runnable, commands):
-        words = [os.path.expandvars(w) if "$" in w else w for w in shlex.split(line, comments=True)]
-        words = [re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), m.group(0)), w) for w in words]
+        # $VARS come from the stack's environment only (what `switchboard dev` exports), never from
+        # this process's, which other tests may have pointed elsewhere.
+        words = [
+            re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), m.group(0)), w)
+            for w in shlex.split(line, comments=True)
+        ]
         done = run_switchboard(stack, *words[1:])
         assert done.returncode == 0, f"{path.name}: {line}\n{done.stdout}\n{done.stderr}"
         assert "not in service" not in done.stdout, f"{path.name}: {line}\n{done.stdout}"
