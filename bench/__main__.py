@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from switchboard_local.console_output import silenced  # noqa: E402
+
 TABLE = "switchboard-bench"
 OURS = "+12025550100"
 DESTINATIONS = ("+12065550111", "+13125550122")
@@ -58,21 +60,8 @@ def quiet() -> Iterator[None]:
     measurement; only the terminal's rendering is left out. Powertools' handler holds the original
     ``sys.stdout`` object, hence fd-level redirection rather than ``redirect_stdout``.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(os.devnull, "w") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+    with silenced():
+        yield
 
 
 class Counter:

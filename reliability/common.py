@@ -12,7 +12,6 @@ import copy
 import json
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+
+from switchboard_local.console_output import silenced
 
 MAX_EXAMPLES_KEPT = 5
 
@@ -82,21 +83,8 @@ def quiet() -> Iterator[None]:
     if os.environ.get("RELIABILITY_VERBOSE"):
         yield
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(os.devnull, "w") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+    with silenced():
+        yield
 
 
 def explore(strategy: st.SearchStrategy[Any], check: Callable[[Any], None], examples: int, seed: int) -> None:

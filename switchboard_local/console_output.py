@@ -11,6 +11,7 @@ streams keep their file descriptors, so ``input()`` still gets readline's line e
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -63,3 +64,28 @@ def background_output_to(path: Path) -> Iterator[Path]:
             yield path
         finally:
             sys.stdout, sys.stderr = saved
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """Send stdout/stderr to /dev/null at the file-descriptor level (benchmarks, the reliability suite).
+
+    Lambda handlers write their logs and EMF metrics to stdout, and Powertools' handler holds the
+    original ``sys.stdout`` object, hence fd-level redirection rather than ``redirect_stdout``: the
+    cost of formatting stays, only the terminal's rendering goes.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(os.devnull, "w") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
