@@ -138,7 +138,7 @@ class ConnectForwardingApp:
             self._telemetry.error("could not read the forward rule", reason=str(error))
             self._telemetry.count("StorageErrors")
             return callflow.on_error(None, now, record=False)
-        if rule is not None and rule.is_connect_entry:
+        if rule is not None and rule.connect_entry_at(now / 1000):
             # "connect" sends SMA calls to Amazon Connect; a Connect number is there already.
             self._telemetry.error("a Connect number is forwarded to Amazon Connect", dialed=event.dialed)
             rule = None

@@ -183,7 +183,7 @@ class ForwardingApp:
         try:
             rule = self._rules.get(leg_a.to)
             pair = None
-            if rule is not None and rule.is_connect_entry and rule.is_active(now / 1000):
+            if rule is not None and rule.is_active(now / 1000) and rule.connect_entry_at(now / 1000):
                 if self._pool is None:
                     raise StorageError("no DNIS pool is configured for Amazon Connect entry numbers")
                 pair = self._pool.claim_pair(event.transaction_id, caller)

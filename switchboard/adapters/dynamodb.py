@@ -54,6 +54,7 @@ from switchboard.adapters.dynamo_codec import (
     query_all,
 )
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
+from switchboard.domain.hours import BusinessHours, parse_hours
 from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.ports import ConflictError, StorageError
 
@@ -110,7 +111,21 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
         "updated_at": rule.updated_at,
         "version": rule.version,
         "home_routing": _home_to_item(rule.home),
+        "hours": _hours_to_item(rule.hours),
+        "else_destinations": list(rule.else_destinations) if rule.hours is not None else None,
     }
+
+
+def _hours_to_item(hours: BusinessHours | None) -> dict[str, Any] | None:
+    """Business hours as their canonical text (``mon-fri 09:00-17:30``) and IANA zone: readable
+    in the console, and parsed back by the same code that reads people's input."""
+    return None if hours is None else {"window": hours.spec, "timezone": hours.timezone}
+
+
+def _hours_from_item(value: Any) -> BusinessHours | None:
+    if not isinstance(value, dict) or not value.get("window"):
+        return None
+    return parse_hours(str(value["window"]), str(value.get("timezone") or ""))
 
 
 def _home_to_item(home: NumberHome | None) -> dict[str, Any] | None:
@@ -149,6 +164,8 @@ def rule_from_item(item: dict[str, Any]) -> ForwardRule:
         updated_at=item.get("updated_at", ""),
         version=int(item.get("version", 0)),
         home=_home_from_item(item.get("home_routing")),
+        hours=_hours_from_item(item.get("hours")),
+        else_destinations=tuple(item.get("else_destinations") or ()),
     )
 
 

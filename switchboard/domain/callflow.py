@@ -22,7 +22,14 @@ from enum import StrEnum
 from typing import ParamSpec
 
 from switchboard.domain.events import Attempt, AttemptResult, CallRecord, LiveCall, Outcome
-from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode, is_e164
+from switchboard.domain.rules import (
+    CONNECT,
+    CallerIdMode,
+    FailureAction,
+    ForwardRule,
+    GreetingMode,
+    is_e164,
+)
 
 
 class Leg(StrEnum):
@@ -199,8 +206,10 @@ def start(
     # The caller's own number is only usable as caller ID if it is a real E.164 number;
     # withheld or malformed caller IDs fall back to our number rather than failing the bridge.
     caller_id = caller if rule.caller_id is CallerIdMode.CALLER and is_e164(caller) else dialed
-    destinations = rule.destinations
-    if rule.is_connect_entry:
+    # Business hours pick the branch from the rule already read: no second read, no clock but now.
+    destinations = rule.destinations_at(now_ms / 1000)
+    to_connect = destinations == (CONNECT,)
+    if to_connect:
         if pair is None:
             return refuse(Prompt.FAILURE, Outcome.POOL_EXHAUSTED)
         # Connect finds the call by the (calling, called) pair: our SMA number calls its number.
@@ -208,7 +217,7 @@ def start(
     state = CallState(
         dialed=dialed,
         caller=caller,
-        pair=pair if rule.is_connect_entry else None,
+        pair=pair if to_connect else None,
         destinations=destinations,
         greeting=rule.greeting,
         failure=rule.failure,

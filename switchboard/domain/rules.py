@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from switchboard.domain.hours import BusinessHours
+
 MAX_DESTINATIONS = 5
 MIN_RING_TIMEOUT = 1
 MAX_RING_TIMEOUT = 120
@@ -124,22 +126,24 @@ class ForwardRule:
     # Where the number was before its first forward (kept across edits; None for rules stored
     # before this was recorded): removing the forward puts the number back there.
     home: NumberHome | None = None
+    # Business hours: inside them calls go to ``destinations``, outside to ``else_destinations``
+    # (both or neither are set; see :meth:`destinations_at`).
+    hours: BusinessHours | None = None
+    else_destinations: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not is_e164(self.number):
             raise RuleError(f"our number must be in E.164 form (+countrycode...), not {self.number!r}")
-        if not 1 <= len(self.destinations) <= MAX_DESTINATIONS:
-            raise RuleError(
-                f"a forward needs 1 to {MAX_DESTINATIONS} destinations, got {len(self.destinations)}"
-            )
-        if CONNECT in self.destinations and self.destinations != (CONNECT,):
-            raise RuleError("`connect` cannot be combined with other destinations")
-        for destination in self.destinations:
-            if destination != CONNECT and not is_e164(destination):
-                raise RuleError(f"destination {destination!r} is not in E.164 form")
-        if len(set(self.destinations)) != len(self.destinations):
-            raise RuleError("the same destination is listed twice")
+        _check_destinations(self.destinations, "a forward")
+        if self.hours is not None or self.else_destinations:
+            if self.hours is None:
+                raise RuleError("destinations for outside business hours need business hours")
+            if not self.else_destinations:
+                raise RuleError(
+                    "business hours need somewhere for calls outside them to go: else to <destination>"
+                )
+            _check_destinations(self.else_destinations, "outside business hours a forward")
         if not MIN_RING_TIMEOUT <= self.ring_timeout <= MAX_RING_TIMEOUT:
             raise RuleError(
                 f"ring timeout must be {MIN_RING_TIMEOUT}-{MAX_RING_TIMEOUT} seconds, got {self.ring_timeout}"
@@ -149,11 +153,35 @@ class ForwardRule:
         object.__setattr__(self, "failure", parse_choice(FailureAction, str(self.failure), "failure action"))
         object.__setattr__(self, "caller_id", parse_choice(CallerIdMode, str(self.caller_id), "caller ID"))
         object.__setattr__(self, "destinations", tuple(self.destinations))
+        object.__setattr__(self, "else_destinations", tuple(self.else_destinations))
 
     @property
     def is_connect_entry(self) -> bool:
-        """Calls go to Amazon Connect through a DNIS pair instead of to phone numbers."""
+        """Calls (in business hours, if the rule has them) go to Amazon Connect through a DNIS pair."""
         return self.destinations == (CONNECT,)
+
+    @property
+    def uses_connect(self) -> bool:
+        """Either branch hands calls to Amazon Connect, so the rule needs the DNIS pool."""
+        return CONNECT in (*self.destinations, *self.else_destinations)
+
+    @property
+    def all_destinations(self) -> tuple[str, ...]:
+        """Every destination the rule may ring, either branch (for loop and policy checks)."""
+        return (*self.destinations, *(d for d in self.else_destinations if d not in self.destinations))
+
+    def in_hours(self, now: float) -> bool:
+        """True when calls at ``now`` (epoch seconds) go to ``destinations`` rather than the else branch."""
+        return self.hours is None or self.hours.is_open(now)
+
+    def destinations_at(self, now: float) -> tuple[str, ...]:
+        """The destinations a call at ``now`` (epoch seconds) rings: the business-hours branch
+        decides, from the rule alone (the call path reads nothing more)."""
+        return self.destinations if self.in_hours(now) else self.else_destinations
+
+    def connect_entry_at(self, now: float) -> bool:
+        """A call at ``now`` goes to Amazon Connect through a DNIS pair."""
+        return self.destinations_at(now) == (CONNECT,)
 
     def is_active(self, now: float) -> bool:
         """A rule past its ``expires_at`` no longer forwards, even before anything deletes it."""
@@ -162,6 +190,18 @@ class ForwardRule:
     def with_changes(self, **changes: Any) -> ForwardRule:
         """A copy with ``changes`` applied (and validated again)."""
         return replace(self, **changes)
+
+
+def _check_destinations(destinations: tuple[str, ...], what: str) -> None:
+    if not 1 <= len(destinations) <= MAX_DESTINATIONS:
+        raise RuleError(f"{what} needs 1 to {MAX_DESTINATIONS} destinations, got {len(destinations)}")
+    if CONNECT in destinations and tuple(destinations) != (CONNECT,):
+        raise RuleError("`connect` cannot be combined with other destinations")
+    for destination in destinations:
+        if destination != CONNECT and not is_e164(destination):
+            raise RuleError(f"destination {destination!r} is not in E.164 form")
+    if len(set(destinations)) != len(destinations):
+        raise RuleError("the same destination is listed twice")
 
 
 def find_loops(number: str, destinations: tuple[str, ...], existing: dict[str, ForwardRule]) -> str | None:
@@ -180,7 +220,7 @@ def find_loops(number: str, destinations: tuple[str, ...], existing: dict[str, F
                 f"{destination} is one of our forwarded numbers: forwarding to it would chain or loop calls"
             )
     for other, rule in sorted(existing.items()):
-        if other != number and number in rule.destinations:
+        if other != number and number in rule.all_destinations:
             return (
                 f"{other} already forwards to {number}: forwarding {number} as well would chain or loop calls"
             )

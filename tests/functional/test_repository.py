@@ -12,8 +12,11 @@ from switchboard.adapters.dynamodb import (
     DynamoCallLog,
     DynamoForwardRepository,
     RuleNotFoundError,
+    rule_from_item,
+    rule_to_item,
 )
 from switchboard.domain.events import Attempt, CallRecord, LiveCall, Outcome
+from switchboard.domain.hours import parse_hours
 from switchboard.domain.rules import ForwardRule, GreetingMode, NumberHome
 from switchboard.ports import ConflictError
 from switchboard_local.aws.template import table_properties
@@ -22,6 +25,7 @@ from tests.functional.conftest import TABLE
 OURS = "+12025550100"
 OTHER = "+12025550101"
 DEST = "+12065550111"
+OTHER_DEST = "+13125550122"
 
 
 @pytest.fixture
@@ -299,3 +303,31 @@ def test_an_expiring_rule_is_never_deleted_by_ttl(repo: DynamoForwardRepository,
     item = dynamodb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
     assert item["expires_at"]["N"] == "1800000000"
     assert "ttl" not in item
+
+
+def test_business_hours_and_else_destinations_round_trip_with_history(repo: DynamoForwardRepository) -> None:
+    hours = parse_hours("weekdays 22:00-06:00", "America/Chicago")
+    created = repo.save(
+        ForwardRule(number=OURS, destinations=(DEST,), hours=hours, else_destinations=(OTHER_DEST,)),
+        actor="U1",
+    )
+    stored = repo.get(OURS)
+    assert stored == created
+    assert stored is not None
+    assert stored.hours == hours
+    assert stored.else_destinations == (OTHER_DEST,)
+    plain = repo.save(stored.with_changes(hours=None, else_destinations=()), actor="U2")
+    assert repo.get(OURS) == plain
+    change = repo.history(OURS)[0]
+    assert change["old"]["hours"] == {"window": "mon-fri 22:00-06:00", "timezone": "America/Chicago"}
+    assert change["old"]["else_destinations"] == [OTHER_DEST]
+    assert "hours" not in change["new"]
+
+
+def test_rule_items_without_hours_read_back_as_always_in_hours() -> None:
+    item = rule_to_item(ForwardRule(number=OURS, destinations=(DEST,)))
+    for key in ("hours", "else_destinations"):
+        item.pop(key)
+    rule = rule_from_item(item)
+    assert rule.hours is None
+    assert rule.else_destinations == ()

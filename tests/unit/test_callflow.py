@@ -22,7 +22,8 @@ from switchboard.domain.callflow import (
     Prompt,
 )
 from switchboard.domain.events import Attempt, AttemptResult, LiveCall, Outcome
-from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode
+from switchboard.domain.hours import parse_hours
+from switchboard.domain.rules import CONNECT, CallerIdMode, FailureAction, ForwardRule, GreetingMode
 
 OURS = "+12025550100"
 CALLER = "+13035550123"
@@ -557,3 +558,47 @@ def test_error_without_state_when_the_caller_is_gone_only_ends_the_callee() -> N
     plan = callflow.on_error(None, T0, callee_connected=True, caller_connected=False)
     assert plan == Plan((HangUp(Leg.CALLEE),), None)
     assert callflow.on_error(None, T0, caller_connected=False) == Plan((), None)
+
+
+# --- business hours (issue 17): the branch is chosen at call start from the rule alone ---------
+
+WEEKDAYS_CHICAGO = parse_hours("weekdays 09:00-17:30", "America/Chicago")
+TUESDAY_NOON_CHICAGO_MS = 1_796_148_000_000  # 2026-12-01 12:00 CST
+TUESDAY_EVENING_CHICAGO_MS = 1_796_176_800_000  # 2026-12-01 20:00 CST
+
+
+def test_a_call_in_business_hours_rings_the_destinations() -> None:
+    by_the_clock = rule((FIRST,), hours=WEEKDAYS_CHICAGO, else_destinations=(SECOND, THIRD))
+    plan = callflow.start(by_the_clock, OURS, CALLER, TUESDAY_NOON_CHICAGO_MS)
+    assert [b.destination for b in bridges(plan)] == [FIRST]
+    assert state_of(plan).destinations == (FIRST,)
+
+
+def test_a_call_after_hours_follows_the_else_destinations_in_order() -> None:
+    by_the_clock = rule((FIRST,), hours=WEEKDAYS_CHICAGO, else_destinations=(SECOND, THIRD))
+    plan = callflow.start(by_the_clock, OURS, CALLER, TUESDAY_EVENING_CHICAGO_MS)
+    assert [b.destination for b in bridges(plan)] == [SECOND]
+    follow_me = callflow.on_bridge_failed(
+        state_of(plan), "CallNotAnswered", TUESDAY_EVENING_CHICAGO_MS + 30_000
+    )
+    assert [b.destination for b in bridges(follow_me)] == [THIRD]
+
+
+def test_a_call_already_ringing_keeps_its_branch_when_the_hours_change() -> None:
+    closing_time_ms = 1_796_148_000_000 + 5 * 3_600_000 + 29 * 60_000  # 17:29 CST
+    by_the_clock = rule((FIRST, THIRD), hours=WEEKDAYS_CHICAGO, else_destinations=(SECOND,))
+    plan = callflow.start(by_the_clock, OURS, CALLER, closing_time_ms)
+    after_close = callflow.on_bridge_failed(state_of(plan), "CallNotAnswered", closing_time_ms + 120_000)
+    assert [b.destination for b in bridges(after_close)] == [THIRD]
+
+
+def test_connect_after_hours_needs_a_pair_only_after_hours() -> None:
+    agents_at_night = rule((FIRST,), hours=WEEKDAYS_CHICAGO, else_destinations=(CONNECT,))
+    by_day = callflow.start(agents_at_night, OURS, CALLER, TUESDAY_NOON_CHICAGO_MS)
+    assert [b.destination for b in bridges(by_day)] == [FIRST]
+    no_pair = callflow.start(agents_at_night, OURS, CALLER, TUESDAY_EVENING_CHICAGO_MS)
+    assert no_pair.record is not None
+    assert no_pair.record.outcome is Outcome.POOL_EXHAUSTED
+    pair = ("+12025550180", "+18005550190")
+    with_pair = callflow.start(agents_at_night, OURS, CALLER, TUESDAY_EVENING_CHICAGO_MS, pair=pair)
+    assert [(b.destination, b.caller_id) for b in bridges(with_pair)] == [(pair[1], pair[0])]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from switchboard.domain.hours import parse_hours
 from switchboard.domain.rules import (
+    CONNECT,
     DEFAULT_RING_TIMEOUT,
     MAX_DESTINATIONS,
     CallerIdMode,
@@ -225,3 +227,59 @@ def test_find_loops_reports_the_first_chaining_rule_in_number_order() -> None:
     reason = find_loops(OURS, (FIRST,), existing)
     assert reason is not None
     assert reason.startswith(lower)
+
+
+# --- business hours (issue 17) ------------------------------------------------------------------
+
+WEEKDAYS = parse_hours("weekdays 09:00-17:30", "America/Chicago")
+TUESDAY_NOON_CHICAGO = 1_796_148_000.0  # 2026-12-01 12:00 CST
+TUESDAY_EVENING_CHICAGO = 1_796_176_800.0  # 2026-12-01 20:00 CST
+
+
+def test_a_rule_with_hours_rings_its_destinations_in_hours_and_the_else_ones_outside() -> None:
+    hours_rule = rule(hours=WEEKDAYS, else_destinations=(SECOND,))
+    assert hours_rule.destinations_at(TUESDAY_NOON_CHICAGO) == (FIRST,)
+    assert hours_rule.in_hours(TUESDAY_NOON_CHICAGO)
+    assert hours_rule.destinations_at(TUESDAY_EVENING_CHICAGO) == (SECOND,)
+    assert not hours_rule.in_hours(TUESDAY_EVENING_CHICAGO)
+    assert rule().destinations_at(TUESDAY_EVENING_CHICAGO) == (FIRST,)  # no hours: always
+
+
+def test_hours_and_else_destinations_come_together() -> None:
+    with pytest.raises(RuleError, match="else to"):
+        rule(hours=WEEKDAYS)
+    with pytest.raises(RuleError, match="need business hours"):
+        rule(else_destinations=(SECOND,))
+
+
+@pytest.mark.parametrize(
+    ("else_destinations", "fragment"),
+    [
+        ((*DESTINATIONS, "+19175550166"), "1 to 5 destinations"),
+        (("2065550111",), "E.164"),
+        ((SECOND, SECOND), "twice"),
+        ((SECOND, CONNECT), "cannot be combined"),
+    ],
+)
+def test_else_destinations_are_checked_like_destinations(
+    else_destinations: tuple[str, ...], fragment: str
+) -> None:
+    with pytest.raises(RuleError, match=fragment):
+        rule(hours=WEEKDAYS, else_destinations=else_destinations)
+
+
+def test_connect_may_take_either_branch() -> None:
+    agents_by_day = rule(destinations=(CONNECT,), hours=WEEKDAYS, else_destinations=(SECOND,))
+    assert agents_by_day.uses_connect
+    assert agents_by_day.connect_entry_at(TUESDAY_NOON_CHICAGO)
+    assert not agents_by_day.connect_entry_at(TUESDAY_EVENING_CHICAGO)
+    agents_at_night = rule(hours=WEEKDAYS, else_destinations=(CONNECT,))
+    assert agents_at_night.connect_entry_at(TUESDAY_EVENING_CHICAGO)
+    assert not rule().uses_connect
+
+
+def test_find_loops_refuses_a_number_another_rule_forwards_to_after_hours() -> None:
+    existing = {OTHER: rule(number=OTHER, hours=WEEKDAYS, else_destinations=(OURS,))}
+    reason = find_loops(OURS, (FIRST,), existing)
+    assert reason is not None
+    assert OTHER in reason
