@@ -218,6 +218,27 @@ class DestinationPolicy:
         if our_numbers is not None and ours not in inventory:
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
         normalised = self.destinations(destinations, subject=ours)
+        self._check_targets(ours, normalised, existing, inventory)
+        return ours, normalised
+
+    def validate_else_destinations(
+        self,
+        ours: str,
+        destinations: Iterable[str],
+        existing: Mapping[str, ForwardRule],
+        our_numbers: Iterable[str] | None = None,
+    ) -> tuple[str, ...]:
+        """The destinations for outside business hours, normalised: the same checks as
+        :meth:`validate_forward` applies to the destinations (toll fraud, loops, our own numbers),
+        for ``ours`` as :meth:`validate_forward` returned it. ``index`` points into this list."""
+        normalised = self.destinations(destinations, subject=f"{ours} outside business hours")
+        inventory = set(our_numbers) if our_numbers is not None else set()
+        self._check_targets(ours, normalised, existing, inventory)
+        return normalised
+
+    def _check_targets(
+        self, ours: str, normalised: tuple[str, ...], existing: Mapping[str, ForwardRule], inventory: set[str]
+    ) -> None:
         if ours in normalised:
             raise DestinationRefusedError(ours, "cannot forward to itself", index=normalised.index(ours))
         loop = find_loops(ours, normalised, dict(existing))
@@ -230,4 +251,3 @@ class DestinationPolicy:
                     "is one of our own numbers; forward to the phone that should ring instead",
                     index=index,
                 )
-        return ours, normalised

@@ -26,6 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.domain.hours import BusinessHours, HoursError, parse_hours
 from switchboard.domain.rules import (
     CONNECT,
     CallerIdMode,
@@ -123,6 +124,11 @@ class ForwardRequest:
     caller_id: str | None = None
     ring_timeout: int | None = None
     expires_in: str | None = None  # "2h"; absent means the forward does not expire
+    # Business hours ("mon-fri 09:00-17:30") in ``timezone`` (IANA), with where calls go outside
+    # them. Like the expiry, absent means none: the forward rings ``destinations`` at all hours.
+    hours: str | None = None
+    timezone: str | None = None
+    else_destinations: Sequence[str] = ()
     # The version the person was looking at (e.g. when the edit form opened): a change made by
     # someone else since then is refused instead of silently overwritten. None: no such check.
     expected_version: int | None = None
@@ -171,13 +177,20 @@ def _unchanged(seen: ForwardRule | None, now: ForwardRule | None) -> bool:
 
 
 def _same_forward(a: ForwardRule, b: ForwardRule) -> bool:
-    return (a.destinations, a.greeting, a.failure, a.caller_id, a.ring_timeout, a.expires_at) == (
-        b.destinations,
-        b.greeting,
-        b.failure,
-        b.caller_id,
-        b.ring_timeout,
-        b.expires_at,
+    return _forward_fields(a) == _forward_fields(b)
+
+
+def _forward_fields(rule: ForwardRule) -> tuple[object, ...]:
+    """What a forward does with a call (not who set it when)."""
+    return (
+        rule.destinations,
+        rule.greeting,
+        rule.failure,
+        rule.caller_id,
+        rule.ring_timeout,
+        rule.expires_at,
+        rule.hours,
+        rule.else_destinations,
     )
 
 
@@ -255,8 +268,14 @@ class ForwardingService:
             number, destinations = self._policy.validate_forward(
                 request.number, request.destinations, existing, ours
             )
+            else_destinations = (
+                self._policy.validate_else_destinations(number, request.else_destinations, existing, ours)
+                if request.else_destinations
+                else ()
+            )
         except DestinationRefusedError as error:
             raise RefusedError(str(error)) from None
+        hours = self._business_hours(request, else_destinations)
         seen = self._rules.get(number)
         if request.expected_version == 0 and seen is not None:
             raise AlreadyForwardedError(seen)
@@ -267,7 +286,33 @@ class ForwardingService:
             previous = self._rules.get(number)
             if _version(previous) != acted_on or not _unchanged(seen, previous):
                 raise ConcurrentChangeError(number, previous)
-            return self._apply_set(number, destinations, request, previous, actor)
+            return self._apply_set(
+                number, destinations, request, previous, actor, after_hours=(hours, else_destinations)
+            )
+
+    @staticmethod
+    def _business_hours(request: ForwardRequest, else_destinations: tuple[str, ...]) -> BusinessHours | None:
+        """The request's hours, checked: hours, a time zone and else destinations come together."""
+        if not request.hours:
+            if else_destinations:
+                raise RefusedError(
+                    "Destinations for outside business hours need business hours, e.g. "
+                    "weekdays 09:00-17:30 America/Chicago. Nothing was changed."
+                )
+            return None
+        if not else_destinations:
+            raise RefusedError(
+                "Business hours need somewhere for calls outside them to go: else to <destination>. "
+                "Nothing was changed."
+            )
+        if not request.timezone:
+            raise RefusedError(
+                "Business hours need a time zone, e.g. America/Chicago or Europe/London. Nothing was changed."
+            )
+        try:
+            return parse_hours(request.hours, request.timezone)
+        except HoursError as error:
+            raise RefusedError(f"{error}. Nothing was changed.") from None
 
     def _apply_set(
         self,
@@ -276,8 +321,10 @@ class ForwardingService:
         request: ForwardRequest,
         previous: ForwardRule | None,
         actor: str,
+        *,
+        after_hours: tuple[BusinessHours | None, tuple[str, ...]] = (None, ()),
     ) -> ChangeResult:
-        wanted = self._build_rule(number, destinations, request, previous)
+        wanted = self._build_rule(number, destinations, request, previous, after_hours)
         if previous is None:
             # Learnt before the number first leaves its place, stored with the rule, restored on
             # removal; edits keep it (``_build_rule`` starts from the previous rule).
@@ -288,7 +335,7 @@ class ForwardingService:
 
         # The loop check above read these as not forwarded; the write re-checks it atomically, so
         # two concurrent sets (A→B, B→A) cannot both pass it.
-        unforwarded = tuple(d for d in destinations if d != CONNECT)
+        unforwarded = tuple(d for d in wanted.all_destinations if d != CONNECT)
         try:
             stored = self._rules.save(wanted, actor=actor, previous=previous, unforwarded=unforwarded)
         except ConflictError as error:
@@ -444,8 +491,10 @@ class ForwardingService:
         destinations: tuple[str, ...],
         request: ForwardRequest,
         previous: ForwardRule | None,
+        after_hours: tuple[BusinessHours | None, tuple[str, ...]] = (None, ()),
     ) -> ForwardRule:
         base = previous or ForwardRule(number=number, destinations=destinations)
+        hours, else_destinations = after_hours
         try:
             expires_at = (
                 int(self._clock()) + parse_duration(request.expires_in) if request.expires_in else None
@@ -463,6 +512,8 @@ class ForwardingService:
                 else base.caller_id,
                 ring_timeout=request.ring_timeout if request.ring_timeout is not None else base.ring_timeout,
                 expires_at=expires_at,
+                hours=hours,
+                else_destinations=else_destinations,
             )
         except (RuleError, DurationError) as error:
             raise RefusedError(str(error)) from None

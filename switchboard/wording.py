@@ -8,6 +8,8 @@ go once a forward is removed, and every time shown to people is built here and n
   this as their fallback).
 * The system behind our numbers (the PBX on the voice connector) is "the phone system".
 * A forward to Amazon Connect has no greeting, failure or caller-ID options to show: Connect answers.
+* Business hours read ``weekdays 09:00–17:30 America/Chicago, else +14155550133``; when the branch
+  next switches is a time as above, with the local wall clock beside it (``17:30 America/Chicago``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import time
 from datetime import UTC, datetime
 
 from switchboard.domain.durations import describe_duration
-from switchboard.domain.rules import CallerIdMode, ForwardRule
+from switchboard.domain.hours import BusinessHours, days_phrase
+from switchboard.domain.rules import CONNECT, CallerIdMode, ForwardRule
 
 PHONE_SYSTEM = "the phone system"
 AMAZON_CONNECT = "Amazon Connect"
@@ -50,7 +53,44 @@ def expiry_text(expires_at: int | None, now: float | None = None) -> str:
 
 
 def destinations_text(rule: ForwardRule) -> str:
-    return AMAZON_CONNECT if rule.is_connect_entry else ", ".join(rule.destinations)
+    return branch_destinations_text(rule.destinations)
+
+
+def branch_destinations_text(destinations: tuple[str, ...]) -> str:
+    """One branch's destinations: ``+12065550111, +13125550122`` or ``Amazon Connect``."""
+    return AMAZON_CONNECT if destinations == (CONNECT,) else ", ".join(destinations)
+
+
+def business_hours_text(hours: BusinessHours) -> str:
+    """``weekdays 09:00–17:30 America/Chicago`` (``daily 22:00–06:00 UTC`` runs overnight)."""
+    window = hours.window_text.replace("-", "–")
+    return f"{days_phrase(hours.days)} {window} {hours.timezone}"
+
+
+def hours_text(rule: ForwardRule) -> str:
+    """``weekdays 09:00–17:30 America/Chicago, else +14155550133``; empty without hours."""
+    if rule.hours is None:
+        return ""
+    return f"{business_hours_text(rule.hours)}, else {branch_destinations_text(rule.else_destinations)}"
+
+
+def branch_text(rule: ForwardRule, now: float | None = None) -> str:
+    """Which branch takes calls now and when that changes; empty for a rule without hours.
+
+    ``in business hours now: calls go to +12065550111 until 2026-12-01 23:30 UTC (17:30
+    America/Chicago)`` · ``outside business hours now: calls go to +14155550133 until …``.
+    """
+    if rule.hours is None:
+        return ""
+    moment = time.time() if now is None else now
+    inside = rule.in_hours(moment)
+    where = "in business hours" if inside else "outside business hours"
+    text = f"{where} now: calls go to {branch_destinations_text(rule.destinations_at(moment))}"
+    change = rule.hours.next_change(moment)
+    if change is None:
+        return text
+    local = change.astimezone(rule.hours.zone).strftime("%H:%M")
+    return f"{text} until {utc_time(change.timestamp())} ({local} {rule.hours.timezone})"
 
 
 def options_text(rule: ForwardRule) -> str:
@@ -64,9 +104,10 @@ def options_text(rule: ForwardRule) -> str:
 
 
 def rule_details(rule: ForwardRule, now: float | None = None) -> str:
-    """Options and expiry: ``greeting loop, then prompt, caller ID: our number, 30 s per
-    destination, never expires``."""
-    return ", ".join(part for part in (options_text(rule), expiry_text(rule.expires_at, now)) if part)
+    """Hours, options and expiry: ``greeting loop, then prompt, caller ID: our number, 30 s per
+    destination, never expires`` (led by :func:`hours_text` for a rule with business hours)."""
+    parts = (hours_text(rule), options_text(rule), expiry_text(rule.expires_at, now))
+    return ", ".join(part for part in parts if part)
 
 
 def rule_summary(rule: ForwardRule, now: float | None = None) -> str:

@@ -107,7 +107,7 @@ class BusinessHours:
     def is_open(self, now: datetime | float) -> bool:
         """True when ``now`` (an aware datetime or epoch seconds) falls inside a window."""
         instant = _instant(now)
-        local_day = instant.astimezone(self._zone()).date()
+        local_day = instant.astimezone(self.zone).date()
         # A window starts on its own day and lasts at most a day (plus a DST hour), so only
         # yesterday's and today's can contain now.
         return any(
@@ -117,7 +117,7 @@ class BusinessHours:
     def next_change(self, now: datetime | float) -> datetime | None:
         """When the open/closed state next flips after ``now`` (UTC), or None if it never does."""
         instant = _instant(now)
-        first_day = instant.astimezone(self._zone()).date() - timedelta(days=1)
+        first_day = instant.astimezone(self.zone).date() - timedelta(days=1)
         span = 10  # a day either side of a full week: every kind of window recurs within it
         merged: list[list[datetime]] = []
         for opens, closes in self._windows(first_day, span):
@@ -125,7 +125,7 @@ class BusinessHours:
                 merged[-1][1] = max(merged[-1][1], closes)
             else:
                 merged.append([opens, closes])
-        horizon = datetime.combine(first_day + timedelta(days=span - 1), datetime.min.time(), self._zone())
+        horizon = datetime.combine(first_day + timedelta(days=span - 1), datetime.min.time(), self.zone)
         for opens, closes in merged:
             if instant < opens:
                 return opens.astimezone(UTC)
@@ -134,13 +134,14 @@ class BusinessHours:
                 return closes.astimezone(UTC) if closes < horizon.astimezone(UTC) else None
         return None
 
-    def _zone(self) -> ZoneInfo:
+    @property
+    def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def _windows(self, first_day: date, count: int) -> list[tuple[datetime, datetime]]:
         """The open intervals (UTC, in order) of the windows starting on ``count`` days from
         ``first_day``; a window a DST change-over squeezes to nothing is left out."""
-        zone = self._zone()
+        zone = self.zone
         windows = []
         for offset in range(count):
             day = first_day + timedelta(days=offset)

@@ -325,3 +325,77 @@ def test_a_failed_rollback_is_reported_as_inconsistent_and_counted(
     with pytest.raises(ChangeFailedError):
         service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
     assert len(reported) == 1  # a clean rollback is not counted
+
+
+# --- business hours (issue 17 item 3) -----------------------------------------------------------
+
+AFTER_HOURS = "+14155550133"
+
+
+def hours_request(**fields: object) -> ForwardRequest:
+    values: dict[str, object] = {
+        "hours": "weekdays 09:00-17:30",
+        "timezone": "america/chicago",
+        "else_destinations": ["(415) 555-0133"],
+    }
+    values.update(fields)
+    return ForwardRequest(OURS, [DEST], **values)  # type: ignore[arg-type]
+
+
+def test_a_forward_with_hours_stores_them_and_normalised_else_destinations(
+    service: ForwardingService, rules: MemoryRules
+) -> None:
+    result = service.set_forward(hours_request(), actor="U1")
+    stored = rules.rules[OURS]
+    assert stored.hours is not None
+    assert stored.hours.spec == "mon-fri 09:00-17:30"
+    assert stored.hours.timezone == "America/Chicago"
+    assert stored.else_destinations == (AFTER_HOURS,)
+    assert result.new == stored
+
+
+def test_changing_only_the_hours_is_a_change(service: ForwardingService, rules: MemoryRules) -> None:
+    service.set_forward(hours_request(), actor="U1")
+    later = service.set_forward(hours_request(hours="weekdays 08:00-17:30"), actor="U1")
+    assert later.changed
+    assert rules.rules[OURS].version == 2
+    plain = service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert plain.changed
+    assert rules.rules[OURS].hours is None  # like the expiry: a set without hours has none
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"else_destinations": []}, "else to"),
+        ({"hours": None}, "need business hours"),
+        ({"timezone": None}, "time zone"),
+        ({"timezone": "Mars/Base"}, "not a time zone"),
+        ({"hours": "weekdays 9am-5pm"}, "no time window"),
+        ({"else_destinations": ["+19005550100"]}, "premium"),  # toll fraud: same policy
+        ({"else_destinations": [OTHER]}, "one of our own numbers"),
+        ({"else_destinations": [OURS]}, "cannot forward to itself"),
+        ({"else_destinations": [DEST2, DEST2]}, "twice"),
+    ],
+)
+def test_refused_hours_change_nothing(
+    service: ForwardingService, rules: MemoryRules, fields: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(RefusedError, match=fragment):
+        service.set_forward(hours_request(**fields), actor="U1")
+    assert OURS not in rules.rules
+
+
+def test_else_destinations_cannot_chain_into_a_forwarded_number(service: ForwardingService) -> None:
+    service.set_forward(ForwardRequest(OTHER, [DEST2]), actor="U1")
+    with pytest.raises(RefusedError, match="chain or loop"):
+        service.set_forward(hours_request(else_destinations=[OTHER]), actor="U1")
+
+
+def test_forwarding_after_hours_to_a_forwarded_number_is_a_loop(service: ForwardingService) -> None:
+    service.set_forward(hours_request(), actor="U1")
+    after_hours_to_ours = ForwardRequest(
+        OTHER, [DEST2], hours="weekdays 09:00-17:00", timezone="UTC", else_destinations=[OURS]
+    )
+    with pytest.raises(RefusedError, match="chain or loop"):
+        service.set_forward(after_hours_to_ours, actor="U1")

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from switchboard.domain.hours import parse_hours
 from switchboard.domain.rules import CONNECT, CallerIdMode, FailureAction, ForwardRule, GreetingMode
-from switchboard.wording import expiry_text, rule_summary, state_text, utc_time, utc_time_from_iso
+from switchboard.wording import (
+    branch_text,
+    expiry_text,
+    hours_text,
+    rule_summary,
+    state_text,
+    utc_time,
+    utc_time_from_iso,
+)
 
 OURS, FIRST, SECOND = "+12025550100", "+12065550111", "+13125550122"
 NOW = 1_796_000_000  # 2026-11-30 ...
@@ -94,3 +103,35 @@ def test_the_demo_narrative_is_wrapped_to_its_width() -> None:
     assert all(len(line) <= WIDTH for line in lines)
     assert all(line.startswith("      ") for line in lines[1:])  # continues under itself
     assert fit("short") == ["short"]
+
+
+# --- business hours (issue 17 item 3) -----------------------------------------------------------
+TUESDAY_NOON_CHICAGO = 1_796_148_000  # 2026-12-01 12:00 CST (18:00 UTC)
+TUESDAY_EVENING_CHICAGO = 1_796_176_800  # 2026-12-01 20:00 CST
+
+
+def hours_rule(else_destinations: tuple[str, ...] = ("+14155550133",)) -> ForwardRule:
+    return rule(
+        hours=parse_hours("mon-fri 09:00-17:30", "America/Chicago"), else_destinations=else_destinations
+    )
+
+
+def test_a_rule_with_hours_says_them_first_in_its_details() -> None:
+    assert rule_summary(hours_rule(), now=NOW) == (
+        f"{OURS} → {FIRST}, {SECOND} (weekdays 09:00–17:30 America/Chicago, else +14155550133, "
+        "greeting loop, then prompt, caller ID: our number, 30 s per destination, never expires)"
+    )
+    assert hours_text(hours_rule((CONNECT,))).endswith(", else Amazon Connect")
+    assert hours_text(rule()) == ""
+
+
+def test_the_branch_now_and_when_it_switches_in_utc_and_local_time() -> None:
+    assert branch_text(hours_rule(), now=TUESDAY_NOON_CHICAGO) == (
+        f"in business hours now: calls go to {FIRST}, {SECOND} "
+        "until 2026-12-01 23:30 UTC (17:30 America/Chicago)"
+    )
+    assert branch_text(hours_rule(), now=TUESDAY_EVENING_CHICAGO) == (
+        "outside business hours now: calls go to +14155550133 "
+        "until 2026-12-02 15:00 UTC (09:00 America/Chicago)"
+    )
+    assert branch_text(rule(), now=NOW) == ""
