@@ -11,6 +11,9 @@ to the code whose rules they report, and are drawn here so the whole hierarchy i
     ├── RoutingError  .undone          a routing step failed (were the steps taken rolled back?)
     │   ├── NoHomeError                putting the number back would leave it on no voice connector
     │   └── NumberPlacementError       the number cannot be routed where it is (both backends, ...)
+    ├── DirectoryError                 Slack's directory (profiles, user groups) could not be read
+    │   ├── MissingScopeError .scope   the Slack app lacks the scope that reading needs
+    │   └── NotInDirectoryError        no such user or user group
     ├── PoolError                      the DNIS pool's own errors (domain/pool.py)
     │   ├── PoolExhaustedError .attempts   every pair is held by a live call
     │   ├── InvalidPairError           (also ValueError) the two numbers cannot form a pair
@@ -24,10 +27,12 @@ to the code whose rules they report, and are drawn here so the whole hierarchy i
     │       └── ConcurrentChangeError  .number .current .in_progress   someone else changed it
     ├── ValueError                     the input is wrong; nothing was changed
     │   ├── RefusedError               a request the service refuses (service.py)
-    │   │   └── AlreadyForwardedError  .current   a *new* forward on a forwarded number
+    │   │   ├── AlreadyForwardedError  .current   a *new* forward on a forwarded number
+    │   │   └── PeopleRefusedError     people named cannot be resolved (people.py)
     │   ├── DestinationRefusedError  .index   a number we will not forward to (policy.py)
     │   ├── RuleError                  a rule that cannot exist (domain/rules.py)
     │   ├── DurationError              not a duration we understand (domain/durations.py)
+    │   ├── HoursError                 business hours we cannot understand (domain/hours.py)
     │   └── TransferTargetError        a transfer target we will not use (domain/transfer.py)
     └── LookupError
         └── RuleNotFoundError          there is no forward on that number (adapters/dynamodb.py)
@@ -77,3 +82,19 @@ class CallControlError(RuntimeError):
     def __init__(self, message: str, *, gone: bool = False) -> None:
         super().__init__(message)
         self.gone = gone
+
+
+class DirectoryError(Exception):
+    """Slack's directory (profiles, user groups) could not be read."""
+
+
+class MissingScopeError(DirectoryError):
+    """The Slack app was not granted ``scope``; forwards to numbers still work."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"the Slack app lacks the {scope} scope")
+        self.scope = scope
+
+
+class NotInDirectoryError(DirectoryError):
+    """No such user or user group (deleted, or never existed)."""

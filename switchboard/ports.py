@@ -11,14 +11,18 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from switchboard.domain.events import CallRecord, LiveCall, LiveCallEntry
+from switchboard.domain.people import Group, Profile
 from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
 from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.domain.transfer import TransferTarget
 from switchboard.errors import (
     CallControlError,
     ConflictError,
+    DirectoryError,
     InventoryError,
+    MissingScopeError,
     NoHomeError,
+    NotInDirectoryError,
     NumberPlacementError,
     RoutingError,
     StorageError,
@@ -30,12 +34,16 @@ __all__ = [
     "CallLog",
     "CallReader",
     "ConflictError",
+    "DirectoryError",
     "DnisPool",
     "ForwardRepository",
     "InventoryError",
+    "MissingScopeError",
     "NoHomeError",
+    "NotInDirectoryError",
     "NumberPlacementError",
     "NumberRouting",
+    "PeopleDirectory",
     "PhoneInventory",
     "RoutingError",
     "RuleReader",
@@ -212,4 +220,21 @@ class CallControl(Protocol):
         Raises :class:`CallControlError` when the request could
         not be delivered (``gone`` when the call has ended).
         """
+        ...
+
+
+class PeopleDirectory(Protocol):
+    """Who is who in Slack: a user's profile phone and a user group's members (bot/people.py).
+
+    Raises :class:`MissingScopeError` when the app lacks the scope, :class:`NotInDirectoryError`
+    for an unknown user or group, :class:`DirectoryError` for any other failure.
+    """
+
+    def profile(self, user_id: str) -> Profile:
+        """The user's display name and profile phone (``users.profile.get``)."""
+        ...
+
+    def group(self, group_id: str, label: str = "") -> Group:
+        """The group's members in its order (``usergroups.users.list``); ``label`` is the handle
+        as the person named it, used when the directory does not say."""
         ...

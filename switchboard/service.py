@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from switchboard.domain.durations import DurationError, parse_duration
 from switchboard.domain.hours import BusinessHours, HoursError, parse_hours
+from switchboard.domain.people import DestinationSource
 from switchboard.domain.rules import (
     CONNECT,
     CallerIdMode,
@@ -132,6 +133,18 @@ class ForwardRequest:
     # The version the person was looking at (e.g. when the edit form opened): a change made by
     # someone else since then is refused instead of silently overwritten. None: no such check.
     expected_version: int | None = None
+    # Where ``destinations`` came from when they name people (switchboard.people resolves them);
+    # they replace the rule's sources: a request of numbers only (the CLI) leaves none.
+    sources: tuple[DestinationSource, ...] = ()
+
+
+@dataclass
+class ChangeContext:
+    """What a run of many changes reads once (the re-resolution of every rule naming a group):
+    the stored rules, for the loop check, and our numbers."""
+
+    existing: dict[str, ForwardRule]
+    ours: list[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +204,7 @@ def _forward_fields(rule: ForwardRule) -> tuple[object, ...]:
         rule.expires_at,
         rule.hours,
         rule.else_destinations,
+        rule.sources,
     )
 
 
@@ -332,7 +346,60 @@ class ForwardingService:
         if previous is not None and _same_forward(previous, wanted):
             steps = self._route(number, to_forwarding=True)
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
+        return self._store_and_route(number, wanted, previous, actor)
 
+    def change_context(self) -> ChangeContext:
+        """Read once what :meth:`update_sources` checks, for a run of many updates."""
+        ours = self._inventory.our_numbers() if self._inventory is not None else None
+        return ChangeContext({rule.number: rule for rule in self._rules.list_rules()}, ours)
+
+    def update_sources(
+        self,
+        seen: ForwardRule,
+        destinations: Sequence[str],
+        sources: tuple[DestinationSource, ...],
+        *,
+        actor: str,
+        context: ChangeContext | None = None,
+    ) -> ChangeResult:
+        """Replace the destinations (and their sources) of the forward ``seen``, keeping every other
+        setting, expiry included: the re-resolution of a forward that names people. Only that
+        version is changed (:class:`ConcurrentChangeError` otherwise); checked like any forward."""
+        return self._reported(lambda: self._update_sources(seen, destinations, sources, actor, context))
+
+    def _update_sources(
+        self,
+        seen: ForwardRule,
+        destinations: Sequence[str],
+        sources: tuple[DestinationSource, ...],
+        actor: str,
+        context: ChangeContext | None,
+    ) -> ChangeResult:
+        context = context or self.change_context()
+        try:
+            number, normalised = self._policy.validate_forward(
+                seen.number, destinations, context.existing, context.ours
+            )
+        except DestinationRefusedError as error:
+            raise RefusedError(str(error)) from None
+        with self._change_guard(number):
+            previous = self._rules.get(number)
+            if previous is None or not _unchanged(seen, previous):
+                raise ConcurrentChangeError(number, previous)
+            try:
+                wanted = previous.with_changes(destinations=normalised, sources=tuple(sources))
+            except RuleError as error:
+                raise RefusedError(str(error)) from None
+            if _same_forward(previous, wanted):
+                return ChangeResult("set", number, previous, previous, changed=False)
+            result = self._store_and_route(number, wanted, previous, actor)
+        if result.new is not None:
+            context.existing[number] = result.new
+        return result
+
+    def _store_and_route(
+        self, number: str, wanted: ForwardRule, previous: ForwardRule | None, actor: str
+    ) -> ChangeResult:
         # The loop check above read these as not forwarded; the write re-checks it atomically, so
         # two concurrent sets (A→B, B→A) cannot both pass it.
         unforwarded = tuple(d for d in wanted.all_destinations if d != CONNECT)
@@ -514,6 +581,7 @@ class ForwardingService:
                 expires_at=expires_at,
                 hours=hours,
                 else_destinations=else_destinations,
+                sources=tuple(request.sources),
             )
         except (RuleError, DurationError) as error:
             raise RefusedError(str(error)) from None

@@ -5,8 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from switchboard.domain.people import Group, Profile
 from switchboard.domain.rules import ForwardRule, NumberHome
-from switchboard.ports import ConflictError, NoHomeError, RoutingError, StorageError
+from switchboard.ports import (
+    ConflictError,
+    DirectoryError,
+    MissingScopeError,
+    NoHomeError,
+    NotInDirectoryError,
+    RoutingError,
+    StorageError,
+)
 
 
 class MemoryRules:
@@ -155,3 +164,46 @@ class StaticInventory:
 
 
 __all__ = ["MemoryRouting", "MemoryRules", "StaticInventory", "StorageError"]
+
+
+class MemoryDirectory:
+    """:class:`~switchboard.ports.PeopleDirectory` in memory: ``phones`` by user id, ``groups`` by
+    group id (members in order). ``missing_scope`` makes every read fail as Slack does without it;
+    ``fail`` makes reads of those ids fail as a passing Slack error; ``calls`` counts reads."""
+
+    def __init__(
+        self,
+        phones: dict[str, str] | None = None,
+        groups: dict[str, list[str]] | None = None,
+        *,
+        names: dict[str, str] | None = None,
+        handles: dict[str, str] | None = None,
+    ) -> None:
+        self.phones = dict(phones or {})
+        self.groups = {k: list(v) for k, v in (groups or {}).items()}
+        self.names = dict(names or {})
+        self.handles = dict(handles or {})
+        self.deleted: set[str] = set()
+        self.missing_scope = ""
+        self.fail: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+
+    def _check(self, what: str, key: str, scope: str) -> None:
+        self.calls.append((what, key))
+        if self.missing_scope == scope:
+            raise MissingScopeError(scope)
+        if key in self.fail:
+            raise DirectoryError("ratelimited")
+
+    def profile(self, user_id: str) -> Profile:
+        self._check("profile", user_id, "users.profile:read")
+        if user_id not in self.phones:
+            raise NotInDirectoryError(user_id)
+        name = self.names.get(user_id, user_id.lower())
+        return Profile(user_id, name, self.phones[user_id], deleted=user_id in self.deleted)
+
+    def group(self, group_id: str, label: str = "") -> Group:
+        self._check("group", group_id, "usergroups:read")
+        if group_id not in self.groups:
+            raise NotInDirectoryError(group_id)
+        return Group(group_id, self.handles.get(group_id, label), tuple(self.groups[group_id]))

@@ -55,6 +55,7 @@ from switchboard.adapters.dynamo_codec import (
 )
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.hours import BusinessHours, parse_hours
+from switchboard.domain.people import DestinationSource, Person, SourceKind
 from switchboard.domain.rules import ForwardRule, NumberHome
 from switchboard.ports import ConflictError, StorageError
 
@@ -113,6 +114,7 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
         "home_routing": _home_to_item(rule.home),
         "hours": _hours_to_item(rule.hours),
         "else_destinations": list(rule.else_destinations) if rule.hours is not None else None,
+        "sources": _sources_to_item(rule.sources),
     }
 
 
@@ -126,6 +128,39 @@ def _hours_from_item(value: Any) -> BusinessHours | None:
     if not isinstance(value, dict) or not value.get("window"):
         return None
     return parse_hours(str(value["window"]), str(value.get("timezone") or ""))
+
+
+def _sources_to_item(sources: tuple[DestinationSource, ...]) -> list[dict[str, Any]] | None:
+    """``[{kind, id, label, people: [{user, name, number}]}]``; absent for numbers-only forwards."""
+    if not sources:
+        return None
+    return [
+        {
+            "kind": source.kind.value,
+            "id": source.id,
+            "label": source.label,
+            "people": [{"user": p.user_id, "name": p.name, "number": p.number} for p in source.people],
+        }
+        for source in sources
+    ]
+
+
+def _sources_from_item(value: Any) -> tuple[DestinationSource, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        DestinationSource(
+            kind=SourceKind(str(entry["kind"])),
+            id=str(entry["id"]),
+            label=str(entry.get("label") or ""),
+            people=tuple(
+                Person(str(p["user"]), str(p.get("name") or ""), str(p.get("number") or ""))
+                for p in entry.get("people") or ()
+            ),
+        )
+        for entry in value
+        if isinstance(entry, dict)
+    )
 
 
 def _home_to_item(home: NumberHome | None) -> dict[str, Any] | None:
@@ -166,6 +201,7 @@ def rule_from_item(item: dict[str, Any]) -> ForwardRule:
         home=_home_from_item(item.get("home_routing")),
         hours=_hours_from_item(item.get("hours")),
         else_destinations=tuple(item.get("else_destinations") or ()),
+        sources=_sources_from_item(item.get("sources")),
     )
 
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from switchboard.domain.hours import BusinessHours
+from switchboard.domain.people import DestinationSource
 
 MAX_DESTINATIONS = 5
 MIN_RING_TIMEOUT = 1
@@ -130,6 +131,9 @@ class ForwardRule:
     # (both or neither are set; see :meth:`destinations_at`).
     hours: BusinessHours | None = None
     else_destinations: tuple[str, ...] = ()
+    # Where the destinations came from when the forward names people (Slack users, user groups);
+    # empty for a forward to numbers only. ``destinations`` always holds the resolved numbers.
+    sources: tuple[DestinationSource, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +158,7 @@ class ForwardRule:
         object.__setattr__(self, "caller_id", parse_choice(CallerIdMode, str(self.caller_id), "caller ID"))
         object.__setattr__(self, "destinations", tuple(self.destinations))
         object.__setattr__(self, "else_destinations", tuple(self.else_destinations))
+        object.__setattr__(self, "sources", tuple(self.sources))
 
     @property
     def is_connect_entry(self) -> bool:
@@ -182,6 +187,11 @@ class ForwardRule:
     def connect_entry_at(self, now: float) -> bool:
         """A call at ``now`` goes to Amazon Connect through a DNIS pair."""
         return self.destinations_at(now) == (CONNECT,)
+
+    @property
+    def names_people(self) -> bool:
+        """Some destinations come from Slack users or user groups (kept in sync with Slack)."""
+        return any(source.is_person for source in self.sources)
 
     def is_active(self, now: float) -> bool:
         """A rule past its ``expires_at`` no longer forwards, even before anything deletes it."""
