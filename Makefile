@@ -64,6 +64,7 @@ bench: $(STAMP)
 	@mkdir -p $(BENCH_OUT)
 	$(PY) -m bench --json $(BENCH_OUT)/sma.json
 	$(PY) -m bench.bot --json $(BENCH_OUT)/bot.json
+	$(PY) -m bench.connect --json $(BENCH_OUT)/connect.json
 
 # Fuzz, races, forged requests, toll fraud and load: prints the figures, rewrites docs/reliability.md.
 reliability: $(STAMP)
@@ -105,9 +106,11 @@ build-ConnectFunction build-ContactEventsFunction:
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
 # Custom resources: deploy/, the shared library (the SIP media application's Delete hands numbers
-# back with the bot's own routing code; no layer: it needs only boto3) and the default prompts.
+# back with the bot's own routing code; no layer: it needs only boto3) and the default prompts
+# (the SIP media application's PCM files and Amazon Connect's u-law copies).
 build-DeployHelperFunction:
-	mkdir -p "$(ARTIFACTS_DIR)/prompts"
+	mkdir -p "$(ARTIFACTS_DIR)/prompts/connect"
 	cp -R deploy switchboard "$(ARTIFACTS_DIR)/"
 	cp prompts/*.wav "$(ARTIFACTS_DIR)/prompts/"
+	cp prompts/connect/*.wav "$(ARTIFACTS_DIR)/prompts/connect/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +

@@ -1,7 +1,11 @@
-"""``Custom::PromptUpload``: copy the bundled ``prompts/*.wav`` into the stack's prompt bucket.
+"""``Custom::PromptUpload``: copy the bundled prompts into the stack's prompt bucket.
 
-PSTN Audio plays prompts only from S3, so the defaults shipped in the repository have to be put
-there by the deployment. Properties: ``BucketName``, ``Prefix`` (default ``prompts/``) and
+PSTN Audio and Amazon Connect play prompts only from S3, so the defaults shipped in the repository
+have to be put there by the deployment: ``prompts/*.wav`` (16-bit PCM, the SIP media application's)
+at ``<Prefix><name>.wav`` and ``prompts/connect/*.wav`` (u-law, the forwarding contact flow's) at
+``<Prefix>connect/<name>.wav``, where ``connect_lambda.app.prompt_base_url`` points the flow.
+
+Properties: ``BucketName``, ``Prefix`` (default ``prompts/``) and
 ``Version``, which only exists so that a new package (new prompts) changes the properties and
 CloudFormation sends an Update. Delete empties the prefix so the stack can delete the bucket.
 """
@@ -37,9 +41,21 @@ def s3() -> S3Client:
     return boto3.client("s3")
 
 
+# Subfolders of prompts/ uploaded beside the PCM prompts, under the same name.
+VARIANTS = ("connect",)
+
+
 def bundled_prompts(directory: Path = PROMPTS_DIR) -> list[Path]:
-    """The WAV files packaged with the function, in a stable order."""
-    return sorted(path for path in directory.glob("*.wav") if path.is_file())
+    """The WAV files packaged with the function (with the Connect copies), in a stable order."""
+    found = [path for path in directory.glob("*.wav") if path.is_file()]
+    for variant in VARIANTS:
+        found.extend(path for path in (directory / variant).glob("*.wav") if path.is_file())
+    return sorted(found)
+
+
+def prompt_key(prefix: str, path: Path, directory: Path = PROMPTS_DIR) -> str:
+    """``<prefix><name>.wav``, or ``<prefix>connect/<name>.wav`` for a Connect copy."""
+    return prefix + path.relative_to(directory).as_posix()
 
 
 def _location(properties: dict[str, Any]) -> tuple[str, str]:
@@ -75,13 +91,13 @@ def handle(request: Request) -> ResourceResult:
 
 
 def upload_prompts(bucket: str, prefix: str, directory: Path = PROMPTS_DIR) -> list[str]:
-    """Put every bundled prompt at ``<prefix><name>.wav``; an empty bundle is a packaging error."""
+    """Put every bundled prompt at its key (:func:`prompt_key`); an empty bundle is a packaging error."""
     files = bundled_prompts(directory)
     if not files:
         raise RuntimeError(f"no prompt WAV files in {directory}: the package was built without prompts/")
     keys = []
     for path in files:
-        key = f"{prefix}{path.name}"
+        key = prompt_key(prefix, path, directory)
         s3().put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=CONTENT_TYPE)
         keys.append(key)
     logger.info("uploaded %d prompts to s3://%s/%s", len(keys), bucket, prefix)
@@ -94,7 +110,7 @@ def delete_prompts(bucket: str, prefix: str, directory: Path = PROMPTS_DIR) -> i
     Listing catches prompts uploaded by an older package that no longer ships them, which would
     otherwise keep the bucket from being deleted.
     """
-    keys = {f"{prefix}{path.name}" for path in bundled_prompts(directory)}
+    keys = {prompt_key(prefix, path, directory) for path in bundled_prompts(directory)}
     try:
         paginator = s3().get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):

@@ -68,3 +68,93 @@ def create_table(client: Any, table_name: str, path: Path = TEMPLATE) -> None:
             TableName=table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
         )
+
+
+# --- One configuration of the template, as CloudFormation would deploy it --------------------------
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[str, str]:
+    """Every parameter's value: ``given``, else its default."""
+    values = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    unknown = set(given) - set(values)
+    if unknown:
+        raise KeyError(f"not parameters of the template: {', '.join(sorted(unknown))}")
+    return {**values, **given}
+
+
+def evaluate(expression: Any, values: dict[str, str], conditions: dict[str, Any]) -> Any:
+    """A condition or rule expression (``Fn::Equals/Not/And/Or``, ``Condition``, ``Ref``)."""
+    if isinstance(expression, dict) and len(expression) == 1:
+        ((name, argument),) = expression.items()
+        if name == "Ref":
+            return values[argument]
+        if name == "Condition":
+            return evaluate(conditions[argument], values, conditions)
+        if name == "Fn::Equals":
+            left, right = (evaluate(a, values, conditions) for a in argument)
+            return str(left) == str(right)
+        if name == "Fn::Not":
+            return not evaluate(argument[0], values, conditions)
+        if name == "Fn::And":
+            return all(evaluate(a, values, conditions) for a in argument)
+        if name == "Fn::Or":
+            return any(evaluate(a, values, conditions) for a in argument)
+        raise ValueError(f"cannot evaluate {name} here")
+    return expression
+
+
+def failed_rules(template: dict[str, Any], given: dict[str, str]) -> list[str]:
+    """The ``AssertDescription`` of every template rule these parameters break (CloudFormation
+    refuses such a stack before creating anything)."""
+    values = parameter_values(template, given)
+    conditions = template.get("Conditions", {})
+    failed = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], values, conditions):
+            continue
+        for assertion in rule["Assertions"]:
+            if not evaluate(assertion["Assert"], values, conditions):
+                failed.append(" ".join(str(assertion.get("AssertDescription", "")).split()))
+    return failed
+
+
+def render(template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    """The template for these parameter values: resources and outputs whose condition is false
+    dropped, ``Fn::If`` resolved, ``AWS::NoValue`` removed, parameter defaults set to the values."""
+    values = parameter_values(template, given)
+    conditions = template.get("Conditions", {})
+    truth = {name: bool(evaluate(expr, values, conditions)) for name, expr in conditions.items()}
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if len(node) == 1 and "Fn::If" in node:
+                name, yes, no = node["Fn::If"]
+                return resolve(yes if truth[name] else no)
+            out = {}
+            for key, value in node.items():
+                resolved = resolve(value)
+                if resolved != _NO_VALUE:
+                    out[key] = resolved
+            return out
+        if isinstance(node, list):
+            return [item for item in (resolve(i) for i in node) if item != _NO_VALUE]
+        return node
+
+    rendered: dict[str, Any] = {}
+    for section, body in template.items():
+        if section == "Conditions":
+            continue
+        if section in ("Resources", "Outputs"):
+            kept = {}
+            for name, item in body.items():
+                if "Condition" in item and not truth[item["Condition"]]:
+                    continue
+                kept[name] = resolve({k: v for k, v in item.items() if k != "Condition"})
+            rendered[section] = kept
+        elif section == "Parameters":
+            rendered[section] = {name: {**p, "Default": values[name]} for name, p in body.items()}
+        else:
+            rendered[section] = resolve(body)
+    return rendered

@@ -205,14 +205,34 @@ def test_create_uploads_every_bundled_prompt(cloudformation: CloudFormation, s3:
     response = cloudformation.only_response()
     assert response["Status"] == "SUCCESS"
     assert response["PhysicalResourceId"] == f"s3://{BUCKET}/prompts/"
-    expected = {f"prompts/{name}.wav" for name in PROMPT_NAMES}
+    # The PCM prompts for the SIP media application, and the u-law copies where the Connect
+    # forwarding flow looks for them (connect_lambda.app.prompt_base_url: <prefix>connect/).
+    files = [f"{name}.wav" for name in PROMPT_NAMES] + [f"connect/{name}.wav" for name in PROMPT_NAMES]
+    expected = {f"prompts/{file}" for file in files}
     assert set(response["Data"]["Keys"].split(",")) == expected
     assert response["Data"]["Count"] == str(len(expected))
     assert keys(s3) == expected
-    for name in PROMPT_NAMES:
-        obj = s3.get_object(Bucket=BUCKET, Key=f"prompts/{name}.wav")
+    for file in files:
+        obj = s3.get_object(Bucket=BUCKET, Key=f"prompts/{file}")
         assert obj["ContentType"] == "audio/wav"
-        assert obj["Body"].read() == (REPO / "prompts" / f"{name}.wav").read_bytes()
+        assert obj["Body"].read() == (REPO / "prompts" / file).read_bytes()
+
+
+def test_the_connect_lambda_plays_the_prompts_from_where_they_are_uploaded() -> None:
+    from connect_lambda.app import prompt_base_url
+    from switchboard.settings import Settings
+
+    base = prompt_base_url(Settings(prompt_bucket=BUCKET, prompt_prefix="prompts/"), REGION)
+    assert base == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/prompts/connect/"
+    uploaded = {prompts.prompt_key("prompts/", path) for path in prompts.bundled_prompts()}
+    assert {f"prompts/connect/{name}.wav" for name in PROMPT_NAMES} <= uploaded
+
+
+def test_the_deploy_package_bundles_the_connect_prompts() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile.split("build-DeployHelperFunction:", 1)[1].split("\n\n", 1)[0]
+    assert "prompts/connect/*.wav" in recipe
+    assert '"$(ARTIFACTS_DIR)/prompts/connect' in recipe
 
 
 def test_update_uploads_again(cloudformation: CloudFormation, s3: Any) -> None:
@@ -404,8 +424,10 @@ def test_the_custom_resources_function_is_never_retried_and_never_waited_on_for_
     for name, resource in resources.items():
         if resource["Type"].startswith("Custom::"):
             assert timeout < resource["Properties"]["ServiceTimeout"] <= 3600, name
-    # Created or adopted, it always exists: it carries the forwards through updates and teardown.
-    assert "Condition" not in resources["SipMediaApplication"]
+    # Created or adopted, it exists whenever the stack has the SIP media application backend: it
+    # carries the forwards through updates and teardown (a parameter default keeps it on update).
+    condition = resources["SipMediaApplication"].get("Condition", "HasSipMediaApplication")
+    assert condition == "HasSipMediaApplication"
     sma = resources["SipMediaApplication"]["Properties"]
     assert {"ExistingSipMediaApplicationId", "TableName", "VoiceConnectorId"} <= set(sma)
     assert template["Resources"]["Table"]["DeletionPolicy"] == "Retain"

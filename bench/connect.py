@@ -1,0 +1,475 @@
+"""Amazon Connect hot-path benchmark (``make bench``, ``python -m bench.connect``).
+
+Measures, in one run on this machine, what issue 15 asks of the Connect backend:
+
+1. Table operations per call, per scenario, counted with botocore's ``before-call`` event on the
+   clients of ``connect_lambda.app`` and ``connect_lambda.contact_events``, while the shipped flow
+   runs in the local Flow-language interpreter: reads per call (the rule, once) and writes per call.
+2. Warm ``Purpose=Start`` through ``connect_lambda.app.handler`` as a ratio to a bare handler that
+   does the same single GetItem with the same client against the same table (a moto server on
+   loopback), rounds interleaved. Target ≤ 1.1×.
+3. ``import connect_lambda.app`` (the cold start of the Connect entry point) as a ratio to
+   ``import boto3`` plus creating a DynamoDB client, in fresh interpreters, interleaved.
+   Target ≤ 1.2×.
+4. Simulated calls per second through the interpreter and the real forwarding decisions
+   (``ConnectForwardingApp``) with in-memory ports, so the figure is the interpreter's and the
+   Lambda's logic, not moto's HTTP; the same with moto is listed beside it. Target ≥ 1,000/s.
+
+Ratios, not absolute times, are the figures: both sides of each ratio run in the same process or
+back to back, so machine noise mostly cancels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from switchboard_local.console_output import silenced as quiet  # noqa: E402
+
+TABLE = "switchboard-bench-connect"
+OURS = "+12025550100"
+CALLER = "+13035550123"
+D1, D2, D3 = "+12065550111", "+13125550122", "+14155550133"
+FLOW_PATH = ROOT / "connect_lambda" / "forwarding_flow.json"
+PROMPT_BASE = "https://bench-prompts.s3.us-east-1.amazonaws.com/prompts/connect/"
+
+READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+TARGETS = {"warm_ratio": 1.1, "import_ratio": 1.2, "calls_per_second": 1000.0}
+
+
+class Counter:
+    """botocore ``before-call`` hook: the operations a client made since the last :meth:`take`."""
+
+    def __init__(self) -> None:
+        self.ops: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.ops.append(model.name)
+
+    def take(self) -> list[str]:
+        ops, self.ops = self.ops, []
+        return ops
+
+
+def progress(text: str) -> None:
+    print(f"bench: {text}…", file=sys.stderr, flush=True)
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "TABLE_NAME": TABLE,
+        "CONNECT_PROMPT_BASE_URL": PROMPT_BASE,
+        "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardBench",
+    }
+
+
+def _phones(kind: str) -> dict[str, Any]:
+    from switchboard_local.aws.connect_flow import ThirdParty
+
+    return {
+        "answered by the 1st": {D1: ThirdParty.answers(4, 30)},
+        "follow-me: 1st no answer, 2nd busy, 3rd answers": {
+            D1: ThirdParty.no_answer(),
+            D2: ThirdParty.busy(),
+            D3: ThirdParty.answers(4, 30),
+        },
+        "all fail, failure prompt": {
+            D1: ThirdParty.no_answer(),
+            D2: ThirdParty.busy(),
+            D3: ThirdParty.unreachable(),
+        },
+        "caller hangs up while the 1st rings": {D1: ThirdParty.no_answer()},
+    }[kind]
+
+
+SCENARIOS: dict[str, tuple[str, float | None]] = {
+    # name → (dialed number, caller hangs up after)
+    "answered by the 1st": (OURS, None),
+    "follow-me: 1st no answer, 2nd busy, 3rd answers": (OURS, None),
+    "all fail, failure prompt": (OURS, None),
+    "caller hangs up while the 1st rings": (OURS, 8.0),
+    "not in service": ("+12025550199", None),
+}
+
+
+def _interpreter(handler: Callable[..., Any], on_disconnected: Callable[..., Any] | None) -> Any:
+    from switchboard_local.aws.connect_flow import FlowInterpreter
+
+    return FlowInterpreter(
+        json.loads(FLOW_PATH.read_text()),
+        handler,
+        claimed={OURS, "+12025550199"},
+        prompt_seconds=lambda uri: 3.0,
+        on_disconnected=on_disconnected,
+    )
+
+
+def lifecycle_calls(app: Any, events: Any) -> list[dict[str, Any]]:
+    """Whole calls through the shipped flow: DynamoDB operations of the flow's Lambda and of the
+    contact-events function (which every contact's ``DISCONNECTED`` event reaches), apart."""
+    flow, disconnected = Counter(), Counter()
+    hooks = [(app.forwarding._rules._client, flow), (events.app._calls._client, disconnected)]
+    for client, counter in hooks:
+        client.meta.events.register("before-call.dynamodb", counter)
+    interpreter = _interpreter(app.handler, events.handler)
+    clock = app.forwarding.clock
+    app.forwarding.clock = interpreter.now_ms
+    results = []
+    try:
+        with quiet():
+            for name, (dialed, hangs_up) in SCENARIOS.items():
+                phones = _phones(name) if dialed == OURS else {}
+                flow.take()
+                disconnected.take()
+                transcript = interpreter.place_call(
+                    dialed, CALLER, phones=phones, caller_hangs_up_after=hangs_up
+                )
+                ops, after = flow.take(), disconnected.take()
+                results.append(
+                    {
+                        "scenario": name,
+                        "dials": len(transcript.dials),
+                        "reads": sum(op in READS for op in ops),
+                        "writes": sum(op in WRITES for op in ops),
+                        "operations": ops,
+                        "disconnected_reads": sum(op in READS for op in after),
+                        "disconnected_writes": sum(op in WRITES for op in after),
+                        "disconnected_operations": after,
+                        "flags": transcript.flags,
+                    }
+                )
+    finally:
+        app.forwarding.clock = clock
+        for client, counter in hooks:
+            client.meta.events.unregister("before-call.dynamodb", counter)
+    return results
+
+
+def warm_start_ratio(app: Any, rounds: int) -> dict[str, float]:
+    """Median warm time of ``Purpose=Start`` vs a bare one-GetItem handler, interleaved."""
+    from tests.helpers import load_event
+
+    client = app.forwarding._rules._client
+    key = {"pk": {"S": f"NUMBER#{OURS}"}, "sk": {"S": "RULE"}}
+
+    def bare_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+        item = client.get_item(TableName=TABLE, Key=key, ConsistentRead=True).get("Item")
+        return {"status": "ok", "found": "yes" if item else "no"}
+
+    # The same I/O as Start on a number with a forward: the rule, then the call's entry at its dial.
+    entry = {"pk": {"S": "CALL#bench-bare"}, "sk": {"S": "LIVE"}, "at": {"N": "0"}}
+
+    def bare_read_write(event: dict[str, Any], context: Any) -> dict[str, str]:
+        found = bare_handler(event, context)
+        client.put_item(TableName=TABLE, Item=entry)
+        return found
+
+    event = load_event("connect_forward_start")
+
+    def timed(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    real: list[float] = []
+    bare: list[float] = []
+    bare_rw: list[float] = []
+    with quiet():
+        assert app.handler(event, None)["op"] == "dial"
+        for _ in range(20):  # warm every path (connection pool, caches)
+            app.handler(event, None)
+            bare_handler(event, None)
+            bare_read_write(event, None)
+        for index in range(rounds):
+            order = [
+                (real, lambda: app.handler(event, None)),
+                (bare, lambda: bare_handler(event, None)),
+                (bare_rw, lambda: bare_read_write(event, None)),
+            ]
+            shift = index % 3
+            for samples, run in order[shift:] + order[:shift]:
+                samples.append(timed(run))
+    real_ms = statistics.median(real) * 1000
+    bare_ms = statistics.median(bare) * 1000
+    bare_rw_ms = statistics.median(bare_rw) * 1000
+    return {
+        "rounds": rounds,
+        "handler_ms": round(real_ms, 3),
+        "bare_get_item_ms": round(bare_ms, 3),
+        "ratio": round(real_ms / bare_ms, 3),
+        "bare_get_put_ms": round(bare_rw_ms, 3),
+        "ratio_same_io": round(real_ms / bare_rw_ms, 3),
+    }
+
+
+def import_ratio(endpoint: str, rounds: int) -> dict[str, float]:
+    """Fresh-interpreter import times, interleaved so drift hits both sides equally."""
+    env = {**os.environ, **_env(endpoint), "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    programs = {
+        "python": "pass",
+        "boto3_client": "import boto3; boto3.client('dynamodb')",
+        "connect_lambda.app": "import connect_lambda.app",
+    }
+    times: dict[str, list[float]] = {name: [] for name in programs}
+    for _ in range(rounds):
+        for name, code in programs.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    base = med["python"]
+    return {
+        "rounds": rounds,
+        "python_startup_ms": round(base, 1),
+        "import_boto3_client_ms": round(med["boto3_client"], 1),
+        "import_connect_app_ms": round(med["connect_lambda.app"], 1),
+        "ratio_total": round(med["connect_lambda.app"] / med["boto3_client"], 3),
+        "ratio_net_of_startup": round((med["connect_lambda.app"] - base) / (med["boto3_client"] - base), 3),
+    }
+
+
+class _MemoryRules:
+    def __init__(self, rule: Any) -> None:
+        self._rule = rule
+
+    def get(self, number: str) -> Any:
+        return self._rule if number == self._rule.number else None
+
+
+class _MemoryCalls:
+    def __init__(self) -> None:
+        self.records: dict[str, Any] = {}
+
+    def record_call(self, transaction_id: str, record: Any) -> None:
+        self.records.setdefault(transaction_id, record)
+
+    def call_live(self, transaction_id: str, live: Any) -> None:
+        pass
+
+
+class _MemoryProgress:
+    def save(self, contact_id: str, state: Any, now_ms: int) -> None:
+        pass
+
+
+class _NoTelemetry:
+    def count(self, metric: str) -> None:
+        pass
+
+    def error(self, message: str, **fields: Any) -> None:
+        pass
+
+    def decided(self, event: Any, reply: Any, plan: Any) -> None:
+        pass
+
+
+def interpreter_throughput(app: Any, calls: int) -> dict[str, float]:
+    """Simulated calls per second over the scenario mix of :data:`SCENARIOS`, end to end: the
+    interpreter and the real forwarding decisions (``ConnectForwardingApp``) with in-memory ports.
+    The time inside the Lambda is measured too, so the interpreter's own share is known."""
+    from connect_lambda.actions import ConnectPrompts
+    from connect_lambda.events import parse_event
+    from connect_lambda.forwarding import ConnectForwardingApp
+    from switchboard.domain.rules import ForwardRule
+
+    forwarding = ConnectForwardingApp(
+        _MemoryRules(ForwardRule(number=OURS, destinations=(D1, D2, D3), ring_timeout=20)),
+        _MemoryCalls(),
+        _MemoryProgress(),
+        ConnectPrompts(PROMPT_BASE),
+        _NoTelemetry(),
+    )
+    in_lambda = [0.0]
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+        start = time.perf_counter()
+        reply = {**forwarding.handle(parse_event(event)), "status": "ok"}
+        in_lambda[0] += time.perf_counter() - start
+        return reply
+
+    memory = _interpreter(handler, None)
+    forwarding.clock = memory.now_ms
+    mix = [
+        (dialed, hangs_up, _phones(name) if dialed == OURS else {})
+        for name, (dialed, hangs_up) in SCENARIOS.items()
+    ]
+    start = time.perf_counter()
+    for index in range(calls):
+        dialed, hangs_up, phones = mix[index % len(mix)]
+        transcript = memory.place_call(dialed, CALLER, phones=phones, caller_hangs_up_after=hangs_up)
+        assert not transcript.flags, transcript.flags
+    in_memory = time.perf_counter() - start
+
+    real = _interpreter(app.handler, None)
+    clock = app.forwarding.clock
+    app.forwarding.clock = real.now_ms
+    moto_calls = max(len(mix), calls // 40)
+    try:
+        with quiet():
+            start = time.perf_counter()
+            for index in range(moto_calls):
+                dialed, hangs_up, phones = mix[index % len(mix)]
+                real.place_call(dialed, CALLER, phones=phones, caller_hangs_up_after=hangs_up)
+            with_moto = time.perf_counter() - start
+    finally:
+        app.forwarding.clock = clock
+    return {
+        "calls": calls,
+        "calls_per_second": round(calls / in_memory, 1),
+        "interpreter_only_calls_per_second": round(calls / (in_memory - in_lambda[0]), 1),
+        "moto_calls": moto_calls,
+        "calls_per_second_with_moto": round(moto_calls / with_moto, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=400, help="warm handler rounds")
+    parser.add_argument("--import-rounds", type=int, default=15, help="fresh interpreters per import case")
+    parser.add_argument("--calls", type=int, default=2000, help="simulated calls for the throughput")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update(_env(endpoint))
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    try:
+        import botocore.session
+
+        from switchboard.adapters.dynamodb import DynamoForwardRepository
+        from switchboard.domain.rules import ForwardRule
+        from switchboard_local.aws.template import create_table
+
+        setup_client = botocore.session.get_session().create_client("dynamodb")
+        create_table(setup_client, TABLE)
+        DynamoForwardRepository(setup_client, TABLE).save(
+            ForwardRule(number=OURS, destinations=(D1, D2, D3), ring_timeout=20), actor="bench"
+        )
+        import connect_lambda.contact_events as events
+        from connect_lambda import app
+
+        progress("counting table operations over five Connect call scenarios")
+        lifecycle = lifecycle_calls(app, events)
+        progress(f"timing warm Start against a bare GetItem ({args.rounds} interleaved rounds)")
+        warm = warm_start_ratio(app, args.rounds)
+        progress(f"running {args.calls} simulated calls through the flow interpreter")
+        throughput = interpreter_throughput(app, args.calls)
+        progress(f"timing imports in fresh interpreters ({args.import_rounds} rounds per case)")
+        results = {
+            "python": sys.version.split()[0],
+            "load_average": round(os.getloadavg()[0], 1),
+            "lifecycle": lifecycle,
+            "warm_start": warm,
+            "interpreter": throughput,
+            "imports": import_ratio(endpoint, args.import_rounds),
+            "targets": TARGETS,
+        }
+    except BaseException:
+        server.stop()
+        raise
+
+    with quiet():
+        server.stop()
+    print(render(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0  # the figures and any missed target are printed; a loaded machine must not fail CI
+
+
+def misses(results: dict[str, Any]) -> list[str]:
+    """The targets this run missed (empty: all met)."""
+    missed = []
+    if results["warm_start"]["ratio"] > TARGETS["warm_ratio"]:
+        missed.append(f"warm Start {results['warm_start']['ratio']}× > {TARGETS['warm_ratio']}×")
+    if results["imports"]["ratio_total"] > TARGETS["import_ratio"]:
+        missed.append(f"cold import {results['imports']['ratio_total']}× > {TARGETS['import_ratio']}×")
+    if results["interpreter"]["calls_per_second"] < TARGETS["calls_per_second"]:
+        missed.append(f"interpreter {results['interpreter']['calls_per_second']} calls/s")
+    for row in results["lifecycle"]:
+        if row["reads"] != 1:
+            missed.append(f"{row['scenario']}: {row['reads']} table reads, not 1")
+        if row["flags"]:
+            missed.append(f"{row['scenario']}: {', '.join(row['flags'])}")
+    return missed
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = ["## Amazon Connect: table operations per call (both Connect functions' clients)", ""]
+    lines += [
+        "| scenario | dials | flow Lambda: reads | writes | operations "
+        "| on DISCONNECTED: reads | writes | operations |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["lifecycle"]:
+        lines.append(
+            f"| {row['scenario']} | {row['dials']} | {row['reads']} | {row['writes']} "
+            f"| {', '.join(row['operations'])} | {row['disconnected_reads']} "
+            f"| {row['disconnected_writes']} | {', '.join(row['disconnected_operations']) or '—'} |"
+        )
+    warm = results["warm_start"]
+    lines += [
+        "",
+        f"## Warm Connect `Start` vs bare one-GetItem handler ({warm['rounds']} interleaved rounds)",
+        "",
+        "| connect_lambda.app.handler (median) | bare GetItem (median) | ratio (target ≤ 1.1×) "
+        "| bare GetItem + PutItem (median) | ratio to the same I/O |",
+        "|---|---|---|---|---|",
+        f"| {warm['handler_ms']} ms | {warm['bare_get_item_ms']} ms | **{warm['ratio']}×** "
+        f"| {warm['bare_get_put_ms']} ms | {warm['ratio_same_io']}× |",
+    ]
+    imp = results["imports"]
+    lines += [
+        "",
+        f"## Cold import of the Connect entry point ({imp['rounds']} interleaved rounds, medians)",
+        "",
+        "| python -c pass | import boto3 + client | import connect_lambda.app | ratio (target ≤ 1.2×) "
+        "| ratio net of startup |",
+        "|---|---|---|---|---|",
+        f"| {imp['python_startup_ms']} ms | {imp['import_boto3_client_ms']} ms "
+        f"| {imp['import_connect_app_ms']} ms | **{imp['ratio_total']}×** | {imp['ratio_net_of_startup']}× |",
+    ]
+    it = results["interpreter"]
+    lines += [
+        "",
+        "## Flow interpreter: simulated calls per second (the five scenarios above, in turn)",
+        "",
+        "| interpreter + real decisions, in-memory ports (target ≥ 1,000/s) | interpreter alone "
+        "| with moto over HTTP |",
+        "|---|---|---|",
+        f"| **{it['calls_per_second']}/s** ({it['calls']} calls) "
+        f"| {it['interpreter_only_calls_per_second']}/s "
+        f"| {it['calls_per_second_with_moto']}/s ({it['moto_calls']} calls) |",
+        "",
+    ]
+    missed = misses(results)
+    lines.append("Every target met." if not missed else "MISSED: " + "; ".join(missed))
+    lines += ["", f"Python {results['python']}; load average {results['load_average']} when it ran."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Table operations per Amazon Connect call (issue 15 "Measured"): the flow's Lambda reads the table
+once per call, whatever happens, and writes once per dial plus the record. ``make bench`` prints the
+same counts (bench/connect.py); this keeps them from creeping up unnoticed."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from bench import connect as bench
+from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.domain.rules import ForwardRule
+from tests.functional.conftest import TABLE
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def modules(moto_endpoint: str, dynamodb: Any) -> Iterator[tuple[ModuleType, ModuleType]]:
+    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
+    os.environ["CONNECT_PROMPT_BASE_URL"] = bench.PROMPT_BASE
+    import connect_lambda.app
+    import connect_lambda.contact_events
+
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=bench.OURS, destinations=(bench.D1, bench.D2, bench.D3), ring_timeout=20),
+        actor="test",
+    )
+    yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
+    if saved is None:
+        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
+    else:
+        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+
+
+def test_the_flow_reads_the_table_once_per_call_and_writes_once_per_dial_and_record(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    rows = bench.lifecycle_calls(*modules)
+
+    assert [row["scenario"] for row in rows] == list(bench.SCENARIOS)
+    for row in rows:
+        assert row["flags"] == [], row
+        assert row["reads"] == 1, row  # the rule, at Start; the state rides in contact attributes
+        assert row["operations"][0] == "GetItem", row
+        # One progress write per dial, and the record (unless the caller hung up: contact events).
+        recorded_by_flow = row["scenario"] != "caller hangs up while the 1st rings"
+        assert row["writes"] == row["dials"] + int(recorded_by_flow), row
+    hung_up = rows[3]
+    assert hung_up["disconnected_writes"] == 1  # the record of the call the caller ended
