@@ -4,7 +4,7 @@ Grammar (case-insensitive, numbers in any common format)::
 
     /forward                                   open the modal
     /forward <our-number> to <dest>[, <dest> …] [for <duration>] [greeting loop|once|none]
-             [then prompt|hangup] [callerid dialed|caller] [timeout <seconds>]
+             [then prompt|hangup|voicemail [<seconds>]] [callerid dialed|caller] [timeout <seconds>]
     /forward remove <our-number>               (alias: off)
     /forward list
     /forward status <our-number>
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 USAGE = """*Forward our phone numbers*
 • `/forward` — open the form
 • `/forward +12025550100 to +12065550111, +13125550122` — forward, trying destinations in order
-   options: `for 2h` (expires) · `greeting loop|once|none` · `then prompt|hangup` (when nobody answers)
+   options: `for 2h` (expires) · `greeting loop|once|none` · `then prompt|hangup|voicemail` (when nobody
+   answers; `then voicemail 60s` sets the longest message, default 120 s)
    · `callerid dialed|caller` (what the destination sees) · `timeout 20` (seconds per destination)
 • `/forward remove +12025550100` (or `off`) — stop forwarding; calls go to the phone system again
 • `/forward list` — every forward · `/forward status +12025550100` — one forward, its live and last calls
@@ -97,6 +98,7 @@ class SetForward:
     failure: str | None = None
     caller_id: str | None = None
     ring_timeout: int | None = None
+    voicemail_max_seconds: int | None = None
 
 
 Command = (
@@ -166,7 +168,7 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
     # destination separator ("to A then B").
     while first_option and first_option.group(1).lower() == "then":
         tail = rest[first_option.end() :].strip().lower()
-        if tail.startswith(("prompt", "hangup", "hang up")):
+        if tail.startswith(("prompt", "hangup", "hang up", "voicemail", "voice mail")):
             break
         first_option = _OPTION.search(rest, first_option.end())
     destinations_text = rest[: first_option.start()] if first_option else rest
@@ -180,8 +182,12 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
         if timeout is None:
             raise CommandSyntaxError(f"timeout must be a number of seconds, not `{options['timeout'][:20]}`")
     failure = options.get("then")
+    voicemail_max: int | None = None
     if failure is not None:
-        failure = failure.lower().replace("hang up", "hangup")
+        failure = failure.lower().replace("hang up", "hangup").replace("voice mail", "voicemail")
+        if failure.startswith("voicemail") and failure != "voicemail":
+            voicemail_max = _voicemail_length(failure.removeprefix("voicemail"))
+            failure = "voicemail"
     unknown = set(options) - {"for", "greeting", "then", "callerid", "timeout"}
     if unknown:
         raise CommandSyntaxError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -193,7 +199,20 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
         failure=failure,
         caller_id=options.get("callerid"),
         ring_timeout=timeout,
+        voicemail_max_seconds=voicemail_max,
     )
+
+
+def _voicemail_length(text: str) -> int:
+    """`` 90s`` · `` up to 2m`` · `` 45 seconds`` → seconds (bounds are the rule's to check)."""
+    words = text.strip().removeprefix("up to").strip().removesuffix("seconds").removesuffix("s").strip()
+    minutes = words.endswith("m") or words.endswith("minutes") or words.endswith("minute")
+    number = parse_seconds(words.removesuffix("minutes").removesuffix("minute").removesuffix("m").strip())
+    if number is None:
+        raise CommandSyntaxError(
+            f"`then voicemail` takes an optional length like `90s` or `2m`, not `{text.strip()[:20]}`"
+        )
+    return number * 60 if minutes else number
 
 
 def parse_seconds(text: str) -> int | None:

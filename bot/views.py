@@ -19,9 +19,12 @@ from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import (
     CONNECT_PRODUCT,
     DEFAULT_RING_TIMEOUT,
+    DEFAULT_VOICEMAIL_SECONDS,
     MAX_DESTINATIONS,
     MAX_RING_TIMEOUT,
+    MAX_VOICEMAIL_SECONDS,
     MIN_RING_TIMEOUT,
+    MIN_VOICEMAIL_SECONDS,
     CallerIdMode,
     FailureAction,
     ForwardRule,
@@ -56,6 +59,7 @@ GREETING_LABELS = {
 FAILURE_LABELS = {
     FailureAction.PROMPT: "Play the failure message, then hang up",
     FailureAction.HANGUP: "Hang up",
+    FailureAction.VOICEMAIL: "Take a voicemail for the alert thread",
 }
 CALLER_ID_LABELS = {
     CallerIdMode.DIALED: "Our number (hides both parties)",
@@ -171,6 +175,23 @@ def forward_modal(
         "initial_value": str(rule.ring_timeout if rule else DEFAULT_RING_TIMEOUT),
     }
     blocks.append(_input("timeout", "Ring each destination for (seconds)", timeout))
+    voicemail_max: dict[str, Any] = {
+        "type": "number_input",
+        "is_decimal_allowed": False,
+        "action_id": "voicemail_max",
+        "min_value": str(MIN_VOICEMAIL_SECONDS),
+        "max_value": str(MAX_VOICEMAIL_SECONDS),
+        "initial_value": str(rule.voicemail_max_seconds if rule else DEFAULT_VOICEMAIL_SECONDS),
+    }
+    blocks.append(
+        _input(
+            "voicemail_max",
+            "Longest voicemail (seconds)",
+            voicemail_max,
+            optional=True,
+            hint="Used when nobody answers and the forward takes a voicemail.",
+        )
+    )
     choices = list(EXPIRY_CHOICES)
     initial_expiry = "never"
     if rule and rule.expires_at:
@@ -263,6 +284,7 @@ class ModalInput:
     problems: dict[str, str] = field(default_factory=dict)
     # (block_id, text) of every destination field filled in, in order.
     destination_fields: tuple[tuple[str, str], ...] = ()
+    voicemail_max_seconds: int | None = None
 
     @property
     def number_block(self) -> str:
@@ -296,6 +318,14 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
     ring_timeout = parse_seconds(timeout) if timeout else None
     if timeout and (ring_timeout is None or not MIN_RING_TIMEOUT <= ring_timeout <= MAX_RING_TIMEOUT):
         problems["timeout"] = f"Ring time must be {MIN_RING_TIMEOUT}-{MAX_RING_TIMEOUT} seconds."
+    longest = value("voicemail_max")
+    voicemail_max = parse_seconds(longest) if longest else None
+    if longest and (
+        voicemail_max is None or not MIN_VOICEMAIL_SECONDS <= voicemail_max <= MAX_VOICEMAIL_SECONDS
+    ):
+        problems["voicemail_max"] = (
+            f"A voicemail may last {MIN_VOICEMAIL_SECONDS}-{MAX_VOICEMAIL_SECONDS} seconds."
+        )
     fixed = metadata.get("number")
     version = metadata.get("version")
     fields = tuple((b, v) for b, v in ((b, value(b)) for b in DEST_BLOCKS) if v)
@@ -306,6 +336,7 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
         failure=value("failure"),
         caller_id=value("caller_id"),
         ring_timeout=ring_timeout,
+        voicemail_max_seconds=voicemail_max,
         expiry=value("expires") or "never",
         channel_id=str(metadata.get("channel_id") or ""),
         expected_version=version if isinstance(version, int) and not isinstance(version, bool) else 0,

@@ -13,7 +13,13 @@ from typing import Any
 
 from switchboard.domain.callflow import CallState, Phase
 from switchboard.domain.events import Attempt
-from switchboard.domain.rules import MAX_DESTINATIONS, MAX_RING_TIMEOUT, FailureAction, GreetingMode
+from switchboard.domain.rules import (
+    MAX_DESTINATIONS,
+    MAX_RING_TIMEOUT,
+    MAX_VOICEMAIL_SECONDS,
+    FailureAction,
+    GreetingMode,
+)
 
 _VERSION = 1
 
@@ -48,6 +54,11 @@ def dump(state: CallState) -> str:
         packed["xd"] = 1
     if state.live:
         packed["lv"] = 1
+    if state.voicemail_max:
+        packed["vm"] = state.voicemail_max
+    if state.recording_prefix:
+        packed["rp"] = state.recording_prefix
+        packed["tr"] = state.recording_started_ms
     return json.dumps(packed, separators=(",", ":"))
 
 
@@ -119,6 +130,9 @@ def load(raw: str | None) -> CallState | None:
             transfer_arn=_text(packed.get("xa", "")),
             transferred=bool(_int(packed.get("xd", 0), 0, 1)),
             live=bool(_int(packed.get("lv", 0), 0, 1)),
+            voicemail_max=_int(packed.get("vm", 0), 0, MAX_VOICEMAIL_SECONDS),
+            recording_prefix=_text(packed.get("rp", "")),
+            recording_started_ms=_int(packed.get("tr", 0), 0, _MAX_MS),
         )
     except Exception:  # any unreadable state is "no state" (RecursionError included)
         return None

@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.rules import (
     DEFAULT_RING_TIMEOUT,
+    DEFAULT_VOICEMAIL_SECONDS,
+    MAX_VOICEMAIL_SECONDS,
+    MIN_VOICEMAIL_SECONDS,
     CallerIdMode,
     FailureAction,
     GreetingMode,
@@ -94,6 +97,7 @@ def cmd_forward_set(args: argparse.Namespace) -> int:
             failure=args.failure,
             caller_id=args.caller_id,
             ring_timeout=args.timeout,
+            voicemail_max_seconds=args.voicemail_max,
             expires_in=args.expires,
         ),
         actor=_actor(),
@@ -243,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="SECONDS",
         help=f"ring time per destination, 1-120 (default {DEFAULT_RING_TIMEOUT})",
+    )
+    set_.add_argument(
+        "--voicemail-max",
+        type=int,
+        metavar="SECONDS",
+        help=f"longest voicemail with --failure voicemail, {MIN_VOICEMAIL_SECONDS}-{MAX_VOICEMAIL_SECONDS}"
+        f" (default {DEFAULT_VOICEMAIL_SECONDS})",
     )
     set_.add_argument("--expires", metavar="DURATION", help="e.g. 30m, 2h, 1d (1 minute to 30 days)")
     set_.set_defaults(func=cmd_forward_set)

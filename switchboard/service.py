@@ -49,7 +49,7 @@ from switchboard.ports import (
     RoutingError,
     StorageError,
 )
-from switchboard.wording import CALLS_GO_HOME, rule_summary, state_text
+from switchboard.wording import CALLS_GO_HOME, rule_summary, state_text, voicemail_refusal
 
 # A change holds its number's guard at most this long: longer than the bot Lambda's timeout (60 s)
 # so a live holder never loses it; a crashed holder blocks the number for at most this long.
@@ -124,6 +124,7 @@ class ForwardRequest:
     failure: str | None = None
     caller_id: str | None = None
     ring_timeout: int | None = None
+    voicemail_max_seconds: int | None = None  # the longest message, when failure is voicemail
     expires_in: str | None = None  # "2h"; absent means the forward does not expire
     # Business hours ("mon-fri 09:00-17:30") in ``timezone`` (IANA), with where calls go outside
     # them. Like the expiry, absent means none: the forward rings ``destinations`` at all hours.
@@ -201,6 +202,7 @@ def _forward_fields(rule: ForwardRule) -> tuple[object, ...]:
         rule.failure,
         rule.caller_id,
         rule.ring_timeout,
+        rule.voicemail_max_seconds,
         rule.expires_at,
         rule.hours,
         rule.else_destinations,
@@ -343,6 +345,9 @@ class ForwardingService:
             # Learnt before the number first leaves its place, stored with the rule, restored on
             # removal; edits keep it (``_build_rule`` starts from the previous rule).
             wanted = wanted.with_changes(home=self._home(number))
+        refusal = voicemail_refusal(wanted)
+        if refusal:
+            raise RefusedError(refusal)
         if previous is not None and _same_forward(previous, wanted):
             steps = self._route(number, to_forwarding=True)
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
@@ -578,6 +583,9 @@ class ForwardingService:
                 if request.caller_id
                 else base.caller_id,
                 ring_timeout=request.ring_timeout if request.ring_timeout is not None else base.ring_timeout,
+                voicemail_max_seconds=request.voicemail_max_seconds
+                if request.voicemail_max_seconds is not None
+                else base.voicemail_max_seconds,
                 expires_at=expires_at,
                 hours=hours,
                 else_destinations=else_destinations,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.hours import BusinessHours, days_phrase
-from switchboard.domain.rules import CONNECT, CallerIdMode, ForwardRule
+from switchboard.domain.rules import CONNECT, CallerIdMode, FailureAction, ForwardRule
 
 PHONE_SYSTEM = "the phone system"
 AMAZON_CONNECT = "Amazon Connect"
@@ -93,12 +93,31 @@ def branch_text(rule: ForwardRule, now: float | None = None) -> str:
     return f"{text} until {utc_time(change.timestamp())} ({local} {rule.hours.timezone})"
 
 
+def failure_text(rule: ForwardRule) -> str:
+    """``prompt`` · ``hangup`` · ``voicemail (up to 120 s)``: what a caller nobody answers gets."""
+    if rule.failure is FailureAction.VOICEMAIL:
+        return f"voicemail (up to {rule.voicemail_max_seconds} s)"
+    return rule.failure.value
+
+
+def voicemail_refusal(rule: ForwardRule) -> str | None:
+    """Why ``rule`` cannot take voicemail, or None. Voicemail is recorded by the SIP media
+    application; calls to an Amazon Connect number, or handed to Connect, never reach it."""
+    if rule.failure is not FailureAction.VOICEMAIL or not rule.answered_by_connect:
+        return None
+    where = "forwards to Amazon Connect" if rule.is_connect_entry else "lives in Amazon Connect"
+    return (
+        f"{rule.number} {where}, and voicemail is recorded only for calls on the SIP media application:"
+        " choose `then prompt` or `then hangup` for it (docs/connect.md says what Connect would need)"
+    )
+
+
 def options_text(rule: ForwardRule) -> str:
     """The options that shape a forwarded call; empty for Amazon Connect, where none applies."""
     if rule.is_connect_entry:
         return ""
     return (
-        f"greeting {rule.greeting.value}, then {rule.failure.value}, {CALLER_ID[rule.caller_id]}, "
+        f"greeting {rule.greeting.value}, then {failure_text(rule)}, {CALLER_ID[rule.caller_id]}, "
         f"{rule.ring_timeout} s per destination"
     )
 

@@ -28,6 +28,7 @@ from bot.listeners.forward_form import fill_new_form, open_new_form
 from bot.listeners.transfers import transfer
 from bot.transfers import TransferRefusedError, parse_target
 from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.domain.rules import MAX_VOICEMAIL_SECONDS, MIN_VOICEMAIL_SECONDS
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.service import ForwardRequest
 
@@ -44,12 +45,15 @@ def check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
         return str(error)
     if command.greeting and command.greeting.lower() not in ("loop", "once", "none"):
         return f"greeting must be loop, once or none, not `{command.greeting}`"
-    if command.failure and command.failure not in ("prompt", "hangup"):
-        return f"`then` must be prompt or hangup, not `{command.failure}`"
+    if command.failure and command.failure not in ("prompt", "hangup", "voicemail"):
+        return f"`then` must be prompt, hangup or voicemail, not `{command.failure}`"
     if command.caller_id and command.caller_id.lower() not in ("dialed", "caller"):
         return f"callerid must be dialed or caller, not `{command.caller_id}`"
     if command.ring_timeout is not None and not 1 <= command.ring_timeout <= 120:
         return f"timeout must be 1-120 seconds, not {command.ring_timeout}"
+    longest = command.voicemail_max_seconds
+    if longest is not None and not MIN_VOICEMAIL_SECONDS <= longest <= MAX_VOICEMAIL_SECONDS:
+        return f"a voicemail may last {MIN_VOICEMAIL_SECONDS}-{MAX_VOICEMAIL_SECONDS} seconds, not {longest}"
     return None
 
 
@@ -113,6 +117,7 @@ def carry_out(deps: BotDeps, parsed: object, command: Command, respond: Respond,
             failure=parsed.failure,
             caller_id=parsed.caller_id,
             ring_timeout=parsed.ring_timeout,
+            voicemail_max_seconds=parsed.voicemail_max_seconds,
             expires_in=parsed.expires_in,
         )
         say(apply_change(deps, user, lambda s: s.set_forward(request, actor=user))[1])

@@ -164,6 +164,7 @@ def register(app: App, deps: BotDeps) -> None:
             failure=form.failure,
             caller_id=form.caller_id,
             ring_timeout=form.ring_timeout,
+            voicemail_max_seconds=form.voicemail_max_seconds,
             expires_in=expires_in,
             expected_version=form.expected_version,
         )

@@ -56,7 +56,7 @@ from switchboard.adapters.dynamo_codec import (
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
 from switchboard.domain.hours import BusinessHours, parse_hours
 from switchboard.domain.people import DestinationSource, Person, SourceKind
-from switchboard.domain.rules import ForwardRule, NumberHome
+from switchboard.domain.rules import DEFAULT_VOICEMAIL_SECONDS, ForwardRule, NumberHome
 from switchboard.ports import ConflictError, StorageError
 
 RULE_SK = "RULE"
@@ -106,6 +106,7 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
         "failure": rule.failure.value,
         "caller_id": rule.caller_id.value,
         "ring_timeout": rule.ring_timeout,
+        "voicemail_max_seconds": rule.voicemail_max_seconds,
         "expires_at": rule.expires_at,
         "created_by": rule.created_by,
         "updated_by": rule.updated_by,
@@ -193,6 +194,7 @@ def rule_from_item(item: dict[str, Any]) -> ForwardRule:
         failure=item.get("failure", "prompt"),
         caller_id=item.get("caller_id", "dialed"),
         ring_timeout=int(item.get("ring_timeout", 30)),
+        voicemail_max_seconds=int(item.get("voicemail_max_seconds", DEFAULT_VOICEMAIL_SECONDS)),
         expires_at=int(item["expires_at"]) if item.get("expires_at") is not None else None,
         created_by=item.get("created_by", ""),
         updated_by=item.get("updated_by", ""),

@@ -21,7 +21,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ParamSpec
 
-from switchboard.domain.events import Attempt, AttemptResult, CallRecord, LiveCall, Outcome
+from switchboard.domain.events import (
+    Attempt,
+    AttemptResult,
+    CallRecord,
+    LiveCall,
+    Outcome,
+    RecordingEnd,
+    Voicemail,
+)
 from switchboard.domain.rules import (
     CONNECT,
     CallerIdMode,
@@ -47,6 +55,8 @@ class Prompt(StrEnum):
     FAILURE = "failure"
     ERROR = "error"
     PLEASE_HOLD = "please_hold"
+    VOICEMAIL = "voicemail"  # before the beep: nobody could answer, the message is recorded
+    THANK_YOU = "thank_you"  # after the message
 
 
 class HangupCause(StrEnum):
@@ -60,6 +70,8 @@ class Phase(StrEnum):
     BRIDGED = "bridged"
     TRANSFER_RELEASING = "transfer_releasing"  # hanging up the current callee before a transfer
     TRANSFERRING = "transferring"  # a bridge to the transfer target is in progress
+    VOICEMAIL_GREETING = "voicemail_greeting"  # telling the caller they can leave a message
+    RECORDING = "recording"  # recording the caller's message
     ENDING = "ending"  # we decided to end the call (prompt and/or hangup under way)
     ENDED = "ended"  # a leg is gone; nothing more to do but tidy up
 
@@ -89,7 +101,18 @@ class HangUp:
     cause: HangupCause = HangupCause.NORMAL
 
 
-Step = PlayPrompt | Bridge | HangUp
+@dataclass(frozen=True, slots=True)
+class RecordMessage:
+    """Record what the caller says into ``prefix`` of the recordings store, until they press
+    ``terminator``, stay silent for ``silence_seconds`` or talk for ``max_seconds``."""
+
+    prefix: str
+    max_seconds: int
+    terminator: str = RecordingEnd.TERMINATOR.value
+    silence_seconds: int = 5
+
+
+Step = PlayPrompt | Bridge | HangUp | RecordMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +143,11 @@ class CallState:
     transfer_arn: str = ""
     transferred: bool = False
     live: bool = False  # a bridge was answered, so the call is listed as live until it ends
+    # Longest voicemail in seconds when the failure action is voicemail and this backend can
+    # record; 0 otherwise (the failure prompt is played instead).
+    voicemail_max: int = 0
+    recording_prefix: str = ""
+    recording_started_ms: int = 0
 
     @property
     def current_destination(self) -> str:
@@ -174,12 +202,14 @@ def start(
     *,
     started_ms: int | None = None,
     pair: tuple[str, str] | None = None,
+    can_record: bool = False,
 ) -> Plan:
     """A call reached ``dialed``: bridge it to the rule's first destination or refuse it.
 
     ``started_ms`` is when the call really began (the service's own timestamp); it differs from
     ``now_ms`` when PSTN Audio retries a slow NEW_INBOUND_CALL. For an Amazon Connect entry number
-    ``pair`` is the DNIS pair claimed for this call (None: the pool is exhausted).
+    ``pair`` is the DNIS pair claimed for this call (None: the pool is exhausted). ``can_record``
+    says the backend can take voicemail; without it a voicemail rule plays the failure prompt.
     """
     call_started = started_ms if started_ms is not None and 0 <= now_ms - started_ms < 3_600_000 else now_ms
 
@@ -226,6 +256,9 @@ def start(
         phase=Phase.RINGING,
         started_ms=call_started,
         attempt_started_ms=now_ms,
+        voicemail_max=rule.voicemail_max_seconds
+        if can_record and rule.failure is FailureAction.VOICEMAIL and not to_connect
+        else 0,
     )
     if rule.greeting is GreetingMode.ONCE:
         state = replace(state, phase=Phase.GREETING)
@@ -294,16 +327,80 @@ def on_bridge_failed(state: CallState, error: str, now_ms: int) -> Plan:
         state = replace(state, index=state.index + 1)
         return Plan((_bridge(state),), state)
 
+    if state.failure is FailureAction.VOICEMAIL and state.voicemail_max:
+        # The call's record waits for the message: one write at the end carries both.
+        return Plan((PlayPrompt(Prompt.VOICEMAIL),), replace(state, phase=Phase.VOICEMAIL_GREETING))
+    return _nobody_reached(state, now_ms)
+
+
+def _nobody_reached(state: CallState, now_ms: int) -> Plan:
+    """The failure prompt (unless the rule says hang up, or it already failed) and the hangup."""
     steps: tuple[Step, ...] = (HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),)
-    if state.failure is FailureAction.PROMPT:
+    if state.failure is not FailureAction.HANGUP:
         steps = (PlayPrompt(Prompt.FAILURE), *steps)
+    return _finish(replace(state, phase=Phase.ENDING), steps, _failed_outcome(state), now_ms)
+
+
+def _failed_outcome(state: CallState) -> Outcome:
     unanswered = all(a.result == AttemptResult.NOT_ANSWERED for a in state.attempts)
-    return _finish(
-        replace(state, phase=Phase.ENDING),
-        steps,
-        Outcome.NO_ANSWER if unanswered else Outcome.ALL_FAILED,
-        now_ms,
+    return Outcome.NO_ANSWER if unanswered else Outcome.ALL_FAILED
+
+
+@_releases_pair
+def on_prompt_played(state: CallState, now_ms: int, *, recording_prefix: str) -> Plan:
+    """A prompt finished. After the voicemail greeting, record the message into
+    ``recording_prefix`` (the backend's per-call place in the recordings store)."""
+    if state.phase is not Phase.VOICEMAIL_GREETING:
+        return Plan((), state)
+    state = replace(
+        state, phase=Phase.RECORDING, recording_prefix=recording_prefix, recording_started_ms=now_ms
     )
+    return Plan((RecordMessage(prefix=recording_prefix, max_seconds=state.voicemail_max),), state)
+
+
+@_releases_pair
+def on_recording_ended(
+    state: CallState, now_ms: int, *, key: str = "", bucket: str = "", terminator: str = "", caller_gone: bool
+) -> Plan:
+    """The recording stopped: thank the caller and hang up, and store the call with its message.
+
+    A message shorter than a second has nothing in it, so it is not delivered. ``key`` is what the
+    service reported (empty when the caller hung up and no result came); ``terminator`` the key
+    that ended it, if one did.
+    """
+    if state.phase is not Phase.RECORDING:
+        return Plan((), state)
+    recorded_ms = max(0, now_ms - state.recording_started_ms)
+    if caller_gone:
+        ended_by = RecordingEnd.HANGUP
+    elif terminator:
+        ended_by = RecordingEnd.TERMINATOR
+    elif recorded_ms >= (state.voicemail_max - 1) * 1000:
+        ended_by = RecordingEnd.MAX_LENGTH
+    else:
+        ended_by = RecordingEnd.SILENCE
+    message = None
+    if recorded_ms >= 1000:
+        message = Voicemail(
+            prefix=state.recording_prefix,
+            key=key,
+            duration_s=min(recorded_ms // 1000, state.voicemail_max),
+            ended_by=ended_by,
+            max_seconds=state.voicemail_max,
+            bucket=bucket,
+        )
+    steps: tuple[Step, ...] = () if caller_gone else (PlayPrompt(Prompt.THANK_YOU), HangUp(Leg.CALLER))
+    state = replace(state, phase=Phase.ENDED if caller_gone else Phase.ENDING)
+    return _finish(state, steps, _failed_outcome(state), now_ms, voicemail=message)
+
+
+@_releases_pair
+def on_recording_failed(state: CallState, now_ms: int) -> Plan:
+    """The recording could not be made (bucket refused it, service error): say nobody could take
+    the call, as if voicemail were off, and hang up."""
+    if state.phase is not Phase.RECORDING:
+        return Plan((), state)
+    return _nobody_reached(replace(state, failure=FailureAction.PROMPT), now_ms)
 
 
 @_releases_pair
@@ -313,6 +410,11 @@ def on_prompt_failed(state: CallState, now_ms: int) -> Plan:
     if state.phase is Phase.GREETING:
         state = replace(state, phase=Phase.RINGING, greeting_broken=True, attempt_started_ms=now_ms)
         return Plan((_bridge(state),), state)
+    if state.phase is Phase.VOICEMAIL_GREETING:
+        # Never record a caller who was not told they are being recorded.
+        return _nobody_reached(replace(state, failure=FailureAction.PROMPT), now_ms)
+    if state.phase is Phase.RECORDING:
+        return on_recording_failed(state, now_ms)
     if state.phase is Phase.ENDING:
         return Plan((HangUp(Leg.CALLER, HangupCause.UNAVAILABLE),), state)
     if state.phase is Phase.TRANSFERRING:
@@ -365,6 +467,13 @@ def on_leg_ended(state: CallState, leg: Leg, other_leg_connected: bool, now_ms: 
     if state.phase is Phase.BRIDGED:
         outcome = Outcome.TRANSFERRED if state.transferred else Outcome.BRIDGED
         return _finish(replace(state, phase=Phase.ENDED), steps, outcome, now_ms)
+    if state.phase in (Phase.VOICEMAIL_GREETING, Phase.RECORDING):
+        if leg is Leg.CALLEE:
+            return Plan((), state)  # no callee is left while we take a message
+        if state.phase is Phase.RECORDING:
+            # What the caller said before hanging up is still a message.
+            return on_recording_ended(state, now_ms, caller_gone=True)
+        return _finish(replace(state, phase=Phase.ENDED), (), _failed_outcome(state), now_ms)
     if leg is Leg.CALLER:
         # Caller gave up while we were greeting or ringing a destination. During a play-once
         # greeting no destination has been dialled yet, so there is no attempt to record.
@@ -448,7 +557,14 @@ def _ring_ms(state: CallState, now_ms: int) -> int:
     return max(0, now_ms - state.attempt_started_ms)
 
 
-def _finish(state: CallState, steps: tuple[Step, ...], outcome: Outcome, now_ms: int) -> Plan:
+def _finish(
+    state: CallState,
+    steps: tuple[Step, ...],
+    outcome: Outcome,
+    now_ms: int,
+    *,
+    voicemail: Voicemail | None = None,
+) -> Plan:
     """Attach the call's one record unless it was already produced."""
     if state.recorded:
         return Plan(steps, state)
@@ -464,5 +580,6 @@ def _finish(state: CallState, steps: tuple[Step, ...], outcome: Outcome, now_ms:
         talk_ms=talk_ms,
         transfer_target=state.transfer_target,
         was_live=state.live,
+        voicemail=voicemail,
     )
     return Plan(steps, replace(state, recorded=True), record)

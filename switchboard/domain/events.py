@@ -2,8 +2,8 @@
 
 A :class:`CallRecord` is written once per call; a :class:`LiveCall` says a call is bridged now.
 When any destination could not be reached the record also yields a :class:`CallEvent` of type
-``bridge_failed``; the table's stream carries that event to the notifier, which turns it into a
-Slack alert.
+``bridge_failed``, and a call whose caller left a message a ``voicemail`` event beside it; the
+table's stream carries those events to the notifier, which turns them into Slack alerts.
 """
 
 from __future__ import annotations
@@ -38,6 +38,34 @@ class EventType(StrEnum):
     BRIDGE_FAILED = "bridge_failed"
     TRANSFER_FAILED = "transfer_failed"
     POOL_EXHAUSTED = "pool_exhausted"
+    VOICEMAIL = "voicemail"  # the caller left a message; it is in the recordings bucket
+
+
+class RecordingEnd(StrEnum):
+    """What ended a voicemail recording."""
+
+    TERMINATOR = "#"  # the caller pressed the recording terminator
+    SILENCE = "silence"
+    MAX_LENGTH = "max"
+    HANGUP = "hangup"  # the caller hung up mid-message: what was recorded is still delivered
+
+
+@dataclass(frozen=True, slots=True)
+class Voicemail:
+    """A message a caller left, as the call side knows it.
+
+    PSTN Audio names the recording itself under the ``prefix`` we give it and reports the ``key``
+    when the recording ends; when the caller hangs up only the HANGUP event may arrive, so ``key``
+    is empty and the (one) object under ``prefix`` is the message. ``bucket`` is filled in by the
+    backend that knows it. ``duration_s`` is measured by us: the service reports no length.
+    """
+
+    prefix: str
+    key: str
+    duration_s: int
+    ended_by: RecordingEnd
+    max_seconds: int
+    bucket: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +93,7 @@ class CallRecord:
     transfer_target: str = ""
     # The call was bridged at some point, so a :class:`LiveCall` entry exists and ends with it.
     was_live: bool = False
+    voicemail: Voicemail | None = None  # the message the caller left once nobody answered
 
     @property
     def duration_ms(self) -> int:
@@ -97,16 +126,28 @@ class CallRecord:
         failed = tuple(a for a in self.attempts if a.failed)
         if not failed:
             return ()
-        return (
-            CallEvent(
-                type=EventType.BRIDGE_FAILED,
-                dialed=self.dialed,
-                caller=self.caller,
-                at_ms=self.ended_ms,
-                attempts=self.attempts,
-                all_failed=self.outcome in (Outcome.NO_ANSWER, Outcome.ALL_FAILED),
-            ),
+        all_failed = self.outcome in (Outcome.NO_ANSWER, Outcome.ALL_FAILED)
+        bridge_failed = CallEvent(
+            type=EventType.BRIDGE_FAILED,
+            dialed=self.dialed,
+            caller=self.caller,
+            at_ms=self.ended_ms,
+            attempts=self.attempts,
+            all_failed=all_failed,
         )
+        if self.voicemail is None:
+            return (bridge_failed,)
+        # Same write, same partition key: the notifier gets both in one stream batch, in order.
+        left_message = CallEvent(
+            type=EventType.VOICEMAIL,
+            dialed=self.dialed,
+            caller=self.caller,
+            at_ms=self.ended_ms,
+            attempts=self.attempts,
+            all_failed=all_failed,
+            voicemail=self.voicemail,
+        )
+        return (bridge_failed, left_message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +190,4 @@ class CallEvent:
     attempts: tuple[Attempt, ...] = ()
     all_failed: bool = False
     transfer_target: str = ""
+    voicemail: Voicemail | None = None  # set on ``voicemail`` events

@@ -23,6 +23,11 @@ MAX_DESTINATIONS = 5
 MIN_RING_TIMEOUT = 1
 MAX_RING_TIMEOUT = 120
 DEFAULT_RING_TIMEOUT = 30
+# Voicemail length bounds (seconds): long enough for a name, a number and a reason; short enough
+# that a stuck line or a pocket-dial does not fill the recordings bucket.
+MIN_VOICEMAIL_SECONDS = 10
+MAX_VOICEMAIL_SECONDS = 300
+DEFAULT_VOICEMAIL_SECONDS = 120
 # The one non-number destination: hand calls to Amazon Connect through the DNIS pool, where an
 # agent can take them back and transfer them (see docs/transfer.md).
 CONNECT = "connect"
@@ -49,6 +54,7 @@ class FailureAction(StrEnum):
 
     PROMPT = "prompt"  # play the failure prompt, then hang up
     HANGUP = "hangup"
+    VOICEMAIL = "voicemail"  # greeting, record a message for the alert thread, thank the caller
 
 
 class CallerIdMode(StrEnum):
@@ -119,6 +125,9 @@ class ForwardRule:
     failure: FailureAction = FailureAction.PROMPT
     caller_id: CallerIdMode = CallerIdMode.DIALED
     ring_timeout: int = DEFAULT_RING_TIMEOUT
+    # Longest message a caller may leave when ``failure`` is voicemail (kept when it is not, so
+    # switching back restores the operator's choice).
+    voicemail_max_seconds: int = DEFAULT_VOICEMAIL_SECONDS
     expires_at: int | None = None  # epoch seconds; the rule is inactive from then on
     created_by: str = ""
     updated_by: str = ""
@@ -151,6 +160,13 @@ class ForwardRule:
         if not MIN_RING_TIMEOUT <= self.ring_timeout <= MAX_RING_TIMEOUT:
             raise RuleError(
                 f"ring timeout must be {MIN_RING_TIMEOUT}-{MAX_RING_TIMEOUT} seconds, got {self.ring_timeout}"
+            )
+        if type(self.voicemail_max_seconds) is not int or not (
+            MIN_VOICEMAIL_SECONDS <= self.voicemail_max_seconds <= MAX_VOICEMAIL_SECONDS
+        ):
+            raise RuleError(
+                f"voicemail length must be {MIN_VOICEMAIL_SECONDS}-{MAX_VOICEMAIL_SECONDS} seconds,"
+                f" got {self.voicemail_max_seconds}"
             )
         # Enums arrive as strings from storage and forms; coerce once here so callers can rely on types.
         object.__setattr__(self, "greeting", parse_choice(GreetingMode, str(self.greeting), "greeting"))
@@ -192,6 +208,12 @@ class ForwardRule:
     def names_people(self) -> bool:
         """Some destinations come from Slack users or user groups (kept in sync with Slack)."""
         return any(source.is_person for source in self.sources)
+
+    @property
+    def answered_by_connect(self) -> bool:
+        """Amazon Connect handles this number's calls (it forwards to Connect, or its home is a
+        Connect instance whose flow does the forwarding), not the SIP media application."""
+        return self.uses_connect or (self.home is not None and self.home.product_type == CONNECT_PRODUCT)
 
     def is_active(self, now: float) -> bool:
         """A rule past its ``expires_at`` no longer forwards, even before anything deletes it."""

@@ -132,3 +132,24 @@ def test_usage_mentions_every_subcommand() -> None:
         "greeting",
     ):
         assert word in USAGE
+
+
+@pytest.mark.parametrize(
+    ("text", "failure", "longest"),
+    [
+        ("+12025550100 to +12065550111 then voicemail", "voicemail", None),
+        ("+12025550100 to +12065550111 then voicemail 90s", "voicemail", 90),
+        ("+12025550100 to +12065550111 then Voice Mail up to 2m timeout 20", "voicemail", 120),
+        ("+12025550100 to +12065550111 then +13125550122 then voicemail 45 seconds", "voicemail", 45),
+    ],
+)
+def test_then_voicemail_takes_an_optional_length(text: str, failure: str, longest: int | None) -> None:
+    command = parse(text)
+
+    assert isinstance(command, SetForward)
+    assert (command.failure, command.voicemail_max_seconds) == (failure, longest)
+
+
+def test_a_voicemail_length_that_is_not_a_length_says_so() -> None:
+    with pytest.raises(CommandSyntaxError, match="optional length like `90s`"):
+        parse("+12025550100 to +12065550111 then voicemail forever")

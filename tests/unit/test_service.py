@@ -399,3 +399,42 @@ def test_forwarding_after_hours_to_a_forwarded_number_is_a_loop(service: Forward
     )
     with pytest.raises(RefusedError, match="chain or loop"):
         service.set_forward(after_hours_to_ours, actor="U1")
+
+
+def test_voicemail_and_its_length_are_kept_and_summarised(
+    service: ForwardingService, rules: MemoryRules
+) -> None:
+    result = service.set_forward(
+        ForwardRequest(OURS, [DEST], failure="voicemail", voicemail_max_seconds=60), actor="U1"
+    )
+
+    assert rules.rules[OURS].failure is FailureAction.VOICEMAIL
+    assert rules.rules[OURS].voicemail_max_seconds == 60
+    assert "then voicemail (up to 60 s)" in result.message
+    longer = service.set_forward(ForwardRequest(OURS, [DEST], voicemail_max_seconds=90), actor="U1")
+    assert longer.changed
+    assert rules.rules[OURS].voicemail_max_seconds == 90
+
+
+def test_a_voicemail_length_out_of_bounds_is_refused(service: ForwardingService, rules: MemoryRules) -> None:
+    with pytest.raises(RefusedError, match="voicemail length must be 10-300 seconds"):
+        service.set_forward(
+            ForwardRequest(OURS, [DEST], failure="voicemail", voicemail_max_seconds=5), actor="U1"
+        )
+    assert OURS not in rules.rules
+
+
+def test_voicemail_on_an_amazon_connect_number_is_refused_with_the_reason(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    routing.homes[OURS] = NumberHome("AmazonConnect", contact_flow="flow-1")
+
+    with pytest.raises(RefusedError, match=r"lives in Amazon Connect.*SIP media application"):
+        service.set_forward(ForwardRequest(OURS, [DEST], failure="voicemail"), actor="U1")
+    assert OURS not in rules.rules
+    assert OURS not in routing.to_sma
+
+
+def test_voicemail_on_a_forward_to_amazon_connect_is_refused(service: ForwardingService) -> None:
+    with pytest.raises(RefusedError, match="forwards to Amazon Connect"):
+        service.set_forward(ForwardRequest(OURS, ["connect"], failure="voicemail"), actor="U1")

@@ -137,7 +137,7 @@ def test_absent_or_garbage_state_is_none(attrs: dict[str, str]) -> None:
         {"d": None},
         {"a": None},
         {"g": "sometimes"},
-        {"f": "voicemail"},
+        {"f": "email"},
         {"p": "dialling"},
         {"to": "thirty"},
         {"i": None},
