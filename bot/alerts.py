@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from switchboard.adapters.voicemail_messages import TranscriptStatus, VoicemailMessage
+
 REMOVE_ACTION = "alert_remove_forward"
 EDIT_ACTION = "alert_edit_forward"
 TRY_ANOTHER_ACTION = "alert_try_another"
@@ -458,3 +460,113 @@ def try_another_value(value: str) -> tuple[str, tuple[str, ...]]:
         return value, ()
     failed = data.get("failed") or []
     return str(data.get("number", "")), tuple(str(d) for d in failed if isinstance(d, str))
+
+
+# -- voicemail (docs/alerts.md, "Voicemail") ----------------------------------------------------------
+
+VOICEMAIL_EVENT = "voicemail"
+HANDLED_ACTION = "voicemail_handled"
+VOICEMAIL_ACTIONS_BLOCK = "voicemail_actions"
+VOICEMAIL_GONE = ":warning: This voicemail is not stored any more (its retention ended)."
+TRANSCRIPT_LIMIT = 2800  # a section's text is at most 3000 characters
+
+
+def render_voicemail(voicemail: VoicemailMessage) -> Rendered:
+    """The voicemail message, from everything known about it now (transcript, who handled it)."""
+    caller = escape(mask_number(voicemail.caller))
+    length = _seconds(voicemail.duration_seconds * 1000)
+    title = f":mailbox_with_mail: Voicemail on {voicemail.dialed or 'one of our numbers'}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(title)},
+        {"type": "section", "text": _mrkdwn(f"*{caller} left a {length} message.*")},
+        {
+            "type": "section",
+            "fields": [
+                _mrkdwn(f"*Number*\n{escape(voicemail.dialed)}"),
+                _mrkdwn(f"*Caller*\n{caller}"),
+                _mrkdwn(f"*When*\n{when(voicemail.at)}"),
+                _mrkdwn(f"*Length*\n{length}"),
+            ],
+        },
+        {"type": "section", "text": _mrkdwn(_transcript_text(voicemail))},
+    ]
+    if voicemail.handled_by:
+        handled = (
+            f":white_check_mark: *Handled by <@{escape(voicemail.handled_by)}>* {when(voicemail.handled_at)}"
+        )
+        blocks.append({"type": "section", "text": _mrkdwn(handled)})
+    context = (
+        f"The recording is in this thread · event `voicemail` · call `{escape(voicemail.transaction_id)}`"
+    )
+    blocks.append({"type": "context", "elements": [_mrkdwn(context)]})
+    if not voicemail.handled_by:
+        blocks.append(_voicemail_buttons(voicemail))
+    text = (
+        f":mailbox_with_mail: Voicemail from {mask_number(voicemail.caller)} on {voicemail.dialed} ({length})"
+    )
+    if voicemail.handled_by:
+        text += " — handled"
+    return Rendered(text=text, blocks=blocks)
+
+
+def _transcript_text(voicemail: VoicemailMessage) -> str:
+    status = voicemail.transcript_status
+    if status == TranscriptStatus.DONE and voicemail.transcript.strip():
+        words = escape(voicemail.transcript.strip())
+        if len(words) > TRANSCRIPT_LIMIT:
+            words = words[:TRANSCRIPT_LIMIT].rsplit(" ", 1)[0] + " …"
+        return "*Transcript*\n" + "\n".join(f"> {line}" for line in words.splitlines())
+    if status == TranscriptStatus.DONE:
+        return "*Transcript:* no words were recognised. Listen to the recording."
+    if status == TranscriptStatus.FAILED:
+        return ":warning: *Transcript:* transcription failed. Listen to the recording."
+    if status == TranscriptStatus.OFF:
+        return "*Transcript:* transcription is off. Listen to the recording."
+    return "*Transcript:* _transcribing…_ it appears here when it is ready."
+
+
+def _voicemail_buttons(voicemail: VoicemailMessage) -> dict[str, Any]:
+    elements: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": HANDLED_ACTION,
+            "text": _plain("Mark handled", 75),
+            "style": "primary",
+            "value": voicemail.transaction_id[:2000],
+        }
+    ]
+    if voicemail.dialed:
+        try_value = json.dumps(
+            {"number": voicemail.dialed, "failed": list(voicemail.failed_destinations)}, separators=(",", ":")
+        )
+        elements += [
+            {
+                "type": "button",
+                "action_id": TRY_ANOTHER_ACTION,
+                "text": _plain("Try another destination", 75),
+                "value": try_value[:2000],
+            },
+            {
+                "type": "button",
+                "action_id": EDIT_ACTION,
+                "text": _plain("Edit forward", 75),
+                "value": voicemail.dialed,
+            },
+        ]
+    return {"type": "actions", "block_id": VOICEMAIL_ACTIONS_BLOCK, "elements": elements}
+
+
+def voicemail_file_title(voicemail: VoicemailMessage) -> str:
+    """The shared recording's title (what Slack shows above the player)."""
+    length = _seconds(voicemail.duration_seconds * 1000)
+    return f"Voicemail from {mask_number(voicemail.caller)} on {voicemail.dialed} ({length})"
+
+
+def voicemail_handled_text(voicemail: VoicemailMessage, user: str) -> str:
+    """The answer to a "Mark handled" press: done, or who did it first."""
+    if voicemail.handled_by == user:
+        return f":white_check_mark: You marked this voicemail handled {when(voicemail.handled_at)}."
+    return (
+        f":information_source: <@{escape(voicemail.handled_by)}> already handled this voicemail "
+        f"{when(voicemail.handled_at)}: no need to call back."
+    )

@@ -27,6 +27,7 @@ from bot.deps import BotDeps
 from bot.listeners import register
 from bot.slack_client import slack_client
 from bot.transfers import Transfers
+from switchboard.adapters.voicemail_messages import VoicemailMessages
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import CallReader
 from switchboard.service import ForwardingService
@@ -125,6 +126,12 @@ def create_app(
             call_log(), call_control(settings, chime), policy, is_ours=own_numbers(settings, chime)
         )
 
+    @functools.cache
+    def voicemails() -> VoicemailMessages:
+        from switchboard.wiring import dynamodb_client
+
+        return VoicemailMessages(dynamodb_client(), settings.table_name)
+
     app = App(
         signing_secret=credentials.signing_secret,
         client=client,
@@ -138,6 +145,7 @@ def create_app(
         service=forwarding_service,
         call_log=call_log,
         transfers=transfers,
+        voicemails=voicemails,
     )
     register(app, deps)
     return BotApp(settings, client, app, deps, SlackRequestHandler(app), forwarding_service, credentials)

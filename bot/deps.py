@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.auth import Authorizer
 from bot.transfers import Transfers
+from switchboard.adapters.voicemail_messages import VoicemailMessages
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import CallReader
 from switchboard.service import ForwardingService
@@ -25,3 +26,4 @@ class BotDeps:
     service: Callable[[], ForwardingService]
     call_log: Callable[[], CallReader]
     transfers: Callable[[], Transfers]
+    voicemails: Callable[[], VoicemailMessages] | None = None  # voicemail messages (Mark handled)

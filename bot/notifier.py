@@ -69,12 +69,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import alerts, views
-from bot.alerts import Alert, MalformedEventError
+from bot.alerts import VOICEMAIL_EVENT, Alert, MalformedEventError
 from bot.config import slack_credentials
 from bot.slack_client import slack_client
+from bot.voicemail import VoicemailDelivery, VoicemailEvent
 from switchboard.adapters.alert_threads import AlertThreads, Anchor, LostRaceError
 from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import RULE_HISTORY_KIND, RuleChange, rule_change_from_item
+from switchboard.adapters.transcription import Transcriber
+from switchboard.adapters.voicemail_messages import VoicemailMessages
 from switchboard.lambda_runtime import BACKGROUND_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import Settings, load
 
@@ -153,6 +156,29 @@ class Notifier:
                 continue
             return self._open_thread(claimed, alert)
         raise RetryLaterError(f"the thread anchor for {alert.dialed} keeps changing")
+
+    def post_in_thread(self, dialed: str, rendered: alerts.Rendered) -> dict[str, str]:
+        """A message that belongs in the number's open alert thread without being a failure of its
+        own (a voicemail): a reply there that does not count as one more failure; a channel
+        message when no thread is open (it never opens one: a thread's parent is a failure alert,
+        re-rendered when failures join it)."""
+        waited = 0.0
+        while True:
+            now = self._clock()
+            anchor = _readable(self._threads.current(dialed)) if dialed else None
+            if anchor is not None and anchor.is_being_opened(now) and waited < self._busy_wait:
+                self._sleep(0.25)  # the call's bridge_failed alert is being posted: join its thread
+                waited += 0.25
+                continue
+            if anchor is not None and anchor.is_open(now, self._channel):
+                try:
+                    ts = self._post(rendered, thread_ts=anchor.ts)
+                except SlackApiError as error:
+                    if _slack_error(error) not in THREAD_GONE_ERRORS:
+                        raise
+                else:
+                    return {"channel": anchor.channel, "ts": ts, "thread_ts": anchor.ts}
+            return {"channel": self._channel, "ts": self._post(rendered), "thread_ts": ""}
 
     def announce(self, change: RuleChange) -> dict[str, str]:
         """Post the announcement of one routing change as a channel message (never in a thread)."""
@@ -316,6 +342,7 @@ class NotifierFunction:
     notifier: Notifier
     idempotency: IdempotencyConfig
     deliver: Callable[..., dict[str, str]]  # posts one alert, at most once per event_id
+    deliver_voicemail: Callable[..., dict[str, str]]  # one voicemail message + audio, once per event_id
     announce: Callable[..., dict[str, str]]  # announces one change, at most once per history item
     processor: BatchProcessor = field(
         default_factory=lambda: BatchProcessor(
@@ -329,6 +356,11 @@ class NotifierFunction:
         try:
             alert = alert_from_record(raw)
             change = change_from_record(raw) if alert is None else None
+            voicemail = (
+                VoicemailEvent.from_item(_new_image(raw))
+                if alert is not None and alert.event_type == VOICEMAIL_EVENT
+                else None
+            )
         except MalformedEventError as error:
             metrics.add_metric(name="AlertMalformedEvents", unit=MetricUnit.Count, value=1)
             keys = (raw.get("dynamodb") or {}).get("Keys")
@@ -344,7 +376,10 @@ class NotifierFunction:
             return  # neither a call event nor a rule change: nothing to say, and nothing to retry
         logger.append_keys(event_id=event_id, sequence_number=sequence)
         try:
-            if alert is not None:
+            if voicemail is not None:
+                self.deliver_voicemail(voicemail=voicemail.to_dict())
+                metrics.add_metric(name="VoicemailsDelivered", unit=MetricUnit.Count, value=1)
+            elif alert is not None:
                 self.deliver(alert=alert.to_dict())
             else:
                 self.announce(change=change)
@@ -386,6 +421,22 @@ def create_function(
     if dynamodb is None:
         dynamodb = boto3.client("dynamodb", config=BACKGROUND_DYNAMODB)
     notifier = Notifier(client, AlertThreads(dynamodb, settings.table_name), settings.alert_channel)
+    transcriber = (
+        Transcriber(
+            boto3.client("transcribe"),
+            language=settings.transcribe_language,
+            job_prefix=settings.transcription_job_prefix,
+        )
+        if settings.transcribe_language
+        else None
+    )
+    voicemails = VoicemailDelivery(
+        client,
+        notifier.post_in_thread,
+        VoicemailMessages(dynamodb, settings.table_name),
+        boto3.client("s3"),
+        transcriber,
+    )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.table_name,
         key_attr="pk",
@@ -406,7 +457,10 @@ def create_function(
     def announce_change(change: dict[str, Any]) -> dict[str, str]:
         return notifier.announce(rule_change_from_item(change))
 
-    # Both in one idempotency store, each with its own key prefix (the record keeps the result).
+    def post_voicemail(voicemail: dict[str, Any]) -> dict[str, str]:
+        return voicemails.deliver(VoicemailEvent.from_dict(voicemail))
+
+    # All in one idempotency store, each with its own key prefix (the record keeps the result).
     deliver = idempotent_function(
         post_alert,
         data_keyword_argument="alert",
@@ -421,7 +475,14 @@ def create_function(
         config=idempotency,
         key_prefix="switchboard.notifier.change",
     )
-    return NotifierFunction(settings, client, notifier, idempotency, deliver, announce)
+    deliver_voicemail = idempotent_function(
+        post_voicemail,
+        data_keyword_argument="voicemail",
+        persistence_store=persistence,
+        config=idempotency,
+        key_prefix="switchboard.notifier.voicemail",
+    )
+    return NotifierFunction(settings, client, notifier, idempotency, deliver, deliver_voicemail, announce)
 
 
 # -- the Lambda's notifier (once per container) -----------------------------------------------------

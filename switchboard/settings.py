@@ -56,6 +56,9 @@ class Settings:
     connect_forwarding_flow_id: str = ""
     connect_home_flow_id: str = ""  # the flow a number goes back to when none was remembered
     connect_prompt_base_url: str = ""  # where the u-law prompts are, "<url><prompt>.wav"
+    # Voicemail transcripts (docs/alerts.md): Amazon Transcribe's language code; "" = off.
+    transcribe_language: str = "en-US"
+    transcription_job_prefix: str = "switchboard-vm-"  # the stack's jobs; its EventBridge rule matches it
 
 
 # A stale bound below a minute would take pairs from calls still being answered in Connect; above a
@@ -86,6 +89,8 @@ ENV_NAMES: Mapping[str, str] = {
     "connect_forwarding_flow_id": "CONNECT_FORWARDING_FLOW_ID",
     "connect_home_flow_id": "CONNECT_HOME_FLOW_ID",
     "connect_prompt_base_url": "CONNECT_PROMPT_BASE_URL",
+    "transcribe_language": "TRANSCRIBE_LANGUAGE",
+    "transcription_job_prefix": "TRANSCRIPTION_JOB_PREFIX",
 }
 
 
@@ -142,7 +147,33 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
         connect_forwarding_flow_id=get("CONNECT_FORWARDING_FLOW_ID"),
         connect_home_flow_id=get("CONNECT_HOME_FLOW_ID"),
         connect_prompt_base_url=_base_url(get("CONNECT_PROMPT_BASE_URL")),
+        transcribe_language=_language(get("TRANSCRIBE_LANGUAGE", "en-US")),
+        transcription_job_prefix=_job_prefix(get("TRANSCRIPTION_JOB_PREFIX", "switchboard-vm-")),
     )
+
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
+_JOB_PREFIX = re.compile(r"^[0-9A-Za-z._-]{1,150}$")
+
+
+def _language(text: str) -> str:
+    """``TRANSCRIBE_LANGUAGE``: a Transcribe language code (``en-US``), or ``off``."""
+    if text.lower() in ("off", "none", "disabled"):
+        return ""
+    if not _LANGUAGE.match(text):
+        raise ConfigurationError(
+            f"TRANSCRIBE_LANGUAGE must be an Amazon Transcribe language code like en-US, or off, not {text!r}"
+        )
+    return text
+
+
+def _job_prefix(text: str) -> str:
+    if not _JOB_PREFIX.match(text):
+        raise ConfigurationError(
+            "TRANSCRIPTION_JOB_PREFIX may hold only letters, digits, '.', '_' and '-' (at most 150), "
+            f"not {text!r}"
+        )
+    return text
 
 
 def _stale_seconds(text: str) -> int:

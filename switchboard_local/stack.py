@@ -42,6 +42,7 @@ from switchboard_local.aws.template import create_table
 if TYPE_CHECKING:
     from switchboard_local.aws.lambda_endpoint import LambdaEndpoint, LambdaHandler
     from switchboard_local.aws.stream_pump import StreamPump
+    from switchboard_local.aws.transcribe_standin import TranscribeStandIn
     from switchboard_local.slack.standin import SlackStandIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +58,7 @@ ACCOUNT = "123456789012"
 # The local Slack workspace (fictitious IDs, shaped like Slack's).
 BOT_FUNCTION = "switchboard-bot"
 NOTIFIER_FUNCTION = "switchboard-notifier"
+TRANSCRIPTS_FUNCTION = "switchboard-transcripts"
 STREAM_POLL_SECONDS = 0.25  # the mapping polls a shard about four times a second
 LOCAL_BOT_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's token, not a secret
 LOCAL_USER = "U0LOCALUSER"
@@ -99,6 +101,7 @@ class LocalStack:
     bot_handler: LambdaHandler | None = None
     pump: StreamPump | None = None
     pump_note: str = ""
+    transcribe: TranscribeStandIn | None = None  # voicemail transcripts (scripted words), with Slack
     _moto: ThreadedMotoServer | None = None
     _chime_server: ChimeVoiceServer | None = None
     _connect_server: ConnectServer | None = None
@@ -199,11 +202,26 @@ class LocalStack:
             slack_env["FORWARD_ADMINS"] = admins
         self.lambdas = LambdaEndpoint().start()
         slack_env["AWS_ENDPOINT_URL_LAMBDA"] = self.lambdas.url
+        slack_env["AWS_ENDPOINT_URL_TRANSCRIBE"] = self._start_transcribe()
         self._env.update(slack_env)
         with self.applied():
             self.bot_handler = _import_bot()
         self.lambdas.register(BOT_FUNCTION, self.bot_handler)
         self._start_pump()
+
+    def _start_transcribe(self) -> str:
+        """Voicemail transcripts: a Transcribe stand-in whose job-state events invoke
+        ``bot.transcripts.handler`` asynchronously, as the template's EventBridge rule does."""
+        from switchboard_local.aws.transcribe_standin import TranscribeStandIn
+
+        def deliver(event: dict[str, Any]) -> None:
+            # Jobs are started by the notifier only, so the handler is registered by then.
+            if self.lambdas is not None:
+                self.lambdas.invoke(TRANSCRIPTS_FUNCTION, "Event", json.dumps(event).encode("utf-8"))
+
+        with self.applied():
+            self.transcribe = TranscribeStandIn(boto3.client("s3"), deliver).start()
+        return self.transcribe.url
 
     def _start_pump(self) -> None:
         """Alerts: the table's stream → ``bot.notifier.handler``, as the event-source mapping does."""
@@ -218,6 +236,7 @@ class LocalStack:
                 return
             notifier = _import_notifier()
             lambdas.register(NOTIFIER_FUNCTION, notifier)
+            lambdas.register(TRANSCRIPTS_FUNCTION, _import_transcripts())
             # The pump's clients are built now, from this stack's environment, not the caller's.
             self.pump = StreamPump(
                 self.table_name,
@@ -241,6 +260,9 @@ class LocalStack:
         if self.slack is not None:
             self.slack.stop()
             self.slack = None
+        if self.transcribe is not None:
+            self.transcribe.stop()
+            self.transcribe = None
         if self._chime_server is not None:
             self._chime_server.stop()
             self._chime_server = None
@@ -329,6 +351,14 @@ def _import_notifier() -> LambdaHandler:
             "LocalStack(with_slack=True) per process"
         )
     handler: LambdaHandler = bot.notifier.handler
+    return handler
+
+
+def _import_transcripts() -> LambdaHandler:
+    """``bot.transcripts.handler``, imported now that the stack's environment is applied."""
+    import bot.transcripts
+
+    handler: LambdaHandler = bot.transcripts.handler
     return handler
 
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import BotDeps
-from bot.listeners import alert_buttons, app_home, common, forward_command, forward_form, transfers
+from bot.listeners import (
+    alert_buttons,
+    app_home,
+    common,
+    forward_command,
+    forward_form,
+    transfers,
+    voicemail_buttons,
+)
 
 
 def register(app: App, deps: BotDeps) -> None:
@@ -24,3 +32,4 @@ def register(app: App, deps: BotDeps) -> None:
     app_home.register(app, deps)
     transfers.register(app, deps)
     alert_buttons.register(app, deps)
+    voicemail_buttons.register(app, deps)

@@ -73,6 +73,7 @@ EMOJI = {
     "information_source": "ℹ️",
     "leftwards_arrow_with_hook": "↩️",
     "mag": "🔍",
+    "mailbox_with_mail": "📬",
     "no_entry": "⛔",
     "repeat": "🔁",
     "rotating_light": "🚨",

@@ -22,6 +22,13 @@ What it answers, like Slack (``{"ok": true, ...}`` or HTTP 200 ``{"ok": false, "
   where required, duplicate ``block_id``, modal title ≤ 24, ``submit`` required with input blocks):
   messages → ``invalid_blocks``, views → ``invalid_arguments``, with ``response_metadata.messages``
   naming the JSON pointer. A bot bug that real Slack would refuse is refused here.
+* Files, as Slack's external upload flow (what ``WebClient.files_upload_v2`` does):
+  ``files.getUploadURLExternal`` (``filename``, ``length``) answers a ``file_id`` and an
+  ``upload_url`` on this server; the bytes POSTed there are kept (a length that differs from the
+  announced one is refused, as Slack does); ``files.completeUploadExternal`` (``files`` = JSON list of
+  ``{"id", "title"}``, optional ``channel_id``, ``thread_ts``, ``initial_comment``) shares them as one
+  message carrying ``files`` in that channel / thread. Unknown or not uploaded ids → ``file_not_found``.
+  :meth:`SlackStandIn.file` returns a file's bytes and metadata.
 * Configured ``channels`` / ``users`` restrict lookups (``channel_not_found``, ``user_not_found``;
   a channel with ``"is_member": false`` → ``not_in_channel`` on post); left unset, any ID is
   accepted and described plausibly.
@@ -61,7 +68,8 @@ T = TypeVar("T")
 
 RATELIMITED = "ratelimited"
 RESPONSE_URL = "response_url"  # RecordedCall.method of a response_url post
-_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
+UPLOAD = "upload"  # RecordedCall.method of the bytes POSTed to an upload_url
 
 
 @dataclass(frozen=True)
@@ -392,6 +400,7 @@ class SlackStandIn(LocalHttpServer):
         self._views: dict[str, JSON] = {}
         self._home: dict[str, JSON] = {}
         self._triggers: dict[str, float] = {}
+        self._files: dict[str, JSON] = {}  # file id → metadata, with "data" once uploaded
         self._ids = itertools.count(1)
         self._generation = 0  # bumped on every recorded request; wakes wait_for
         self._ts_base = int(time.time())
@@ -409,6 +418,8 @@ class SlackStandIn(LocalHttpServer):
             "usergroups.users.list": self._usergroups_users_list,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
     # ---------------------------------------------------------------- server
@@ -508,9 +519,22 @@ class SlackStandIn(LocalHttpServer):
         with self._lock:
             return copy.deepcopy(self._messages.get(self._conversation_id(channel), []))
 
+    def file(self, file_id: str) -> JSON:
+        """A file by id: its metadata (``name``, ``title``, ``size``, ``mimetype``, ``shares``) and
+        ``data`` (the uploaded bytes; absent until uploaded)."""
+        with self._lock:
+            return copy.deepcopy(self._files[file_id])
+
+    @property
+    def files(self) -> list[JSON]:
+        """Every file whose upload was completed, in order (with ``data``)."""
+        with self._lock:
+            return [copy.deepcopy(f) for f in self._files.values() if f.get("completed")]
+
     def clear(self) -> None:
         """Forget calls, responses, messages, views and queued failures (configuration stays)."""
         with self._lock:
+            self._files.clear()
             self._calls.clear()
             self._responses.clear()
             self._failures.clear()
@@ -587,6 +611,36 @@ class SlackStandIn(LocalHttpServer):
             self._generation += 1
             self._lock.notify_all()
         return status, headers, body
+
+    def handle_upload(self, file_id: str, data: bytes) -> tuple[int, str]:
+        """The bytes of a file POSTed to its ``upload_url``: (HTTP status, body text), like Slack's
+        upload endpoint (``OK - <length>``)."""
+        with self._lock:
+            meta = self._files.get(file_id)
+            failure = self._failures.get(UPLOAD)
+            queued = failure.popleft() if failure else None
+            if queued is not None:
+                status, body = (queued.status if queued.status != 200 else 500), queued.error
+            elif meta is None:
+                status, body = 404, "file_not_found"
+            elif len(data) != int(meta["size"]):
+                status, body = 400, f"length mismatch: announced {meta['size']}, received {len(data)}"
+            else:
+                meta["data"] = bytes(data)
+                status, body = 200, f"OK - {len(data)}"
+            self._calls.append(
+                RecordedCall(
+                    UPLOAD,
+                    {"file_id": file_id, "length": len(data)},
+                    None,
+                    time.time(),
+                    {"ok": status == 200, **({} if status == 200 else {"error": body})},
+                    status,
+                )
+            )
+            self._generation += 1
+            self._lock.notify_all()
+        return status, body
 
     def handle_response_url(self, name: str, payload: JSON) -> None:
         with self._lock:
@@ -864,6 +918,66 @@ class SlackStandIn(LocalHttpServer):
         channel = str(_require(args, "channel", "channel_not_found"))
         return {"channel": self._channel_info(channel)}
 
+    def _files_get_upload_url_external(self, args: JSON, token: str) -> JSON:
+        filename = str(_require(args, "filename"))
+        length = str(_require(args, "length"))
+        if not length.isdecimal() or int(length) < 1:
+            raise SlackError("invalid_arguments", ["[ERROR] length must be a positive integer"])
+        file_id = self._new_id("F")
+        self._files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "size": int(length),
+            "mimetype": _mimetype(filename),
+            "alt_txt": str(args.get("alt_txt") or ""),
+            "completed": False,
+            "shares": [],
+        }
+        return {"upload_url": f"{self.origin}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: JSON, token: str) -> JSON:
+        files = _json_arg(_require(args, "files"), "files")
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments", ["[ERROR] files must be a non-empty list"])
+        channel = str(args.get("channel_id") or "")
+        if channel:
+            channel = self._postable_channel({"channel": channel})
+        chosen: list[JSON] = []
+        for entry in files:
+            meta = self._files.get(str((entry or {}).get("id", "")))
+            if meta is None or "data" not in meta:
+                raise SlackError("file_not_found")
+            chosen.append(meta)
+        shared: list[JSON] = []
+        for meta, entry in zip(chosen, files, strict=True):
+            meta["completed"] = True
+            if entry.get("title"):
+                meta["title"] = str(entry["title"])
+            shared.append({k: v for k, v in meta.items() if k != "data"})
+        if channel:
+            message = self._bot_message({"text": str(args.get("initial_comment") or ""), "files": shared})
+            message["ts"] = self._next_ts()
+            thread_ts = args.get("thread_ts")
+            if thread_ts:
+                thread = [m for m in self._messages[channel] if m["ts"] == thread_ts]
+                if not thread:
+                    raise SlackError("thread_not_found")
+                message["thread_ts"] = str(thread_ts)
+                thread[0].setdefault("thread_ts", thread[0]["ts"])
+                thread[0]["reply_count"] = int(thread[0].get("reply_count", 0)) + 1
+            self._messages[channel].append(message)
+            for meta in chosen:
+                meta["shares"].append({"channel": channel, "ts": message["ts"], "thread_ts": thread_ts or ""})
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
+
+def _mimetype(filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return {"wav": "audio/wav", "mp3": "audio/mpeg", "txt": "text/plain", "json": "application/json"}.get(
+        suffix, "application/octet-stream"
+    )
+
 
 def _handler_class(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -895,6 +1009,9 @@ def _handler_class(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                     self._api(path.removeprefix("/api/"), parts.query, raw)
                 elif path.startswith("/response/") and self.command == "POST":
                     self._response_url(path.removeprefix("/response/"), raw)
+                elif path.startswith("/upload/") and self.command == "POST":
+                    status, text = standin.handle_upload(path.removeprefix("/upload/"), raw)
+                    self._reply(status, text.encode("utf-8"), {}, "text/plain; charset=utf-8")
                 else:
                     self._reply(404, b"Not Found", {}, "text/plain")
             except Exception as error:  # a stand-in bug: say so rather than drop the connection
@@ -1132,7 +1249,15 @@ def render_message(message: Mapping[str, Any]) -> list[str]:
         if not inner:
             inner = [str(attachment.get("fallback", ""))]
         lines.extend(f"▌ {line}" for line in inner)
+    for shared in message.get("files") or []:
+        lines.append(f"📎 {shared.get('title') or shared.get('name')} ({_file_size(shared)})")
     return lines
+
+
+def _file_size(shared: Mapping[str, Any]) -> str:
+    size = int(shared.get("size") or 0)
+    kind = str(shared.get("mimetype") or "file")
+    return f"{kind}, {size / 1024:.0f} KB" if size >= 1024 else f"{kind}, {size} bytes"
 
 
 def render_view(view: Mapping[str, Any]) -> list[str]:
@@ -1174,6 +1299,13 @@ def render(call: RecordedCall) -> str:
         return f"[#{channel}]{thread} {_author(call)}:\n{_indent(render_message(args))}"
     if call.method == "chat.postEphemeral":
         return f"[#{channel}] (only visible to @{args.get('user', '')}):\n{_indent(render_message(args))}"
+    if call.method == "files.completeUploadExternal":
+        thread = f" (thread {args['thread_ts']})" if args.get("thread_ts") else ""
+        files = args.get("files")
+        listed = files if isinstance(files, list) else []
+        names = ", ".join(str(f.get("title") or f.get("id")) for f in listed if isinstance(f, Mapping))
+        where = f"[#{args['channel_id']}]" if args.get("channel_id") else "(not shared)"
+        return f"{where}{thread} {_author(call)} shared 📎 {names}"
     if call.method == "chat.update":
         return f"[#{channel}] message {args.get('ts', '')} edited:\n{_indent(render_message(args))}"
     if call.method in ("views.open", "views.push", "views.update"):
