@@ -21,7 +21,7 @@ to the code whose rules they report, and are drawn here so the whole hierarchy i
     ├── RuntimeError
     │   ├── CallControlError  .gone    a request did not reach a live call (gone: the call ended)
     │   ├── LostRaceError              an alert thread anchor changed under us (adapters/alert_threads.py)
-    │   ├── TranscriptUnavailableError a finished transcription's text cannot be read (adapters/transcription.py)
+    │   ├── TranscriptUnavailableError a finished job's transcript cannot be read (transcription.py)
     │   ├── ConfigurationError         an environment variable is missing or malformed (settings.py)
     │   │   └── UnsafeStateError       the dev state file could have been planted (dev_state.py)
     │   └── ChangeFailedError  .consistent .detail   a change could not be applied (service.py)
