@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) -m bench --json $(BENCH_OUT)/sma.json
 	$(PY) -m bench.bot --json $(BENCH_OUT)/bot.json
 	$(PY) -m bench.connect --json $(BENCH_OUT)/connect.json
+	$(PY) -m bench.voicemail --json $(BENCH_OUT)/voicemail.json
 
 # Fuzz, races, forged requests, toll fraud and load: prints the figures, rewrites docs/reliability.md.
 reliability: $(STAMP)
