@@ -60,7 +60,15 @@ ACK_DEADLINE = 3.0  # seconds Slack waits for an acknowledgement before showing 
 CANCEL = "!cancel"
 CLEAR = "-"
 # The bot's own reads: a Slack user never sees them, so the console does not print them either.
-_UNSEEN = {"auth.test", "usergroups.users.list", "users.info", "conversations.info"}
+# The upload URL and the bytes are plumbing: the share (files.completeUploadExternal) is what people see.
+_UNSEEN = {
+    "auth.test",
+    "usergroups.users.list",
+    "users.info",
+    "conversations.info",
+    "files.getUploadURLExternal",
+    "upload",
+}
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # Slack shows :emoji: codes as pictures; these are the ones the bot uses.
 EMOJI = {

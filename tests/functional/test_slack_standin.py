@@ -560,3 +560,54 @@ def test_render_modal_as_form(client: WebClient, slack: SlackStandIn) -> None:
 def test_render_app_home(client: WebClient, slack: SlackStandIn) -> None:
     client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": ALERT_BLOCKS[:1]})
     assert render(slack.calls_to("views.publish")[0]) == "[App Home of @U0ALICE]\n  # Call not answered"
+
+
+# -- files: the external upload flow (files_upload_v2) ------------------------------------------------
+
+
+def test_files_upload_v2_runs_the_external_upload_flow_and_shares_in_the_thread(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    parent = client.chat_postMessage(channel="C0ALERTS", text="an alert")["ts"]
+    audio = b"RIFF" + bytes(range(256)) * 40
+
+    response = client.files_upload_v2(
+        channel="C0ALERTS", thread_ts=parent, file=audio, filename="voicemail-tx-1.wav", title="Voicemail"
+    )
+
+    (shared,) = response["files"]
+    assert [c.method for c in slack.calls][1:] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    stored = slack.file(shared["id"])
+    assert stored["data"] == audio
+    assert (stored["name"], stored["title"], stored["mimetype"]) == (
+        "voicemail-tx-1.wav",
+        "Voicemail",
+        "audio/wav",
+    )
+    (reply,) = [m for m in slack.messages("C0ALERTS") if m.get("files")]
+    assert reply["thread_ts"] == parent
+    assert reply["files"][0]["id"] == shared["id"]
+    assert "data" not in reply["files"][0]
+    (complete,) = slack.calls_to("files.completeUploadExternal")
+    assert render(complete) == f"[#C0ALERTS] (thread {parent}) bot shared 📎 Voicemail"
+
+
+def test_a_file_never_uploaded_cannot_be_completed(slack: SlackStandIn, client: WebClient) -> None:
+    ticket = client.files_getUploadURLExternal(filename="a.wav", length=10)
+    with pytest.raises(SlackApiError) as refused:
+        client.files_completeUploadExternal(files=[{"id": ticket["file_id"], "title": "a"}], channel_id="C0X")
+    assert refused.value.response["error"] == "file_not_found"
+    assert slack.files == []
+
+
+def test_an_upload_of_another_length_is_refused(slack: SlackStandIn, client: WebClient) -> None:
+    ticket = client.files_getUploadURLExternal(filename="a.wav", length=10)
+    request = urllib.request.Request(ticket["upload_url"], data=b"12345", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400
+    assert "data" not in slack.file(ticket["file_id"])
