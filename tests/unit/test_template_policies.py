@@ -76,11 +76,10 @@ def test_the_digest_reads_calls_and_claims_its_day_nothing_more() -> None:
 WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
 WRITE_PREFIXES = {
     "SmaFunction": {"CALL#*", "POOL#*"},  # call records, events, live calls; DNIS pair claims
-    "BotFunction": {"NUMBER#*", "VOICEMAIL#*"},  # forward rules and their history; Mark handled
+    "BotFunction": {"NUMBER#*"},  # forward rules and their history
     "ExpiryFunction": {"NUMBER#*"},
     "DigestFunction": {"DIGEST#*"},  # the day marker
-    "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*", "VOICEMAIL#*"},
-    "TranscriptsFunction": {"VOICEMAIL#*"},  # voicemail transcripts
+    "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
     "ConnectFunction": {"CALL#*"},  # forwarding flow: call records, events, per-dial progress
     "ContactEventsFunction": {"CALL#*"},  # records of calls the caller ended
 }
@@ -134,39 +133,6 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     assert _allowed("ConnectFunction", live_call_key("contact-1")["pk"]["S"])
     assert not _allowed("ConnectFunction", rule)
     assert not _allowed("ContactEventsFunction", rule)
-    from switchboard.adapters.voicemail_messages import voicemail_key
-
-    voicemail = voicemail_key("tx-1")["pk"]["S"]
-    for writer in ("NotifierFunction", "TranscriptsFunction", "BotFunction"):
-        assert _allowed(writer, voicemail)
-    assert not _allowed("TranscriptsFunction", rule)
-
-
-def test_voicemail_functions_touch_recordings_and_transcription_jobs_of_this_stack_only() -> None:
-    notifier = actions("NotifierFunction")
-    s3 = {name: resource for name, resource in notifier.items() if name.startswith("s3:")}
-    assert set(s3) == {"s3:GetObject", "s3:ListBucket"}  # reads recordings; writes no bucket
-    assert s3["s3:GetObject"] == {"Fn::Sub": "${RecordingsBucket.Arn}/voicemail/*"}
-    (listing,) = [s for s in statements("NotifierFunction") if _names(s) == {"s3:ListBucket"}]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": "voicemail/*"}}
-    jobs = "transcription-job/${AWS::StackName}-vm-*"
-    assert jobs in json.dumps(notifier["transcribe:StartTranscriptionJob"])
-    assert {n for n in notifier if n.startswith("transcribe:")} == {"transcribe:StartTranscriptionJob"}
-    transcripts = actions("TranscriptsFunction")
-    assert {n for n in transcripts if n.startswith("transcribe:")} == {
-        "transcribe:GetTranscriptionJob",
-        "transcribe:DeleteTranscriptionJob",
-    }
-    assert jobs in json.dumps(transcripts["transcribe:GetTranscriptionJob"])
-    assert not [n for n in transcripts if n.startswith("s3:")]
-    function = RESOURCES["TranscriptsFunction"]
-    assert function["Condition"] == "TranscribeVoicemail"
-    pattern = function["Properties"]["Events"]["TranscriptJobStates"]["Properties"]["Pattern"]
-    assert pattern["source"] == ["aws.transcribe"]
-    assert pattern["detail"]["TranscriptionJobName"] == [{"prefix": {"Fn::Sub": "${AWS::StackName}-vm-"}}]
-    env = RESOURCES["NotifierFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["TRANSCRIPTION_JOB_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-vm-"}
-    assert env["TRANSCRIBE_LANGUAGE"] == {"Fn::If": ["TranscribeVoicemail", {"Ref": "TranscriptionLanguage"}, "off"]}
 
 
 @pytest.mark.parametrize("function", ["BotFunction", "ExpiryFunction"])
