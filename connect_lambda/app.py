@@ -19,9 +19,6 @@ import os
 from typing import Any
 
 import botocore.session
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connect_lambda.actions import ConnectPrompts, Reply
 from connect_lambda.events import FlowEvent, MalformedFlowEventError, parse_event
@@ -35,22 +32,24 @@ from switchboard.domain.callflow import Plan
 from switchboard.domain.transfer import TransferRules
 from switchboard.lambda_runtime import CALL_PATH_CHIME, CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, Settings, load
+from switchboard.telemetry import EmfMetrics, logger_for
 
 __all__ = ["CHIME_CONFIG", "DYNAMODB_CONFIG", "ConnectApp", "app", "forwarding", "handler"]
 
-logger = Logger(service="connect")
-metrics = Metrics(service="connect", namespace=metrics_namespace())
+# Not Powertools: on the call path (switchboard/telemetry.py says why); same log and EMF shapes.
+logger = logger_for("connect")
+metrics = EmfMetrics(service="connect", namespace=metrics_namespace())
 
 # Each AWS call gets a short budget inside the flow's 4 s block limit (the presets' comments).
 DYNAMODB_CONFIG = CALL_PATH_DYNAMODB
 CHIME_CONFIG = CALL_PATH_CHIME
 
 
-class PowertoolsFlowTelemetry:
-    """Structured logs (correlation id = contact id) and EMF metrics via Powertools."""
+class LogFlowTelemetry:
+    """Structured logs (correlation id = contact id) and EMF metrics."""
 
     def count(self, metric: str) -> None:
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(metric)
 
     def error(self, message: str, **fields: Any) -> None:
         logger.error(message, extra=fields)
@@ -79,7 +78,7 @@ def prompt_base_url(settings: Settings, region: str) -> str:
 
 
 def _build_forwarding(session: Any) -> ConnectForwardingApp:
-    telemetry = PowertoolsFlowTelemetry()
+    telemetry = LogFlowTelemetry()
     try:
         settings = load(required=("TABLE_NAME",))
     except ConfigurationError as error:
@@ -136,7 +135,7 @@ def _transfer(raw: dict[str, Any]) -> Result:
     return bounded(result)
 
 
-def handler(event: dict[str, Any], context: LambdaContext) -> Result:
+def handler(event: dict[str, Any], context: Any) -> Result:
     """Amazon Connect invokes this from a contact flow; it always returns a flat string map."""
     logger.clear_state()  # keys appended for the previous contact must not leak into this one
     try:

@@ -23,8 +23,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import botocore.session
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters.connect_calls import DynamoFlowProgress
 from switchboard.adapters.dynamodb import DynamoCallLog
@@ -33,8 +31,9 @@ from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Leg
 from switchboard.lambda_runtime import BACKGROUND_DYNAMODB
 from switchboard.ports import CallLog
 from switchboard.settings import ConfigurationError, load
+from switchboard.telemetry import logger_for
 
-logger = Logger(service="connect-events")
+logger = logger_for("connect-events")
 
 DISCONNECTED = "DISCONNECTED"
 
@@ -110,7 +109,7 @@ def _build() -> ContactEvents | None:
 app = _build()
 
 
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """EventBridge delivers one Amazon Connect contact event per invocation."""
     if app is None:
         return {"result": "misconfigured"}

@@ -38,17 +38,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aws_lambda_powertools import Logger
-
 from switchboard.domain.pool import PairClaim, PoolEntry
 from switchboard.domain.rules import is_e164
 from switchboard.domain.transfer import TransferRules, TransferTarget
 from switchboard.ports import CallControl, CallControlError, StorageError
+from switchboard.telemetry import logger_for
 
 if TYPE_CHECKING:
     from switchboard.policy import DestinationPolicy
 
-logger = Logger(service="connect")
+logger = logger_for("connect")
 
 GET_DATA = "getdata"
 TRANSFER_CALL = "transfercall"

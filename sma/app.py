@@ -12,9 +12,6 @@ import time
 from typing import Any
 
 import botocore.session
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sma.actions import PromptLocation
 from sma.events import PstnEvent
@@ -26,22 +23,25 @@ from switchboard.domain.pool import DnisPair, PoolExhaustedError
 from switchboard.domain.transfer import TransferRules
 from switchboard.lambda_runtime import CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, load
+from switchboard.telemetry import EmfMetrics, logger_for
 
-logger = Logger(service="sma")
-metrics = Metrics(service="sma", namespace=metrics_namespace())
+# Not Powertools: the call path writes the same log and EMF shapes with the standard library
+# (switchboard/telemetry.py says why).
+logger = logger_for("sma")
+metrics = EmfMetrics(service="sma", namespace=metrics_namespace())
 
 # Worst case per DynamoDB call: 2 attempts x (0.5 s connect + 1 s read) + backoff, well under 5 s.
 DYNAMODB_CONFIG = CALL_PATH_DYNAMODB
 
 
-class PowertoolsTelemetry:
-    """Structured logs (correlation id = transaction id) and EMF metrics via Powertools."""
+class LogTelemetry:
+    """Structured logs (correlation id = transaction id) and EMF metrics."""
 
     def bind(self, transaction_id: str) -> None:
         logger.set_correlation_id(transaction_id or None)
 
     def count(self, metric: str) -> None:
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(metric)
 
     def error(self, message: str, **fields: Any) -> None:
         logger.error(message, extra=fields)
@@ -79,7 +79,7 @@ class DnisPoolForCalls:
 
 
 def _build() -> tuple[ForwardingApp, Any]:
-    telemetry = PowertoolsTelemetry()
+    telemetry = LogTelemetry()
     try:
         settings = load(required=("TABLE_NAME", "PROMPT_BUCKET"))
     except ConfigurationError as error:
@@ -108,7 +108,7 @@ def _build() -> tuple[ForwardingApp, Any]:
 app, dynamodb = _build()
 
 
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """PSTN Audio invokes this for every event of every call to the SIP media application."""
     try:
         return app.handle(event)

@@ -33,7 +33,7 @@ class PairPool(Protocol):
 
 
 class Telemetry(Protocol):
-    """The slice of Powertools Logger + Metrics the app uses (tests can pass a recorder)."""
+    """The structured log and metrics the app writes (tests can pass a recorder)."""
 
     def event(self, event: PstnEvent | None, actions: list[dict[str, Any]], plan: Plan) -> None: ...
     def count(self, metric: str) -> None: ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,14 +69,11 @@ def test_an_error_when_only_the_callee_is_left_hangs_it_up(sma_app: Any, dynamod
 
 @pytest.fixture
 def sma_log(sma_app: Any) -> Iterator[io.StringIO]:
-    """The SMA's Powertools log lines, formatted as in Lambda (its own stdout handler is bound to
-    whatever stdout was when ``sma.app`` was imported)."""
+    """The SMA's log lines, exactly as it writes them to stdout on Lambda."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(sma_app.logger.registered_formatter)
-    sma_app.logger._logger.addHandler(handler)
+    sma_app.logger.stream = stream
     yield stream
-    sma_app.logger._logger.removeHandler(handler)
+    sma_app.logger.stream = None
 
 
 def test_a_log_line_never_carries_the_previous_calls_correlation_id(

@@ -1,4 +1,8 @@
-"""The SMA Lambda's import graph stays light: it is on every cold call's post-dial delay."""
+"""The call-path Lambdas' import graphs stay light: they are on every cold call's post-dial delay.
+
+Neither the SIP media application handler nor the Amazon Connect functions import phonenumbers,
+Slack, boto3 (s3transfer) or Powertools: their packages ship none of them (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,51 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("phonenumbers", "slack_bolt", "slack_sdk", "boto3", "s3transfer", "yaml", "switchboard.policy")
+HEAVY = (
+    "phonenumbers",
+    "slack_bolt",
+    "slack_sdk",
+    "boto3",
+    "s3transfer",
+    "yaml",
+    "switchboard.policy",
+    "aws_lambda_powertools",
+)
+ENV = {
+    "PYTHONPATH": str(ROOT),
+    "TABLE_NAME": "t",
+    "PROMPT_BUCKET": "b",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+}
+
+
+def loaded_after_import(module: str, probe: str) -> list[str]:
+    code = (
+        f"import json, sys, {module}; "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules] + [str({probe})]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
 
 
 def test_importing_sma_app_loads_no_heavy_modules() -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TABLE_NAME": "t",
-        "PROMPT_BUCKET": "b",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    }
-    code = (
-        "import json, sys, sma.app; "
-        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules] + "
-        "[str(sma.app.dynamodb is not None)]))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = loaded_after_import("sma.app", "sma.app.dynamodb is not None")
     assert loaded == ["True"], f"sma.app imported {loaded[:-1]} (or built no client)"
+
+
+@pytest.mark.parametrize("module", ["connect_lambda.app", "connect_lambda.contact_events"])
+def test_importing_the_connect_functions_loads_no_heavy_modules(module: str) -> None:
+    loaded = loaded_after_import(module, "True")
+    assert loaded == ["True"], f"{module} imported {loaded[:-1]}"

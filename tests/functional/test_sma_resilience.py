@@ -50,7 +50,7 @@ def app_with_client(client: Any) -> ForwardingApp:
         rules=DynamoForwardRepository(client, "switchboard-test"),
         calls=DynamoCallLog(client, "switchboard-test"),
         prompts=PromptLocation("bucket"),
-        telemetry=_sma_app().PowertoolsTelemetry(),
+        telemetry=_sma_app().LogTelemetry(),
     )
 
 
@@ -110,7 +110,7 @@ class NoRules:
 
 def test_a_failed_record_write_does_not_change_what_the_caller_hears(moto_endpoint: str) -> None:
     calls = FailingCallLog()
-    app = ForwardingApp(NoRules(), calls, PromptLocation("bucket"), _sma_app().PowertoolsTelemetry())
+    app = ForwardingApp(NoRules(), calls, PromptLocation("bucket"), _sma_app().LogTelemetry())
     response = app.handle(load_event("new_inbound_call"))
     assert calls.attempts == 1
     assert action_types(response) == ["PlayAudio", "Hangup"]
@@ -124,7 +124,7 @@ class OneRule:
 
 def test_a_failed_live_call_write_leaves_the_bridge_up(moto_endpoint: str) -> None:
     calls = FailingCallLog()
-    app = ForwardingApp(OneRule(), calls, PromptLocation("bucket"), _sma_app().PowertoolsTelemetry())
+    app = ForwardingApp(OneRule(), calls, PromptLocation("bucket"), _sma_app().LogTelemetry())
     call = CallDriver(lambda event, _context: app.handle(event), "tx-live-write-fails")
     assert action_types(call.send("new_inbound_call")) == ["CallAndBridge"]
     assert call.send("action_successful_call_and_bridge", destination="+12065550111")["Actions"] == []
@@ -135,7 +135,7 @@ def test_a_failed_live_call_write_leaves_the_bridge_up(moto_endpoint: str) -> No
 
 
 def test_misconfigured_stack_hangs_up_without_prompts(moto_endpoint: str) -> None:
-    app = ForwardingApp(None, None, None, _sma_app().PowertoolsTelemetry())
+    app = ForwardingApp(None, None, None, _sma_app().LogTelemetry())
     response = app.handle(load_event("new_inbound_call"))
     assert action_types(response) == ["Hangup"]
 
