@@ -25,9 +25,11 @@ from bot.auth import Authorizer
 from bot.config import SlackCredentials, slack_credentials
 from bot.deps import BotDeps
 from bot.listeners import register
+from bot.people import SlackPeopleDirectory
 from bot.slack_client import slack_client
 from bot.transfers import Transfers
 from switchboard.adapters.voicemail_messages import VoicemailMessages
+from switchboard.people import PeopleResolver
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import CallReader
 from switchboard.service import ForwardingService
@@ -146,6 +148,7 @@ def create_app(
         call_log=call_log,
         transfers=transfers,
         voicemails=voicemails,
+        people=lambda: PeopleResolver(SlackPeopleDirectory(client), policy),
     )
     register(app, deps)
     return BotApp(settings, client, app, deps, SlackRequestHandler(app), forwarding_service, credentials)

@@ -7,11 +7,12 @@ needs none of them never pays for them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.auth import Authorizer
 from bot.transfers import Transfers
 from switchboard.adapters.voicemail_messages import VoicemailMessages
+from switchboard.people import PeopleResolver
 from switchboard.policy import DestinationPolicy
 from switchboard.ports import CallReader
 from switchboard.service import ForwardingService
@@ -27,3 +28,5 @@ class BotDeps:
     call_log: Callable[[], CallReader]
     transfers: Callable[[], Transfers]
     voicemails: Callable[[], VoicemailMessages] | None = None  # voicemail messages (Mark handled)
+    # A new resolver per change (it caches what it read for that change only).
+    people: Callable[[], PeopleResolver] = field(default=lambda: PeopleResolver(None, DestinationPolicy()))

@@ -11,6 +11,12 @@ AWS error, a bug) is logged, counted (``ExpiryFailures``) and listed in ONE aler
 per run, and the job goes on with the next rule; the failed ones are retried on the next run.
 A rule changed since the job listed it (set again, edited, removed) is skipped: the job removes
 only the version it found expired.
+
+The same function runs the hourly re-resolution of forwards that name Slack people (its schedule
+passes ``{"job": "people_sync"}``; :func:`people_sync_run`): it changes forwards, posts in the alert
+channel and reads Slack exactly as expiry does, so it shares expiry's permissions and its one-at-a-
+time concurrency instead of adding a function with a copy of them. It repairs whatever a missed
+Slack event left stale (docs/slack.md, "People and user groups").
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.config import slack_credentials
+from bot.people import SlackPeopleDirectory
 from bot.slack_client import post_in_channel, slack_client
+from switchboard.people import PeopleResolver, PeopleSync, SyncReport
+from switchboard.policy import DestinationPolicy
 from switchboard.service import ChangeFailedError, ConcurrentChangeError, ForwardingService, RefusedError
 from switchboard.settings import Settings, load
 
@@ -77,13 +86,40 @@ def expire_forwards(
     return done
 
 
+PEOPLE_SYNC_JOB = "people_sync"
+
+
+def people_sync_run(service: ForwardingService, settings: Settings, client: WebClient) -> SyncReport:
+    """Re-resolve every forward that names Slack people from Slack's state now."""
+    policy = DestinationPolicy(settings.default_country, settings.allowed_countries)
+
+    def warn(text: str) -> None:
+        post_in_channel(client, settings.alert_channel, text, what="a people sync warning", log=logger)
+
+    sync = PeopleSync(service, lambda: PeopleResolver(SlackPeopleDirectory(client), policy), warn=warn)
+    report = sync.refresh_all()
+    metrics.add_metric(name="PeopleForwardsUpdated", unit=MetricUnit.Count, value=len(report.updated))
+    if report.failed or report.kept:
+        metrics.add_metric(
+            name="PeopleSyncProblems", unit=MetricUnit.Count, value=len(report.failed) + len(report.kept)
+        )
+    return report
+
+
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     from switchboard.wiring import forwarding_service
 
     settings = load(required=("TABLE_NAME", "SIP_MEDIA_APPLICATION_ID"))
-    credentials = slack_credentials(settings) if settings.alert_channel else None
+    people_job = isinstance(event, dict) and event.get("job") == PEOPLE_SYNC_JOB
+    credentials = slack_credentials(settings) if settings.alert_channel or people_job else None
     client = slack_client(credentials.bot_token, settings.slack_api_url) if credentials else None
-    result = expire_forwards(forwarding_service(settings, need_routing=True), settings, client)
+    service = forwarding_service(settings, need_routing=True)
+    if people_job and client is not None:
+        report = people_sync_run(service, settings, client)
+        done = {"updated": report.updated, "kept": report.kept, "failed": report.failed}
+        logger.info("people sync run", extra=done)
+        return done
+    result = expire_forwards(service, settings, client)
     logger.info("expiry run", extra=result)
     return result

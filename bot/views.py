@@ -16,6 +16,7 @@ from bot.commands import parse_seconds
 from switchboard.adapters.dynamodb import RuleChange
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
+from switchboard.domain.people import SYNC_ACTOR, DestinationSource, Person, Skipped, SourceKind, is_mention
 from switchboard.domain.rules import (
     CONNECT_PRODUCT,
     DEFAULT_RING_TIMEOUT,
@@ -396,11 +397,96 @@ def connect_loop_note(number: str) -> str:
 
 
 def rule_text(rule: ForwardRule) -> str:
-    return f"*{escape(rule.number)}* → {_rule_destinations(rule)}\n_{rule_details(rule)}_"
+    return f"*{escape(rule.number)}* → {_rule_destinations(rule, mention=True)}\n_{rule_details(rule)}_"
 
 
-def _rule_destinations(rule: ForwardRule) -> str:
-    return AMAZON_CONNECT if rule.is_connect_entry else _destinations(rule.destinations)
+def _rule_destinations(rule: ForwardRule, *, mention: bool = False) -> str:
+    if rule.is_connect_entry:
+        return AMAZON_CONNECT
+    if rule.names_people:
+        return roster_text(rule.sources, mention=mention)
+    return _destinations(rule.destinations)
+
+
+def _person_text(person: Person, *, mention: bool) -> str:
+    who = f"<@{person.user_id}>" if mention else escape(person.name or person.user_id)
+    return f"{who} ({escape(mask_number(person.number))})" if person.number else f"{who} (no number)"
+
+
+def roster_text(sources: tuple[DestinationSource, ...], *, mention: bool = False) -> str:
+    """A forward to people as a roster: ``@sre-oncall: <@U1> (+1206•••0111), <@U2> (no number)``.
+
+    People's numbers come from their Slack profiles: masked, like callers'. ``mention`` names them
+    with Slack mentions (lists, status, App Home); channel announcements use plain names so a
+    change of rotation does not notify everyone in it.
+    """
+    parts: list[str] = []
+    for source in sources:
+        if source.kind is SourceKind.NUMBER:
+            parts.append(escape(source.id))
+        elif source.kind is SourceKind.USER:
+            if source.people:
+                parts.append(_person_text(source.people[0], mention=mention))
+            else:
+                parts.append(f"{escape(source.handle)} (not found)")
+        else:
+            people = ", ".join(_person_text(p, mention=mention) for p in source.people) or "nobody"
+            parts.append(f"{escape(source.handle)}: {people}")
+    return "; ".join(parts)
+
+
+def with_roster(text: str, result: ChangeResult | None, skipped: tuple[Skipped, ...]) -> str:
+    """The reply to a forward, with the people it reaches (and whom it left out, and why)."""
+    lines = [text]
+    rule = result.new if result is not None else None
+    if rule is not None and rule.names_people:
+        lines.append(f":busts_in_silhouette: {roster_text(rule.sources, mention=True)}")
+    if skipped:
+        lines.append(skipped_text(skipped))
+    return "\n".join(lines)
+
+
+def unescaped_mention_text(typed: str) -> str:
+    return (
+        f":warning: `{escape(typed[:40])}` reached the bot as plain text, not as a Slack mention. Pick the "
+        "person or group from Slack's @ menu; if that does not help, the app's `/forward` command needs "
+        '"Escape channels, users, and links" turned on (slack/manifest.yml: `should_escape: true`).'
+    )
+
+
+def skipped_text(skipped: tuple[Skipped, ...]) -> str:
+    """Who a forward to people left out, and why (added to the reply)."""
+    if not skipped:
+        return ""
+    lines = [f"• {skip.who} {escape(skip.why)}" for skip in skipped]
+    return ":information_source: Left out:\n" + "\n".join(lines)
+
+
+def sync_text(change: RuleChange) -> str:
+    """A re-resolution's announcement: ``@sre-oncall changed: now Carol, then Dave`` per source
+    whose people changed, then the number's forward."""
+    before = {source.id: source for source in (change.old.sources if change.old else ())}
+    lines: list[str] = []
+    assert change.new is not None
+    for source in change.new.sources:
+        old = before.get(source.id)
+        if not source.is_person or (old is not None and old.people == source.people):
+            continue
+        people = [p for p in source.people if p.number]
+        names = [escape(p.name or p.user_id) for p in people]
+        if source.kind is SourceKind.USER:
+            what = "has a new number" if people else "has no usable number now"
+            lines.append(f"{escape(source.handle)} {what}")
+        elif names:
+            rest = "".join(f", then {name}" for name in names[1:])
+            lines.append(f"{escape(source.handle)} changed: now {names[0]}{rest}")
+        else:
+            lines.append(f"{escape(source.handle)} changed: nobody with a number")
+    headline = "; ".join(lines) or "Slack's people changed"
+    return (
+        f":busts_in_silhouette: {headline}. *{escape(change.number)}* now forwards → "
+        f"{_rule_destinations(change.new)}"
+    )
 
 
 def list_blocks(rules: list[ForwardRule]) -> list[dict[str, Any]]:
@@ -573,7 +659,8 @@ def transfer_outcome(connected: bool | None, detail: str) -> str:
 
 
 def working_on_forward(number: str, destinations: tuple[str, ...]) -> str:
-    return f":hourglass_flowing_sand: Forwarding {escape(number)} → {_destinations(destinations)}…"
+    shown = ", ".join(d if is_mention(d) else escape(d) for d in destinations)  # Slack shows mentions
+    return f":hourglass_flowing_sand: Forwarding {escape(number)} → {shown}…"
 
 
 def working_on_remove(number: str) -> str:
@@ -633,6 +720,8 @@ def history_text(change: RuleChange) -> str:
     at = f" ({when(change.at)})" if change.at else ""
     if change.is_undo:
         return _undo_text(change) + at
+    if change.actor == SYNC_ACTOR and change.action == "set" and change.new is not None:
+        return sync_text(change) + at
     result = ChangeResult(change.action, change.number, change.old, change.new, changed=True)
     text = change_text(result, change.actor) + at
     if change.action == "remove" and change.actor == EXPIRY_ACTOR:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from switchboard.domain.people import (
+    SYNC_ACTOR,
     DestinationSource,
     Group,
     Person,
@@ -36,9 +37,6 @@ from switchboard.ports import DirectoryError, MissingScopeError, NotInDirectoryE
 from switchboard.service import ChangeFailedError, ForwardingService, RefusedError
 
 log = logging.getLogger("switchboard.people")
-
-# The actor of a re-resolution in the history (and so in the channel's announcement).
-SYNC_ACTOR = "Slack sync"
 
 
 class PeopleRefusedError(RefusedError):

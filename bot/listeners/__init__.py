@@ -20,6 +20,7 @@ from bot.listeners import (
     common,
     forward_command,
     forward_form,
+    people_events,
     transfers,
     voicemail_buttons,
 )
@@ -33,3 +34,4 @@ def register(app: App, deps: BotDeps) -> None:
     transfers.register(app, deps)
     alert_buttons.register(app, deps)
     voicemail_buttons.register(app, deps)
+    people_events.register(app, deps)

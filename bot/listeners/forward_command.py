@@ -28,17 +28,26 @@ from bot.listeners.forward_form import fill_new_form, open_new_form
 from bot.listeners.transfers import transfer
 from bot.transfers import TransferRefusedError, parse_target
 from switchboard.domain.durations import DurationError, parse_duration
+from switchboard.domain.people import Skipped, is_mention
 from switchboard.domain.rules import MAX_VOICEMAIL_SECONDS, MIN_VOICEMAIL_SECONDS
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
-from switchboard.service import ForwardRequest
+from switchboard.service import ChangeResult, ForwardingService, ForwardRequest
 
 Command = dict[str, Any]
 
 
 def check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
     """Checks that need no AWS call, so a typo is answered at once."""
+    numbers = [d for d in command.destinations if not is_mention(d)]
+    typed_name = next((d for d in numbers if d.startswith("@")), None)
+    if typed_name:
+        return views.unescaped_mention_text(typed_name)
     try:
-        policy.destinations(command.destinations, subject=command.number)  # as the form and the CLI
+        if len(numbers) == len(command.destinations):
+            policy.destinations(command.destinations, subject=command.number)  # as the form and the CLI
+        else:  # people: the limit applies to the numbers they resolve to (after the ack)
+            for number in numbers:
+                policy.destination(number)
         if command.expires_in:
             parse_duration(command.expires_in)
     except (DestinationRefusedError, DurationError) as error:
@@ -110,17 +119,28 @@ def carry_out(deps: BotDeps, parsed: object, command: Command, respond: Respond,
     elif isinstance(parsed, SetForward):
         if check_set(parsed, deps.policy):
             return
-        request = ForwardRequest(
-            number=parsed.number,
-            destinations=parsed.destinations,
-            greeting=parsed.greeting,
-            failure=parsed.failure,
-            caller_id=parsed.caller_id,
-            ring_timeout=parsed.ring_timeout,
-            voicemail_max_seconds=parsed.voicemail_max_seconds,
-            expires_in=parsed.expires_in,
-        )
-        say(apply_change(deps, user, lambda s: s.set_forward(request, actor=user))[1])
+        command_set = parsed
+        skipped: list[Skipped] = []
+
+        def set_forward(service: ForwardingService) -> ChangeResult:
+            # Inside the change: only someone allowed to forward makes the bot read Slack profiles.
+            resolution = deps.people().resolve_entries(command_set.destinations)
+            skipped.extend(resolution.skipped)
+            request = ForwardRequest(
+                number=command_set.number,
+                destinations=resolution.destinations,
+                sources=resolution.sources,
+                greeting=command_set.greeting,
+                failure=command_set.failure,
+                caller_id=command_set.caller_id,
+                ring_timeout=command_set.ring_timeout,
+                voicemail_max_seconds=command_set.voicemail_max_seconds,
+                expires_in=command_set.expires_in,
+            )
+            return service.set_forward(request, actor=user)
+
+        result, text = apply_change(deps, user, set_forward)
+        say(views.with_roster(text, result, tuple(skipped)))
     elif isinstance(parsed, RemoveForward):
         number = parsed.number
         say(apply_change(deps, user, lambda s: s.remove_forward(number, actor=user))[1])

@@ -19,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Who re-resolved a forward after Slack said a group or a profile changed (the history's actor).
+SYNC_ACTOR = "Slack sync"
+
 
 class SourceKind(StrEnum):
     USER = "user"  # a Slack user: the phone number in their profile

@@ -88,6 +88,7 @@ EMOJI = {
     "telephone_receiver": "📞",
     "twisted_rightwards_arrows": "🔀",
     "warning": "⚠️",
+    "busts_in_silhouette": "👥",
     "white_check_mark": "✅",
     "x": "❌",
 }

@@ -16,8 +16,15 @@ What it answers, like Slack (``{"ok": true, ...}`` or HTTP 200 ``{"ok": false, "
 * ``auth.test``, ``chat.postMessage`` (``thread_ts``; a ``U…`` channel is a DM answered as ``D…``),
   ``chat.postEphemeral``, ``chat.update``, ``views.open`` / ``views.push`` / ``views.update``
   (``view_id`` or ``external_id``, ``hash`` checked → ``hash_conflict``), ``views.publish``,
-  ``usergroups.users.list`` (unknown group → ``no_such_subteam``), ``users.info``,
-  ``conversations.info``. Any other method → ``unknown_method``.
+  ``usergroups.users.list`` (unknown group → ``no_such_subteam``), ``usergroups.list``,
+  ``users.info``, ``users.profile.get`` (the ``phones`` given), ``conversations.info``. Any other
+  method → ``unknown_method``. ``scopes``, when given, are the app's granted scopes: a method that
+  needs another answers ``missing_scope`` with ``needed``, as Slack does.
+* The directory changes as in Slack: :meth:`SlackStandIn.set_group_members` and
+  :meth:`SlackStandIn.set_phone` change it and send ``subteam_members_changed`` / ``user_change``
+  (Events API envelopes) to ``event_sink`` (the local stack posts them to the bot, signed);
+  ``deliver=False`` changes the directory without the event (a missed event), and the returned body
+  can be delivered later (a late or repeated one).
 * Block Kit is checked against the limits Slack enforces (block counts, text lengths, plain_text
   where required, duplicate ``block_id``, modal title ≤ 24, ``submit`` required with input blocks):
   messages → ``invalid_blocks``, views → ``invalid_arguments``, with ``response_metadata.messages``
@@ -336,6 +343,13 @@ def check_view(view: Any) -> list[str]:
 # The stand-in
 
 
+class _MissingScopeError(Exception):
+    def __init__(self, needed: str, provided: list[str]) -> None:
+        super().__init__(needed)
+        self.needed = needed
+        self.provided = provided
+
+
 def _require(args: Mapping[str, Any], name: str, error: str = "invalid_arguments") -> Any:
     value = args.get(name)
     if value in (None, ""):
@@ -376,8 +390,17 @@ class SlackStandIn(LocalHttpServer):
         app_id: str = "A0SWITCHBD",
         trigger_ttl: float = 3.0,
         strict_triggers: bool = False,
+        phones: Mapping[str, str] | None = None,
+        group_handles: Mapping[str, str] | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.tokens = set(tokens)
+        self.phones: dict[str, str] = dict(phones or {})
+        self.group_handles: dict[str, str] = dict(group_handles or {})
+        self.scopes: set[str] | None = None if scopes is None else set(scopes)
+        # Where Events API deliveries go (a JSON body; the caller signs and posts it); None: nowhere.
+        self.event_sink: Callable[[str], None] | None = None
+        self.events_sent: list[JSON] = []
         self.usergroups: dict[str, list[str]] = {k: list(v) for k, v in (usergroups or {}).items()}
         self.users: dict[str, JSON] | None = None if users is None else {k: dict(v) for k, v in users.items()}
         self.channels: dict[str, JSON] | None = (
@@ -416,7 +439,9 @@ class SlackStandIn(LocalHttpServer):
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "usergroups.users.list": self._usergroups_users_list,
+            "usergroups.list": self._usergroups_list,
             "users.info": self._users_info,
+            "users.profile.get": self._users_profile_get,
             "conversations.info": self._conversations_info,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
@@ -606,6 +631,13 @@ class SlackStandIn(LocalHttpServer):
             body = error.body()
             if error.error == "unknown_method":
                 body["req_method"] = method
+        except _MissingScopeError as error:
+            body = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": error.needed,
+                "provided": ",".join(error.provided),
+            }
         with self._lock:
             self._calls.append(RecordedCall(method, args, token, time.time(), body, status))
             self._generation += 1
@@ -883,7 +915,113 @@ class SlackStandIn(LocalHttpServer):
         self._home[user] = copy.deepcopy(stored)
         return {"view": stored}
 
+    def _need(self, scope: str) -> None:
+        if self.scopes is not None and scope not in self.scopes:
+            raise _MissingScopeError(scope, sorted(self.scopes))
+
+    def _usergroups_list(self, args: JSON, token: str) -> JSON:
+        self._need("usergroups:read")
+        groups = [
+            {
+                "id": group,
+                "team_id": self.team_id,
+                "handle": self.group_handles.get(group, group.lower()),
+                "name": self.group_handles.get(group, group),
+                "users": list(members) if args.get("include_users") else None,
+            }
+            for group, members in self.usergroups.items()
+        ]
+        return {"usergroups": [{k: v for k, v in g.items() if v is not None} for g in groups]}
+
+    def _users_profile_get(self, args: JSON, token: str) -> JSON:
+        self._need("users.profile:read")
+        user = str(_require(args, "user", "user_not_found"))
+        if self.users is not None and user not in self.users and user not in self.phones:
+            raise SlackError("user_not_found")
+        extra = (self.users or {}).get(user, {})
+        name = str(extra.get("name", user.lower()))
+        real_name = str(extra.get("real_name", f"User {user}"))
+        return {
+            "profile": {
+                "real_name": real_name,
+                "display_name": name,
+                "phone": self.phones.get(user, ""),
+                "team": self.team_id,
+            }
+        }
+
+    # ---------------------------------------------------------------- directory changes (events)
+
+    def set_group_members(self, group: str, members: Iterable[str], *, deliver: bool = True) -> str:
+        """Change a user group's members (in order) as an admin would in Slack; returns the
+        ``subteam_members_changed`` event body, sent to :attr:`event_sink` when ``deliver``."""
+        with self._lock:
+            before = list(self.usergroups.get(group, []))
+            after = list(dict.fromkeys(members))
+            self.usergroups[group] = after
+        added = [u for u in after if u not in before]
+        removed = [u for u in before if u not in after]
+        now = int(time.time())
+        event: JSON = {
+            "type": "subteam_members_changed",
+            "subteam_id": group,
+            "team_id": self.team_id,
+            "date_previous_update": now - 60,
+            "date_update": now,
+            "added_users": added,
+            "added_users_count": str(len(added)),
+            "removed_users": removed,
+            "removed_users_count": str(len(removed)),
+            "event_ts": f"{now}.{next(self._ids):06d}",
+        }
+        return self._event(event, deliver)
+
+    def set_phone(self, user: str, phone: str, *, deliver: bool = True) -> str:
+        """Change a user's profile phone; returns the ``user_change`` event body (sent when ``deliver``)."""
+        with self._lock:
+            self.phones[user] = phone
+        extra = (self.users or {}).get(user, {})
+        now = int(time.time())
+        event: JSON = {
+            "type": "user_change",
+            "user": {
+                "id": user,
+                "team_id": self.team_id,
+                "name": str(extra.get("name", user.lower())),
+                "deleted": False,
+                "profile": {"phone": phone, "display_name": str(extra.get("name", user.lower()))},
+            },
+            "cache_ts": now,
+            "event_ts": f"{now}.{next(self._ids):06d}",
+        }
+        return self._event(event, deliver)
+
+    def event_body(self, event: JSON) -> str:
+        """An Events API ``event_callback`` envelope around ``event``, as Slack posts it."""
+        return json.dumps(
+            {
+                "token": "standin-verification-token",
+                "team_id": self.team_id,
+                "api_app_id": self.app_id,
+                "event": event,
+                "type": "event_callback",
+                "event_id": f"Ev{next(self._ids):010d}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
+            }
+        )
+
+    def _event(self, event: JSON, deliver: bool) -> str:
+        body = self.event_body(event)
+        sink = self.event_sink
+        if deliver and sink is not None:
+            with self._lock:
+                self.events_sent.append(event)
+            sink(body)
+        return body
+
     def _usergroups_users_list(self, args: JSON, token: str) -> JSON:
+        self._need("usergroups:read")
         group = str(_require(args, "usergroup", "no_such_subteam"))
         if group not in self.usergroups:
             raise SlackError("no_such_subteam")

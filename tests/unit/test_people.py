@@ -247,3 +247,50 @@ def test_sources_survive_the_table_codec(
     rule = rules.rules[OURS]
     assert rule_from_item(decode_item(encode_item(rule_to_item(rule)))).sources == rule.sources
     assert "sources" not in encode_item(rule_to_item(rule.with_changes(sources=())))
+
+
+# -- the slash command's text --------------------------------------------------------------------
+
+
+def test_mentions_in_the_slash_command_keep_their_order_and_labels() -> None:
+    from bot.commands import SetForward, parse
+
+    parsed = parse(
+        "+12025550100 to <!subteam^S0ONCALL|@on-call-for-sales> <@U0ALICE|alice>, "
+        "<tel:+12065550111|+1 206 555 0111> for 2h then hangup"
+    )
+    assert isinstance(parsed, SetForward)
+    assert parsed.destinations == (
+        "<!subteam^S0ONCALL|@on-call-for-sales>",
+        "<@U0ALICE|alice>",
+        "+1 206 555 0111",
+    )
+    # "for" inside the group's label is not the expiry option: that is the typed "for 2h".
+    assert (parsed.expires_in, parsed.failure) == ("2h", "hangup")
+
+
+def test_a_typed_name_that_slack_did_not_escape_is_explained() -> None:
+    from bot.commands import SetForward, parse
+    from bot.listeners.forward_command import check_set
+
+    parsed = parse("+12025550100 to @alice")
+    assert isinstance(parsed, SetForward)
+    problem = check_set(parsed, DestinationPolicy())
+    assert problem is not None
+    assert "should_escape" in problem
+
+
+def test_the_sync_announcement_names_the_new_rotation() -> None:
+    from bot.views import history_text
+    from switchboard.adapters.dynamodb import RuleChange
+    from switchboard.domain.rules import ForwardRule
+
+    def rule(*people: Person) -> ForwardRule:
+        source = DestinationSource(SourceKind.GROUP, ONCALL, "sre-oncall", people)
+        return ForwardRule(OURS, tuple(p.number for p in people), sources=(source,))
+
+    old = rule(Person(ALICE, "Alice", "+12065550111"))
+    new = rule(Person(CAROL, "Carol", "+14155550133"), Person(DAVE, "Dave", "+16465550144"))
+    text = history_text(RuleChange(OURS, "set", "Slack sync", "", old, new))
+    assert "@sre-oncall changed: now Carol, then Dave" in text
+    assert "<@" not in text  # names, not mentions: a new rotation does not notify the channel's people

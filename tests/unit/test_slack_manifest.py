@@ -52,8 +52,25 @@ SCOPE_NEEDS = {
     "chat:write": ("chat_postMessage", "chat_update", "chat_postEphemeral", "respond"),
     "chat:write.public": ("chat_postMessage",),
     "usergroups:read": ("usergroups_users_list", "usergroups_list"),
-    "users:read": ("users_info", "users_list", "users_profile_get", "users_lookupByEmail"),
+    "users:read": ("users_info", "users_list", "users_lookupByEmail"),
+    "users.profile:read": ("users_profile_get",),
 }
+# Scope → the event subscriptions that need it (Slack refuses a manifest subscribing without it).
+EVENT_NEEDS = {
+    "usergroups:read": ("subteam_members_changed", "subteam_updated"),
+    "users:read": ("user_change",),
+}
+
+
+def test_people_events_are_subscribed_with_their_scopes() -> None:
+    events = MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    scopes = MANIFEST["oauth_config"]["scopes"]["bot"]
+    assert {"subteam_members_changed", "subteam_updated", "user_change"} <= set(events)
+    for scope, needing in EVENT_NEEDS.items():
+        if any(event in events for event in needing):
+            assert scope in scopes
+    (command,) = MANIFEST["features"]["slash_commands"]
+    assert command["should_escape"] is True  # people arrive as <@U…> mentions, not as "@alice"
 
 
 def test_the_app_asks_only_for_scopes_the_code_uses() -> None:
@@ -65,4 +82,7 @@ def test_the_app_asks_only_for_scopes_the_code_uses() -> None:
             continue
         assert scope in SCOPE_NEEDS, f"{scope}: say which calls need it"
         used = any(re.search(rf"\b{call}\(", source) for call in SCOPE_NEEDS[scope])
-        assert used, f"{scope} is requested but never used"
+        subscribed = set(EVENT_NEEDS.get(scope, ())) & set(
+            MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+        )
+        assert used or subscribed, f"{scope} is requested but never used"

@@ -1,0 +1,57 @@
+"""Slack's directory behind :class:`~switchboard.ports.PeopleDirectory`: profile phones and user groups.
+
+Uses the bot's own ``WebClient`` (:func:`bot.slack_client.slack_client`): ``users.profile.get``
+(scope ``users.profile:read``) and ``usergroups.users.list`` (``usergroups:read``). Slack's
+``missing_scope`` answer becomes :class:`~switchboard.ports.MissingScopeError`, so the person who
+named someone hears which scope the app lacks while forwards to numbers keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from switchboard.domain.people import Group, Profile
+from switchboard.ports import DirectoryError, MissingScopeError, NotInDirectoryError
+
+PROFILE_SCOPE = "users.profile:read"
+GROUPS_SCOPE = "usergroups:read"
+_NOT_FOUND = {"user_not_found", "users_not_found", "no_such_subteam", "subteam_not_found"}
+
+
+def _failure(error: SlackApiError, scope: str) -> DirectoryError:
+    data: Any = error.response.data if error.response is not None else {}
+    code = str(data.get("error", "")) if isinstance(data, dict) else ""
+    if code == "missing_scope":
+        return MissingScopeError(str(data.get("needed") or scope))
+    if code in _NOT_FOUND:
+        return NotInDirectoryError(code)
+    return DirectoryError(code or "Slack did not answer")
+
+
+class SlackPeopleDirectory:
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def profile(self, user_id: str) -> Profile:
+        try:
+            response = self._client.users_profile_get(user=user_id)
+        except SlackApiError as error:
+            raise _failure(error, PROFILE_SCOPE) from error
+        except (SlackClientError, OSError) as error:  # unreachable, timed out
+            raise DirectoryError("Slack could not be reached") from error
+        profile: dict[str, Any] = response.get("profile") or {}
+        name = str(profile.get("display_name") or profile.get("real_name") or user_id)
+        return Profile(user_id, name, str(profile.get("phone") or ""))
+
+    def group(self, group_id: str, label: str = "") -> Group:
+        try:
+            response = self._client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as error:
+            raise _failure(error, GROUPS_SCOPE) from error
+        except (SlackClientError, OSError) as error:  # unreachable, timed out
+            raise DirectoryError("Slack could not be reached") from error
+        members = tuple(str(user) for user in response.get("users") or ())
+        return Group(group_id, label, members)

@@ -1,0 +1,269 @@
+"""Forwards to Slack users and user groups, end to end: signed slash commands and Events API
+deliveries into bot.app.handler, Slack's directory from the local stand-in, the table on moto and
+routing on the Chime SDK Voice emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from switchboard.adapters.dynamodb import DynamoForwardRepository, RuleChange, rule_change_from_item
+from switchboard.domain.people import SourceKind
+from switchboard.domain.rules import ForwardRule
+from switchboard.settings import load
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
+from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
+from switchboard_local.slack.requests import signed_event, slash_command_event
+from switchboard_local.slack.standin import SlackStandIn
+from tests.functional.conftest import TABLE, VOICE_CONNECTOR_ARN
+
+SECRET = "people-signing-secret"
+TOKEN = "xoxb-people"
+ADMIN, VISITOR = "U0ADMIN", "U0VISITOR"
+ALICE, BOB, CAROL, DAVE, NOPHONE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0NOPHONE"
+ONCALL = "S0ONCALL"
+ALERTS = "C0ALERTS"
+OURS, OTHER = "+12025550100", "+12025550101"
+PHONES = {ALICE: "(206) 555-0111", BOB: "+1 312 555 0122", CAROL: "+14155550133", DAVE: "646 555 0144"}
+NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave", NOPHONE: "nophone"}
+FUNCTION = "switchboard-bot"
+MENTION = f"<!subteam^{ONCALL}|@sre-oncall>"
+
+
+@dataclass
+class People:
+    module: Any
+    slack: SlackStandIn
+    lambdas: LambdaEndpoint
+
+    def send(self, event: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self.module.handler(event, self.lambdas.context(FUNCTION))
+        return response
+
+    def command(self, text: str, user: str = ADMIN, name: str = "r") -> dict[str, Any]:
+        return self.send(
+            slash_command_event(
+                "/forward",
+                text,
+                user,
+                secret=SECRET,
+                response_url=self.slack.response_url(name),
+                channel_id="C0OPS",
+            )
+        )
+
+    def deliver(self, body: str, secret: str = SECRET) -> dict[str, Any]:
+        return self.send(signed_event(body, secret, content_type="application/json"))
+
+    def settle(self) -> None:
+        self.lambdas.wait_idle(timeout=30)
+        failed = [i for i in self.lambdas.invocations if i.failed]
+        assert not failed, f"lazy invocation failed: {failed[0]}"
+
+    def replies(self, name: str = "r") -> list[str]:
+        return [str(call.args.get("text", "")) for call in self.slack.responses_to(name)]
+
+
+@pytest.fixture(scope="module")
+def people_module(moto_endpoint: str) -> Iterator[People]:
+    chime = ChimeVoiceEmulator()
+    vc = chime.create_voice_connector("pbx")
+    sma = chime.create_sip_media_application(
+        "switchboard", "arn:aws:lambda:us-east-1:123456789012:function:sma"
+    )
+    chime.seed_phone_numbers([OURS, OTHER], voice_connector_id=vc)
+    slack = SlackStandIn(
+        tokens=[TOKEN],
+        usergroups={ONCALL: [ALICE, BOB]},
+        users={user: {"name": name} for user, name in NAMES.items()} | {ADMIN: {}, VISITOR: {}},
+        phones=PHONES,
+        group_handles={ONCALL: "sre-oncall"},
+    )
+    lambdas = LambdaEndpoint()
+    with slack, ChimeVoiceServer(chime) as chime_server, lambdas:
+        env = {
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_API_URL": slack.api_url,
+            "ALERT_CHANNEL": ALERTS,
+            "FORWARD_ADMINS": ADMIN,
+            "SIP_MEDIA_APPLICATION_ID": sma,
+            "VOICE_CONNECTOR_ID": vc,
+            "VOICE_CONNECTOR_ARN": VOICE_CONNECTOR_ARN,
+            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
+            "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
+        }
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            from bot.app import create_app
+
+            bot_app = create_app(load(required=("TABLE_NAME",)))
+            bot_app.forwarding_service()  # its clients are built on this module's environment
+            lambdas.register(FUNCTION, bot_app.handler)
+            yield People(bot_app, slack, lambdas)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@pytest.fixture
+def people(people_module: People, dynamodb: Any) -> Iterator[People]:
+    slack = people_module.slack
+    slack.clear()
+    slack.usergroups[ONCALL] = [ALICE, BOB]
+    slack.phones.clear()
+    slack.phones.update(PHONES)
+    slack.scopes = None
+    slack.event_sink = people_module.deliver
+    yield people_module
+    people_module.lambdas.wait_idle(timeout=30)
+    slack.event_sink = None
+
+
+def stored(dynamodb: Any, number: str = OURS) -> ForwardRule:
+    rule = DynamoForwardRepository(dynamodb, TABLE).get(number)
+    assert rule is not None
+    return rule
+
+
+def history(dynamodb: Any, number: str = OURS) -> list[RuleChange]:
+    return [rule_change_from_item(item) for item in DynamoForwardRepository(dynamodb, TABLE).history(number)]
+
+
+def forward_to_oncall(people: People, number: str = OURS) -> None:
+    people.command(f"{number} to {MENTION}")
+    people.settle()
+
+
+def test_a_forward_to_a_group_rings_its_members_and_says_who(people: People, dynamodb: Any) -> None:
+    forward_to_oncall(people)
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+12065550111", "+13125550122")
+    (source,) = rule.sources
+    assert (source.kind, source.id, source.label) == (SourceKind.GROUP, ONCALL, "sre-oncall")
+    assert [p.user_id for p in source.people] == [ALICE, BOB]
+    (reply,) = people.replies()
+    assert reply.startswith(":white_check_mark: Now forwarding +12025550100")
+    assert f"@sre-oncall: <@{ALICE}> (+1206•••0111), <@{BOB}> (+1312•••0122)" in reply
+
+
+def test_people_and_numbers_in_one_command_and_someone_without_a_phone(people: People, dynamodb: Any) -> None:
+    people.command(f"{OURS} to <@{NOPHONE}|nophone>, <@{CAROL}|carol> +1 917 555 0155 for 2h")
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+14155550133", "+19175550155")
+    assert rule.expires_at is not None
+    (reply,) = people.replies()
+    assert f"<@{NOPHONE}> has no phone number in their Slack profile" in reply
+
+
+def test_someone_not_allowed_is_refused_before_any_profile_is_read(people: People, dynamodb: Any) -> None:
+    ack = people.command(f"{OURS} to {MENTION}", user=VISITOR)
+    people.settle()
+    assert ":no_entry:" in ack["body"]
+    assert DynamoForwardRepository(dynamodb, TABLE).get(OURS) is None
+    assert people.slack.calls_to("users.profile.get") == []
+
+
+def test_without_the_scope_naming_a_person_says_so_and_numbers_still_work(
+    people: People, dynamodb: Any
+) -> None:
+    people.slack.scopes = {"commands", "chat:write", "usergroups:read"}
+    people.command(f"{OURS} to <@{ALICE}|alice>")
+    people.settle()
+    (reply,) = people.replies()
+    assert "users.profile:read" in reply
+    assert "Nothing was changed" in reply
+    assert DynamoForwardRepository(dynamodb, TABLE).get(OURS) is None
+    people.command(f"{OURS} to +12065550111", name="numbers")
+    people.settle()
+    assert stored(dynamodb).destinations == ("+12065550111",)
+
+
+def test_a_membership_change_event_re_resolves_with_history(people: People, dynamodb: Any) -> None:
+    forward_to_oncall(people)
+    response = people.slack.set_group_members(ONCALL, [CAROL, DAVE])  # delivered, signed, to the bot
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+14155550133", "+16465550144")
+    latest = history(dynamodb)[0]
+    assert latest.actor == "Slack sync"
+    assert latest.old is not None
+    assert latest.old.destinations == ("+12065550111", "+13125550122")
+    from bot.views import history_text
+
+    assert "@sre-oncall changed: now carol, then dave" in history_text(latest)
+    assert response  # the event body, for a later (duplicate) delivery
+
+
+def test_a_duplicate_and_an_out_of_order_event_change_nothing_more(people: People, dynamodb: Any) -> None:
+    forward_to_oncall(people)
+    first = people.slack.set_group_members(ONCALL, [CAROL], deliver=False)
+    second = people.slack.set_group_members(ONCALL, [DAVE, CAROL], deliver=False)
+    people.deliver(second)
+    people.settle()
+    version = stored(dynamodb).version
+    people.deliver(first)  # late: its payload says "Carol only"; Slack now says Dave then Carol
+    people.deliver(second)  # repeated
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+16465550144", "+14155550133")
+    assert rule.version == version
+
+
+def test_a_profile_phone_change_re_resolves_and_a_missed_one_is_repaired_by_the_hourly_run(
+    people: People, dynamodb: Any
+) -> None:
+    forward_to_oncall(people)
+    people.slack.set_phone(BOB, "+1 917 555 0155")
+    people.settle()
+    assert stored(dynamodb).destinations == ("+12065550111", "+19175550155")
+
+    people.slack.set_group_members(ONCALL, [DAVE], deliver=False)  # the event never arrives
+    assert stored(dynamodb).destinations == ("+12065550111", "+19175550155")
+    from bot.expiry import people_sync_run
+
+    report = people_sync_run(people.module.forwarding_service(), people.module.settings, people.module.client)
+    assert report.updated == [OURS]
+    assert stored(dynamodb).destinations == ("+16465550144",)
+
+
+def test_a_group_left_without_numbers_keeps_the_last_ones_and_warns(people: People, dynamodb: Any) -> None:
+    forward_to_oncall(people)
+    version = stored(dynamodb).version
+    people.slack.set_group_members(ONCALL, [NOPHONE])
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+12065550111", "+13125550122")
+    assert rule.version == version
+    (warning,) = [m["text"] for m in people.slack.messages(ALERTS)]
+    assert "@sre-oncall" in warning
+    assert "last numbers" in warning
+
+
+def test_a_forged_event_is_refused(people: People, dynamodb: Any) -> None:
+    forward_to_oncall(people)
+    body = people.slack.set_group_members(ONCALL, [CAROL], deliver=False)
+    response = people.deliver(body, secret="not-the-secret")
+    people.settle()
+    assert response["statusCode"] == 401
+    assert stored(dynamodb).destinations == ("+12065550111", "+13125550122")
+
+
+def test_list_shows_the_roster(people: People, dynamodb: Any) -> None:
+    forward_to_oncall(people)
+    people.command("list", name="list")
+    people.settle()
+    (listing,) = [call.args for call in people.slack.responses_to("list")]
+    text = json.dumps(listing["blocks"], ensure_ascii=False)
+    assert f"@sre-oncall: <@{ALICE}> (+1206•••0111), <@{BOB}> (+1312•••0122)" in text
+    assert "+12065550111" not in text
