@@ -397,7 +397,10 @@ def connect_loop_note(number: str) -> str:
 
 
 def rule_text(rule: ForwardRule) -> str:
-    return f"*{escape(rule.number)}* → {_rule_destinations(rule, mention=True)}\n_{rule_details(rule)}_"
+    text = f"*{escape(rule.number)}* → {_rule_destinations(rule, mention=True)}\n_{rule_details(rule)}_"
+    if any(source.is_person for source in rule.else_sources):
+        text += f"\noutside business hours → {roster_text(rule.else_sources, mention=True)}"
+    return text
 
 
 def _rule_destinations(rule: ForwardRule, *, mention: bool = False) -> str:

@@ -249,12 +249,21 @@ class PeopleSync:
         rules = [
             rule
             for rule in self._service.list_forwards()
-            if names_any(rule.sources, users=user_ids, groups=group_ids)
+            if names_any((*rule.sources, *rule.else_sources), users=user_ids, groups=group_ids)
         ]
         return self._refresh(rules)
 
     def refresh_all(self) -> SyncReport:
         return self._refresh([rule for rule in self._service.list_forwards() if rule.names_people])
+
+    @staticmethod
+    def _branch(
+        resolver: PeopleResolver, sources: tuple[DestinationSource, ...], numbers: tuple[str, ...]
+    ) -> Resolution:
+        """One branch re-resolved; a branch of numbers only stays as it is."""
+        if not sources:
+            return Resolution(numbers, ())
+        return resolver.resolve(sources)
 
     def _refresh(self, rules: list[ForwardRule]) -> SyncReport:
         report = SyncReport()
@@ -263,21 +272,39 @@ class PeopleSync:
         for rule in rules:
             report.checked += 1
             try:
-                resolution = resolver.resolve(rule.sources)
+                resolution = self._branch(resolver, rule.sources, rule.destinations)
+                after_hours = self._branch(resolver, rule.else_sources, rule.else_destinations)
             except PeopleRefusedError as error:
                 report.failed.append(rule.number)
                 report.warnings.append(f"{rule.number}: {error}")
                 continue
-            if not resolution.destinations:
+            if not resolution.destinations or (rule.hours is not None and not after_hours.destinations):
                 report.kept.append(rule.number)
-                report.warnings.append(_kept_text(rule, resolution))
+                report.warnings.append(_kept_text(rule, resolution, after_hours))
                 continue
-            if resolution.destinations == rule.destinations and resolution.sources == rule.sources:
+            if (
+                resolution.destinations,
+                resolution.sources,
+                after_hours.destinations,
+                after_hours.sources,
+            ) == (
+                rule.destinations,
+                rule.sources,
+                rule.else_destinations,
+                rule.else_sources,
+            ):
                 report.unchanged.append(rule.number)
                 continue
             try:
                 self._service.update_sources(
-                    rule, resolution.destinations, resolution.sources, actor=SYNC_ACTOR, context=context
+                    rule,
+                    resolution.destinations,
+                    resolution.sources,
+                    actor=SYNC_ACTOR,
+                    context=context,
+                    after_hours=(after_hours.destinations, after_hours.sources)
+                    if rule.else_sources
+                    else None,
                 )
             except (RefusedError, ChangeFailedError) as error:
                 log.warning("could not re-resolve %s: %s", rule.number, error)
@@ -290,9 +317,10 @@ class PeopleSync:
         return report
 
 
-def _kept_text(rule: ForwardRule, resolution: Resolution) -> str:
-    names = ", ".join(source.handle for source in rule.sources if source.is_person)
-    reasons = "; ".join(f"{skip.who} {skip.why}" for skip in resolution.skipped) or "nobody has a number"
+def _kept_text(rule: ForwardRule, *resolutions: Resolution) -> str:
+    names = ", ".join(source.handle for source in (*rule.sources, *rule.else_sources) if source.is_person)
+    skipped = [skip for resolution in resolutions for skip in resolution.skipped]
+    reasons = "; ".join(f"{skip.who} {skip.why}" for skip in skipped) or "nobody has a number"
     return (
         f":warning: The forward on {rule.number} names {names}, but nobody there has a usable number now "
         f"({reasons}). It keeps forwarding to its last numbers until someone fixes that "

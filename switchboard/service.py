@@ -137,6 +137,7 @@ class ForwardRequest:
     # Where ``destinations`` came from when they name people (switchboard.people resolves them);
     # they replace the rule's sources: a request of numbers only (the CLI) leaves none.
     sources: tuple[DestinationSource, ...] = ()
+    else_sources: tuple[DestinationSource, ...] = ()
 
 
 @dataclass
@@ -207,6 +208,7 @@ def _forward_fields(rule: ForwardRule) -> tuple[object, ...]:
         rule.hours,
         rule.else_destinations,
         rule.sources,
+        rule.else_sources,
     )
 
 
@@ -366,25 +368,40 @@ class ForwardingService:
         *,
         actor: str,
         context: ChangeContext | None = None,
+        after_hours: tuple[Sequence[str], tuple[DestinationSource, ...]] | None = None,
     ) -> ChangeResult:
         """Replace the destinations (and their sources) of the forward ``seen``, keeping every other
         setting, expiry included: the re-resolution of a forward that names people. Only that
         version is changed (:class:`ConcurrentChangeError` otherwise); checked like any forward."""
-        return self._reported(lambda: self._update_sources(seen, destinations, sources, actor, context))
+        return self._reported(
+            lambda: self._update_sources(
+                seen, destinations, sources, actor=actor, context=context, after_hours=after_hours
+            )
+        )
 
     def _update_sources(
         self,
         seen: ForwardRule,
         destinations: Sequence[str],
         sources: tuple[DestinationSource, ...],
+        *,
         actor: str,
         context: ChangeContext | None,
+        after_hours: tuple[Sequence[str], tuple[DestinationSource, ...]] | None,
     ) -> ChangeResult:
         context = context or self.change_context()
         try:
             number, normalised = self._policy.validate_forward(
                 seen.number, destinations, context.existing, context.ours
             )
+            else_changes: dict[str, object] = {}
+            if after_hours is not None and seen.hours is not None:
+                else_changes = {
+                    "else_destinations": self._policy.validate_else_destinations(
+                        number, after_hours[0], context.existing, context.ours
+                    ),
+                    "else_sources": tuple(after_hours[1]),
+                }
         except DestinationRefusedError as error:
             raise RefusedError(str(error)) from None
         with self._change_guard(number):
@@ -392,7 +409,9 @@ class ForwardingService:
             if previous is None or not _unchanged(seen, previous):
                 raise ConcurrentChangeError(number, previous)
             try:
-                wanted = previous.with_changes(destinations=normalised, sources=tuple(sources))
+                wanted = previous.with_changes(
+                    destinations=normalised, sources=tuple(sources), **else_changes
+                )
             except RuleError as error:
                 raise RefusedError(str(error)) from None
             if _same_forward(previous, wanted):
@@ -590,6 +609,7 @@ class ForwardingService:
                 hours=hours,
                 else_destinations=else_destinations,
                 sources=tuple(request.sources),
+                else_sources=tuple(request.else_sources) if hours is not None else (),
             )
         except (RuleError, DurationError) as error:
             raise RefusedError(str(error)) from None

@@ -116,6 +116,7 @@ def rule_to_item(rule: ForwardRule) -> dict[str, Any]:
         "hours": _hours_to_item(rule.hours),
         "else_destinations": list(rule.else_destinations) if rule.hours is not None else None,
         "sources": _sources_to_item(rule.sources),
+        "else_sources": _sources_to_item(rule.else_sources),
     }
 
 
@@ -204,6 +205,7 @@ def rule_from_item(item: dict[str, Any]) -> ForwardRule:
         hours=_hours_from_item(item.get("hours")),
         else_destinations=tuple(item.get("else_destinations") or ()),
         sources=_sources_from_item(item.get("sources")),
+        else_sources=_sources_from_item(item.get("else_sources")),
     )
 
 

@@ -143,6 +143,8 @@ class ForwardRule:
     # Where the destinations came from when the forward names people (Slack users, user groups);
     # empty for a forward to numbers only. ``destinations`` always holds the resolved numbers.
     sources: tuple[DestinationSource, ...] = ()
+    # The same for ``else_destinations`` (``else to @sre-oncall``); empty for numbers only.
+    else_sources: tuple[DestinationSource, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -175,6 +177,7 @@ class ForwardRule:
         object.__setattr__(self, "destinations", tuple(self.destinations))
         object.__setattr__(self, "else_destinations", tuple(self.else_destinations))
         object.__setattr__(self, "sources", tuple(self.sources))
+        object.__setattr__(self, "else_sources", tuple(self.else_sources))
 
     @property
     def is_connect_entry(self) -> bool:
@@ -207,7 +210,7 @@ class ForwardRule:
     @property
     def names_people(self) -> bool:
         """Some destinations come from Slack users or user groups (kept in sync with Slack)."""
-        return any(source.is_person for source in self.sources)
+        return any(source.is_person for source in (*self.sources, *self.else_sources))
 
     @property
     def answered_by_connect(self) -> bool:

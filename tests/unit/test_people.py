@@ -294,3 +294,32 @@ def test_the_sync_announcement_names_the_new_rotation() -> None:
     text = history_text(RuleChange(OURS, "set", "Slack sync", "", old, new))
     assert "@sre-oncall changed: now Carol, then Dave" in text
     assert "<@" not in text  # names, not mentions: a new rotation does not notify the channel's people
+
+
+def test_an_else_branch_naming_a_group_is_kept_in_sync_and_the_hours_stay(
+    service: ForwardingService, directory: MemoryDirectory, rules: MemoryRules
+) -> None:
+    after = resolver(directory).resolve_entries(["<!subteam^S0ONCALL|@sre-oncall>"])
+    service.set_forward(
+        ForwardRequest(
+            OURS,
+            ["+14155550199"],
+            hours="mon-fri 09:00-17:30",
+            timezone="America/Chicago",
+            else_destinations=after.destinations,
+            else_sources=after.sources,
+        ),
+        actor="U0ADMIN",
+    )
+    assert rules.rules[OURS].else_sources == after.sources
+    directory.groups[ONCALL] = [DAVE]
+
+    report = sync(service, directory, []).refresh(groups=[ONCALL])
+
+    rule = rules.rules[OURS]
+    assert report.updated == [OURS]
+    assert rule.else_destinations == ("+16465550144",)
+    assert rule.destinations == ("+14155550199",)
+    assert rule.sources == ()
+    assert rule.hours is not None
+    assert rule.hours.spec == "mon-fri 09:00-17:30"
