@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,7 +26,7 @@ import boto3
 from switchboard.adapters.connect_routing import ConnectNumbers, ConnectRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.ports import InventoryError, RoutingError
-from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty
+from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty, Transcript
 from switchboard_local.stack import prompt_seconds
 
 FLOW_PATH = Path(__file__).resolve().parents[1] / "connect_lambda" / "forwarding_flow.json"
@@ -75,31 +76,35 @@ def _prompt_length(uri: str) -> float | None:
         return None
 
 
-def run_connect_call(
-    *,
+@dataclass
+class ConnectCallResult:
+    """A simulated Amazon Connect call: its transcript and the record it left (None: none)."""
+
+    transcript: Transcript
+    record: dict[str, Any] | None
+    flow: str  # the contact flow the number ran
+
+
+def simulate_connect_call(
     number: str,
     caller: str,
     behaviours: Sequence[str],
-    talk_seconds: float,
-    ring_seconds: float,
-    caller_hangs_up_after: float | None,
-    out: Callable[[str], None] = print,
-) -> int:
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    *,
+    talk_seconds: float = 20.0,
+    ring_seconds: float = 4.0,
+    caller_hangs_up_after: float | None = None,
+    start_ms: int | None = None,
+) -> ConnectCallResult:
+    """One call to ``number`` through the shipped flow; ``start_ms`` is when it starts (default now).
+
+    Raises :class:`RoutingError` when the number's flow cannot be read."""
     instance = os.environ["CONNECT_INSTANCE_ID"]
     client = boto3.client("connect")
     numbers = ConnectNumbers(client, instance)
     routing = ConnectRouting(client, numbers, instance, os.environ.get("CONNECT_FORWARDING_FLOW_ID", ""))
-    try:
-        flow = routing.current_flow(number)
-    except RoutingError as error:
-        out(f"switchboard: {error}")
-        return 1
-    out(f"Simulated Amazon Connect call {caller} → {number} (instance {instance})\n")
+    flow = routing.current_flow(number)
     if flow != os.environ.get("CONNECT_FORWARDING_FLOW_ID"):
-        out(f"{number} runs contact flow {flow or '(none)'}, not the forwarding flow: it has no forward.")
-        return 0
+        return ConnectCallResult(Transcript(""), None, flow or "")
     dynamodb = boto3.client("dynamodb")
     table = os.environ["TABLE_NAME"]
     rule = DynamoForwardRepository(dynamodb, table).get(number)
@@ -115,7 +120,7 @@ def run_connect_call(
         claimed=set(numbers.our_numbers()),
         prompt_seconds=_prompt_length,
         on_disconnected=events.handler,
-        start_ms=app.forwarding.clock(),
+        start_ms=app.forwarding.clock() if start_ms is None else start_ms,
     )
     clock = app.forwarding.clock
     app.forwarding.clock = interpreter.now_ms
@@ -125,11 +130,45 @@ def run_connect_call(
         )
     finally:
         app.forwarding.clock = clock
+    record = DynamoCallLog(dynamodb, table).call_record(transcript.contact_id)
+    return ConnectCallResult(transcript, record, flow)
+
+
+def run_connect_call(
+    *,
+    number: str,
+    caller: str,
+    behaviours: Sequence[str],
+    talk_seconds: float,
+    ring_seconds: float,
+    caller_hangs_up_after: float | None,
+    out: Callable[[str], None] = print,
+) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    instance = os.environ["CONNECT_INSTANCE_ID"]
+    try:
+        result = simulate_connect_call(
+            number,
+            caller,
+            behaviours,
+            talk_seconds=talk_seconds,
+            ring_seconds=ring_seconds,
+            caller_hangs_up_after=caller_hangs_up_after,
+        )
+    except RoutingError as error:
+        out(f"switchboard: {error}")
+        return 1
+    out(f"Simulated Amazon Connect call {caller} → {number} (instance {instance})\n")
+    if result.flow != os.environ.get("CONNECT_FORWARDING_FLOW_ID"):
+        flow = result.flow or "(none)"
+        out(f"{number} runs contact flow {flow}, not the forwarding flow: it has no forward.")
+        return 0
+    transcript = result.transcript
     out("\n".join(transcript.lines()))
     for flag in transcript.flags:
         out(f"FLAG: {flag}")
-    record: dict[str, Any] | None = DynamoCallLog(dynamodb, table).call_record(transcript.contact_id)
     from switchboard_local.pstn.calls import format_record
 
-    out(format_record(record))
+    out(format_record(result.record))
     return 1 if transcript.flags else 0

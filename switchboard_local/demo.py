@@ -48,6 +48,7 @@ ENTRY = "+12025550102"  # an Amazon Connect entry number (destination `connect`)
 SMA_NUMBER = "+12025550103"  # the SMA side of the demo's DNIS pair: Connect sees it as the caller
 CONNECT_NUMBER = "+18005550111"  # the Connect side: the number the SMA dials
 AGENT = "agent-7"  # a SIP user behind the voice connector
+CONNECT_OURS = "+13125550190"  # claimed in the emulated Amazon Connect instance (LocalStack)
 VISITOR = "U0VISITOR"  # a workspace member who is not in FORWARD_ADMINS
 
 GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
@@ -395,6 +396,8 @@ def run_demo(color: bool | None = None) -> int:
         _deliver_alerts(stack)  # the CLI's last change is announced before the Slack scenes look
         workspace = LocalWorkspace(bot.url, stack.env()["SLACK_SIGNING_SECRET"]).connect()
         _slack_scenes(story, stack, slack, workspace, service)
+
+        _connect_scenes(story, stack, service)
 
     print()
     if story.failures:
@@ -866,6 +869,145 @@ def _slack_transfer_scene(
         f"the transfer is announced in #{ALERTS_CHANNEL} (who, which call, to whom)",
         len(announced) == 1 and f"<@{LOCAL_USER}> transferred the call on *{OURS}*" in announced[0],
         str(announced),
+    )
+
+
+def _connect_call(
+    story: Story,
+    stack: LocalStack,
+    behaviours: list[str],
+    title: str,
+    *,
+    caller_hangs_up_after: float | None = None,
+) -> Any:
+    """``switchboard call`` on the Connect number: the shipped flow in the Flow-language
+    interpreter, through the real ``connect_lambda.app.handler`` (and ``contact_events.handler``
+    when the caller hangs up)."""
+    from switchboard_local.connect_calls import simulate_connect_call
+    from switchboard_local.pstn.calls import format_record
+
+    flags = " ".join(f"--{b}" for b in behaviours)
+    if caller_hangs_up_after is not None:
+        flags += f" --caller-hangs-up-after {caller_hangs_up_after:g}"
+    story.command(f"switchboard call {CONNECT_OURS} --from {CALLER} {flags.strip()}".rstrip())
+    result = simulate_connect_call(
+        CONNECT_OURS, CALLER, behaviours, caller_hangs_up_after=caller_hangs_up_after
+    )
+    _deliver_alerts(stack)
+    say("\n".join("    " + line for line in result.transcript.lines()))
+    say(f"    {format_record(result.record)}")
+    story.check(
+        f"{title}: no dead air, the flow ends the call or the caller does, every reply valid",
+        not result.transcript.flags,
+        ", ".join(result.transcript.flags),
+    )
+    return result
+
+
+def _connect_scenes(story: Story, stack: LocalStack, service: Any) -> None:
+    """The same forwards on a number that lives in Amazon Connect: the forwarding contact flow."""
+    from switchboard.service import ForwardRequest
+
+    assert stack.slack is not None
+    forwarding_flow = os.environ["CONNECT_FORWARDING_FLOW_ID"]
+    home_flow = stack.connect.flow_of(CONNECT_OURS)
+    story.scene(15, f"Amazon Connect: forward {CONNECT_OURS}, a number claimed in the Connect instance")
+    story.check(
+        f"{CONNECT_OURS} starts on its own contact flow", home_flow not in ("", forwarding_flow), home_flow
+    )
+    seen = _seen(stack.slack)
+    story.command(f"switchboard forward set {CONNECT_OURS} {FIRST} {SECOND} --greeting once")
+    result = service.set_forward(ForwardRequest(CONNECT_OURS, [FIRST, SECOND], greeting="once"), actor="demo")
+    say("    " + result.message)
+    for step in result.routing_steps:
+        say(f"      routing: {step}")
+    _check_announced(story, stack, seen, f"demo forwarded *{CONNECT_OURS}* → {FIRST}, {SECOND}")
+    story.check(
+        "the number now runs the forwarding flow (AssociatePhoneNumberContactFlow)",
+        stack.connect.flow_of(CONNECT_OURS) == forwarding_flow,
+        stack.connect.flow_of(CONNECT_OURS),
+    )
+
+    story.scene(16, "Amazon Connect: the first destination answers")
+    call = _connect_call(story, stack, ["answer"], "Connect call")
+    transcript = call.transcript
+    story.check(
+        f"greeting once, then {FIRST} dialled with our number as caller ID",
+        transcript.prompts == ["greeting.wav"] and transcript.dials == [(FIRST, CONNECT_OURS)],
+        f"{transcript.prompts} {transcript.dials}",
+    )
+    story.check(
+        "call record: bridged (answer time approximate: Connect does not show it), no alert",
+        call.record is not None
+        and call.record["outcome"] == "bridged"
+        and _event_item(transcript.contact_id) is None,
+        str(call.record),
+    )
+
+    story.scene(17, "Amazon Connect: follow-me rolls from a destination that does not answer")
+    call = _connect_call(story, stack, ["no-answer", "answer"], "Connect follow-me call")
+    event = _event_item(call.transcript.contact_id)
+    story.check(
+        f"{FIRST} rang out, {SECOND} answered; a bridge_failed event names the one that failed",
+        [d for d, _ in call.transcript.dials] == [FIRST, SECOND]
+        and call.record is not None
+        and call.record["outcome"] == "bridged"
+        and event is not None
+        and not event["all_failed"],
+        f"{call.transcript.dials} {event}",
+    )
+
+    story.scene(18, "Amazon Connect: nobody answers: failure prompt, hang up, bridge_failed alert")
+    call = _connect_call(story, stack, ["no-answer", "busy"], "Connect failed call")
+    contact = call.transcript.contact_id
+    event = _event_item(contact)
+    story.check(
+        "the caller hears the failure prompt, then the flow disconnects",
+        call.transcript.prompts[-1:] == ["failure.wav"] and call.transcript.disconnected_by_flow,
+        str(call.transcript.prompts),
+    )
+    story.check(
+        "call record all-failed; bridge_failed event with all_failed",
+        call.record is not None
+        and call.record["outcome"] == "all-failed"
+        and event is not None
+        and event["all_failed"],
+        f"{call.record} {event}",
+    )
+    alert = _alert_for(stack.slack, contact)
+    _show_alert(story, alert)
+    rendered = "\n".join(render_blocks(alert.get("blocks") or [])) if alert else ""
+    story.check(
+        f"the same alert as for the SIP media application is in #{ALERTS_CHANNEL}",
+        alert is not None and CONNECT_OURS in rendered and CALLER not in rendered and FIRST in rendered,
+        rendered or "no alert for this call",
+    )
+
+    story.scene(19, "Amazon Connect: the caller hangs up while the first destination rings")
+    call = _connect_call(
+        story, stack, ["no-answer"], "Connect call the caller ended", caller_hangs_up_after=8.0
+    )
+    story.check(
+        "the flow stops; the DISCONNECTED contact event records the call as abandoned",
+        call.transcript.caller_hung_up
+        and call.record is not None
+        and call.record["outcome"] == "abandoned"
+        and call.record.get("timing") == "approximate",
+        str(call.record),
+    )
+
+    story.scene(20, "Amazon Connect: remove the forward: the number goes back to its own flow")
+    seen = _seen(stack.slack)
+    story.command(f"switchboard forward remove {CONNECT_OURS}")
+    removed = service.remove_forward(CONNECT_OURS, actor="demo")
+    say("    " + removed.message)
+    for step in removed.routing_steps:
+        say(f"      routing: {step}")
+    _check_announced(story, stack, seen, f"demo removed the forward on *{CONNECT_OURS}*")
+    story.check(
+        "the rule is gone and the number runs the flow it had before",
+        service.get_forward(CONNECT_OURS) is None and stack.connect.flow_of(CONNECT_OURS) == home_flow,
+        stack.connect.flow_of(CONNECT_OURS),
     )
 
 

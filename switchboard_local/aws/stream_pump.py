@@ -153,6 +153,7 @@ class _Shard:
     pending: list[dict[str, Any]] = field(default_factory=list)
     batch_size: int = 0  # lowered by bisection, back to the configured size after a success
     attempts: dict[str, int] = field(default_factory=dict)  # sequence number → failed deliveries
+    last_sequence: str = ""  # of the last record read: each poll resumes after it
 
 
 class StreamPump:
@@ -297,11 +298,22 @@ class StreamPump:
 
     def _read(self, shard: _Shard) -> None:
         streams, _ = self._clients()
+        if shard.last_sequence:
+            # A fresh iterator after the last record read, every poll: moto rolls a refused
+            # TransactWriteItems back by swapping in a copy of the table, and an older iterator
+            # would go on reading the replaced stream, which no write reaches any more.
+            shard.iterator = streams.get_shard_iterator(
+                StreamArn=self._stream_arn,
+                ShardId=shard.shard_id,
+                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                SequenceNumber=shard.last_sequence,
+            )["ShardIterator"]
         while shard.iterator:
             page = streams.get_records(ShardIterator=shard.iterator, Limit=1000)
             shard.iterator = page.get("NextShardIterator")
             records = page.get("Records", [])
             for record in records:
+                shard.last_sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
                 event = self._lambda_record(record)
                 if self.config.accepts(event):
                     shard.pending.append(event)
