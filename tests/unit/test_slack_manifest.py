@@ -54,6 +54,8 @@ SCOPE_NEEDS = {
     "usergroups:read": ("usergroups_users_list", "usergroups_list"),
     "users:read": ("users_info", "users_list", "users_lookupByEmail"),
     "users.profile:read": ("users_profile_get",),
+    # Voicemail recordings shared in the alert thread (the external upload flow).
+    "files:write": ("files_upload_v2", "files_getUploadURLExternal", "files_completeUploadExternal"),
 }
 # Scope → the event subscriptions that need it (Slack refuses a manifest subscribing without it).
 EVENT_NEEDS = {
@@ -86,3 +88,13 @@ def test_the_app_asks_only_for_scopes_the_code_uses() -> None:
             MANIFEST["settings"]["event_subscriptions"]["bot_events"]
         )
         assert used or subscribed, f"{scope} is requested but never used"
+
+
+def test_the_app_asks_for_every_scope_the_code_needs() -> None:
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    source = _shipped_slack_calls()
+    for scope, calls in SCOPE_NEEDS.items():
+        if scope == "chat:write.public":
+            continue  # posting in channels the app was not invited to: a choice, not a need
+        if any(re.search(rf"\b{call}\(", source) for call in calls):
+            assert scope in scopes, f"the code calls {calls} but the manifest lacks {scope}"
