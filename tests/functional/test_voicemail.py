@@ -449,3 +449,29 @@ def test_try_another_destination_on_the_voicemail_leaves_out_the_failed_ones(
         if e["action_id"] == "alert_try_another"
     ]
     assert json.loads(button["value"]) == {"number": OURS, "failed": [FIRST, SECOND]}
+
+
+def test_two_people_pressing_at_the_same_moment_record_one_handler(
+    pump: StreamPump, bot: Bot, dynamodb: Any, s3: Any
+) -> None:
+    import threading
+
+    voicemail_call(dynamodb, s3, "tx-vm-race")
+    pump.drain()
+    store = VoicemailMessages(dynamodb, TABLE)
+    start = threading.Barrier(2)
+    won: dict[str, bool] = {}
+
+    def press(user: str) -> None:
+        start.wait()
+        won[user] = store.mark_handled("tx-vm-race", user, "2026-12-01T00:12:00Z")[1]
+
+    threads = [threading.Thread(target=press, args=(user,)) for user in (ADMIN, GROUPIE)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won.values()) == [False, True]
+    stored = store.get("tx-vm-race")
+    assert stored is not None
+    assert won[stored.handled_by] is True
