@@ -9,8 +9,8 @@ PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: venv install test lint typecheck cfn-lint checkov check bench reliability build clean run demo \
-	build-DependenciesLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
+.PHONY: venv install test lint typecheck cfn-lint checkov check bench reliability build sam-cli clean run demo \
+	build-DependenciesLayer build-CallPathLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
 	build-NotifierFunction build-ConnectFunction build-ContactEventsFunction build-DigestFunction
 
 # Every user-facing target makes sure of the environment first (a quick check once it is there),
@@ -71,22 +71,40 @@ bench: $(STAMP)
 reliability: $(STAMP)
 	$(PY) -m reliability
 
-build: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build
+# The AWS SAM CLI: the one on PATH if there is one, else the pinned one in its own virtualenv
+# (.venv-sam, like checkov: its many pinned dependencies stay out of the project's), which
+# `make sam-cli` installs. tests/functional/test_lambda_packages.py uses the same (.ci/run installs it).
+SAM_VENV := .venv-sam
+SAM ?= $(shell command -v sam 2>/dev/null)
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	@touch $@
+
+sam-cli: $(SAM_VENV)/.installed
+
+build: venv $(if $(SAM),,sam-cli)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(or $(SAM),$(SAM_VENV)/bin/sam) build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .make $(VENV) $(CHECKOV_VENV)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .make $(VENV) $(CHECKOV_VENV) $(SAM_VENV)
 
 # --- sam build (BuildMethod: makefile) --------------------------------------------------------
 # `sam build` runs these with ARTIFACTS_DIR set to the function's or layer's package directory.
 # Packages keep the repository's import paths, so handler strings equal the module paths.
 
-# Layer: runtime dependencies as pure-Python wheels for Lambda python3.12 on arm64 (boto3 is in
+# Layers: runtime dependencies as pure-Python wheels for Lambda python3.12 on arm64 (boto3 is in
 # the runtime). --no-compile: bytecode compiled here would be for the wrong Python version.
+# DependenciesLayer: the bot's functions. CallPathLayer: the SMA and Connect functions, only what
+# they import (tzdata), so a cold call does not fetch and unpack Slack, phonenumbers or Powertools.
+LAYER_PIP := $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
+	--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12 --implementation cp
+
 build-DependenciesLayer:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
-		--requirement requirements/lambda.txt --target "$(ARTIFACTS_DIR)/python" \
-		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12 --implementation cp
+	$(LAYER_PIP) --requirement requirements/lambda.txt --target "$(ARTIFACTS_DIR)/python"
+
+build-CallPathLayer:
+	$(LAYER_PIP) --requirement requirements/call-path.txt --target "$(ARTIFACTS_DIR)/python"
 
 # PSTN Audio handler: sma/ and the shared library (the local stack is switchboard_local/, not copied).
 build-SmaFunction:
