@@ -48,6 +48,9 @@ _RESULTS = {
     "SystemException": "could not be reached (network error)",
     "InvalidActionParameter": "could not be dialled (invalid parameters)",
     "InvalidAudioSource": "greeting audio missing",
+    # Amazon Connect's transfer block tells only these apart (connect_lambda.forwarding).
+    "CallFailed": "busy or unreachable",
+    "NoMatchingError": "could not be dialled",
 }
 
 

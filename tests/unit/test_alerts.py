@@ -276,3 +276,17 @@ def test_edit_prefills_the_rule_and_a_removed_forward_is_a_new_forward_on_the_nu
     assert check_view(view) == []
     assert json.loads(view["private_metadata"]) == {"channel_id": "C1", "number": OURS, "version": 0}
     assert dest_values(view) == [None] * 5
+
+
+@pytest.mark.parametrize(
+    ("result", "said"),
+    [
+        ("CallFailed", "busy or unreachable after 2 s"),
+        ("NoMatchingError", "could not be dialled after 2 s"),
+    ],
+)
+def test_amazon_connect_attempt_results_are_said_in_words(result: str, said: str) -> None:
+    # The forwarding flow's transfer-block branches (docs/connect.md), as the alert lists them.
+    attempt = alerts.AlertAttempt(destination="+12065550111", result=result, ring_ms=2000)
+
+    assert alerts.describe_result(attempt) == said
