@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sma.events import LEG_A, LEG_B, PstnEvent
-from switchboard.domain.callflow import Bridge, HangUp, HangupCause, Leg, PlayPrompt, Prompt, Step
+from switchboard.domain.callflow import (
+    Bridge,
+    HangUp,
+    HangupCause,
+    Leg,
+    PlayPrompt,
+    Prompt,
+    RecordMessage,
+    Step,
+)
 
 SCHEMA_VERSION = "1.0"
 MAX_ACTIONS = 10
@@ -31,6 +40,11 @@ class PromptLocation:
         return {"Type": "S3", "BucketName": self.bucket, "Key": f"{self.prefix}{prompt.value}.wav"}
 
 
+# "Quiet office" on the service's scale (1: a quiet room ... 1000: music): background hum on a
+# mobile line does not keep a finished message recording until the maximum length.
+SILENCE_THRESHOLD = 100
+
+
 def _target(leg: Leg, event: PstnEvent | None) -> dict[str, str]:
     """Address a leg by CallId when we know it, by ParticipantTag otherwise."""
     tag = _LEG_TAGS[leg]
@@ -41,12 +55,16 @@ def _target(leg: Leg, event: PstnEvent | None) -> dict[str, str]:
 
 
 def render(
-    steps: Iterable[Step], prompts: PromptLocation | None, event: PstnEvent | None
+    steps: Iterable[Step],
+    prompts: PromptLocation | None,
+    event: PstnEvent | None,
+    recordings_bucket: str = "",
 ) -> list[dict[str, Any]]:
     """Turn domain steps into PSTN Audio actions.
 
     Without a prompt location (misconfigured stack) prompts are skipped rather than sent with an
-    empty bucket name, which the service would reject as an invalid response.
+    empty bucket name, which the service would reject as an invalid response; the call flow asks
+    for a recording only when there is a ``recordings_bucket``.
     """
     actions: list[dict[str, Any]] = []
     for step in steps:
@@ -75,6 +93,24 @@ def render(
             if step.ringback is not None and prompts is not None:
                 parameters["RingbackTone"] = prompts.source(step.ringback)
             actions.append({"Type": "CallAndBridge", "Parameters": parameters})
+        elif isinstance(step, RecordMessage) and recordings_bucket:
+            actions.append(
+                {
+                    "Type": "RecordAudio",
+                    "Parameters": {
+                        **_target(Leg.CALLER, event),
+                        "DurationInSeconds": step.max_seconds,
+                        "SilenceDurationInSeconds": step.silence_seconds,
+                        "SilenceThreshold": SILENCE_THRESHOLD,
+                        "RecordingTerminators": [step.terminator],
+                        "RecordingDestination": {
+                            "Type": "S3",
+                            "BucketName": recordings_bucket,
+                            "Prefix": step.prefix,
+                        },
+                    },
+                }
+            )
         elif isinstance(step, HangUp):
             actions.append(
                 {

@@ -92,6 +92,7 @@ def _build() -> tuple[ForwardingApp, Any]:
         calls=DynamoCallLog(client, settings.table_name),
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,
+        recordings_bucket=settings.recordings_bucket,
         transfer_rules=TransferRules(
             voice_connector_arn=settings.voice_connector_arn,
             extension_pattern=settings.sip_extension_pattern,

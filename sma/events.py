@@ -46,6 +46,11 @@ class PstnEvent:
     error_type: str = ""
     error_message: str = ""
     sip_media_application_id: str = ""
+    # RecordAudio results: where the service put the recording, and the key that stopped it
+    # (absent when silence or the maximum length did).
+    recording_bucket: str = ""
+    recording_key: str = ""
+    recording_terminator: str = ""
 
     def leg(self, tag: str) -> Participant | None:
         return next((p for p in self.participants if p.tag == tag), None)
@@ -101,6 +106,8 @@ def parse_event(raw: Any) -> PstnEvent:
     action = raw.get("ActionData")
     action = action if isinstance(action, Mapping) else {}
     parameters = action.get("Parameters")
+    destination = action.get("RecordingDestination")
+    destination = destination if isinstance(destination, Mapping) else {}
     try:
         sequence = int(raw.get("Sequence") or 0)
     except (TypeError, ValueError):
@@ -119,4 +126,12 @@ def parse_event(raw: Any) -> PstnEvent:
         sip_media_application_id=str(
             details.get("SipMediaApplicationId") or details.get("SipApplicationId") or ""
         ),
+        recording_bucket=_short(destination.get("BucketName")),
+        recording_key=_short(destination.get("Key")),
+        recording_terminator=_short(action.get("RecordingTerminatorUsed"))[:1],
     )
+
+
+def _short(value: Any) -> str:
+    """A string from the event bounded to what S3 allows (a key is at most 1024 bytes)."""
+    return value[:1024] if isinstance(value, str) else ""

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sma import state as call_state
 from sma.actions import PromptLocation, render, response
 from sma.events import LEG_A, LEG_B, MalformedInvocationError, PstnEvent, parse_event
 from switchboard.domain import callflow
-from switchboard.domain.callflow import CallState, HangUp, Leg, Plan
+from switchboard.domain.callflow import CallState, HangUp, Leg, Phase, Plan
 from switchboard.domain.transfer import TransferRules, TransferTargetError
 from switchboard.ports import CallLog, RuleReader, StorageError
 
@@ -69,6 +71,18 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+VOICEMAIL_PREFIX = "voicemail/"
+_UNSAFE_KEY = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def recording_prefix(transaction_id: str, now_ms: int) -> str:
+    """``voicemail/2026-12-01/<transaction id>/``: one place per call (PSTN Audio names the file in
+    it), dated so a person browsing the bucket finds a day's messages together."""
+    day = datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y-%m-%d")
+    call = _UNSAFE_KEY.sub("", transaction_id)[:128] or "unknown"
+    return f"{VOICEMAIL_PREFIX}{day}/{call}/"
+
+
 _QUIET_EVENTS = frozenset(
     {
         "RINGING",  # response ignored by the service
@@ -94,6 +108,7 @@ class ForwardingApp:
         clock: Callable[[], int] = _now_ms,
         pool: PairPool | None = None,
         transfer_rules: TransferRules | None = None,
+        recordings_bucket: str = "",
     ) -> None:
         # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
         self._rules = rules
@@ -101,6 +116,8 @@ class ForwardingApp:
         self._prompts = prompts
         self._telemetry = telemetry
         self._pool = pool
+        # Empty: this stack records no voicemail, and voicemail rules play the failure prompt.
+        self._recordings_bucket = recordings_bucket
         # Without configuration: PSTN targets in allowed shape only, and no SIP transfers at all.
         self._transfer_rules = transfer_rules or TransferRules()
         # Public so a simulator can drive the flow on simulated time (ring and talk durations).
@@ -158,6 +175,11 @@ class ForwardingApp:
                 # Some flows report the app's own Hangup as ACTION_SUCCESSFUL (the seed relies on
                 # it); a transfer waiting for the first callee to go continues either way.
                 return callflow.on_transfer_leg_released(state, now)
+            if event.action_type == "PlayAudio":
+                prefix = recording_prefix(event.transaction_id, now)
+                return callflow.on_prompt_played(state, now, recording_prefix=prefix)
+            if event.action_type == "RecordAudio":
+                return self._recording_ended(event, state, now)
             return Plan((), state)
         if kind == "ACTION_FAILED":
             if event.error_type == "InvalidAudioSource":
@@ -170,8 +192,31 @@ class ForwardingApp:
                 return callflow.on_bridge_failed(state, event.error_type, now)
             if event.action_type == "Hangup":
                 return Plan((), state)  # the leg was already gone
+            if event.action_type == "RecordAudio":
+                # The bucket refused the file (policy, encryption) or the service failed: the
+                # caller is told nobody could answer; operators must hear about it.
+                self._telemetry.error(
+                    "voicemail could not be recorded", error_type=event.error_type, detail=event.error_message
+                )
+                self._telemetry.count("VoicemailFailures")
+                return callflow.on_recording_failed(state, now)
             return callflow.on_prompt_failed(state, now)
         return Plan((), state)
+
+    def _recording_ended(
+        self, event: PstnEvent, state: CallState, now: int, *, hung_up: bool = False
+    ) -> Plan:
+        """RecordAudio reported its file: when the caller hung up mid-message this may come before
+        or instead of the HANGUP event, and either one delivers what was recorded, once."""
+        caller = event.leg(LEG_A)
+        return callflow.on_recording_ended(
+            state,
+            now,
+            key=event.recording_key,
+            bucket=event.recording_bucket or self._recordings_bucket,
+            terminator=event.recording_terminator,
+            caller_gone=hung_up or (caller is not None and not caller.connected),
+        )
 
     def _new_call(self, event: PstnEvent, now: int) -> Plan:
         leg_a = event.leg(LEG_A) or (event.participants[0] if event.participants else None)
@@ -193,7 +238,15 @@ class ForwardingApp:
             self._telemetry.error("could not read the forward rule", reason=str(error))
             self._telemetry.count("StorageErrors")
             return callflow.on_error(None, now, record=False)
-        plan = callflow.start(rule, leg_a.to, caller, now, started_ms=leg_a.start_ms, pair=pair)
+        plan = callflow.start(
+            rule,
+            leg_a.to,
+            caller,
+            now,
+            started_ms=leg_a.start_ms,
+            pair=pair,
+            can_record=bool(self._recordings_bucket),
+        )
         if plan.record is not None:
             self._telemetry.count("CallsNotInService")
         return plan
@@ -234,6 +287,9 @@ class ForwardingApp:
         other = event.leg(LEG_B if tag == LEG_A else LEG_A)
         other_connected = other is not None and other.connected
         leg = Leg.CALLER if tag == LEG_A else Leg.CALLEE
+        if state is not None and state.phase is Phase.RECORDING and leg is Leg.CALLER:
+            # The HANGUP may carry the interrupted RecordAudio with the file it wrote.
+            return self._recording_ended(event, state, now, hung_up=True)
         if state is None:
             steps = (HangUp(Leg.CALLEE if leg is Leg.CALLER else Leg.CALLER),) if other_connected else ()
             return Plan(steps, None)
@@ -262,6 +318,11 @@ class ForwardingApp:
     def _respond(self, event: PstnEvent | None, plan: Plan) -> dict[str, Any]:
         self._release(event, plan)
         self._mark_live(event, plan)
+        if plan.record is not None and plan.record.voicemail is not None:
+            self._telemetry.count("VoicemailsLeft")
+            if not plan.record.voicemail.bucket:
+                voicemail = replace(plan.record.voicemail, bucket=self._recordings_bucket)
+                plan = replace(plan, record=replace(plan.record, voicemail=voicemail))
         if plan.record is not None and self._calls is not None and event is not None:
             try:
                 self._calls.record_call(event.transaction_id, plan.record)
@@ -274,6 +335,6 @@ class ForwardingApp:
         attributes = {}
         if plan.state is not None:
             attributes[call_state.STATE_KEY] = call_state.dump(plan.state)
-        actions = render(plan.steps, self._prompts, event)
+        actions = render(plan.steps, self._prompts, event, self._recordings_bucket)
         self._telemetry.event(event, actions, plan)
         return response(actions, attributes)

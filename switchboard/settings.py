@@ -34,6 +34,8 @@ class Settings:
     table_name: str = ""
     prompt_bucket: str = ""
     prompt_prefix: str = "prompts/"
+    # Where PSTN Audio puts voicemail recordings; empty: voicemail rules play the failure prompt.
+    recordings_bucket: str = ""
     sip_media_application_id: str = ""
     voice_connector_id: str = ""
     voice_connector_arn: str = ""  # where SIP transfer targets (sip:<user>) are reached
@@ -70,6 +72,7 @@ ENV_NAMES: Mapping[str, str] = {
     "table_name": "TABLE_NAME",
     "prompt_bucket": "PROMPT_BUCKET",
     "prompt_prefix": "PROMPT_PREFIX",
+    "recordings_bucket": "RECORDINGS_BUCKET",
     "sip_media_application_id": "SIP_MEDIA_APPLICATION_ID",
     "voice_connector_id": "VOICE_CONNECTOR_ID",
     "voice_connector_arn": "VOICE_CONNECTOR_ARN",
@@ -130,6 +133,7 @@ def load(required: Iterable[str] = (), environ: Mapping[str, str] | None = None)
         table_name=get("TABLE_NAME"),
         prompt_bucket=get("PROMPT_BUCKET"),
         prompt_prefix=prefix if prefix.endswith("/") else prefix + "/",
+        recordings_bucket=get("RECORDINGS_BUCKET"),
         sip_media_application_id=get("SIP_MEDIA_APPLICATION_ID"),
         voice_connector_id=get("VOICE_CONNECTOR_ID"),
         voice_connector_arn=get("VOICE_CONNECTOR_ARN"),

@@ -53,7 +53,7 @@ from switchboard.adapters.dynamo_codec import (
     is_condition_failure,
     query_all,
 )
-from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry
+from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry, Voicemail
 from switchboard.domain.hours import BusinessHours, parse_hours
 from switchboard.domain.people import DestinationSource, Person, SourceKind
 from switchboard.domain.rules import DEFAULT_VOICEMAIL_SECONDS, ForwardRule, NumberHome
@@ -512,6 +512,29 @@ def _current(entries: list[LiveCallEntry], now_ms: int | None) -> list[LiveCallE
     return sorted(kept, key=lambda e: (e.call.dialed, e.call.since_ms))
 
 
+def _voicemail_dict(voicemail: Voicemail) -> dict[str, Any]:
+    """The message as the call record keeps it (where it is, how long, what ended it)."""
+    return {
+        "bucket": voicemail.bucket,
+        "key": voicemail.key,
+        "prefix": voicemail.prefix,
+        "duration_seconds": voicemail.duration_s,
+        "ended_by": voicemail.ended_by.value,
+    }
+
+
+def _voicemail_fields(voicemail: Voicemail) -> dict[str, Any]:
+    """A ``voicemail`` call event's own fields (shape agreed with the notifier in NOTES.md)."""
+    return {
+        "recording_bucket": voicemail.bucket,
+        "recording_key": voicemail.key,
+        "recording_prefix": voicemail.prefix,
+        "duration_seconds": voicemail.duration_s,
+        "ended_by": voicemail.ended_by.value,
+        "max_seconds": voicemail.max_seconds,
+    }
+
+
 def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {"destination": attempt.destination, "result": attempt.result, "ring_ms": attempt.ring_ms}
 
@@ -561,10 +584,14 @@ class DynamoCallLog:
             "duration_ms": record.duration_ms,
             "talk_ms": record.talk_ms,
             "ttl": ended_s + CALL_RECORD_DAYS * 86400,
+            **({"voicemail": _voicemail_dict(record.voicemail)} if record.voicemail else {}),
             **self._record_fields,
         }
         events = [self._event_item(transaction_id, event) for event in record.events()]
-        if self._record_once:
+        # A voicemail's record is first-wins too: PSTN Audio retries the recording's last event
+        # after 5 s, with another "now", and that retry must neither fail on the client token nor
+        # rewrite the event whose message the notifier may already have posted.
+        if self._record_once or record.voicemail is not None:
             self._record_first(transaction_id, record_item, events, was_live=record.was_live)
             return
         try:
@@ -730,4 +757,5 @@ class DynamoCallLog:
             "attempts": [_attempt_dict(a) for a in event.attempts],
             "ttl": event.at_ms // 1000 + CALL_EVENT_DAYS * 86400,
             **({"transfer_target": event.transfer_target} if event.transfer_target else {}),
+            **(_voicemail_fields(event.voicemail) if event.voicemail else {}),
         }

@@ -101,6 +101,11 @@ class HangUp:
     cause: HangupCause = HangupCause.NORMAL
 
 
+# A pause this long ends a voicemail: long enough to think mid-sentence, short enough that a
+# caller who is done is not kept waiting for the thank-you.
+VOICEMAIL_SILENCE_SECONDS = 5
+
+
 @dataclass(frozen=True, slots=True)
 class RecordMessage:
     """Record what the caller says into ``prefix`` of the recordings store, until they press
@@ -109,7 +114,7 @@ class RecordMessage:
     prefix: str
     max_seconds: int
     terminator: str = RecordingEnd.TERMINATOR.value
-    silence_seconds: int = 5
+    silence_seconds: int = VOICEMAIL_SILENCE_SECONDS
 
 
 Step = PlayPrompt | Bridge | HangUp | RecordMessage
@@ -364,9 +369,10 @@ def on_recording_ended(
 ) -> Plan:
     """The recording stopped: thank the caller and hang up, and store the call with its message.
 
-    A message shorter than a second has nothing in it, so it is not delivered. ``key`` is what the
-    service reported (empty when the caller hung up and no result came); ``terminator`` the key
-    that ended it, if one did.
+    A message with less than a second of sound is not delivered: shorter than a second, or, when
+    silence ended it, no longer than the silence itself (the caller said nothing). ``key`` is
+    what the service reported (empty when the caller hung up and no result came); ``terminator``
+    the key that ended it, if one did.
     """
     if state.phase is not Phase.RECORDING:
         return Plan((), state)
@@ -379,8 +385,11 @@ def on_recording_ended(
         ended_by = RecordingEnd.MAX_LENGTH
     else:
         ended_by = RecordingEnd.SILENCE
+    sound_ms = recorded_ms
+    if ended_by is RecordingEnd.SILENCE:
+        sound_ms -= VOICEMAIL_SILENCE_SECONDS * 1000
     message = None
-    if recorded_ms >= 1000:
+    if sound_ms >= 1000:
         message = Voicemail(
             prefix=state.recording_prefix,
             key=key,

@@ -70,7 +70,17 @@ Assumed (undocumented or ambiguous; each one is a constant, a parameter or one s
   hangs up, so the handler still gets its HANGUP. (The docs' 30 s timeout for a NEW_INBOUND_CALL
   answered with no actions is covered by this.)
 * Speak lasts len(Text)/15 s; PlayAudio lasts prompt_seconds x Repeat (3 s per play by default);
-  other actions (ReceiveDigits, RecordAudio...) are not modelled and succeed at once.
+  other actions (ReceiveDigits...) are not modelled and succeed at once.
+* RecordAudio (record-audio): the caller speaks ``CallerBehaviour.message`` at 15 characters a
+  second, then presses ``#`` (half a second later), stays silent (the recording stops after
+  SilenceDurationInSeconds) or hangs up; DurationInSeconds cuts all of that short. The file is a
+  real 8 kHz WAV (:mod:`switchboard_local.pstn.speech`) named ``<Prefix><uuid>.wav``, handed to
+  ``save_recording``; ACTION_SUCCESSFUL carries RecordingDestination {Type, BucketName, Key} and,
+  for a terminator only, RecordingTerminatorUsed (as documented). A bucket ``recordings_writable``
+  refuses fails the action with InvalidActionParameter ("RecordingDestination parameter value is
+  invalid."). Assumed, since the docs are silent: a caller who hangs up mid-recording leaves what
+  was recorded so far (if anything), and the HANGUP's ActionData is the RecordAudio in progress
+  with that file's RecordingDestination.
 * Once bridged, the caller ends the conversation after ``CallerBehaviour.talks_for`` (60 s) unless
   the callee hangs up first.
 """
@@ -87,10 +97,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
 from switchboard_local.pstn.schema import MAX_ATTRIBUTES, response_errors
+from switchboard_local.pstn.speech import caller_recording
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 PromptCheck = Callable[[str, str], bool]
 PromptLength = Callable[[str, str], float]
+RecordingSink = Callable[[str, str, bytes, str], None]
 
 LEG_A = "LEG-A"
 LEG_B = "LEG-B"
@@ -103,6 +115,8 @@ RETRY_AFTER_MS = 5_000
 DEAD_AIR_SECONDS = 20.0
 MAX_UPDATE_ARGUMENTS = 20
 INTERRUPTIBLE_ACTIONS = frozenset({"PlayAudio", "Pause", "RecordAudio"})
+KEY_PRESS_MS = 500  # from the end of the caller's words to their pressing the terminator
+UNBOUNDED_RECORDING_SECONDS = 3600.0  # RecordAudio without DurationInSeconds
 
 FLAG_DEAD_AIR = "dead air"
 FLAG_LEG_A_LEFT_CONNECTED = "LEG-A left connected (billed)"
@@ -177,6 +191,9 @@ class CallerBehaviour:
 
     hangs_up_after: float | None = None
     talks_for: float = 60.0
+    # When recorded (voicemail): what the caller says, and how they end it.
+    message: str = ""
+    message_ends: Literal["#", "silence", "hangup"] = "#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +312,15 @@ class PstnSimulator:
         context: Any = None,
         realtime: float | None = None,
         on_entry: Callable[[TimelineEntry], None] | None = None,
+        save_recording: RecordingSink | None = None,
+        recordings_writable: Callable[[str], bool] | None = None,
     ) -> None:
         self.handler = handler
+        # Every recording RecordAudio made, by "bucket/key", also handed to ``save_recording``
+        # (bucket, key, WAV bytes, the words the caller said) e.g. to put it in an emulated bucket.
+        self.recordings: dict[str, bytes] = {}
+        self.save_recording = save_recording
+        self.recordings_writable = recordings_writable or (lambda _bucket: True)
         # Called with every timeline entry as it happens (a real-time call shows its timeline live).
         self.on_entry = on_entry
         # None: simulated time jumps from one occurrence to the next (a call takes milliseconds).
@@ -488,6 +512,7 @@ class _Call:
         self.ended_at: int | None = None
         self.silent_since: int | None = None
         self.over = False
+        self.recording: _Recording | None = None
 
     # ----------------------------------------------------------------------------------- driving
 
@@ -803,6 +828,9 @@ class _Call:
                 action, "InvalidActionParameter", "CallId or ParticipantTag parameter for action is invalid."
             )
             return
+        if kind == "RecordAudio":
+            self.record_audio(action, parameters, target)
+            return
         if kind == "PlayAudio":
             source = parameters["AudioSource"]
             bucket, key = str(source["BucketName"]), str(source["Key"])
@@ -830,12 +858,20 @@ class _Call:
             leg = self.legs.get(str(tag) if tag is not None else LEG_A)
         return leg if leg is not None and leg.connected else None
 
-    def succeed(self, action: dict[str, Any], extra: Mapping[str, Any] | None = None) -> None:
-        """An action finished; the service reports success only when it was the list's last one."""
+    def succeed(
+        self,
+        action: dict[str, Any],
+        extra: Mapping[str, Any] | None = None,
+        *,
+        results: Mapping[str, Any] | None = None,
+    ) -> None:
+        """An action finished; the service reports success only when it was the list's last one.
+        ``extra`` joins ActionData.Parameters, ``results`` ActionData itself (RecordAudio's file)."""
         if self.pending:
             return
         data = _action_data(action)
         data["Parameters"].update(extra or {})
+        data.update(results or {})
         self.replace_pending(
             self.ask("ACTION_SUCCESSFUL", _leg_of(action, self), f"ACTION_SUCCESSFUL {data['Type']}", data)
         )
@@ -890,6 +926,61 @@ class _Call:
         self.note(LEG_B, "answered")
         self.succeed(action, {"CallId": self.legs[LEG_A].call_id})
 
+    def record_audio(self, action: dict[str, Any], parameters: dict[str, Any], target: _Leg) -> None:
+        """Record the caller's scripted message (see the module docstring for the model)."""
+        destination = parameters.get("RecordingDestination")
+        bucket = str(destination.get("BucketName") or "") if isinstance(destination, Mapping) else ""
+        if not bucket or not self.sim.recordings_writable(bucket):
+            self.note(target.tag, f"recordings bucket {bucket or '(none)'} cannot be written")
+            self.fail(action, "InvalidActionParameter", "RecordingDestination parameter value is invalid.")
+            return
+        assert isinstance(destination, Mapping)
+        max_ms = _ms(float(parameters.get("DurationInSeconds") or UNBOUNDED_RECORDING_SECONDS))
+        silence = parameters.get("SilenceDurationInSeconds")
+        terminators = [str(t) for t in parameters.get("RecordingTerminators") or []]
+        said = self.caller.message.strip()
+        speech_ms = _ms(len(said) / SPEECH_CHARACTERS_PER_SECOND)
+        ends = self.caller.message_ends
+        if ends == "#" and "#" in terminators:
+            end_ms = speech_ms + KEY_PRESS_MS
+        elif ends == "hangup":
+            end_ms = speech_ms
+        else:  # silent, or a key that stops nothing: the recording runs until silence or the end
+            end_ms = speech_ms + _ms(float(silence)) if silence is not None else max_ms
+        cut_short = end_ms >= max_ms
+        self.recording = _Recording(self.now, bucket, str(destination.get("Prefix") or ""), said, speech_ms)
+        self.note(
+            target.tag, f'recording: the caller says "{said}"' if said else "recording: the caller is silent"
+        )
+        if not self.wait(min(end_ms, max_ms), action):
+            return  # the caller hung up (the partial file went with the HANGUP) or an update came
+        if ends == "hangup" and not cut_short:
+            self.caller_hangs_up(action, cause="caller")
+            return
+        results: dict[str, Any] = {"RecordingDestination": self.finish_recording()}
+        if ends == "#" and "#" in terminators and not cut_short:
+            self.note(target.tag, "caller pressed #")
+            results["RecordingTerminatorUsed"] = "#"
+        else:
+            self.note(target.tag, "recording stopped: " + ("maximum length" if cut_short else "silence"))
+        self.succeed(action, results=results)
+
+    def finish_recording(self) -> dict[str, str] | None:
+        """Write what was recorded so far (nothing when no time passed); its RecordingDestination."""
+        recording, self.recording = self.recording, None
+        if recording is None or self.now <= recording.started:
+            return None
+        recorded_ms = self.now - recording.started
+        spoken_ms = min(recording.speech_ms, recorded_ms)
+        words = recording.said[: int(spoken_ms / 1000 * SPEECH_CHARACTERS_PER_SECOND)]
+        audio = caller_recording(recording.said, spoken_ms / 1000, recorded_ms / 1000)
+        key = f"{recording.prefix}{uuid.uuid4()}.wav"
+        self.sim.recordings[f"{recording.bucket}/{key}"] = audio
+        if self.sim.save_recording is not None:
+            self.sim.save_recording(recording.bucket, key, audio, words)
+        self.note(LEG_A, f"recording s3://{recording.bucket}/{key} ({recorded_ms / 1000:g}s) written")
+        return {"Type": "S3", "BucketName": recording.bucket, "Key": key}
+
     def hangup_action(self, action: dict[str, Any], parameters: dict[str, Any]) -> None:
         leg = self.target(parameters)
         if leg is None:
@@ -925,6 +1016,10 @@ class _Call:
         if action is not None and action.get("Type") == "CallAndBridge":
             self.note(LEG_B, f"{action['Parameters']['Endpoints'][0]['Uri']} stops ringing (cancelled)")
         data = _action_data(action) if action is not None else _hangup_data(leg_a, "0")
+        if action is not None and action.get("Type") == "RecordAudio":
+            written = self.finish_recording()
+            if written is not None:
+                data["RecordingDestination"] = written
         self.disconnect(leg_a, cause, data, "caller hung up" if cause == "caller" else "caller gave up")
 
     def callee_hangs_up(self, action: dict[str, Any] | None) -> bool:
@@ -948,6 +1043,7 @@ class _Call:
         if not self.replace_pending(actions):
             return False
         if action is not None and action.get("Type") in INTERRUPTIBLE_ACTIONS:
+            self.recording = None  # an interrupted recording is not kept
             self.ask(
                 "ACTION_INTERRUPTED", _leg_of(action, self), f"ACTION_INTERRUPTED {action.get('Type')}",
                 _action_data(action), ignored=True,
@@ -980,6 +1076,17 @@ class _Call:
             self.flags.append(flag)
         if leg is not None:
             self.note(leg, f"{detail} (flag: {flag})" if detail else f"flag: {flag}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Recording:
+    """A RecordAudio in progress: since when, where its file goes, what the caller says."""
+
+    started: int
+    bucket: str
+    prefix: str
+    said: str
+    speech_ms: int
 
 
 class _Unserialisable:
@@ -1068,6 +1175,14 @@ def _describe(action: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         return f"Hangup {where or LEG_A} (SIP {p.get('SipResponseCode', '0')})"
     if kind == "Pause":
         return f"Pause {p.get('DurationInMilliseconds')} ms"
+    if kind == "RecordAudio":
+        silence = p.get("SilenceDurationInSeconds")
+        stops = [
+            *(str(t) for t in p.get("RecordingTerminators") or []),
+            *([f"{silence}s silence"] if silence else []),
+        ]
+        longest = p.get("DurationInSeconds", "?")
+        return f"RecordAudio {where or LEG_A} (up to {longest}s, stops on {' or '.join(stops) or 'nothing'})"
     if kind == "Speak":
         text = str(p.get("Text", ""))
         return f'Speak "{text[:40]}{"…" if len(text) > 40 else ""}"'

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-SmaFunction-abc"
 BUCKET = "switchboard-promptbucket-xyz"
-PROMPT_NAMES = {"greeting", "not_in_service", "failure", "error", "please_hold"}
+PROMPT_NAMES = {"greeting", "not_in_service", "failure", "error", "please_hold", "voicemail", "thank_you"}
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from switchboard_local.aws.template import create_table
 
 TABLE = "switchboard-test"
 BUCKET = "switchboard-test-prompts"
+RECORDINGS = "switchboard-test-recordings"
 VOICE_CONNECTOR_ARN = "arn:aws:chime:us-east-1:123456789012:vc/abcdefghijklmnopqrstuv"
 
 _ENV = {
@@ -29,6 +30,7 @@ _ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "TABLE_NAME": TABLE,
     "PROMPT_BUCKET": BUCKET,
+    "RECORDINGS_BUCKET": RECORDINGS,
     # The one voice connector SIP transfers may use (bot, Connect Lambda and SMA check it).
     "VOICE_CONNECTOR_ARN": VOICE_CONNECTOR_ARN,
     "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardTest",

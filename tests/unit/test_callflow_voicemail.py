@@ -214,3 +214,11 @@ def test_the_recording_state_survives_the_transaction_attributes() -> None:
 def test_voicemail_length_is_bounded(seconds: int) -> None:
     with pytest.raises(RuleError, match="voicemail length"):
         voicemail_rule(voicemail_max_seconds=seconds)
+
+
+def test_a_recording_that_silence_ended_with_no_more_than_the_silence_is_no_message() -> None:
+    plan = callflow.on_recording_ended(recording(), T0 + 65_000 + 5_800, key="k", caller_gone=False)
+
+    assert plan.record is not None
+    assert plan.record.voicemail is None
+    assert plan.steps == (PlayPrompt(Prompt.THANK_YOU), HangUp(Leg.CALLER, HangupCause.NORMAL))
