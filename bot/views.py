@@ -7,8 +7,8 @@ only decide *what* to show.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.alerts import escape, mask_number, when
@@ -542,7 +542,7 @@ def _call_line(record: dict[str, Any]) -> str:
 def live_call_text(entry: LiveCallEntry, now_ms: int | None = None) -> str:
     """One live call as people read it; the caller masked as in alerts, the call id to act on."""
     call = entry.call
-    now = int(datetime.now(UTC).timestamp() * 1000) if now_ms is None else now_ms
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     talking = describe_duration(max(0, (now - call.since_ms) // 1000)) if now > call.since_ms else "just now"
     callee = f"Amazon Connect ({call.callee})" if call.via_connect else call.callee
     how = "transferred to" if call.transferred else "talking to"

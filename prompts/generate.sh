@@ -55,3 +55,6 @@ for name in "${names[@]}"; do
   fi
   echo "prompts/$name.wav: $text"
 done
+# Amazon Connect's u-law copies (prompts/connect/) from the files just written.
+python3 "$here/ulaw.py"
+echo "prompts/connect/*.wav: u-law copies for Amazon Connect"

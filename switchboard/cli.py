@@ -16,8 +16,8 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +169,7 @@ def cmd_pool_list(args: argparse.Namespace) -> int:
     if not entries:
         print("The DNIS pool is empty. Add pairs with: switchboard pool add <sma-number> <connect-number>")
         return EXIT_OK
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    now_ms = int(time.time() * 1000)
     header = ("sma number", "connect number", "state", "age", "caller")
     print("{:<16}  {:<16}  {:<7}  {:<10}  {:<16}  transaction".format(*header))
     stale = 0
@@ -209,7 +209,7 @@ def cmd_pool_release(args: argparse.Namespace) -> int:
     if dropped is None:
         print(f"DNIS pair {pair} was already free.")
     else:
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        now_ms = int(time.time() * 1000)
         held = describe_duration(int(dropped.age_seconds(now_ms)))
         print(f"Released DNIS pair {pair} (held by call {dropped.transaction_id} for {held}).")
     return EXIT_OK

@@ -143,6 +143,8 @@ class EmfMetrics:
         if not self.metric_set:
             return
         metrics, self.metric_set = self.metric_set, {}
+        if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() == "true":
+            return  # as Powertools does: the local stack and the demo turn metrics off
         line: dict[str, Any] = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000),

@@ -83,6 +83,7 @@ class ConnectCallResult:
     transcript: Transcript
     record: dict[str, Any] | None
     flow: str  # the contact flow the number ran
+    ended_ms: int = 0  # simulated wall-clock time the call ended at
 
 
 def simulate_connect_call(
@@ -131,7 +132,7 @@ def simulate_connect_call(
     finally:
         app.forwarding.clock = clock
     record = DynamoCallLog(dynamodb, table).call_record(transcript.contact_id)
-    return ConnectCallResult(transcript, record, flow)
+    return ConnectCallResult(transcript, record, flow, interpreter.now_ms())
 
 
 def run_connect_call(

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
+import re
+import sys
 import textwrap
 import threading
 import time
@@ -25,6 +28,7 @@ from typing import Any
 
 import boto3
 
+from switchboard_local.clock import StoryClock
 from switchboard_local.pstn.calls import (
     CallResult,
     TransferScript,
@@ -78,9 +82,11 @@ def say(text: str = "") -> None:
 
 
 class Story:
-    def __init__(self, color: bool) -> None:
+    def __init__(self, color: bool, clock: StoryClock | None = None) -> None:
         self.failures: list[str] = []
         self._color = color
+        # The one wall clock of the story: calls move it to where their simulated time got to.
+        self.clock = clock or StoryClock()
 
     def _paint(self, code: str, text: str) -> str:
         return f"{code}{text}{RESET}" if self._color else text
@@ -211,7 +217,11 @@ def _call(
     number: str = OURS,
     transfer: TransferScript | None = None,
     during: list[tuple[float, Any]] | None = None,
+    interludes: list[tuple[float, str]] | None = None,
 ) -> CallResult:
+    """``interludes``: ``(t, text)`` filled in by ``during`` hooks, e.g. what a Slack user saw at
+    ``t``; each is printed inside the timeline, after the hook's own note at ``t``, so the
+    narrative stays in time order."""
     flags = " ".join(f"--{b}" for b in behaviours)
     if transfer is not None:
         flags += f" --transfer-at {transfer.at_seconds:g} --transfer-to {transfer.target}"
@@ -220,6 +230,15 @@ def _call(
         if transfer.target_behaviour != "answer":
             flags += f" --target-behaviour {transfer.target_behaviour}"
     story.command(f"switchboard call {number} --from {CALLER} {flags.strip()}".rstrip())
+    started = story.clock()
+
+    def at_its_time(hook: Any) -> Any:
+        def run(live: SimulatedCall) -> Any:
+            story.clock.advance_to(started + live.at_seconds)  # Slack acts at the call's moment
+            return hook(live)
+
+        return run
+
     result = simulate_call(
         number,
         CALLER,
@@ -227,11 +246,12 @@ def _call(
         ring_seconds=4.0,
         talk_seconds=20.0,
         transfer=transfer,
-        during=during or [],
+        during=[(t, at_its_time(hook)) for t, hook in during or []],
         chime=stack.chime,
     )
+    story.clock.advance_to(started + result.transcript.outcome.duration_s)
     _deliver_alerts(stack)  # the alert (if any) is in the channel before the next step
-    say("\n".join("    " + line for line in result.transcript.render().splitlines()))
+    say("\n".join("    " + line for line in _with_interludes(result.transcript.render(), interludes or [])))
     say(f"    {format_record(result.record)}")
     if result.transfer is not None:
         say(f"    {format_transfer(result.transfer)}")
@@ -243,12 +263,75 @@ def _call(
     return result
 
 
+class _Tee(io.StringIO):
+    """Writes go to ``out`` and are kept, so the story can check what it printed."""
+
+    def __init__(self, out: Any) -> None:
+        super().__init__()
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(text)
+        return super().write(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def text(self) -> str:
+        return self.getvalue()
+
+
+_TIMELINE = re.compile(r"^\s+(\d+\.\d+)s\s")
+_ARROW = re.compile(r"^\s+→ ")
+# Narrative moments with a wall-clock time: announcements end with "(<time> UTC)", alerts say
+# "*When* <time> UTC" (earlier calls listed by /forward status are history, not moments).
+_MOMENT = re.compile(r"(?:\(|\*When\* )(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC")
+
+
+def times_out_of_order(text: str) -> list[str]:
+    """Where ``text`` (the story as printed) goes back in time: a call timeline's seconds, or the
+    wall-clock moments of announcements and alerts across the whole story."""
+    problems: list[str] = []
+    last: float | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _TIMELINE.match(line)
+        if match:
+            seconds = float(match.group(1))
+            if last is not None and seconds < last:
+                problems.append(f"line {number}: {seconds:g}s after {last:g}s")
+            last = seconds
+        elif not _ARROW.match(line) and not line.startswith(" " * 11):
+            last = None  # the timeline ended (interludes and actions are indented deeper)
+    moments = _MOMENT.findall(" ".join(text.split()))
+    for earlier, later in itertools.pairwise(moments):
+        if later < earlier:
+            problems.append(f"{later} UTC is told after {earlier} UTC")
+    return problems
+
+
+def _with_interludes(rendered: str, interludes: list[tuple[float, str]]) -> list[str]:
+    """The timeline's lines with each interlude after the ``(demo) at <t>s`` note it belongs to
+    (at the end if there is no such note), indented under it."""
+    pending = sorted(interludes, key=lambda pair: pair[0])
+    lines: list[str] = []
+    for line in rendered.splitlines():
+        lines.append(line)
+        while pending and f"(demo) at {pending[0][0]:g}s" in line:
+            lines.extend("           " + text for text in pending.pop(0)[1].splitlines())
+    for _, text in pending:
+        lines.extend("           " + part for part in text.splitlines())
+    return lines
+
+
 def run_demo(color: bool | None = None) -> int:
     # The SMA's logs and metrics are for CloudWatch; the story prints its own timeline.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     story = Story(color if color is not None else os.isatty(1))
+    printed = _Tee(sys.stdout)
     with (
+        contextlib.redirect_stdout(printed),
+        story.clock.installed(),
         LocalStack(with_slack=True, forward_admins=LOCAL_USER) as stack,
         stack.applied(),
         BotServer.for_stack(stack) as bot,
@@ -398,6 +481,14 @@ def run_demo(color: bool | None = None) -> int:
         _slack_scenes(story, stack, slack, workspace, service)
 
         _connect_scenes(story, stack, service)
+
+        print()
+        problems = times_out_of_order(printed.text())
+        story.check(
+            "the whole story is in time order: timelines, announcements and alerts on one clock",
+            not problems,
+            "; ".join(problems),
+        )
 
     print()
     if story.failures:
@@ -613,12 +704,14 @@ class _Console:
         self._shown: list[str] = []
         self.session = SlackConsole(workspace, iter(()), self._shown.append, user=LOCAL_USER, echo=True)
 
-    def type(self, *lines: str) -> str:
-        """Type ``lines``; print and return what the console showed."""
+    def type(self, *lines: str, show: bool = True) -> str:
+        """Type ``lines``; return what the console showed (and print it, unless ``show`` is
+        False: the caller prints it where it belongs in time)."""
         self._shown.clear()
         self.session.run(iter(lines))
         text = "".join(self._shown)
-        self._story.transcript(text)
+        if show:
+            self._story.transcript(text)
         return text
 
 
@@ -721,7 +814,7 @@ def _slack_scenes(
 
     story.scene(11, "Slack: the form (/forward alone), one mistake, then fixed")
     seen = _seen(slack)
-    answers = [OTHER, "911", "", "", "", "", "once", "", "", "20", "2h"]
+    answers = [OTHER, "911", "", "", "", "", "once", "", "", "20", "", "2h"]  # "": voicemail length
     shown = console.type(f"as {LOCAL_USER}", "/forward", *answers, "(206) 555-0111")
     story.check("the modal lists our numbers", all(number in shown for number in stack.numbers))
     story.check(
@@ -815,8 +908,10 @@ def _slack_transfer_scene(
     typing: list[threading.Thread] = []
     updates_before = len(stack.chime.snapshot()["call_updates"])
 
+    interludes: list[tuple[float, str]] = []
+
     def from_slack(live: SimulatedCall) -> str:
-        status_shown.append(console.type(f"/forward status {OURS}"))
+        status_shown.append(console.type(f"/forward status {OURS}", show=False))
         second = SlackConsole(workspace, iter(()), transfer_shown.append, user=LOCAL_USER, echo=True)
         thread = threading.Thread(target=second.run, args=(iter([f"/forward transfer {OURS} to {THIRD}"]),))
         thread.start()
@@ -824,12 +919,25 @@ def _slack_transfer_scene(
         deadline = time.monotonic() + 15
         while len(stack.chime.snapshot()["call_updates"]) == updates_before and time.monotonic() < deadline:
             time.sleep(0.02)
+        # What the Slack user saw up to the moment the call was taken back, in its place in time;
+        # the rest (the outcome) comes after the call.
+        seen_so_far = len(transfer_shown)
+        shown_now.append(seen_so_far)
+        interludes.append((live.at_seconds, status_shown[-1] + "".join(transfer_shown[:seen_so_far])))
         return f"(demo) at {live.at_seconds:g}s a Slack user typed /forward transfer {OURS} to {THIRD}"
 
-    call = _call(story, stack, ["answer"], "call transferred from Slack", during=[(10.0, from_slack)])
+    shown_now: list[int] = []
+    call = _call(
+        story,
+        stack,
+        ["answer"],
+        "call transferred from Slack",
+        during=[(10.0, from_slack)],
+        interludes=interludes,
+    )
     for thread in typing:
         thread.join(timeout=60)
-    story.transcript("".join(transfer_shown))
+    story.transcript("".join(transfer_shown[sum(shown_now) :]))
     status = "".join(status_shown)
     story.check(
         "/forward status shows the connected call (caller masked) with its call id and a Transfer button",
@@ -891,8 +999,13 @@ def _connect_call(
         flags += f" --caller-hangs-up-after {caller_hangs_up_after:g}"
     story.command(f"switchboard call {CONNECT_OURS} --from {CALLER} {flags.strip()}".rstrip())
     result = simulate_connect_call(
-        CONNECT_OURS, CALLER, behaviours, caller_hangs_up_after=caller_hangs_up_after
+        CONNECT_OURS,
+        CALLER,
+        behaviours,
+        caller_hangs_up_after=caller_hangs_up_after,
+        start_ms=story.clock.now_ms(),
     )
+    story.clock.advance_to(result.ended_ms / 1000)
     _deliver_alerts(stack)
     say("\n".join("    " + line for line in result.transcript.lines()))
     say(f"    {format_record(result.record)}")

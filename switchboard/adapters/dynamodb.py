@@ -263,7 +263,8 @@ def rule_change_from_item(item: dict[str, Any]) -> RuleChange:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # time.time(), not datetime.now(): the one wall clock a scripted story can move (StoryClock).
+    return _iso_ms(int(time.time() * 1000))
 
 
 def _iso_ms(epoch_ms: int) -> str:
