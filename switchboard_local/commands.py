@@ -47,6 +47,9 @@ def cmd_call(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_REFUSED
+    if args.voicemail_ends and args.voicemail is None:
+        print("switchboard: --voicemail-ends needs --voicemail TEXT", file=sys.stderr)
+        return EXIT_REFUSED
     use_running_stack_if_any()
     from switchboard_local.connect_calls import is_connect_number, run_connect_call
 
@@ -54,6 +57,12 @@ def cmd_call(args: argparse.Namespace) -> int:
         if transfer is not None or args.realtime:
             print(
                 "switchboard: transfers and --realtime are not simulated for Amazon Connect numbers yet",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
+        if args.voicemail is not None:
+            print(
+                "switchboard: Amazon Connect numbers take no voicemail (docs/connect.md says why)",
                 file=sys.stderr,
             )
             return EXIT_REFUSED
@@ -74,6 +83,8 @@ def cmd_call(args: argparse.Namespace) -> int:
         caller_hangs_up_after=args.caller_hangs_up_after,
         transfer=transfer,
         realtime=args.realtime,
+        voicemail=args.voicemail,
+        voicemail_ends=args.voicemail_ends or "#",
     )
 
 
@@ -156,6 +167,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="run the call on the wall clock instead of at once, so it can be transferred from Slack "
         "(`switchboard slack`: /forward calls, /forward transfer) while it is connected",
+    )
+    voicemail = call.add_argument_group(
+        "voicemail",
+        "For a forward with `--failure voicemail`: what the caller says once nobody answers (without "
+        "--answer/--busy/... no destination answers); the recording goes to the local recordings bucket.",
+    )
+    voicemail.add_argument("--voicemail", metavar="TEXT", help='the caller\'s message, e.g. "call me back"')
+    voicemail.add_argument(
+        "--voicemail-ends",
+        choices=["#", "silence", "hangup"],
+        help="after the message the caller presses # (default), stays silent, or hangs up",
     )
     transfer = call.add_argument_group(
         "take back and transfer",

@@ -87,6 +87,7 @@ class LocalStack:
 
     table_name: str = "switchboard-local"
     bucket: str = "switchboard-local-prompts"
+    recordings_bucket: str = "switchboard-local-recordings"
     numbers: tuple[str, ...] = DEMO_NUMBERS
     chime: ChimeVoiceEmulator = field(default_factory=ChimeVoiceEmulator)
     connect: ConnectEmulator = field(default_factory=ConnectEmulator)
@@ -149,6 +150,8 @@ class LocalStack:
             "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": self._chime_server.url,
             "TABLE_NAME": self.table_name,
             "PROMPT_BUCKET": self.bucket,
+            # Where the PSTN Audio simulator puts voicemail recordings (RecordAudio), in moto.
+            "RECORDINGS_BUCKET": self.recordings_bucket,
             "SIP_MEDIA_APPLICATION_ID": self.sip_media_application_id,
             "VOICE_CONNECTOR_ID": self.voice_connector_id,
             # The one voice connector SIP transfer targets may use, as the template sets it.
@@ -164,6 +167,7 @@ class LocalStack:
         with self.applied():
             create_table(boto3.client("dynamodb"), self.table_name)
             self._upload_prompts(boto3.client("s3"))
+            boto3.client("s3").create_bucket(Bucket=self.recordings_bucket)
         if self.with_slack:
             self._start_slack()
         return dict(self._env)

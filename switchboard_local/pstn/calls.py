@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain.rules import MAX_DESTINATIONS
 from switchboard.domain.transfer import TransferRules
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.settings import load as load_settings
@@ -51,6 +53,9 @@ from switchboard_local.pstn.simulator import (
 from switchboard_local.stack import LocalStack, prompt_seconds
 
 Via = Literal["connect", "api"]
+VoicemailEnd = Literal["#", "silence", "hangup"]
+# S3 metadata key of a simulated recording: the caller's scripted words (percent-encoded UTF-8).
+SAID_METADATA = "said"
 BEHAVIOURS = ("answer", "no-answer", "busy", "unreachable")
 
 
@@ -344,9 +349,13 @@ def simulate_call(
     chime: ChimeVoiceEmulator | None = None,
     realtime: float | None = None,
     on_entry: Callable[[TimelineEntry], None] | None = None,
+    voicemail: str | None = None,
+    voicemail_ends: VoicemailEnd = "#",
 ) -> CallResult:
     """Place the call with the environment's stack; behaviours apply to the rule's destinations in
     order (for an Amazon Connect entry number, the first one is what Connect does when it rings).
+    ``voicemail`` is what the caller says if they get to leave a message, ending it with
+    ``voicemail_ends``; the recording lands in ``RECORDINGS_BUCKET`` of the local stack.
 
     ``transfer`` scripts a take-back-and-transfer, ``during`` any other actions while the call runs
     (:meth:`PstnSimulator.place_call`); ``chime`` is the stack's emulator if it is in this process.
@@ -394,6 +403,24 @@ def simulate_call(
             return False
         return True
 
+    def save_recording(bucket_name: str, key: str, audio: bytes, words: str) -> None:
+        # The words said ride along (local only, percent-encoded: S3 metadata is ASCII) so the
+        # transcription stand-in can return them; real PSTN Audio writes just the audio.
+        s3.put_object(
+            Bucket=bucket_name,
+            Key=key,
+            Body=audio,
+            ContentType="audio/wav",
+            Metadata={SAID_METADATA: urllib.parse.quote(words)},
+        )
+
+    def recordings_writable(bucket_name: str) -> bool:
+        try:
+            s3.head_bucket(Bucket=bucket_name)
+        except ClientError:
+            return False
+        return True
+
     module = sma_handler()
     simulator = PstnSimulator(
         module.handler,
@@ -402,6 +429,8 @@ def simulate_call(
         prompt_seconds=prompt_seconds,
         realtime=realtime,
         on_entry=on_entry,
+        save_recording=save_recording,
+        recordings_writable=recordings_writable,
     )
     app = module.app
     real_clock = app.clock
@@ -414,7 +443,12 @@ def simulate_call(
                 number,
                 caller,
                 phones=phones,
-                caller=CallerBehaviour(hangs_up_after=caller_hangs_up_after, talks_for=talk_seconds or 60.0),
+                caller=CallerBehaviour(
+                    hangs_up_after=caller_hangs_up_after,
+                    talks_for=talk_seconds or 60.0,
+                    message=voicemail or "",
+                    message_ends=voicemail_ends,
+                ),
                 during=scripted,
             )
     finally:
@@ -452,6 +486,15 @@ def format_record(record: dict[str, Any] | None) -> str:
     return text
 
 
+def format_voicemail(record: dict[str, Any] | None) -> str:
+    """Where the caller's message went, or why there is none."""
+    message = (record or {}).get("voicemail")
+    if not isinstance(message, dict):
+        return "voicemail: none left (no voicemail on this forward, someone answered, or nothing was said)"
+    where = f"s3://{message['bucket']}/{message['key'] or message['prefix']}"
+    return f"voicemail: {where} ({message['duration_seconds']}s, ended by {message['ended_by']})"
+
+
 def format_transfer(attempt: TransferAttempt | None) -> str:
     if attempt is None:
         return ""
@@ -487,6 +530,8 @@ def run_call(
     transfer: TransferScript | None = None,
     realtime: bool = False,
     out: Callable[[str], None] = print,
+    voicemail: str | None = None,
+    voicemail_ends: VoicemailEnd = "#",
 ) -> int:
     policy = DestinationPolicy(os.environ.get("DEFAULT_COUNTRY", "US") or "US")
     try:
@@ -503,6 +548,8 @@ def run_call(
     except (DestinationRefusedError, ValueError) as error:
         print(f"switchboard: {error}", file=sys.stderr)
         return 2
+    if voicemail is not None and not behaviours:
+        behaviours = ["no-answer"] * MAX_DESTINATIONS  # a caller leaving a message reached nobody
     # The SMA's JSON logs and EMF metrics are meant for CloudWatch; here the timeline says it all.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -525,9 +572,13 @@ def run_call(
             realtime=1.0 if realtime else None,
             # In real time the timeline is printed as it happens, not 90 s later in one go.
             on_entry=(lambda entry: out("\n".join(render_entry(entry)))) if realtime else None,
+            voicemail=voicemail,
+            voicemail_ends=voicemail_ends,
         )
     out(result.transcript.render(timeline=not realtime))
     out(format_record(result.record))
+    if voicemail is not None:
+        out(format_voicemail(result.record))
     if result.transfer is not None:
         out(format_transfer(result.transfer))
     for note in result.notes:

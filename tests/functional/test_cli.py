@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from switchboard_local.stack import LocalStack
@@ -149,3 +150,39 @@ def test_a_call_that_meets_an_empty_stack_says_why(stack: LocalStack) -> None:
         assert "the DNIS pool has no pair to carry the call: add one first" in no_pair.stdout
     finally:
         run(stack, "forward", "remove", "+12025550102")
+
+
+def test_a_voicemail_forward_and_a_caller_who_leaves_a_message(stack: LocalStack) -> None:
+    number = "+12025550103"
+    result = run(
+        stack, "forward", "set", number, "+12065550111", "--failure", "voicemail", "--voicemail-max", "60"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "then voicemail (up to 60 s)" in result.stdout
+
+    call = run(stack, "call", number, "--voicemail", "Hi, the backup job failed, call me back")
+
+    assert call.returncode == 0, call.stderr
+    assert "RecordAudio LEG-A (up to 60s, stops on # or 5s silence)" in call.stdout
+    assert 'the caller says "Hi, the backup job failed, call me back"' in call.stdout
+    assert "PlayAudio thank_you.wav" in call.stdout
+    assert "voicemail: s3://switchboard-local-recordings/voicemail/" in call.stdout
+    assert "ended by #)" in call.stdout
+    with stack.applied():
+        s3 = boto3.client("s3")
+        (stored,) = s3.list_objects_v2(Bucket=stack.recordings_bucket)["Contents"]
+        head = s3.head_object(Bucket=stack.recordings_bucket, Key=stored["Key"])
+        audio = s3.get_object(Bucket=stack.recordings_bucket, Key=stored["Key"])["Body"].read()
+    assert stored["Key"] in call.stdout
+    assert head["ContentType"] == "audio/wav"
+    assert audio[:4] == b"RIFF"
+    assert audio[8:12] == b"WAVE"
+    run(stack, "forward", "remove", number)
+
+
+def test_voicemail_is_refused_for_a_connect_number_with_the_reason(stack: LocalStack) -> None:
+    refused = run(stack, "forward", "set", "+13125550190", "+12065550111", "--failure", "voicemail")
+
+    assert refused.returncode == 2
+    assert "lives in Amazon Connect" in refused.stderr
+    assert "SIP media application" in refused.stderr
