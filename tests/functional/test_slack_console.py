@@ -60,7 +60,7 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
         "/forward",
         "2",  # our number: the second option
         "911",  # Forward to: refused by the bot
-        *[""] * 9,  # keep every other field as shown
+        *[""] * 10,  # keep every other field as shown (the voicemail length included)
         FIRST,  # asked again for the refused field only
         "home",
         "click 5",
