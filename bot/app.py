@@ -121,11 +121,15 @@ def create_app(
 
     @functools.cache
     def transfers() -> Transfers:
-        from switchboard.wiring import call_control, chime_voice_client, own_numbers
+        from switchboard.wiring import call_control, chime_voice_client, own_numbers, transfer_queue
 
         chime = chime_voice_client()
         return Transfers(
-            call_log(), call_control(settings, chime), policy, is_ours=own_numbers(settings, chime)
+            call_log(),
+            call_control(settings, chime) if settings.sip_media_application_id else None,
+            policy,
+            deferred=transfer_queue(settings),
+            is_ours=own_numbers(settings, chime),
         )
 
     @functools.cache

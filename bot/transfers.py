@@ -7,6 +7,13 @@ the request was delivered, but the person who asked wants to know whether the ca
 so :meth:`Transfers.await_outcome` watches the call's live entry (re-listed with the target as
 callee once the target answers) and, when the call ends, its record.
 
+A call on an Amazon Connect number cannot be taken back: no API breaks into a bridged Connect
+call. Its transfer is *deferred*: queued on the call (:class:`DeferredTransfers`), carried out by
+the contact flow's Lambda when the callee hangs up ("please hold", then the target), so there is
+no outcome to wait for here. Connect never says when a destination answers, so a Connect call whose
+ring timeout has not run out may still be ringing and is refused; so are SIP targets (Connect has
+no route to our phone system's SIP users).
+
 No Slack here: the listeners decide how to show what this returns.
 """
 
@@ -19,9 +26,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import is_e164
-from switchboard.domain.transfer import TransferRules, TransferTarget, TransferTargetError
+from switchboard.domain.transfer import QueuedTransfer, TransferRules, TransferTarget, TransferTargetError
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.ports import CallControl, CallControlError
 from switchboard.settings import Settings
@@ -43,6 +51,12 @@ class LiveCallLog(Protocol):
     def call_record(self, transaction_id: str) -> dict[str, Any] | None: ...
 
 
+class DeferredTransfers(Protocol):
+    """Transfers queued on Amazon Connect calls (``connect_calls.DynamoTransferQueue``)."""
+
+    def queue(self, contact_id: str, transfer: QueuedTransfer, now_ms: int) -> None: ...
+
+
 class Result(StrEnum):
     CONNECTED = "connected"  # the target answered
     FAILED = "failed"  # the call ended without reaching the target
@@ -62,6 +76,22 @@ def transfer_rules(settings: Settings) -> TransferRules:
         extension_pattern=settings.sip_extension_pattern,
         allowed_countries=settings.allowed_countries,
         own_numbers=frozenset(settings.managed_numbers),
+    )
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ringing_refusal(entry: LiveCallEntry, now_ms: int) -> str:
+    """Why a call on Amazon Connect cannot be transferred yet ("" when it can): the contact flow
+    never sees an answer, so until its ring timeout has run out the callee may still be ringing."""
+    if not entry.may_be_ringing(now_ms):
+        return ""
+    wait = describe_duration(max(1, -(-(entry.ring_until_ms - now_ms) // 1000)))
+    return (
+        f"The call on {entry.call.dialed} may still be ringing {entry.call.callee}: Amazon Connect does "
+        f"not report when a call is answered, so it can be transferred once its ring time is up, in {wait}."
     )
 
 
@@ -87,17 +117,23 @@ class Transfers:
     def __init__(
         self,
         calls: LiveCallLog,
-        control: CallControl,
+        control: CallControl | None,
         policy: DestinationPolicy,
         *,
+        deferred: DeferredTransfers | None = None,
         is_ours: Callable[[str], bool] | None = None,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_ms: Callable[[], int] = _wall_ms,
     ) -> None:
+        """``control`` delivers transfers to SIP media application calls (None: no SIP media
+        application here), ``deferred`` queues them on Amazon Connect calls."""
         self._calls = calls
         self._control = control
+        self._deferred = deferred
+        self._wall_ms = wall_ms
         self._policy = policy
         self._is_ours = is_ours
         self._wait = wait_seconds
@@ -132,8 +168,8 @@ class Transfers:
             raise TransferRefusedError(f"Call `{reference}` is not connected (it has ended, or never was).")
         return entry
 
-    def request(self, entry: LiveCallEntry, target: TransferTarget) -> None:
-        """Deliver the transfer request to the call."""
+    def request(self, entry: LiveCallEntry, target: TransferTarget, *, actor: str = "") -> None:
+        """Deliver the transfer request to the call (queue it, for a call on Amazon Connect)."""
         if entry.call.callee == target.target:
             raise TransferRefusedError(f"The caller is already talking to {target}.")
         if target.target == entry.call.dialed:
@@ -143,10 +179,34 @@ class Transfers:
                 raise TransferRefusedError(
                     f"{target} is one of our own numbers; transfer to a person instead."
                 )
+            if entry.on_connect:
+                self._queue(entry, target, actor)
+                return
+            if self._control is None:
+                raise TransferRefusedError(
+                    "Transfers of calls on the SIP media application are not set up here "
+                    "(SIP_MEDIA_APPLICATION_ID is not configured)."
+                )
             self._control.request_transfer(entry.transaction_id, target)
         except CallControlError as error:
             message = str(error)
             raise TransferRefusedError(message[:1].upper() + message[1:] + ".") from error
+
+    def _queue(self, entry: LiveCallEntry, target: TransferTarget, actor: str) -> None:
+        if target.is_sip:
+            raise TransferRefusedError(
+                f"The call on {entry.call.dialed} is on Amazon Connect, which cannot reach {target} "
+                "on our phone system: transfer it to a phone number instead."
+            )
+        now = self._wall_ms()
+        refusal = ringing_refusal(entry, now)
+        if refusal:
+            raise TransferRefusedError(refusal)
+        if self._deferred is None:
+            raise TransferRefusedError("Transfers of calls on Amazon Connect are not set up here.")
+        self._deferred.queue(
+            entry.transaction_id, QueuedTransfer(target.target, entry.call.since_ms, actor), now
+        )
 
     def await_outcome(self, entry: LiveCallEntry, target: TransferTarget) -> TransferOutcome:
         """Wait (bounded) until the target answers or the call ends."""

@@ -546,9 +546,18 @@ def live_call_text(entry: LiveCallEntry, now_ms: int | None = None) -> str:
     talking = describe_duration(max(0, (now - call.since_ms) // 1000)) if now > call.since_ms else "just now"
     callee = f"Amazon Connect ({call.callee})" if call.via_connect else call.callee
     how = "transferred to" if call.transferred else "talking to"
+    state = f"{how} {escape(callee)} for {talking}"
+    if entry.on_connect:
+        # A contact flow never sees the answer: ringing until the ring timeout could have ended it,
+        # and the talk time counts from the dial.
+        if entry.may_be_ringing(now):
+            state = f"{'transfer ' if call.transferred else ''}ringing {escape(callee)}"
+        else:
+            state = f"{how} {escape(callee)} for up to {talking}"
+        state += f" ({AMAZON_CONNECT})"
     return (
-        f"*{escape(call.dialed)}* · from {escape(mask_number(call.caller))} · {how} {escape(callee)} "
-        f"for {talking}\ncall id `{escape(entry.transaction_id)}`"
+        f"*{escape(call.dialed)}* · from {escape(mask_number(call.caller))} · {state}"
+        f"\ncall id `{escape(entry.transaction_id)}`"
     )
 
 
@@ -602,7 +611,13 @@ def transfer_modal(entry: LiveCallEntry, channel_id: str = "", *, from_home: boo
                 "type": "context",
                 "elements": [
                     _text(
-                        'The current callee is hung up, the caller hears "please hold" and is '
+                        (
+                            f"{AMAZON_CONNECT} cannot take the call away from its callee: the transfer "
+                            'waits until they hang up, then the caller hears "please hold" and is '
+                            "connected to the new target (a phone number)."
+                        )
+                        if entry.on_connect
+                        else 'The current callee is hung up, the caller hears "please hold" and is '
                         "connected to the new target.",
                         "mrkdwn",
                     )
@@ -644,6 +659,24 @@ def transfer_text(entry: LiveCallEntry, target: str, actor: str, result: str) ->
         f":twisted_rightwards_arrows: {_who(actor)} transferred the call on *{escape(call.dialed)}* "
         f"(from {escape(mask_number(call.caller))}, with {escape(call.callee)}) to {escape(target)}: "
         f"{escape(result)}"
+    )
+
+
+def queued_result(entry: LiveCallEntry) -> str:
+    """The channel's word for a deferred transfer (Amazon Connect): what it waits for."""
+    return f"queued until {entry.call.callee} hangs up ({AMAZON_CONNECT})"
+
+
+def transfer_queued(entry: LiveCallEntry, target: str, alert_channel: str = "") -> str:
+    """The reply to a transfer of an Amazon Connect call: queued, and what happens when."""
+    call = entry.call
+    where = f" in <#{alert_channel}>" if alert_channel else ""
+    return (
+        f":hourglass: Transfer queued: {AMAZON_CONNECT} cannot take the call on {escape(call.dialed)} "
+        f"away from {escape(call.callee)}, so it happens when they hang up. Then the caller hears "
+        f'"please hold" and {escape(target)} rings. If {escape(target)} does not answer, the caller '
+        f"hears the failure message and the failed transfer is alerted{where}; `/forward status "
+        f"{escape(call.dialed)}` shows how it went. (call id `{escape(entry.transaction_id)}`)"
     )
 
 

@@ -25,10 +25,11 @@ from connect_lambda.events import FlowEvent, MalformedFlowEventError, parse_even
 from connect_lambda.forwarding import PURPOSES, ConnectForwardingApp
 from connect_lambda.transfer import ConnectApp, Result, bounded, failure
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
-from switchboard.adapters.connect_calls import DynamoFlowProgress
+from switchboard.adapters.connect_calls import DynamoFlowProgress, DynamoTransferQueue
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
+from switchboard.domain.events import CONNECT_BACKEND
 from switchboard.domain.transfer import TransferRules
 from switchboard.lambda_runtime import CALL_PATH_CHIME, CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, Settings, load
@@ -89,11 +90,21 @@ def _build_forwarding(session: Any) -> ConnectForwardingApp:
     return ConnectForwardingApp(
         rules=DynamoForwardRepository(client, settings.table_name),
         calls=DynamoCallLog(
-            client, settings.table_name, record_once=True, record_fields={"backend": "connect"}
+            client,
+            settings.table_name,
+            record_once=True,
+            record_fields={"backend": CONNECT_BACKEND},
+            listed_from_dial=True,
         ),
         progress=DynamoFlowProgress(client, settings.table_name),
         prompts=ConnectPrompts(base_url) if base_url else None,
         telemetry=telemetry,
+        transfers=DynamoTransferQueue(client, settings.table_name),
+        # Phone numbers only: no voice connector on Amazon Connect's side.
+        transfer_rules=TransferRules(
+            allowed_countries=settings.allowed_countries,
+            own_numbers=frozenset(settings.managed_numbers),
+        ),
     )
 
 

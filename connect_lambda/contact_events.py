@@ -3,8 +3,9 @@
 When the caller hangs up, Amazon Connect stops the contact flow: no Lambda of the flow runs, so the
 flow cannot record the call. EventBridge delivers the contact's ``DISCONNECTED`` event here
 instead (rule on ``source=aws.connect``, ``detail-type=Amazon Connect Contact Event``). The call's
-state was left by the flow's Lambda at its last dial (:mod:`switchboard.adapters.connect_calls`);
-from it :func:`callflow.on_leg_ended` decides the record.
+state was left by the flow's Lambda in the call's live entry at its last dial
+(:mod:`switchboard.adapters.connect_calls`); from it :func:`callflow.on_leg_ended` decides the
+record, which deletes the live entry.
 
 Whether a destination had answered cannot be seen: a dial that was still within its ring timeout
 when the caller hung up is taken as abandoned, a later one as answered (an unanswered one would
@@ -28,6 +29,7 @@ from switchboard.adapters.connect_calls import DynamoFlowProgress
 from switchboard.adapters.dynamodb import DynamoCallLog
 from switchboard.domain import callflow
 from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Leg, Phase, Plan
+from switchboard.domain.events import CONNECT_BACKEND
 from switchboard.lambda_runtime import BACKGROUND_DYNAMODB
 from switchboard.ports import CallLog
 from switchboard.settings import ConfigurationError, load
@@ -76,7 +78,8 @@ class ContactEvents:
             return {"result": "ignored"}
         state = self._progress.load(contact_id)
         if state is None or state.recorded:
-            return {"result": "not ours"}  # not a forwarded call, or its record is written
+            # Not a forwarded call, or one already finished (its record deleted its live entry).
+            return {"result": "no call in progress"}
         now = _epoch_ms(detail.get("disconnectTimestamp")) or _epoch_ms(event.get("time"))
         if now is None:
             return {"result": "no time"}
@@ -101,7 +104,8 @@ def _build() -> ContactEvents | None:
             client,
             settings.table_name,
             record_once=True,
-            record_fields={"backend": "connect", "timing": "approximate"},
+            record_fields={"backend": CONNECT_BACKEND, "timing": "approximate"},
+            listed_from_dial=True,
         ),
     )
 

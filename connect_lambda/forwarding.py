@@ -14,6 +14,13 @@
     moment of the answer is not observable on Connect, so the record's talk time is an upper bound
     (it includes the ringing) and the record says ``timing=approximate``.
 
+    Unless a transfer was queued from Slack for this very dial (nothing can break into a bridged
+    Connect call, so Slack's transfers wait for the callee to hang up): then, after the same
+    check the SIP media application runs (:meth:`TransferRules.check`),
+    :func:`callflow.on_transfer_requested` and :func:`callflow.on_transfer_leg_released`: "please
+    hold", then the target, and the outcome (``transferred`` / ``transfer-failed`` with its
+    ``transfer_failed`` event) follows as on the SIP media application.
+
 The state travels in the contact attribute ``sb``. Writes are idempotent, because Connect retries
 a failed or slow invocation up to 3 times: the record is written only if the call has none, and
 the per-dial progress item (for :mod:`connect_lambda.contact_events`) is a plain overwrite.
@@ -34,6 +41,7 @@ from connect_lambda.events import FlowEvent
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, Leg, Phase, Plan
 from switchboard.domain.events import AttemptResult
+from switchboard.domain.transfer import QueuedTransfer, TransferRules, TransferTargetError
 from switchboard.ports import CallLog, RuleReader, StorageError
 
 START = "start"
@@ -58,6 +66,12 @@ class FlowProgress(Protocol):
     """Where the call's state is left at every dial, for the contact-event handler."""
 
     def save(self, contact_id: str, state: CallState, now_ms: int) -> None: ...
+
+
+class QueuedTransfers(Protocol):
+    """Transfers queued from Slack (:class:`switchboard.adapters.connect_calls.DynamoTransferQueue`)."""
+
+    def pending(self, contact_id: str) -> QueuedTransfer | None: ...
 
 
 class FlowTelemetry(Protocol):
@@ -86,9 +100,14 @@ class ConnectForwardingApp:
         prompts: ConnectPrompts | None,
         telemetry: FlowTelemetry,
         *,
+        transfers: QueuedTransfers | None = None,
+        transfer_rules: TransferRules | None = None,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
         # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
+        self._transfers = transfers
+        # Phone numbers only: a Connect call reaches no voice connector (SIP users are refused).
+        self._transfer_rules = transfer_rules or TransferRules()
         self._rules = rules
         self._calls = calls
         self._progress = progress
@@ -122,7 +141,7 @@ class ConnectForwardingApp:
             self._telemetry.count("BridgeFailures")
             return callflow.on_bridge_failed(state, error_type(event.parameters.get("Error", "")), now)
         if purpose == BRIDGE_ENDED:
-            return self._bridge_ended(state, now)
+            return self._bridge_ended(event.contact_id, state, now)
         return callflow.on_error(state, now)
 
     def _start(self, event: FlowEvent, now: int) -> Plan:
@@ -147,7 +166,7 @@ class ConnectForwardingApp:
             self._telemetry.count("CallsNotInService")
         return plan
 
-    def _bridge_ended(self, state: CallState, now: int) -> Plan:
+    def _bridge_ended(self, contact_id: str, state: CallState, now: int) -> Plan:
         if state.phase not in (Phase.GREETING, Phase.RINGING, Phase.TRANSFERRING):
             return Plan((), state)  # nothing was ringing: end the call
         self._telemetry.count("CallsForwarded")
@@ -155,7 +174,38 @@ class ConnectForwardingApp:
         answered = callflow.on_bridge_answered(state, state.attempt_started_ms)
         if answered.state is None:
             return answered
+        transfer = self._queued_transfer(contact_id, state)
+        if transfer is not None:
+            requested = callflow.on_transfer_requested(answered.state, transfer.target, "", now)
+            if requested.steps and requested.state is not None:
+                self._telemetry.count("TransfersRequested")
+                return callflow.on_transfer_leg_released(requested.state, now)
+            self._telemetry.error("queued transfer ignored", target=transfer.target)
         return callflow.on_leg_ended(answered.state, Leg.CALLEE, True, now)
+
+    def _queued_transfer(self, contact_id: str, state: CallState) -> QueuedTransfer | None:
+        """The transfer Slack queued for the dial that just ended, checked; None for none (or one
+        that must not be dialled: the caller then simply ends as a normal call would)."""
+        if self._transfers is None or not contact_id:
+            return None
+        try:
+            transfer = self._transfers.pending(contact_id)
+        except StorageError as error:
+            self._telemetry.error("could not read the queued transfer", reason=str(error))
+            self._telemetry.count("StorageErrors")
+            return None
+        if transfer is None or transfer.for_since_ms != state.attempt_started_ms:
+            return None  # none, or asked for an earlier bridge of this call
+        try:
+            # Whoever else can write the table cannot make us dial what the policy refuses.
+            self._transfer_rules.check(transfer.target)
+            if transfer.target == state.dialed:
+                raise TransferTargetError(f"{transfer.target} is this call's own number")
+        except TransferTargetError as error:
+            self._telemetry.error("queued transfer refused", reason=str(error))
+            self._telemetry.count("TransfersRefused")
+            return None
+        return transfer
 
     def _store(self, event: FlowEvent, plan: Plan, reply: Reply, now: int) -> None:
         contact = event.contact_id

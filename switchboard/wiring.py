@@ -7,16 +7,18 @@ point them at the local stack and credentials come from wherever boto3 finds the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
 from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRouting
+from switchboard.adapters.connect_calls import DynamoTransferQueue
 from switchboard.adapters.connect_routing import BackendRouting, ConnectNumbers, ConnectRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.policy import DestinationPolicy
-from switchboard.ports import NumberRouting, PhoneInventory
+from switchboard.ports import CallControlError, InventoryError, NumberRouting, PhoneInventory
 from switchboard.service import ChangeFailedError, ForwardingService
 from switchboard.settings import ConfigurationError, Settings
 
@@ -133,6 +135,34 @@ def call_control(settings: Settings, chime: Any | None = None) -> ChimeCallContr
     return ChimeCallControl(chime or chime_voice_client(), settings.sip_media_application_id)
 
 
-def own_numbers(settings: Settings, chime: Any | None = None) -> ChimeOwnNumbers:
-    """Whether a transfer target is one of our numbers (the phone inventory, MANAGED_NUMBERS)."""
-    return ChimeOwnNumbers(chime or chime_voice_client(), settings.managed_numbers)
+def transfer_queue(settings: Settings, dynamodb: Any | None = None) -> DynamoTransferQueue:
+    """Transfers of Amazon Connect calls, queued in the table until the callee hangs up."""
+    return DynamoTransferQueue(dynamodb or dynamodb_client(), settings.table_name)
+
+
+def own_numbers(
+    settings: Settings, chime: Any | None = None, connect: Any | None = None
+) -> Callable[[str], bool]:
+    """Whether a transfer target is one of our numbers (the phone inventory, MANAGED_NUMBERS, and
+    the numbers claimed in the Amazon Connect instance): a transfer there would loop the call back."""
+    chime_numbers = ChimeOwnNumbers(chime or chime_voice_client(), settings.managed_numbers)
+    if not settings.connect_instance_id:
+        return chime_numbers
+    # A deployment on Amazon Connect alone has no Chime SDK Voice numbers to forward (nor the
+    # permission to look them up).
+    check_chime = bool(settings.sip_media_application_id)
+    claimed = ConnectNumbers(
+        connect or connect_client(), settings.connect_instance_id, settings.managed_numbers
+    )
+
+    def is_ours(number: str) -> bool:
+        try:
+            if number in claimed.claimed():
+                return True
+        except InventoryError as error:
+            raise CallControlError(
+                f"could not check whether {number} is one of our Amazon Connect numbers; try again"
+            ) from error
+        return chime_numbers(number) if check_chime else number in settings.managed_numbers
+
+    return is_ours

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot.deps import BotDeps
 from bot.listeners import home_tab
 from bot.listeners.common import channel_of, refusal, tell, user_of
 from bot.slack_client import post_in_channel
-from bot.transfers import Result, TransferRefusedError, parse_target
+from bot.transfers import Result, TransferRefusedError, parse_target, ringing_refusal
 from switchboard.settings import ConfigurationError
 
 log = logging.getLogger("bot")
@@ -43,9 +44,20 @@ def transfer(
     try:
         target = parse_target(target_text, deps.policy, deps.settings)
         entry = transfers.find_call(reference)
-        transfers.request(entry, target)
+        transfers.request(entry, target, actor=user)
     except TransferRefusedError as error:
         say(views.refused_text(str(error)))
+        return
+    if entry.on_connect:
+        # Carried out when the callee hangs up, maybe minutes from now: nothing to wait for here.
+        say(views.transfer_queued(entry, str(target), deps.settings.alert_channel))
+        post_in_channel(
+            client,
+            deps.settings.alert_channel,
+            views.transfer_text(entry, str(target), user, views.queued_result(entry)),
+            what="the transfer",
+            log=log,
+        )
         return
     say(views.transfer_started(entry, str(target)))
     outcome = transfers.await_outcome(entry, target)
@@ -82,6 +94,10 @@ def open_transfer_form(deps: BotDeps, client: WebClient, body: dict[str, Any], t
         return
     if entry is None:
         tell(client, user, channel, views.call_ended_text(transaction_id))
+        return
+    ringing = ringing_refusal(entry, int(time.time() * 1000))
+    if ringing:
+        tell(client, user, channel, views.refused_text(ringing))
         return
     from_home = body.get("view", {}).get("type") == "home"
     client.views_open(

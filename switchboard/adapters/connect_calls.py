@@ -1,18 +1,40 @@
-"""Calls in progress on Amazon Connect, as the contact-event handler needs them.
+"""Calls in progress on Amazon Connect: the live entry Slack lists, which also carries the call's
+state for the contact-event handler.
+
+A contact flow cannot tell when a destination answers (it resumes only when the destination hangs
+up), so a Connect call is listed from the moment it dials: the flow's Lambda writes the call's
+live entry at every dial (one PutItem, overwritten by the next dial; idempotent under Connect's
+retries), with ``ring_until``, the end of that dial's ring timeout. Before it the destination may
+still be ringing; after it, it must have answered (an unanswered dial would have come back as
+``ConnectionTimeLimitExceeded`` and another turn of the flow). The entry is deleted with the call's
+record, whoever writes it.
 
 When the caller hangs up, the contact flow simply stops: no Lambda of the flow runs, so nobody
 records the call. The ``DISCONNECTED`` contact event does reach
-:mod:`connect_lambda.contact_events`, but it carries no state of ours. So the flow's Lambda leaves
-the call's state here at every dial (one PutItem, overwritten by the next; idempotent under
-Connect's retries), and the event handler finishes the call from it.
+:mod:`connect_lambda.contact_events`, but it carries no state of ours, so the live entry carries
+it (``state``) and the event handler finishes the call from it.
 
 ==================  ===========================  ==========  ====================================
 item                pk                           sk          attributes
 ==================  ===========================  ==========  ====================================
-call in progress    ``CALL#<contact id>``        ``FLOW``    ``kind=connect_flow``, ``state``
-                                                             (switchboard.callstate), ``dialed``,
-                                                             ``at`` (ms), ``ttl``
+live call           ``CALL#<contact id>``        ``LIVE``    the SIP media application's live
+(Amazon Connect)                                             entry (``kind=live_call``,
+                                                             ``gsi1pk=LIVE``, caller, callee,
+                                                             since = the dial) plus
+                                                             ``backend=connect``, ``ring_until``
+                                                             (ms), ``state`` (switchboard.callstate)
+queued transfer     ``TRANSFER#<contact id>``    ``QUEUED``  ``kind=transfer_request``, ``target``
+                                                             (E.164), ``for_since`` (the live
+                                                             entry's ``since`` it was asked for),
+                                                             ``requested_by``, ``at`` (ms), ``ttl``
 ==================  ===========================  ==========  ====================================
+
+A queued transfer has its own partition key prefix so the Slack bot, which writes it, needs no
+write access to ``CALL#`` items (records, events, live entries). The flow's Lambda reads it when
+the callee hangs up (``BridgeEnded``) and carries it out only if it was asked for that very dial.
+
+The put is one transaction with a check that the call has no record yet: a Lambda still running
+when the caller hung up (and the event handler recorded the call) cannot list the ended call again.
 """
 
 from __future__ import annotations
@@ -22,50 +44,145 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard import callstate
-from switchboard.adapters.dynamo_codec import decode_item, encode_item
-from switchboard.domain.callflow import CallState
-from switchboard.ports import StorageError
+from switchboard.adapters.dynamo_codec import decode_item, encode_item, is_condition_failure
+from switchboard.adapters.dynamodb import LIVE_CALL_HOURS, live_call_item, live_call_key
+from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Phase
+from switchboard.domain.events import CONNECT_BACKEND, LiveCall
+from switchboard.domain.transfer import QueuedTransfer
+from switchboard.ports import CallControlError, StorageError
 
-FLOW_SK = "FLOW"
-FLOW_KIND = "connect_flow"
-# Longer than any forwarded call; only bounds how long a call whose end was lost lingers.
-FLOW_HOURS = 12
+QUEUED_SK = "QUEUED"
+TRANSFER_KIND = "transfer_request"
 
 
-def flow_key(contact_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CALL#{contact_id}"}, "sk": {"S": FLOW_SK}}
+def transfer_key(contact_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TRANSFER#{contact_id}"}, "sk": {"S": QUEUED_SK}}
+
+
+def record_key(contact_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CALL#{contact_id}"}, "sk": {"S": "RECORD"}}
+
+
+def dialing(state: CallState) -> tuple[LiveCall, int]:
+    """The live call a dial at ``state`` shows, and when its ring timeout ends (ms)."""
+    transferring = state.phase is Phase.TRANSFERRING
+    callee = state.transfer_target if transferring else state.current_destination
+    timeout = TRANSFER_TIMEOUT_SECONDS if transferring else state.ring_timeout
+    live = LiveCall(
+        dialed=state.dialed,
+        caller=state.caller,
+        callee=callee,
+        since_ms=state.attempt_started_ms,
+        started_ms=state.started_ms,
+        transferred=transferring or state.transferred,
+    )
+    return live, state.attempt_started_ms + timeout * 1000
 
 
 class DynamoFlowProgress:
-    """The latest state of each Connect call, written by the flow's Lambda at every dial."""
+    """The live entry of each Connect call, written by the flow's Lambda at every dial."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def save(self, contact_id: str, state: CallState, now_ms: int) -> None:
+        live, ring_until = dialing(state)
         item = {
-            "pk": f"CALL#{contact_id}",
-            "sk": FLOW_SK,
-            "kind": FLOW_KIND,
-            "dialed": state.dialed,
+            **live_call_item(contact_id, live),
+            "backend": CONNECT_BACKEND,
+            "ring_until": ring_until,
             "state": callstate.dump(state),
-            "at": now_ms,
-            "ttl": now_ms // 1000 + FLOW_HOURS * 3600,
+            "ttl": now_ms // 1000 + LIVE_CALL_HOURS * 3600,
         }
         try:
-            self._client.put_item(TableName=self._table, Item=encode_item(item))
-        except (ClientError, BotoCoreError) as error:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": record_key(contact_id),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": encode_item(item)}},
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return  # the call has ended and is recorded: nothing to list any more
+            raise StorageError(f"could not save the progress of contact {contact_id}: {error}") from error
+        except BotoCoreError as error:
             raise StorageError(f"could not save the progress of contact {contact_id}: {error}") from error
 
     def load(self, contact_id: str) -> CallState | None:
-        """The state saved at the call's last dial, or None (never dialled, or unreadable)."""
+        """The state saved at the call's last dial, or None (never dialled, ended, or unreadable)."""
         try:
             item = self._client.get_item(
-                TableName=self._table, Key=flow_key(contact_id), ConsistentRead=True
+                TableName=self._table, Key=live_call_key(contact_id), ConsistentRead=True
             ).get("Item")
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the progress of contact {contact_id}: {error}") from error
         if not item:
             return None
         return callstate.load(str(decode_item(item).get("state") or ""))
+
+
+class DynamoTransferQueue:
+    """Transfers queued from Slack on Amazon Connect calls (the bot queues, the flow's Lambda reads)."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def queue(self, contact_id: str, transfer: QueuedTransfer, now_ms: int) -> None:
+        """Queue ``transfer``; :class:`CallControlError` when one is queued for the same dial already
+        (two people pressing Transfer: the first one stands)."""
+        item = {
+            "pk": f"TRANSFER#{contact_id}",
+            "sk": QUEUED_SK,
+            "kind": TRANSFER_KIND,
+            "contact_id": contact_id,
+            "target": transfer.target,
+            "for_since": transfer.for_since_ms,
+            "requested_by": transfer.requested_by,
+            "at": now_ms,
+            "ttl": now_ms // 1000 + LIVE_CALL_HOURS * 3600,
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=encode_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR for_since <> :since",
+                ExpressionAttributeValues={":since": {"N": str(transfer.for_since_ms)}},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise StorageError(f"could not queue a transfer of contact {contact_id}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageError(f"could not queue a transfer of contact {contact_id}: {error}") from error
+        else:
+            return
+        queued = self.pending(contact_id)
+        where = f" to {queued.target}" if queued is not None else ""
+        raise CallControlError(f"a transfer of this call{where} is queued already")
+
+    def pending(self, contact_id: str) -> QueuedTransfer | None:
+        """The transfer queued on the call, or None."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key=transfer_key(contact_id), ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the transfer queued on {contact_id}: {error}") from error
+        if not item:
+            return None
+        found = decode_item(item)
+        try:
+            return QueuedTransfer(
+                target=str(found.get("target") or ""),
+                for_since_ms=int(found.get("for_since") or 0),
+                requested_by=str(found.get("requested_by") or ""),
+            )
+        except (TypeError, ValueError):
+            return None

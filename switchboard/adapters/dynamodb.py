@@ -490,8 +490,30 @@ def live_call_key(transaction_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CALL#{transaction_id}"}, "sk": {"S": LIVE_CALL_SK}}
 
 
+def live_call_item(transaction_id: str, live: LiveCall) -> dict[str, Any]:
+    """The live entry of a call (decoded form), listed under ``gsi1pk=LIVE`` until it ends."""
+    return {
+        "pk": f"CALL#{transaction_id}",
+        "sk": LIVE_CALL_SK,
+        "kind": "live_call",
+        "gsi1pk": LIVE_CALLS,
+        "gsi1sk": f"{live.dialed}#{transaction_id}",
+        "transaction_id": transaction_id,
+        "dialed": live.dialed,
+        "caller": live.caller,
+        "callee": live.callee,
+        "since": live.since_ms,
+        "started": live.started_ms,
+        "via_connect": live.via_connect,
+        "transferred": live.transferred,
+        "ttl": live.since_ms // 1000 + LIVE_CALL_HOURS * 3600,
+    }
+
+
 def _live_entry(item: dict[str, Any]) -> LiveCallEntry:
     return LiveCallEntry(
+        backend=str(item.get("backend") or ""),
+        ring_until_ms=int(item.get("ring_until") or 0),
         transaction_id=str(item["transaction_id"]),
         call=LiveCall(
             dialed=str(item["dialed"]),
@@ -555,16 +577,20 @@ class DynamoCallLog:
         clock: Callable[[], float] = time.time,
         record_once: bool = False,
         record_fields: Mapping[str, Any] | None = None,
+        listed_from_dial: bool = False,
     ) -> None:
         """``record_once``: the first record of a call wins and later ones are dropped without an
         error (Amazon Connect: its retries and the contact-event handler may each record a call;
         their records differ in time, so a client token would refuse rather than dedupe them).
-        ``record_fields`` are added to every record (e.g. ``backend``)."""
+        ``record_fields`` are added to every record (e.g. ``backend``). ``listed_from_dial``: the
+        call has a live entry whether or not it was answered (Amazon Connect lists calls from their
+        dial), so every record deletes it."""
         self._client = client
         self._table = table_name
         self._clock = clock
         self._record_once = record_once
         self._record_fields = dict(record_fields or {})
+        self._listed_from_dial = listed_from_dial
 
     def record_call(self, transaction_id: str, record: CallRecord) -> None:
         ended_s = record.ended_ms // 1000
@@ -589,21 +615,22 @@ class DynamoCallLog:
             **self._record_fields,
         }
         events = [self._event_item(transaction_id, event) for event in record.events()]
+        listed = record.was_live or self._listed_from_dial
         # A voicemail's record is first-wins too: PSTN Audio retries the recording's last event
         # after 5 s, with another "now", and that retry must neither fail on the client token nor
         # rewrite the event whose message the notifier may already have posted.
         if self._record_once or record.voicemail is not None:
-            self._record_first(transaction_id, record_item, events, was_live=record.was_live)
+            self._record_first(transaction_id, record_item, events, was_live=listed)
             return
         try:
-            if not events and not record.was_live:
+            if not events and not listed:
                 self._client.put_item(TableName=self._table, Item=encode_item(record_item))
                 return
             items: list[dict[str, Any]] = [
                 {"Put": {"TableName": self._table, "Item": encode_item(record_item)}},
                 *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
             ]
-            if record.was_live:
+            if listed:
                 items.append({"Delete": {"TableName": self._table, "Key": live_call_key(transaction_id)}})
             token = hashlib.sha256(f"call-record:{transaction_id}".encode()).hexdigest()[:36]
             self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
@@ -640,22 +667,7 @@ class DynamoCallLog:
 
     def call_live(self, transaction_id: str, live: LiveCall) -> None:
         """The call is bridged (again, after a transfer): list it until its record is written."""
-        item = {
-            "pk": f"CALL#{transaction_id}",
-            "sk": LIVE_CALL_SK,
-            "kind": "live_call",
-            "gsi1pk": LIVE_CALLS,
-            "gsi1sk": f"{live.dialed}#{transaction_id}",
-            "transaction_id": transaction_id,
-            "dialed": live.dialed,
-            "caller": live.caller,
-            "callee": live.callee,
-            "since": live.since_ms,
-            "started": live.started_ms,
-            "via_connect": live.via_connect,
-            "transferred": live.transferred,
-            "ttl": live.since_ms // 1000 + LIVE_CALL_HOURS * 3600,
-        }
+        item = live_call_item(transaction_id, live)
         try:
             self._client.put_item(TableName=self._table, Item=encode_item(item))
         except (ClientError, BotoCoreError) as error:

@@ -150,6 +150,10 @@ class CallRecord:
         return (bridge_failed, left_message)
 
 
+# The value of ``backend`` on the items of calls to Amazon Connect numbers (records, live entries).
+CONNECT_BACKEND = "connect"
+
+
 @dataclass(frozen=True, slots=True)
 class LiveCall:
     """A call that is bridged right now: what Slack shows so someone can take it over.
@@ -169,10 +173,26 @@ class LiveCall:
 
 @dataclass(frozen=True, slots=True)
 class LiveCallEntry:
-    """A :class:`LiveCall` as stored, with the transaction id that addresses the call."""
+    """A :class:`LiveCall` as stored, with the transaction id that addresses the call.
+
+    ``backend`` is :data:`CONNECT_BACKEND` for a call on an Amazon Connect number (its
+    transaction id is the contact id), empty for the SIP media application. A Connect call is
+    listed from its dial, because a contact flow cannot see the answer: until ``ring_until_ms``
+    (the end of the dial's ring timeout) the callee may still be ringing.
+    """
 
     transaction_id: str
     call: LiveCall
+    backend: str = ""
+    ring_until_ms: int = 0
+
+    @property
+    def on_connect(self) -> bool:
+        return self.backend == CONNECT_BACKEND
+
+    def may_be_ringing(self, now_ms: int) -> bool:
+        """Whether the callee may not have answered yet (only ever true for Amazon Connect)."""
+        return self.on_connect and now_ms < self.ring_until_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,20 @@ class TransferTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedTransfer:
+    """A transfer queued on an Amazon Connect call, carried out when its callee hangs up.
+
+    Nothing can break into a bridged Connect call, so the flow's Lambda picks the request up when
+    the flow resumes. ``for_since_ms`` names the dial it was asked for (the live entry's ``since``):
+    a request left over from an earlier bridge of the call is stale and ignored.
+    """
+
+    target: str
+    for_since_ms: int
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TransferRules:
     """The configuration the one check needs: the voice connector SIP targets may use, the
     extension pattern, the allowed countries and the numbers that are our own."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,7 +115,10 @@ class FlowInterpreter:
         phones: Mapping[str, ThirdParty],
         caller_hangs_up_after: float | None = None,
         start_offset: float = 0.0,
+        during: Sequence[tuple[float, Callable[[], None]]] = (),
     ) -> Transcript:
+        """``during``: ``(t, hook)`` pairs; each hook runs once the call is ``t`` seconds old (a
+        scripted Slack transfer, say), while the flow waits where it is at that moment."""
         self.elapsed = start_offset
         begun = self.elapsed
         transcript = Transcript(str(uuid.uuid4()))
@@ -125,6 +128,7 @@ class FlowInterpreter:
             "attributes": {},
             "external": {},
             "hangup_at": None if caller_hangs_up_after is None else begun + caller_hangs_up_after,
+            "during": sorted(((begun + t, hook) for t, hook in during), key=lambda pair: pair[0]),
         }
         name: str | None = self._start_action
         steps = 0
@@ -300,11 +304,17 @@ class FlowInterpreter:
     # ------------------------------------------------------------------------------ helpers
 
     def _advance(self, seconds: float, contact: dict[str, Any]) -> None:
+        end = self.elapsed + seconds
         hangup_at = contact["hangup_at"]
-        if hangup_at is not None and self.elapsed + seconds >= hangup_at:
+        pending: list[tuple[float, Callable[[], None]]] = contact["during"]
+        while pending and pending[0][0] <= (end if hangup_at is None else min(end, hangup_at)):
+            moment, hook = pending.pop(0)
+            self.elapsed = max(self.elapsed, moment)
+            hook()
+        if hangup_at is not None and end >= hangup_at:
             self.elapsed = max(self.elapsed, hangup_at)
             raise _CallerGoneError
-        self.elapsed += seconds
+        self.elapsed = end
 
     def _note(self, transcript: Transcript, text: str) -> None:
         transcript.timeline.append((self.elapsed, text))

@@ -7,6 +7,7 @@ and routing through the Chime SDK Voice emulator.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ from switchboard.domain.rules import ForwardRule
 from switchboard.settings import load
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.chime_voice_model import ApiError
+from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty
 from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
 from switchboard_local.slack.requests import (
     block_actions_payload,
@@ -1176,3 +1179,177 @@ def test_a_forged_transfer_form_with_a_huge_target_is_refused_on_its_field(
     assert "too long" in error
     bot.settle()
     assert call.requests == []
+
+
+# -- calls on Amazon Connect numbers: listed from the dial, transfers deferred -----------------
+# The shipped forwarding flow runs in the Flow-language interpreter through the real Connect Lambda;
+# Slack requests reach the bot from the interpreter's during-call hooks. The bot reads the wall
+# clock, so each call's simulated clock is set to meet it at the moment of its hook.
+
+CONNECT_NUMBER = "+13125550180"
+CONNECT_PROMPTS = "https://prompts.example.com/connect/"
+
+
+@dataclass
+class ConnectCalls:
+    handler: Any
+    events: Any
+    forwarding: Any
+    dynamodb: Any
+
+    def forward(self, *destinations: str, **fields: Any) -> None:
+        rule = ForwardRule(number=CONNECT_NUMBER, destinations=destinations, **fields)
+        DynamoForwardRepository(self.dynamodb, TABLE).save(rule, actor=ADMIN)
+
+    def call(
+        self, phones: dict[str, Any], hook: Callable[[], None], *, at: float
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """A call whose ``hook`` runs ``at`` seconds in, when the simulated clock is the wall clock."""
+        known = {f"{CONNECT_PROMPTS}{name}.wav" for name in ("greeting", "failure", "please_hold")}
+        interpreter = FlowInterpreter(
+            FLOW_JSON,
+            self.handler,
+            claimed={CONNECT_NUMBER},
+            prompt_seconds=lambda uri: 3.0 if uri in known else None,
+            start_ms=int(time.time() * 1000) - int(at * 1000),
+            on_disconnected=self.events,
+        )
+        self.forwarding.clock = interpreter.now_ms
+        transcript = interpreter.place_call(
+            CONNECT_NUMBER, "+13035550123", phones=phones, during=[(at, hook)]
+        )
+        assert transcript.flags == [], transcript.lines()
+        record = DynamoCallLog(self.dynamodb, TABLE).call_record(transcript.contact_id)
+        return transcript, record
+
+
+FLOW_JSON = json.loads(
+    (Path(__file__).resolve().parents[2] / "connect_lambda/forwarding_flow.json").read_text()
+)
+
+
+@pytest.fixture
+def connect_calls(bot: Bot, dynamodb: Any) -> Iterator[ConnectCalls]:
+    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
+    os.environ["CONNECT_PROMPT_BASE_URL"] = CONNECT_PROMPTS
+    import connect_lambda.app
+    import connect_lambda.contact_events
+
+    app = importlib.reload(connect_lambda.app)
+    events = importlib.reload(connect_lambda.contact_events)
+    clock = app.forwarding.clock
+    yield ConnectCalls(app.handler, events.handler, app.forwarding, dynamodb)
+    app.forwarding.clock = clock
+    if saved is None:
+        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
+    else:
+        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+
+
+def test_a_ringing_connect_call_is_listed_and_its_transfer_refused_with_the_reason(
+    bot: Bot, connect_calls: ConnectCalls, dynamodb: Any
+) -> None:
+    connect_calls.forward(FIRST, ring_timeout=20)
+    # /forward status only asks the inventory whether the number is ours (this bot has no Connect
+    # instance configured; routing is not what this test is about).
+    bot.chime.seed_phone_numbers([CONNECT_NUMBER])
+    bot.module.forwarding_service.cache_clear()
+
+    def while_it_rings() -> None:
+        bot.command("calls", user=VISITOR, name="calls")
+        bot.command(f"status {CONNECT_NUMBER}", user=VISITOR, name="status")
+        bot.command(f"transfer {CONNECT_NUMBER} to {TARGET}", name="early")
+        bot.command(f"transfer {CONNECT_NUMBER} to sip:agent-7", name="sip")
+        bot.send(home_opened(ADMIN))
+        bot.settle()
+
+    connect_calls.call({FIRST: ThirdParty.answers(after=3, talks_for=60)}, while_it_rings, at=5)
+
+    for name in ("calls", "status"):
+        text = json.dumps(bot.responded(name)[0]["blocks"], ensure_ascii=False)
+        assert "from +1303•••0123 · ringing +12065550111 (Amazon Connect)" in text
+    assert "ringing +12065550111 (Amazon Connect)" in json.dumps(
+        bot.slack.home_views[ADMIN], ensure_ascii=False
+    )
+    early = bot.responded("early")[-1]["text"]
+    assert f"The call on {CONNECT_NUMBER} may still be ringing +12065550111" in early
+    assert "Amazon Connect does not report when a call is answered" in early
+    assert re.search(r"in 1[45]s\.$", early), early  # 20 s ring timeout, 5 s (and a moment) in
+    assert "cannot reach sip:agent-7" in bot.responded("sip")[-1]["text"]
+    assert (
+        dynamodb.scan(
+            TableName=TABLE,
+            FilterExpression="begins_with(pk, :t)",
+            ExpressionAttributeValues={":t": {"S": "TRANSFER#"}},
+        )["Items"]
+        == []
+    )
+
+
+def test_a_connect_call_transfer_is_queued_and_runs_when_the_callee_hangs_up(
+    bot: Bot, connect_calls: ConnectCalls, dynamodb: Any
+) -> None:
+    connect_calls.forward(FIRST, ring_timeout=20)
+
+    def while_they_talk() -> None:
+        bot.command("calls", user=VISITOR, name="calls")
+        ack = bot.command(f"transfer {CONNECT_NUMBER} to (312) 555-0199", name="t")
+        assert "Transferring the call on (312) 555-0199" not in ack_text(ack)
+        bot.settle()
+
+    transcript, record = connect_calls.call(
+        {FIRST: ThirdParty.answers(after=3, talks_for=60), TARGET: ThirdParty.answers(after=5, talks_for=30)},
+        while_they_talk,
+        at=40,
+    )
+
+    listed = json.dumps(bot.responded("calls")[0]["blocks"], ensure_ascii=False)
+    assert re.search(r"talking to \+12065550111 for up to 4[01]s \(Amazon Connect\)", listed), listed
+    said = bot.responded("t")[-1]["text"]
+    assert said.startswith(":hourglass: Transfer queued: Amazon Connect cannot take the call on +13125550180")
+    assert "it happens when they hang up" in said
+    (announcement,) = [c.args["text"] for c in bot.slack.calls_to("chat.postMessage")]
+    assert f"<@{ADMIN}> transferred the call on *{CONNECT_NUMBER}*" in announcement
+    assert "queued until +12065550111 hangs up (Amazon Connect)" in announcement
+    # The callee hung up at 66 s (greeting 3 s, ringing 3 s, talk 60 s): "please hold", then the
+    # target, which sees the caller's number.
+    assert transcript.dials == [(FIRST, CONNECT_NUMBER), (TARGET, "+13035550123")]
+    assert transcript.prompts == ["greeting.wav", "please_hold.wav"]
+    assert record is not None
+    assert record["outcome"] == "transferred"
+    assert [a["destination"] for a in record["attempts"]] == [FIRST, TARGET]
+
+
+def test_a_connect_transfer_whose_target_does_not_answer_is_alerted_as_on_the_sma(
+    bot: Bot, connect_calls: ConnectCalls, dynamodb: Any
+) -> None:
+    connect_calls.forward(FIRST, ring_timeout=20)
+    press = block_actions_payload("transfer_call", block_id="live", user_id=ADMIN)
+
+    def press_transfer_in_app_home() -> None:
+        (entry,) = DynamoCallLog(dynamodb, TABLE).live_calls(CONNECT_NUMBER)
+        press["actions"][0]["value"] = entry.transaction_id
+        bot.send(interaction_event(press, SECRET))
+        (opened,) = bot.slack.calls_to("views.open")
+        view = dict(bot.slack.open_views[opened.response["view"]["id"]])
+        assert "waits until they hang up" in json.dumps(view)
+        submit(bot, view, {"target": TARGET})
+        bot.settle()
+
+    transcript, record = connect_calls.call(
+        {FIRST: ThirdParty.answers(after=3, talks_for=60), TARGET: ThirdParty.no_answer()},
+        press_transfer_in_app_home,
+        at=30,
+    )
+
+    told = [c.args["text"] for c in bot.slack.calls_to("chat.postEphemeral")]
+    assert told[-1].startswith(":hourglass: Transfer queued")
+    assert record is not None
+    assert record["outcome"] == "transfer-failed"
+    assert transcript.prompts == ["greeting.wav", "please_hold.wav", "failure.wav"]
+    event = dynamodb.get_item(
+        TableName=TABLE,
+        Key={"pk": {"S": f"CALL#{transcript.contact_id}"}, "sk": {"S": "EVENT#transfer_failed"}},
+    )["Item"]
+    # The item the stream notifier turns into the channel's transfer-failed alert (test_notifier).
+    assert (decode_item(event)["kind"], decode_item(event)["transfer_target"]) == ("call_event", TARGET)

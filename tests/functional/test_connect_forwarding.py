@@ -129,7 +129,10 @@ def test_the_caller_hanging_up_while_it_rings_is_recorded_from_the_contact_event
     disconnected = load_event("connect_contact_disconnected")  # 8 s into the call
 
     assert modules[1].handler(disconnected, None) == {"result": "abandoned"}
-    assert modules[1].handler(disconnected, None) == {"result": "abandoned"}  # a duplicate: no-op
+    first = call.items()["RECORD"]
+    # A duplicate: the record deleted the live entry, so nothing is left to finish.
+    assert modules[1].handler(disconnected, None) == {"result": "no call in progress"}
+    assert call.items()["RECORD"] == first
 
     record = call.items()["RECORD"]
     assert (record["outcome"], record["timing"]) == ("abandoned", "approximate")
@@ -173,10 +176,121 @@ def test_contact_events_of_other_contacts_are_ignored(
     other["detail"]["eventType"] = "CONNECTED_TO_SYSTEM"
 
     assert modules[1].handler(other, None) == {"result": "ignored"}
-    assert modules[1].handler(event, None) == {"result": "not ours"}  # never dialled by our flow
+    assert modules[1].handler(event, None) == {"result": "no call in progress"}  # never dialled by our flow
 
 
 def test_the_transfer_flow_still_answers_on_the_same_entry_point(call: Call) -> None:
     reply = call.module.handler(load_event("connect_get_data"), None)
 
     assert reply["status"] == "error"  # no DNIS pair in this table: a reason, not a crash
+
+
+# -- live entries and transfers queued from Slack (deferred: carried out when the callee hangs up) --
+
+TARGET = "+13125550199"
+
+
+def queue_transfer(dynamodb: Any, target: str, for_since_ms: int) -> None:
+    from switchboard.adapters.connect_calls import DynamoTransferQueue
+    from switchboard.domain.transfer import QueuedTransfer
+
+    DynamoTransferQueue(dynamodb, TABLE).queue(CONTACT, QueuedTransfer(target, for_since_ms, "U0ADMIN"), T0)
+
+
+def test_a_call_is_listed_from_each_dial_and_unlisted_by_its_record(call: Call, dynamodb: Any) -> None:
+    from switchboard.adapters.dynamodb import DynamoCallLog
+
+    forward(dynamodb, D1, D2, greeting=GreetingMode.NONE, ring_timeout=20)
+    log = DynamoCallLog(dynamodb, TABLE)
+    call.send("connect_forward_start")
+    (first,) = log.live_calls(OURS, now_ms=T0)
+    assert (first.transaction_id, first.backend, first.call.callee) == (CONTACT, "connect", D1)
+    assert (first.call.since_ms, first.ring_until_ms, first.call.caller) == (T0, T0 + 20_000, CALLER)
+    assert first.may_be_ringing(T0 + 19_999)
+    assert not first.may_be_ringing(T0 + 20_000)
+
+    call.now += 20_000
+    call.send("connect_forward_attempt_failed", Error="ConnectionTimeLimitExceeded")
+    (second,) = log.live_calls(OURS, now_ms=call.now)
+    assert (second.call.callee, second.call.since_ms) == (D2, call.now)
+
+    call.now += 2_000
+    call.send("connect_forward_attempt_failed", Error="CallFailed")  # all failed: the record
+    assert log.live_calls(OURS, now_ms=call.now) == []
+    assert "LIVE" not in call.items()
+
+
+def test_a_dial_after_the_call_was_recorded_does_not_list_it_again(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, D2, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    before = dict(call.attributes)
+    # The caller hangs up while the Lambda is still deciding the next dial; the event wins the race.
+    modules[1].handler(load_event("connect_contact_disconnected"), None)
+    call.attributes = before
+    call.now += 9_000
+    call.send("connect_forward_attempt_failed", Error="CallFailed")
+
+    assert call.items()["RECORD"]["outcome"] == "abandoned"
+    assert "LIVE" not in call.items()
+
+
+def test_a_queued_transfer_runs_when_the_callee_hangs_up(call: Call, dynamodb: Any) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    queue_transfer(dynamodb, TARGET, for_since_ms=T0)  # asked for this dial, from Slack
+
+    call.now += 60_000
+    hold = call.send("connect_forward_bridge_ended")
+    assert (hold["op"], hold["dial_to"], hold["dial_timeout"]) == ("dial", TARGET, "30")
+    assert hold["prompt_uri"] == "https://prompts.example.com/connect/please_hold.wav"
+    assert (hold["cid_mode"], hold["cid"]) == ("passthrough", "")  # the target sees the caller
+    live = call.items()["LIVE"]
+    assert (live["callee"], live["transferred"], live["since"]) == (TARGET, True, call.now)
+    assert "RECORD" not in call.items()
+
+    call.now += 45_000
+    assert call.send("connect_forward_bridge_ended")["op"] == "hangup"  # the target hung up
+    record = call.items()["RECORD"]
+    assert record["outcome"] == "transferred"
+    assert [a["destination"] for a in record["attempts"]] == [D1, TARGET]
+    assert "LIVE" not in call.items()
+
+
+def test_a_target_that_does_not_answer_fails_the_transfer_with_its_alert(call: Call, dynamodb: Any) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    queue_transfer(dynamodb, TARGET, for_since_ms=T0)
+    call.now += 60_000
+    call.send("connect_forward_bridge_ended")
+    call.now += 30_000
+
+    failed = call.send("connect_forward_attempt_failed", Error="ConnectionTimeLimitExceeded")
+
+    assert failed["op"] == "play_hangup"
+    assert failed["prompt_uri"].endswith("/failure.wav")
+    items = call.items()
+    assert items["RECORD"]["outcome"] == "transfer-failed"
+    event = items["EVENT#transfer_failed"]
+    assert (event["kind"], event["transfer_target"]) == ("call_event", TARGET)
+
+
+@pytest.mark.parametrize(
+    ("target", "for_since"),
+    [
+        (TARGET, T0 - 1),  # asked for an earlier bridge of the call: stale
+        ("+19005550100", T0),  # premium rate: the Lambda runs the toll-fraud check itself
+        (OURS, T0),  # the call's own number
+    ],
+)
+def test_stale_or_refused_queued_transfers_end_the_call_as_usual(
+    call: Call, dynamodb: Any, target: str, for_since: int
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    queue_transfer(dynamodb, target, for_since_ms=for_since)
+    call.now += 60_000
+
+    assert call.send("connect_forward_bridge_ended")["op"] == "hangup"
+    assert call.items()["RECORD"]["outcome"] == "bridged"

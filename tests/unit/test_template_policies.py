@@ -76,7 +76,7 @@ def test_the_digest_reads_calls_and_claims_its_day_nothing_more() -> None:
 WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
 WRITE_PREFIXES = {
     "SmaFunction": {"CALL#*", "POOL#*"},  # call records, events, live calls; DNIS pair claims
-    "BotFunction": {"NUMBER#*"},  # forward rules and their history
+    "BotFunction": {"NUMBER#*", "TRANSFER#*"},  # forward rules and their history; Connect transfers
     "ExpiryFunction": {"NUMBER#*"},
     "DigestFunction": {"DIGEST#*"},  # the day marker
     "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
@@ -115,7 +115,7 @@ def _allowed(function: str, pk: str) -> bool:
 
 
 def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
-    from switchboard.adapters.connect_calls import flow_key
+    from switchboard.adapters.connect_calls import transfer_key
     from switchboard.adapters.digest_marker import marker_key
     from switchboard.adapters.dynamodb import live_call_key, rule_key
     from switchboard.adapters.pool import pair_key
@@ -129,9 +129,11 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     assert _allowed("SmaFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
     assert not _allowed("BotFunction", pair_key(("+12025550100", "+12025550199"))["pk"]["S"])
     assert _allowed("DigestFunction", marker_key("2026-11-30")["pk"]["S"])
-    assert _allowed("ConnectFunction", flow_key("contact-1")["pk"]["S"])
     assert _allowed("ConnectFunction", live_call_key("contact-1")["pk"]["S"])
     assert not _allowed("ConnectFunction", rule)
+    queued = transfer_key("contact-1")["pk"]["S"]
+    assert _allowed("BotFunction", queued)  # a transfer queued on an Amazon Connect call
+    assert not _allowed("BotFunction", live_call_key("contact-1")["pk"]["S"])  # never a call's items
     assert not _allowed("ContactEventsFunction", rule)
 
 
