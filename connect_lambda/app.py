@@ -87,19 +87,20 @@ def _build_forwarding(session: Any) -> ConnectForwardingApp:
         return ConnectForwardingApp(None, None, None, None, telemetry)
     client = session.create_client("dynamodb", config=DYNAMODB_CONFIG)
     base_url = prompt_base_url(settings, os.environ.get("AWS_REGION", ""))
+    calls = DynamoCallLog(
+        client,
+        settings.table_name,
+        record_once=True,
+        record_fields={"backend": CONNECT_BACKEND},
+        listed_from_dial=True,
+    )
     return ConnectForwardingApp(
         rules=DynamoForwardRepository(client, settings.table_name),
-        calls=DynamoCallLog(
-            client,
-            settings.table_name,
-            record_once=True,
-            record_fields={"backend": CONNECT_BACKEND},
-            listed_from_dial=True,
-        ),
+        calls=calls,
         progress=DynamoFlowProgress(client, settings.table_name),
         prompts=ConnectPrompts(base_url) if base_url else None,
         telemetry=telemetry,
-        transfers=DynamoTransferQueue(client, settings.table_name),
+        transfers=DynamoTransferQueue(client, settings.table_name, calls),
         # Phone numbers only: no voice connector on Amazon Connect's side.
         transfer_rules=TransferRules(
             allowed_countries=settings.allowed_countries,

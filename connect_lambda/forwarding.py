@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from connect_lambda import state as call_state
@@ -40,7 +41,7 @@ from connect_lambda.actions import DIAL, ConnectPrompts, Reply, render
 from connect_lambda.events import FlowEvent
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, Leg, Phase, Plan
-from switchboard.domain.events import AttemptResult
+from switchboard.domain.events import AttemptResult, CallRecord
 from switchboard.domain.transfer import QueuedTransfer, TransferRules, TransferTargetError
 from switchboard.ports import CallLog, RuleReader, StorageError
 
@@ -71,7 +72,12 @@ class FlowProgress(Protocol):
 class QueuedTransfers(Protocol):
     """Transfers queued from Slack (:class:`switchboard.adapters.connect_calls.DynamoTransferQueue`)."""
 
-    def pending(self, contact_id: str) -> QueuedTransfer | None: ...
+    def record_unless_queued(
+        self, contact_id: str, record: CallRecord, for_since_ms: int
+    ) -> QueuedTransfer | None:
+        """Record the call unless a transfer is queued for the dial since ``for_since_ms``: that
+        transfer (nothing recorded), else None. Raises StorageError."""
+        ...
 
 
 class FlowTelemetry(Protocol):
@@ -174,28 +180,26 @@ class ConnectForwardingApp:
         answered = callflow.on_bridge_answered(state, state.attempt_started_ms)
         if answered.state is None:
             return answered
-        transfer = self._queued_transfer(contact_id, state)
-        if transfer is not None:
-            requested = callflow.on_transfer_requested(answered.state, transfer.target, "", now)
-            if requested.steps and requested.state is not None:
-                self._telemetry.count("TransfersRequested")
-                return callflow.on_transfer_leg_released(requested.state, now)
-            self._telemetry.error("queued transfer ignored", target=transfer.target)
-        return callflow.on_leg_ended(answered.state, Leg.CALLEE, True, now)
-
-    def _queued_transfer(self, contact_id: str, state: CallState) -> QueuedTransfer | None:
-        """The transfer Slack queued for the dial that just ended, checked; None for none (or one
-        that must not be dialled: the caller then simply ends as a normal call would)."""
-        if self._transfers is None or not contact_id:
-            return None
+        ended = callflow.on_leg_ended(answered.state, Leg.CALLEE, True, now)
+        if self._transfers is None or not contact_id or ended.record is None:
+            return ended
         try:
-            transfer = self._transfers.pending(contact_id)
+            # The record, unless Slack queued a transfer for this dial: then that transfer.
+            transfer = self._transfers.record_unless_queued(
+                contact_id, ended.record, state.attempt_started_ms
+            )
         except StorageError as error:
-            self._telemetry.error("could not read the queued transfer", reason=str(error))
+            self._telemetry.error("could not check the transfer queue", reason=str(error))
             self._telemetry.count("StorageErrors")
-            return None
-        if transfer is None or transfer.for_since_ms != state.attempt_started_ms:
-            return None  # none, or asked for an earlier bridge of this call
+            return ended  # end the call as if none were queued; the record is written as usual
+        if transfer is None:
+            return replace(ended, record=None)  # written, in the same request that checked the queue
+        transferring = self._transfer(answered.state, transfer, now)
+        return ended if transferring is None else transferring  # refused: the record as usual
+
+    def _transfer(self, state: CallState, transfer: QueuedTransfer, now: int) -> Plan | None:
+        """The caller hears "please hold", then the target Slack queued rings; None when the target
+        must not be dialled."""
         try:
             # Whoever else can write the table cannot make us dial what the policy refuses.
             self._transfer_rules.check(transfer.target)
@@ -205,7 +209,12 @@ class ConnectForwardingApp:
             self._telemetry.error("queued transfer refused", reason=str(error))
             self._telemetry.count("TransfersRefused")
             return None
-        return transfer
+        requested = callflow.on_transfer_requested(state, transfer.target, "", now)
+        if not requested.steps or requested.state is None:
+            self._telemetry.error("queued transfer ignored", phase=state.phase.value)
+            return None
+        self._telemetry.count("TransfersRequested")
+        return callflow.on_transfer_leg_released(requested.state, now)
 
     def _store(self, event: FlowEvent, plan: Plan, reply: Reply, now: int) -> None:
         contact = event.contact_id

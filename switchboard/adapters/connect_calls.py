@@ -30,8 +30,8 @@ queued transfer     ``TRANSFER#<contact id>``    ``QUEUED``  ``kind=transfer_req
 ==================  ===========================  ==========  ====================================
 
 A queued transfer has its own partition key prefix so the Slack bot, which writes it, needs no
-write access to ``CALL#`` items (records, events, live entries). The flow's Lambda reads it when
-the callee hangs up (``BridgeEnded``) and carries it out only if it was asked for that very dial.
+write access to ``CALL#`` items (records, events, live entries). When the callee hangs up
+(``BridgeEnded``) the flow's Lambda carries it out if it was asked for that very dial.
 
 The put is one transaction with a check that the call has no record yet: a Lambda still running
 when the caller hung up (and the event handler recorded the call) cannot list the ended call again.
@@ -45,9 +45,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard import callstate
 from switchboard.adapters.dynamo_codec import decode_item, encode_item, is_condition_failure
-from switchboard.adapters.dynamodb import LIVE_CALL_HOURS, live_call_item, live_call_key
+from switchboard.adapters.dynamodb import LIVE_CALL_HOURS, DynamoCallLog, live_call_item, live_call_key
 from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Phase
-from switchboard.domain.events import CONNECT_BACKEND, LiveCall
+from switchboard.domain.events import CONNECT_BACKEND, CallRecord, LiveCall
 from switchboard.domain.transfer import QueuedTransfer
 from switchboard.ports import CallControlError, StorageError
 
@@ -129,11 +129,35 @@ class DynamoFlowProgress:
 
 
 class DynamoTransferQueue:
-    """Transfers queued from Slack on Amazon Connect calls (the bot queues, the flow's Lambda reads)."""
+    """Transfers queued from Slack on Amazon Connect calls (the bot queues, the flow's Lambda reads).
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    The flow's Lambda never reads the queue just in case: when the callee hangs up it writes the
+    call's record in one transaction with a check that no transfer is queued for that dial
+    (:meth:`record_unless_queued`), and reads the queue only when the check fails. A call thus
+    reads the table once (its rule) unless a transfer was asked for.
+    """
+
+    def __init__(self, client: Any, table_name: str, calls: DynamoCallLog | None = None) -> None:
+        """``calls``: the flow's call log (the Lambda's; the bot only queues)."""
         self._client = client
         self._table = table_name
+        self._calls = calls
+
+    def record_unless_queued(
+        self, contact_id: str, record: CallRecord, for_since_ms: int
+    ) -> QueuedTransfer | None:
+        """Write the call's ``record`` unless a transfer is queued for the dial that began at
+        ``for_since_ms``; that transfer (nothing written), else None (recorded, or recorded already)."""
+        if self._calls is None:
+            raise StorageError("no call log to record the call in")
+        check = {
+            "Key": transfer_key(contact_id),
+            "ConditionExpression": "attribute_not_exists(pk) OR for_since <> :since",
+            "ExpressionAttributeValues": {":since": {"N": str(for_since_ms)}},
+        }
+        if self._calls.record_call_unless(contact_id, record, check):
+            return None
+        return self.pending(contact_id)
 
     def queue(self, contact_id: str, transfer: QueuedTransfer, now_ms: int) -> None:
         """Queue ``transfer``; :class:`CallControlError` when one is queued for the same dial already

@@ -38,6 +38,7 @@ docs/architecture.md.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -562,6 +563,20 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {"destination": attempt.destination, "result": attempt.result, "ring_ms": attempt.ring_ms}
 
 
+def _check_failed(error: ClientError, index: int) -> bool:
+    """Whether item ``index`` of a cancelled transaction is the one whose condition failed."""
+    response = error.response
+    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = response.get("CancellationReasons")
+    if isinstance(reasons, list) and len(reasons) > index:
+        return bool(reasons[index].get("Code") == "ConditionalCheckFailed")
+    # Some SDKs/emulators only list the reasons in the message: "... [None, ConditionalCheckFailed]".
+    listed = re.search(r"\[([^\]]*)\]", str(response.get("Error", {}).get("Message", "")))
+    codes = [code.strip() for code in listed.group(1).split(",")] if listed else []
+    return len(codes) > index and codes[index] == "ConditionalCheckFailed"
+
+
 class DynamoCallLog:
     """:class:`~switchboard.ports.CallLog`: a call's record and events in a single request.
 
@@ -593,6 +608,44 @@ class DynamoCallLog:
         self._listed_from_dial = listed_from_dial
 
     def record_call(self, transaction_id: str, record: CallRecord) -> None:
+        record_item, events, listed = self._record_items(transaction_id, record)
+        # A voicemail's record is first-wins too: PSTN Audio retries the recording's last event
+        # after 5 s, with another "now", and that retry must neither fail on the client token nor
+        # rewrite the event whose message the notifier may already have posted.
+        if self._record_once or record.voicemail is not None:
+            self._record_first(transaction_id, record_item, events, was_live=listed)
+            return
+        try:
+            if not events and not listed:
+                self._client.put_item(TableName=self._table, Item=encode_item(record_item))
+                return
+            items: list[dict[str, Any]] = [
+                {"Put": {"TableName": self._table, "Item": encode_item(record_item)}},
+                *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
+            ]
+            if listed:
+                items.append({"Delete": {"TableName": self._table, "Key": live_call_key(transaction_id)}})
+            token = hashlib.sha256(f"call-record:{transaction_id}".encode()).hexdigest()[:36]
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+
+    def record_call_unless(
+        self, transaction_id: str, record: CallRecord, condition_check: Mapping[str, Any]
+    ) -> bool:
+        """:meth:`record_call` (first record wins) in one transaction with ``condition_check`` (a
+        ``ConditionCheck`` on another item); False, and nothing written, when that check fails.
+
+        Amazon Connect: the record of a call whose callee hung up, unless a transfer is queued
+        for it; the queue is read only when there is one, so a call still reads the table once."""
+        record_item, events, listed = self._record_items(transaction_id, record)
+        return self._record_first(
+            transaction_id, record_item, events, was_live=listed, condition_check=condition_check
+        )
+
+    def _record_items(
+        self, transaction_id: str, record: CallRecord
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
         ended_s = record.ended_ms // 1000
         record_item = {
             "pk": f"CALL#{transaction_id}",
@@ -615,27 +668,7 @@ class DynamoCallLog:
             **self._record_fields,
         }
         events = [self._event_item(transaction_id, event) for event in record.events()]
-        listed = record.was_live or self._listed_from_dial
-        # A voicemail's record is first-wins too: PSTN Audio retries the recording's last event
-        # after 5 s, with another "now", and that retry must neither fail on the client token nor
-        # rewrite the event whose message the notifier may already have posted.
-        if self._record_once or record.voicemail is not None:
-            self._record_first(transaction_id, record_item, events, was_live=listed)
-            return
-        try:
-            if not events and not listed:
-                self._client.put_item(TableName=self._table, Item=encode_item(record_item))
-                return
-            items: list[dict[str, Any]] = [
-                {"Put": {"TableName": self._table, "Item": encode_item(record_item)}},
-                *({"Put": {"TableName": self._table, "Item": encode_item(e)}} for e in events),
-            ]
-            if listed:
-                items.append({"Delete": {"TableName": self._table, "Key": live_call_key(transaction_id)}})
-            token = hashlib.sha256(f"call-record:{transaction_id}".encode()).hexdigest()[:36]
-            self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-        except (ClientError, BotoCoreError) as error:
-            raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+        return record_item, events, record.was_live or self._listed_from_dial
 
     def _record_first(
         self,
@@ -644,8 +677,10 @@ class DynamoCallLog:
         events: list[dict[str, Any]],
         *,
         was_live: bool,
-    ) -> None:
-        """The record and its events, only if the call has no record yet (one atomic write)."""
+        condition_check: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """The record and its events, only if the call has no record yet (one atomic write), and
+        only if ``condition_check`` holds: False when it does not."""
         condition = {"ConditionExpression": "attribute_not_exists(pk)"}
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": encode_item(record_item), **condition}},
@@ -653,17 +688,22 @@ class DynamoCallLog:
         ]
         if was_live:
             items.append({"Delete": {"TableName": self._table, "Key": live_call_key(transaction_id)}})
+        if condition_check is not None:
+            items.append({"ConditionCheck": {"TableName": self._table, **condition_check}})
         try:
             if len(items) == 1:
                 self._client.put_item(**items[0]["Put"])
             else:
                 self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
+            if condition_check is not None and _check_failed(error, len(items) - 1):
+                return False
             if is_condition_failure(error):
-                return  # recorded already (a retry, or the other writer got there first)
+                return True  # recorded already (a retry, or the other writer got there first)
             raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
         except BotoCoreError as error:
             raise StorageError(f"could not store the record of call {transaction_id}: {error}") from error
+        return True
 
     def call_live(self, transaction_id: str, live: LiveCall) -> None:
         """The call is bridged (again, after a transfer): list it until its record is written."""

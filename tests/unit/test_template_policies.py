@@ -80,7 +80,8 @@ WRITE_PREFIXES = {
     "ExpiryFunction": {"NUMBER#*"},
     "DigestFunction": {"DIGEST#*"},  # the day marker
     "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
-    "ConnectFunction": {"CALL#*"},  # forwarding flow: call records, events, per-dial progress
+    # Forwarding flow: call records, events, live entries; TRANSFER#: ConditionCheckItem only.
+    "ConnectFunction": {"CALL#*", "TRANSFER#*"},
     "ContactEventsFunction": {"CALL#*"},  # records of calls the caller ended
 }
 
@@ -134,7 +135,15 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     queued = transfer_key("contact-1")["pk"]["S"]
     assert _allowed("BotFunction", queued)  # a transfer queued on an Amazon Connect call
     assert not _allowed("BotFunction", live_call_key("contact-1")["pk"]["S"])  # never a call's items
+    assert _allowed("ConnectFunction", queued)
     assert not _allowed("ContactEventsFunction", rule)
+
+
+def test_the_connect_function_only_checks_queued_transfers_never_writes_them() -> None:
+    on_queue = [
+        s for s in statements("ConnectFunction") if "TRANSFER#*" in json.dumps(s.get("Condition", {}))
+    ]
+    assert [_names(s) for s in on_queue] == [{"dynamodb:ConditionCheckItem"}]
 
 
 @pytest.mark.parametrize("function", ["BotFunction", "ExpiryFunction"])
