@@ -32,7 +32,7 @@ from switchboard.domain.rules import (
     GreetingMode,
 )
 from switchboard.service import ChangeResult
-from switchboard.wording import AMAZON_CONNECT, CALLS_GO_HOME, expiry_text, rule_details
+from switchboard.wording import AMAZON_CONNECT, calls_go_home, expiry_text, home_text, rule_details
 
 EXPIRY_ACTOR = "expiry"  # the history actor of the expiry job (bot/expiry.py)
 MODAL_CALLBACK = "forward_modal"
@@ -724,7 +724,7 @@ def change_text(result: ChangeResult, actor: str) -> str:
     was = f" (was → {_rule_destinations(result.old)})" if result.old else ""
     return (
         f":leftwards_arrow_with_hook: {who} removed the forward on *{escape(result.number)}*{was}; "
-        f"{CALLS_GO_HOME}"
+        f"{calls_go_home(result.old.home if result.old else None)}"
     )
 
 
@@ -842,7 +842,8 @@ def home_view(
                             "confirm": {
                                 "title": _text("Remove this forward?"),
                                 "text": _text(
-                                    f"Calls to {escape(rule.number)} will go to the phone system again.",
+                                    f"Calls to {escape(rule.number)} will go to "
+                                    f"{home_text(rule.home)} again.",
                                     "mrkdwn",
                                 ),
                                 "confirm": _text("Remove"),

@@ -49,7 +49,15 @@ from switchboard.ports import (
     RoutingError,
     StorageError,
 )
-from switchboard.wording import CALLS_GO_HOME, rule_summary, state_text, voicemail_refusal
+from switchboard.wording import (
+    calls_go_home,
+    forwarding_place,
+    home_place,
+    in_connect,
+    rule_summary,
+    state_text,
+    voicemail_refusal,
+)
 
 # A change holds its number's guard at most this long: longer than the bot Lambda's timeout (60 s)
 # so a live holder never loses it; a crashed holder blocks the number for at most this long.
@@ -168,7 +176,7 @@ class ChangeResult:
             return f"{verb} {rule_summary(self.new)}."
         if not self.changed:
             return f"There is no forward on {self.number}; nothing to remove."
-        return f"Removed the forward on {self.number}; {CALLS_GO_HOME}."
+        return f"Removed the forward on {self.number}; {calls_go_home(self.old.home if self.old else None)}."
 
 
 def _version(rule: ForwardRule | None) -> int:
@@ -351,7 +359,7 @@ class ForwardingService:
         if refusal:
             raise RefusedError(refusal)
         if previous is not None and _same_forward(previous, wanted):
-            steps = self._route(number, to_forwarding=True)
+            steps = self._route(number, to_forwarding=True, home=previous.home)
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
         return self._store_and_route(number, wanted, previous, actor)
 
@@ -440,7 +448,7 @@ class ForwardingService:
             ) from error
 
         try:
-            steps = self._route(number, to_forwarding=True)
+            steps = self._route(number, to_forwarding=True, home=stored.home)
         except ChangeFailedError as error:
             self._undo_save(previous, stored, actor, error)
             raise ChangeFailedError(
@@ -516,10 +524,11 @@ class ForwardingService:
     def _after_failed_delete(
         self, number: str, previous: ForwardRule, steps: list[str], error: Exception
     ) -> ChangeResult:
-        """The number is on the voice connector but the delete failed: make routing follow the table.
+        """The number is back home (voice connector, or its own Amazon Connect flow) but the delete
+        failed: make routing follow the table.
 
         Only the stored truth decides (re-read, not assumed): no rule any more → leave the number
-        where it is; a rule → route it back to the SIP media application.
+        where it is; a rule → route it back to forwarding.
         """
         try:
             current = self._rules.get(number)
@@ -528,12 +537,12 @@ class ForwardingService:
         if current is None:
             return ChangeResult("remove", number, previous, None, changed=True, routing_steps=steps)
         try:
-            self._route(number, to_forwarding=True)
+            self._route(number, to_forwarding=True, home=previous.home)
         except ChangeFailedError as undo_error:
             raise ChangeFailedError(
-                f"Could not delete the forward on {number}, and routing it back to the SIP media "
-                "application failed too. Calls now reach the voice connector while the rule is "
-                "still stored: run the remove again.",
+                f"Could not delete the forward on {number}, and routing it back to "
+                f"{forwarding_place(previous.home)} failed too. Calls now reach "
+                f"{home_place(previous.home)} while the rule is still stored: run the remove again.",
                 consistent=False,
                 detail=f"{error}; then {undo_error.detail}",
             ) from error
@@ -643,12 +652,16 @@ class ForwardingService:
                 "calls should reach, then remove the forward again. The forward is still in place."
             ) from error
         except RoutingError as error:
-            where = "the SIP media application" if to_forwarding else "the voice connector"
+            # ``home`` says which backend the number lives in, also when routing it to forwarding.
+            if to_forwarding:
+                where = f"to {forwarding_place(home)}"
+            else:
+                where = f"back to {home_place(home)}" if in_connect(home) else f"to {home_place(home)}"
             if error.undone:
-                message = f"Could not route {number} to {where}"
+                message = f"Could not route {number} {where}"
             else:
                 message = (
-                    f"Could not route {number} to {where}, and undoing the steps already taken failed "
+                    f"Could not route {number} {where}, and undoing the steps already taken failed "
                     f"too: calls to {number} may reach nothing until its routing is checked"
                 )
             raise ChangeFailedError(message, consistent=error.undone, detail=str(error)) from error

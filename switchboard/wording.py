@@ -19,11 +19,24 @@ from datetime import UTC, datetime
 
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.hours import BusinessHours, days_phrase
-from switchboard.domain.rules import CONNECT, CallerIdMode, FailureAction, ForwardRule
+from switchboard.domain.rules import (
+    CONNECT,
+    CONNECT_PRODUCT,
+    CallerIdMode,
+    FailureAction,
+    ForwardRule,
+    NumberHome,
+)
 
 PHONE_SYSTEM = "the phone system"
 AMAZON_CONNECT = "Amazon Connect"
 CALLS_GO_HOME = f"calls go to {PHONE_SYSTEM} again"
+# Where a number goes and comes back to, by the backend it lives in (never "SIP media application"
+# or "voice connector" for a number in Amazon Connect).
+SIP_MEDIA_APPLICATION = "the SIP media application"
+VOICE_CONNECTOR = "the voice connector"
+CONNECT_FORWARDING_FLOW = f"the {AMAZON_CONNECT} forwarding flow"
+OWN_CONNECT_FLOW = f"its own {AMAZON_CONNECT} flow"
 CALLER_ID = {
     CallerIdMode.DIALED: "caller ID: our number",
     CallerIdMode.CALLER: "caller ID: the caller's number",
@@ -132,6 +145,32 @@ def rule_details(rule: ForwardRule, now: float | None = None) -> str:
 def rule_summary(rule: ForwardRule, now: float | None = None) -> str:
     """The whole forward in one line: ``+12025550100 → +12065550111 (greeting loop, …, never expires)``."""
     return f"{rule.number} → {destinations_text(rule)} ({rule_details(rule, now)})"
+
+
+def in_connect(home: NumberHome | None) -> bool:
+    """Whether the number whose place before forwarding was ``home`` lives in Amazon Connect."""
+    return home is not None and home.product_type == CONNECT_PRODUCT
+
+
+def forwarding_place(home: NumberHome | None) -> str:
+    """What a forwarded number is routed to: the SIP media application or the Connect flow."""
+    return CONNECT_FORWARDING_FLOW if in_connect(home) else SIP_MEDIA_APPLICATION
+
+
+def home_place(home: NumberHome | None) -> str:
+    """Where a number goes back to when its forward ends."""
+    return OWN_CONNECT_FLOW if in_connect(home) else VOICE_CONNECTOR
+
+
+def home_text(home: NumberHome | None) -> str:
+    """Where calls go once a forward ends, for people: the phone system, or the number's own
+    Amazon Connect flow."""
+    return OWN_CONNECT_FLOW if in_connect(home) else PHONE_SYSTEM
+
+
+def calls_go_home(home: NumberHome | None) -> str:
+    """``calls go to the phone system again`` (or to the number's own Amazon Connect flow)."""
+    return f"calls go to {home_text(home)} again"
 
 
 def state_text(rule: ForwardRule | None) -> str:

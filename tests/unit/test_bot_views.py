@@ -216,3 +216,37 @@ def test_a_looped_greeting_on_an_amazon_connect_number_says_it_plays_once() -> N
     assert "plays once" in on_connect
     assert "Amazon Connect" not in on_chime
     assert "plays once" not in once
+
+
+# -- numbers and calls in Amazon Connect --------------------------------------------------------
+
+
+def _connect_rule() -> ForwardRule:
+    from switchboard.domain.rules import CONNECT_PRODUCT, NumberHome
+
+    return ForwardRule(
+        number=OURS, destinations=(FIRST,), home=NumberHome(CONNECT_PRODUCT, contact_flow="ivr")
+    )
+
+
+def test_removing_a_connect_forward_says_calls_go_to_its_own_flow() -> None:
+    rule = _connect_rule()
+    home = json.dumps(views.home_view([rule], may_change=True))
+    assert f"Calls to {OURS} will go to its own Amazon Connect flow again." in home
+    assert "phone system" not in home
+    removed = views.change_text(ChangeResult("remove", OURS, rule, None, changed=True), "U1")
+    assert removed.endswith("calls go to its own Amazon Connect flow again")
+
+
+def test_a_connect_call_is_ringing_until_its_ring_timeout_then_talking_for_at_most() -> None:
+    call = LiveCall(
+        dialed=OURS, caller="+13035550123", callee=FIRST, since_ms=1_000_000, started_ms=1_000_000
+    )
+    entry = LiveCallEntry("contact-1", call, backend="connect", ring_until_ms=1_020_000)
+
+    assert "· ringing +12065550111 (Amazon Connect)" in views.live_call_text(entry, now_ms=1_019_999)
+    later = views.live_call_text(entry, now_ms=1_095_000)
+    assert "· talking to +12065550111 for up to 1m 35s (Amazon Connect)" in later
+    sma = views.live_call_text(LiveCallEntry("tx-1", call), now_ms=1_005_000)
+    assert "Amazon Connect" not in sma
+    assert "talking to +12065550111 for 5s" in sma

@@ -438,3 +438,57 @@ def test_voicemail_on_an_amazon_connect_number_is_refused_with_the_reason(
 def test_voicemail_on_a_forward_to_amazon_connect_is_refused(service: ForwardingService) -> None:
     with pytest.raises(RefusedError, match="forwards to Amazon Connect"):
         service.set_forward(ForwardRequest(OURS, ["connect"], failure="voicemail"), actor="U1")
+
+
+# -- wording for numbers in Amazon Connect: never "SIP media application" or "voice connector" ------
+
+
+def _on_connect(routing: MemoryRouting) -> None:
+    from switchboard.domain.rules import CONNECT_PRODUCT
+
+    routing.homes[OURS] = NumberHome(CONNECT_PRODUCT, contact_flow="main-ivr")
+
+
+def test_a_connect_number_whose_routing_fails_names_amazon_connect(
+    service: ForwardingService, routing: MemoryRouting
+) -> None:
+    _on_connect(routing)
+    routing.fail["sma"] = RoutingError(
+        "AssociatePhoneNumberContactFlow failed: ThrottlingException", undone=True
+    )
+    with pytest.raises(ChangeFailedError) as caught:
+        service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    assert f"Could not route {OURS} to the Amazon Connect forwarding flow" in str(caught.value)
+    assert "SIP media application" not in str(caught.value)
+
+
+def test_removing_a_connect_forward_names_its_own_flow(
+    service: ForwardingService, routing: MemoryRouting
+) -> None:
+    _on_connect(routing)
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    routing.fail["vc"] = RoutingError("AssociatePhoneNumberContactFlow failed", undone=True)
+    with pytest.raises(ChangeFailedError) as caught:
+        service.remove_forward(OURS, actor="U1")
+    assert f"Could not route {OURS} back to its own Amazon Connect flow" in str(caught.value)
+    assert "voice connector" not in str(caught.value)
+
+    removed = service.remove_forward(OURS, actor="U1")
+    assert "calls go to its own Amazon Connect flow again" in removed.message
+    assert "phone system" not in removed.message
+
+
+def test_a_connect_remove_whose_delete_and_undo_fail_names_amazon_connect(
+    service: ForwardingService, rules: MemoryRules, routing: MemoryRouting
+) -> None:
+    _on_connect(routing)
+    service.set_forward(ForwardRequest(OURS, [DEST]), actor="U1")
+    rules.fail_next.append(StorageError("throttled"))
+    routing.fail["sma"] = RoutingError("AssociatePhoneNumberContactFlow failed", undone=True)
+    with pytest.raises(ChangeFailedError) as caught:
+        service.remove_forward(OURS, actor="U1")
+    text = str(caught.value)
+    assert "routing it back to the Amazon Connect forwarding flow failed too" in text
+    assert "Calls now reach its own Amazon Connect flow" in text
+    assert "SIP media application" not in text
+    assert "voice connector" not in text
