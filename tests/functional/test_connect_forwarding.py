@@ -294,3 +294,19 @@ def test_stale_or_refused_queued_transfers_end_the_call_as_usual(
 
     assert call.send("connect_forward_bridge_ended")["op"] == "hangup"
     assert call.items()["RECORD"]["outcome"] == "bridged"
+
+
+def test_one_transfer_per_dial_is_queued_and_a_later_dial_may_queue_again(dynamodb: Any) -> None:
+    from switchboard.adapters.connect_calls import DynamoTransferQueue
+    from switchboard.domain.transfer import QueuedTransfer
+    from switchboard.ports import CallControlError
+
+    queue = DynamoTransferQueue(dynamodb, TABLE)
+    queue.queue(CONTACT, QueuedTransfer(TARGET, T0, "U1"), T0)
+    with pytest.raises(CallControlError, match=r"to \+13125550199 is queued already"):
+        queue.queue(CONTACT, QueuedTransfer("+13125550188", T0, "U2"), T0 + 1)
+    queue.queue(CONTACT, QueuedTransfer("+13125550188", T0 + 60_000, "U2"), T0 + 60_000)
+
+    assert queue.pending(CONTACT) == QueuedTransfer("+13125550188", T0 + 60_000, "U2")
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"TRANSFER#{CONTACT}"}, "sk": {"S": "QUEUED"}})
+    assert decode_item(item["Item"])["kind"] == "transfer_request"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -199,3 +200,74 @@ def test_request_refuses_our_own_numbers_from_the_inventory() -> None:
     assert control.requests == []
     finder.request(entry(), TransferTarget(TARGET))
     assert control.requests == [("tx-1", TransferTarget(TARGET))]
+
+
+# -- calls on Amazon Connect numbers: queued, never sent to the SIP media application --------------
+
+
+class Queue:
+    """Transfers queued on Connect calls; a second one for the same dial is refused, as the table does."""
+
+    def __init__(self) -> None:
+        from switchboard.domain.transfer import QueuedTransfer
+
+        self.queued: dict[str, QueuedTransfer] = {}
+
+    def queue(self, contact_id: str, transfer: Any, now_ms: int) -> None:
+        held = self.queued.get(contact_id)
+        if held is not None and held.for_since_ms == transfer.for_since_ms:
+            raise CallControlError(f"a transfer of this call to {held.target} is queued already")
+        self.queued[contact_id] = transfer
+
+
+def connect_entry(ring_until_ms: int = 20_000) -> LiveCallEntry:
+    return LiveCallEntry(
+        "contact-1", LiveCall(OURS, CALLER, FIRST, 1_000, 500), backend="connect", ring_until_ms=ring_until_ms
+    )
+
+
+def connect_transfers(queue: Queue, control: Control | None, now_ms: int) -> Transfers:
+    return Transfers(Log(connect_entry()), control, POLICY, deferred=queue, wall_ms=lambda: now_ms)
+
+
+def test_a_connect_call_is_queued_for_its_dial_and_never_sent_to_the_sma() -> None:
+    queue, control = Queue(), Control()
+    connect_transfers(queue, control, now_ms=25_000).request(
+        connect_entry(), TransferTarget(TARGET), actor="U1"
+    )
+
+    queued = queue.queued["contact-1"]
+    assert (queued.target, queued.for_since_ms, queued.requested_by) == (TARGET, 1_000, "U1")
+    assert control.requests == []
+
+
+def test_a_second_transfer_of_the_same_connect_dial_is_refused_with_the_first_target() -> None:
+    queue = Queue()
+    finder = connect_transfers(queue, None, now_ms=25_000)  # no SIP media application at all
+    finder.request(connect_entry(), TransferTarget(TARGET))
+    with pytest.raises(
+        TransferRefusedError, match=re.escape(f"A transfer of this call to {TARGET} is queued")
+    ):
+        finder.request(connect_entry(), TransferTarget("+13125550188"))
+
+
+@pytest.mark.parametrize(
+    ("target", "now_ms", "reason"),
+    [
+        (TransferTarget(TARGET), 19_999, "may still be ringing +12065550111"),
+        (TransferTarget("agent-7", VC_ARN), 25_000, "cannot reach sip:agent-7"),
+    ],
+)
+def test_connect_calls_refuse_ringing_calls_and_sip_targets(
+    target: TransferTarget, now_ms: int, reason: str
+) -> None:
+    queue = Queue()
+    with pytest.raises(TransferRefusedError, match=re.escape(reason)):
+        connect_transfers(queue, Control(), now_ms).request(connect_entry(), target)
+    assert queue.queued == {}
+
+
+def test_an_sma_call_without_a_sip_media_application_is_refused_plainly() -> None:
+    finder = Transfers(Log(entry()), None, POLICY, deferred=Queue())
+    with pytest.raises(TransferRefusedError, match="SIP_MEDIA_APPLICATION_ID is not configured"):
+        finder.request(entry(), TransferTarget(TARGET))
