@@ -136,7 +136,54 @@ def _action_errors(action: Any, index: int) -> list[str]:
         duration = parameters.get("DurationInMilliseconds")
         if not isinstance(duration, int | str) or not str(duration).isdigit():
             return [f"{where}.DurationInMilliseconds must be a number of milliseconds"]
+    if kind == "RecordAudio":
+        return _record_audio(parameters, where)
     return []
+
+
+_TERMINATORS = frozenset("0123456789*#")
+MAX_RECORDING_PREFIX = 979  # "up to 979 safe characters" (record-audio)
+
+
+def _whole(value: Any) -> int | None:
+    """An integer given as a number or a digit string (the docs' example uses both), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _record_audio(p: Mapping[str, Any], where: str) -> list[str]:
+    """RecordAudio as record-audio documents it: RecordingDestination (S3, bucket, optional prefix)
+    and RecordingTerminators are required; the durations and threshold have documented ranges."""
+    errors = _leg(p, where, required=False)
+    destination = p.get("RecordingDestination")
+    if not isinstance(destination, Mapping):
+        errors.append(f"{where}.RecordingDestination must be an object")
+    else:
+        if destination.get("Type") != "S3":
+            errors.append(f"{where}.RecordingDestination.Type must be S3")
+        if not isinstance(destination.get("BucketName"), str) or not destination.get("BucketName"):
+            errors.append(f"{where}.RecordingDestination.BucketName must be a non-empty string")
+        prefix = destination.get("Prefix", "")
+        if not isinstance(prefix, str) or len(prefix) > MAX_RECORDING_PREFIX:
+            errors.append(
+                f"{where}.RecordingDestination.Prefix must be at most {MAX_RECORDING_PREFIX} characters"
+            )
+    terminators = p.get("RecordingTerminators")
+    if (
+        not isinstance(terminators, list)
+        or not terminators
+        or not all(isinstance(t, str) and len(t) == 1 and t in _TERMINATORS for t in terminators)
+    ):
+        errors.append(f"{where}.RecordingTerminators must list single keys from 0-9, * and #")
+    if "DurationInSeconds" in p and not (_whole(p["DurationInSeconds"]) or 0) > 0:
+        errors.append(f"{where}.DurationInSeconds must be a whole number of seconds above 0")
+    for name in ("SilenceDurationInSeconds", "SilenceThreshold"):
+        if name in p and not 1 <= (_whole(p[name]) or 0) <= 1000:
+            errors.append(f"{where}.{name} must be 1-1000")
+    return errors
 
 
 def response_errors(response: Any) -> list[str]:

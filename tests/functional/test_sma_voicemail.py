@@ -14,6 +14,7 @@ from switchboard.domain.rules import FailureAction
 from switchboard_local.pstn.simulator import CallerBehaviour, CallTranscript, PhoneBehaviour, PstnSimulator
 from tests.functional.conftest import BUCKET, RECORDINGS
 from tests.functional.test_sma_forwarding import FIRST, OURS, SECOND, call_items, put_rule
+from tests.helpers import CallDriver
 
 CALLER = "+13035550123"
 NOBODY = {FIRST: PhoneBehaviour.no_answer(), SECOND: PhoneBehaviour.busy()}
@@ -268,3 +269,29 @@ def test_a_stack_without_a_recordings_bucket_plays_the_failure_prompt(
 
     assert actions(transcript)[-2:] == ["PlayAudio failure.wav", "Hangup"]
     assert "EVENT#voicemail" not in call_items(dynamodb, transcript.transaction_id)
+
+
+def test_a_hangup_that_reports_no_file_still_delivers_the_prefix(
+    sma_app: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Event by event, as PSTN Audio may send them: the HANGUP's ActionData is a plain Hangup."""
+    put_rule(dynamodb, failure=FailureAction.VOICEMAIL, destinations=(FIRST,))
+    now = [1_700_000_000_000]
+    monkeypatch.setattr(sma_app.app, "clock", lambda: now[0])
+    call = CallDriver(sma_app.handler, "tx-hangup-no-file")
+    call.send("new_inbound_call")
+    now[0] += 30_000
+    call.send("action_failed_call_and_bridge", destination=FIRST)
+    now[0] += 10_000
+    started = call.send("action_successful_play_audio")
+    (record,) = started["Actions"]
+    assert record["Type"] == "RecordAudio"
+    now[0] += 4_000
+
+    call.send("hangup_leg_a")
+
+    items = call_items(dynamodb, "tx-hangup-no-file")
+    event = items["EVENT#voicemail"]
+    assert (event["recording_key"], event["ended_by"], event["duration_seconds"]) == ("", "hangup", 4)
+    assert event["recording_prefix"] == record["Parameters"]["RecordingDestination"]["Prefix"]
+    assert event["recording_bucket"] == RECORDINGS
