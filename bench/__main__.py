@@ -37,7 +37,11 @@ from switchboard_local.console_output import silenced  # noqa: E402
 
 TABLE = "switchboard-bench"
 OURS = "+12025550100"
+VOICEMAIL_NUMBER = "+12025550101"  # forwarded with `then voicemail`
 DESTINATIONS = ("+12065550111", "+13125550122")
+# Simulated time between a lifecycle's events, so a voicemail has a length (the count of table
+# operations does not depend on it).
+EVENT_GAP_MS = 5_000
 
 
 def _env(endpoint: str) -> dict[str, str]:
@@ -48,6 +52,7 @@ def _env(endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": endpoint,
         "TABLE_NAME": TABLE,
         "PROMPT_BUCKET": "bench-prompts",
+        "RECORDINGS_BUCKET": "bench-recordings",
         "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardBench",
     }
 
@@ -107,8 +112,19 @@ def lifecycle_calls(sma_app: Any) -> list[dict[str, Any]]:
             ("action_successful_hangup", {}),
         ],
         "not in service": [("new_inbound_call", {"to": "+12025550199"}), ("action_successful_hangup", {})],
+        "all destinations fail, voicemail left (#)": [
+            ("new_inbound_call", {"to": VOICEMAIL_NUMBER}),
+            ("action_failed_call_and_bridge", {"destination": DESTINATIONS[0]}),
+            ("action_failed_call_and_bridge", {"destination": DESTINATIONS[1]}),
+            ("action_successful_play_audio", {}),  # the voicemail greeting played: record
+            ("action_successful_record_audio", {}),  # the message: thank you, hang up, record
+            ("hangup_leg_a", {}),
+        ],
     }
     results = []
+    real_clock = sma_app.app.clock
+    ticks = iter(range(real_clock(), 2**62, EVENT_GAP_MS))
+    sma_app.app.clock = lambda: next(ticks)
     with quiet():
         for index, (name, steps) in enumerate(scenarios.items()):
             driver = CallDriver(sma_app.handler, f"bench-lifecycle-{index}")
@@ -129,6 +145,7 @@ def lifecycle_calls(sma_app: Any) -> list[dict[str, Any]]:
                     "operations": everything,
                 }
             )
+    sma_app.app.clock = real_clock
     sma_app.dynamodb.meta.events.unregister("before-call.dynamodb", counter)
     return results
 
@@ -239,9 +256,13 @@ def main() -> int:
         DynamoForwardRepository(setup_client, TABLE).save(
             ForwardRule(number=OURS, destinations=DESTINATIONS), actor="bench"
         )
+        DynamoForwardRepository(setup_client, TABLE).save(
+            ForwardRule(number=VOICEMAIL_NUMBER, destinations=DESTINATIONS, failure="voicemail"),
+            actor="bench",
+        )
         import sma.app as sma_app
 
-        progress("counting AWS calls over four call lifecycles")
+        progress("counting AWS calls over five call lifecycles")
         lifecycle = lifecycle_calls(sma_app)
         progress(f"timing the warm handler against a bare GetItem ({args.rounds} interleaved rounds)")
         warm = warm_handler_ratio(sma_app, args.rounds)
