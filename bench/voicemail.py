@@ -92,7 +92,7 @@ class VoicemailCalls:
         prefix = f"voicemail/2026-12-01/{transaction_id}/"
         key = f"{prefix}{uuid.uuid4()}.wav"
         # PSTN Audio writes the recording, then tells the SMA the recording ended.
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=self.audio, Metadata={"script": WORDS})
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=self.audio, Metadata={"said": WORDS})
         now = time.time()
         at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))
         attempts = [{"destination": d, "result": "CallNotAnswered", "ring_ms": 30000} for d in DESTINATIONS]

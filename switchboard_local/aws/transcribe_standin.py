@@ -2,7 +2,7 @@
 
 It exercises the plumbing, not speech recognition. The PSTN Audio simulator writes a caller's
 recording with the words the caller was scripted to say in the object's user metadata
-(``x-amz-meta-script``); this stand-in "transcribes" a recording by returning those words.
+(``x-amz-meta-said``); this stand-in "transcribes" a recording by returning those words.
 Everything around it is the real path: the notifier starts the job with the unmodified boto3
 ``transcribe`` client (``AWS_ENDPOINT_URL_TRANSCRIBE`` points here), the job completes a moment
 later, the stand-in hands the "Transcribe Job State Change" event to ``on_state_change`` (the local
@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 from switchboard_local.http_server import LocalHttpServer
 
 StateListener = Callable[[dict[str, Any]], None]
-SCRIPT_METADATA = "script"  # the simulator's user metadata: what the caller was scripted to say
+SAID_METADATA = "said"  # the simulator's user metadata: the words the caller said
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
@@ -134,7 +134,7 @@ class TranscribeStandIn(LocalHttpServer):
         if failure is None:
             try:
                 metadata = self.s3.head_object(Bucket=bucket, Key=key).get("Metadata") or {}
-                text = unquote(str(metadata.get(SCRIPT_METADATA) or ""))
+                text = unquote(str(metadata.get(SAID_METADATA) or ""))
             except Exception:  # the object is missing or unreadable: Transcribe fails the job too
                 failure = "The URI that you provided doesn't point to an S3 object that exists."
         with self._lock:

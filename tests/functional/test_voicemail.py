@@ -115,7 +115,7 @@ def voicemail_call(
     prefix = f"voicemail/2026-12-01/{tx}/"
     key = f"{prefix}{uuid.uuid4()}.wav"
     audio = wav()
-    s3.put_object(Bucket=RECORDINGS, Key=key, Body=audio, ContentType="audio/wav", Metadata={"script": words})
+    s3.put_object(Bucket=RECORDINGS, Key=key, Body=audio, ContentType="audio/wav", Metadata={"said": words})
     failed_call(dynamodb, tx)
     item = {
         "pk": f"CALL#{tx}",
