@@ -11,7 +11,8 @@ export SAM_CLI_TELEMETRY ?= 0
 
 .PHONY: venv install test lint typecheck cfn-lint checkov check bench reliability build sam-cli clean run demo \
 	build-DependenciesLayer build-CallPathLayer build-SmaFunction build-DeployHelperFunction build-BotFunction build-ExpiryFunction \
-	build-NotifierFunction build-ConnectFunction build-ContactEventsFunction build-DigestFunction
+	build-NotifierFunction build-ConnectFunction build-ContactEventsFunction build-DigestFunction \
+	build-TranscriptsFunction
 
 # Every user-facing target makes sure of the environment first (a quick check once it is there),
 # so `make demo` and `make test` work on a fresh clone, with any Python >= 3.11.
@@ -112,8 +113,8 @@ build-SmaFunction:
 	cp -R sma switchboard "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
 
-# Slack bot, expiry job, notifier and digest: bot/ and the shared library.
-build-BotFunction build-ExpiryFunction build-NotifierFunction build-DigestFunction:
+# Slack bot, expiry job, notifier, digest and transcripts: bot/ and the shared library.
+build-BotFunction build-ExpiryFunction build-NotifierFunction build-DigestFunction build-TranscriptsFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R bot switchboard "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +

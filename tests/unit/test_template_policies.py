@@ -76,10 +76,15 @@ def test_the_digest_reads_calls_and_claims_its_day_nothing_more() -> None:
 WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
 WRITE_PREFIXES = {
     "SmaFunction": {"CALL#*", "POOL#*"},  # call records, events, live calls; DNIS pair claims
-    "BotFunction": {"NUMBER#*", "TRANSFER#*"},  # forward rules and their history; Connect transfers
+    "BotFunction": {
+        "NUMBER#*",
+        "TRANSFER#*",
+        "VOICEMAIL#*",
+    },  # rules, history; Connect transfers; Mark handled
     "ExpiryFunction": {"NUMBER#*"},
     "DigestFunction": {"DIGEST#*"},  # the day marker
-    "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*"},
+    "NotifierFunction": {"IDEMPOTENCY#notifier", "ALERTTHREAD#*", "VOICEMAIL#*"},
+    "TranscriptsFunction": {"VOICEMAIL#*"},  # voicemail transcripts
     # Forwarding flow: call records, events, live entries; TRANSFER#: ConditionCheckItem only.
     "ConnectFunction": {"CALL#*", "TRANSFER#*"},
     "ContactEventsFunction": {"CALL#*"},  # records of calls the caller ended
@@ -137,6 +142,44 @@ def test_the_key_prefixes_are_the_ones_the_code_writes() -> None:
     assert not _allowed("BotFunction", live_call_key("contact-1")["pk"]["S"])  # never a call's items
     assert _allowed("ConnectFunction", queued)
     assert not _allowed("ContactEventsFunction", rule)
+    from switchboard.adapters.voicemail_messages import voicemail_key
+
+    voicemail = voicemail_key("tx-1")["pk"]["S"]
+    for writer in ("NotifierFunction", "TranscriptsFunction", "BotFunction"):
+        assert _allowed(writer, voicemail)
+    assert not _allowed("TranscriptsFunction", rule)
+
+
+def test_voicemail_functions_touch_recordings_and_transcription_jobs_of_this_stack_only() -> None:
+    notifier = actions("NotifierFunction")
+    s3 = {name: resource for name, resource in notifier.items() if name.startswith("s3:")}
+    assert set(s3) == {"s3:GetObject", "s3:ListBucket"}  # reads recordings; writes no bucket
+    with_sma, without = s3["s3:GetObject"]["Fn::If"][1:]
+    assert s3["s3:GetObject"]["Fn::If"][0] == "HasSipMediaApplication"  # the bucket's own condition
+    assert with_sma == {"Fn::Sub": "${RecordingsBucket.Arn}/voicemail/*"}
+    assert without == {"Fn::Sub": "arn:${AWS::Partition}:s3:::none/voicemail/*"}
+    (listing,) = [s for s in statements("NotifierFunction") if _names(s) == {"s3:ListBucket"}]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "voicemail/*"}}
+    jobs = "transcription-job/${AWS::StackName}-vm-*"
+    assert jobs in json.dumps(notifier["transcribe:StartTranscriptionJob"])
+    assert {n for n in notifier if n.startswith("transcribe:")} == {"transcribe:StartTranscriptionJob"}
+    transcripts = actions("TranscriptsFunction")
+    assert {n for n in transcripts if n.startswith("transcribe:")} == {
+        "transcribe:GetTranscriptionJob",
+        "transcribe:DeleteTranscriptionJob",
+    }
+    assert jobs in json.dumps(transcripts["transcribe:GetTranscriptionJob"])
+    assert not [n for n in transcripts if n.startswith("s3:")]
+    function = RESOURCES["TranscriptsFunction"]
+    assert function["Condition"] == "TranscribeVoicemail"
+    pattern = function["Properties"]["Events"]["TranscriptJobStates"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.transcribe"]
+    assert pattern["detail"]["TranscriptionJobName"] == [{"prefix": {"Fn::Sub": "${AWS::StackName}-vm-"}}]
+    env = RESOURCES["NotifierFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["TRANSCRIPTION_JOB_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-vm-"}
+    assert env["TRANSCRIBE_LANGUAGE"] == {
+        "Fn::If": ["TranscribeVoicemail", {"Ref": "TranscriptionLanguage"}, "off"]
+    }
 
 
 def test_the_connect_function_only_checks_queued_transfers_never_writes_them() -> None:

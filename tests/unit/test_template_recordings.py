@@ -77,3 +77,16 @@ def test_a_connect_only_stack_has_no_recordings_bucket() -> None:
     assert "RecordingsBucketName" not in rendered.get("Outputs", {})
     with_sma = render(TEMPLATE, {})
     assert {"RecordingsBucket", "RecordingsBucketPolicy"} <= set(with_sma["Resources"])
+
+
+def test_transcripts_exist_only_with_an_alert_channel_recordings_and_transcription_on() -> None:
+    channel = {"AlertChannel": "C0ALERTS"}
+    assert "TranscriptsFunction" in render(TEMPLATE, channel)["Resources"]
+    for off in (
+        {},  # no alert channel: no notifier, nothing to edit
+        {**channel, "VoicemailTranscription": "off"},
+        {**channel, "ConnectInstanceArn": INSTANCE, "SipMediaApplicationBackend": "Disabled"},
+    ):
+        assert "TranscriptsFunction" not in render(TEMPLATE, off)["Resources"]
+    notifier = render(TEMPLATE, {**channel, "VoicemailTranscription": "off"})["Resources"]["NotifierFunction"]
+    assert notifier["Properties"]["Environment"]["Variables"]["TRANSCRIBE_LANGUAGE"] == "off"
