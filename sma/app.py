@@ -17,12 +17,9 @@ from sma.actions import PromptLocation
 from sma.events import PstnEvent
 from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
-from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
-from switchboard.domain.pool import DnisPair, PoolExhaustedError
-from switchboard.domain.transfer import TransferRules
 from switchboard.lambda_runtime import CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
-from switchboard.settings import ConfigurationError, load
+from switchboard.settings import ConfigurationError, Settings, load
 from switchboard.telemetry import EmfMetrics, logger_for
 
 # Not Powertools: the call path writes the same log and EMF shapes with the standard library
@@ -62,20 +59,63 @@ class LogTelemetry:
 
 
 class DnisPoolForCalls:
-    """The DNIS pool in the shape the call flow wants: a pair or None (exhausted)."""
+    """The DNIS pool in the shape the call flow wants: a pair or None (exhausted).
 
-    def __init__(self, pool: DynamoDnisPool) -> None:
-        self._pool = pool
+    Only calls to Amazon Connect entry numbers use the pool, so its adapter is imported (compiled:
+    Lambda packages ship no bytecode) on the first such call, not in every cold start.
+    """
+
+    def __init__(self, client: Any, table_name: str, stale_after_seconds: int) -> None:
+        self._client = client
+        self._table_name = table_name
+        self._stale_after_seconds = stale_after_seconds
+        self._pool: Any = None
+
+    def _dynamo_pool(self) -> Any:
+        if self._pool is None:
+            from switchboard.adapters.pool import DynamoDnisPool  # noqa: PLC0415 - see the class
+
+            self._pool = DynamoDnisPool(
+                self._client, self._table_name, stale_after_seconds=self._stale_after_seconds
+            )
+        return self._pool
 
     def claim_pair(self, transaction_id: str, original_calling_number: str) -> tuple[str, str] | None:
+        from switchboard.domain.pool import PoolExhaustedError  # noqa: PLC0415 - see the class
+
+        pool = self._dynamo_pool()
         try:
-            claim = self._pool.claim(transaction_id, original_calling_number, int(time.time() * 1000))
+            claim = pool.claim(transaction_id, original_calling_number, int(time.time() * 1000))
         except PoolExhaustedError:
             return None
         return (claim.pair.sma_number, claim.pair.connect_number)
 
     def release_pair(self, pair: tuple[str, str], transaction_id: str) -> None:
-        self._pool.release(DnisPair(*pair), transaction_id)
+        from switchboard.domain.pool import DnisPair  # noqa: PLC0415 - see the class
+
+        self._dynamo_pool().release(DnisPair(*pair), transaction_id)
+
+
+class TransferRulesOnFirstUse:
+    """The transfer policy from the settings, built on the first transfer request: ordinary calls
+    never use it, so a cold start does not import (compile) it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._rules: Any = None
+
+    def check(self, target: str, arn: str) -> None:
+        if self._rules is None:
+            from switchboard.domain.transfer import TransferRules  # noqa: PLC0415 - see the class
+
+            settings = self._settings
+            self._rules = TransferRules(
+                voice_connector_arn=settings.voice_connector_arn,
+                extension_pattern=settings.sip_extension_pattern,
+                allowed_countries=settings.allowed_countries,
+                own_numbers=frozenset(settings.managed_numbers),
+            )
+        self._rules.check(target, arn)
 
 
 def _build() -> tuple[ForwardingApp, Any]:
@@ -93,15 +133,8 @@ def _build() -> tuple[ForwardingApp, Any]:
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,
         recordings_bucket=settings.recordings_bucket,
-        transfer_rules=TransferRules(
-            voice_connector_arn=settings.voice_connector_arn,
-            extension_pattern=settings.sip_extension_pattern,
-            allowed_countries=settings.allowed_countries,
-            own_numbers=frozenset(settings.managed_numbers),
-        ),
-        pool=DnisPoolForCalls(
-            DynamoDnisPool(client, settings.table_name, stale_after_seconds=settings.dnis_claim_stale_seconds)
-        ),
+        transfer_rules=TransferRulesOnFirstUse(settings),
+        pool=DnisPoolForCalls(client, settings.table_name, settings.dnis_claim_stale_seconds),
     )
     return forwarding, client
 

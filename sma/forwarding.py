@@ -20,7 +20,6 @@ from sma.actions import PromptLocation, render, response
 from sma.events import LEG_A, LEG_B, MalformedInvocationError, PstnEvent, parse_event
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, HangUp, Leg, Phase, Plan
-from switchboard.domain.transfer import TransferRules, TransferTargetError
 from switchboard.ports import CallLog, RuleReader, StorageError
 
 
@@ -32,6 +31,14 @@ class PairPool(Protocol):
         ...
 
     def release_pair(self, pair: tuple[str, str], transaction_id: str) -> None: ...
+
+
+class TransferCheck(Protocol):
+    """The transfer policy as the SMA applies it (:class:`~switchboard.domain.transfer.TransferRules`)."""
+
+    def check(self, target: str, arn: str) -> None:
+        """Raise :class:`~switchboard.domain.transfer.TransferTargetError` for a target we will not use."""
+        ...
 
 
 class Telemetry(Protocol):
@@ -107,7 +114,7 @@ class ForwardingApp:
         *,
         clock: Callable[[], int] = _now_ms,
         pool: PairPool | None = None,
-        transfer_rules: TransferRules | None = None,
+        transfer_rules: TransferCheck | None = None,
         recordings_bucket: str = "",
     ) -> None:
         # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
@@ -119,7 +126,7 @@ class ForwardingApp:
         # Empty: this stack records no voicemail, and voicemail rules play the failure prompt.
         self._recordings_bucket = recordings_bucket
         # Without configuration: PSTN targets in allowed shape only, and no SIP transfers at all.
-        self._transfer_rules = transfer_rules or TransferRules()
+        self._transfer_rules = transfer_rules
         # Public so a simulator can drive the flow on simulated time (ring and talk durations).
         self.clock = clock
 
@@ -259,10 +266,14 @@ class ForwardingApp:
             return Plan((), state)
         target = str(arguments.get("TransferTarget") or "")
         arn = str(arguments.get("TransferTargetArn") or "")
+        # Imported here: only transfer requests need it, and Lambda compiles every module a cold
+        # start imports (its packages ship no bytecode), so ordinary calls do not wait for it.
+        from switchboard.domain.transfer import TransferRules, TransferTargetError  # noqa: PLC0415
+
         try:
             # The bot and the Connect Lambda ran the full policy; whoever else can call
             # UpdateSipMediaApplicationCall cannot make us dial what that policy would refuse.
-            self._transfer_rules.check(target, arn)
+            (self._transfer_rules or TransferRules()).check(target, arn)
             if target in (state.dialed, *(state.pair or ())):
                 raise TransferTargetError(f"{target} is this call's own number")
         except TransferTargetError as error:

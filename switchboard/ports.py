@@ -8,13 +8,8 @@ hierarchy) and re-exported here, so ``from switchboard.ports import StorageError
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from switchboard.domain.events import CallRecord, LiveCall, LiveCallEntry
-from switchboard.domain.people import Group, Profile
-from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
-from switchboard.domain.rules import ForwardRule, NumberHome
-from switchboard.domain.transfer import TransferTarget
 from switchboard.errors import (
     CallControlError,
     ConflictError,
@@ -27,6 +22,15 @@ from switchboard.errors import (
     RoutingError,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    # Annotations only: importing the ports (as the SIP media application does) must not load the
+    # domain modules its cold start does not need (people, DNIS pool, transfers).
+    from switchboard.domain.events import CallRecord, LiveCall, LiveCallEntry
+    from switchboard.domain.people import Group, Profile
+    from switchboard.domain.pool import DnisPair, PairClaim, PoolEntry
+    from switchboard.domain.rules import ForwardRule, NumberHome
+    from switchboard.domain.transfer import TransferTarget
 
 __all__ = [
     "CallControl",

@@ -15,8 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from switchboard.domain.pool import DEFAULT_STALE_AFTER_SECONDS
-from switchboard.domain.transfer import DEFAULT_SIP_EXTENSION_PATTERN
+from switchboard.domain.defaults import DEFAULT_SIP_EXTENSION_PATTERN, DEFAULT_STALE_AFTER_SECONDS
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 

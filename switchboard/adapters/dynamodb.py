@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -55,10 +55,12 @@ from switchboard.adapters.dynamo_codec import (
     query_all,
 )
 from switchboard.domain.events import Attempt, CallEvent, CallRecord, LiveCall, LiveCallEntry, Voicemail
-from switchboard.domain.hours import BusinessHours, parse_hours
-from switchboard.domain.people import DestinationSource, Person, SourceKind
 from switchboard.domain.rules import DEFAULT_VOICEMAIL_SECONDS, ForwardRule, NumberHome
 from switchboard.ports import ConflictError, StorageError
+
+if TYPE_CHECKING:
+    from switchboard.domain.hours import BusinessHours
+    from switchboard.domain.people import DestinationSource
 
 RULE_SK = "RULE"
 CHANGE_SK = "CHANGE"
@@ -130,6 +132,9 @@ def _hours_to_item(hours: BusinessHours | None) -> dict[str, Any] | None:
 def _hours_from_item(value: Any) -> BusinessHours | None:
     if not isinstance(value, dict) or not value.get("window"):
         return None
+    # Imported for the rules that have hours: the SMA's cold start need not load zoneinfo for the rest.
+    from switchboard.domain.hours import parse_hours  # noqa: PLC0415
+
     return parse_hours(str(value["window"]), str(value.get("timezone") or ""))
 
 
@@ -149,8 +154,11 @@ def _sources_to_item(sources: tuple[DestinationSource, ...]) -> list[dict[str, A
 
 
 def _sources_from_item(value: Any) -> tuple[DestinationSource, ...]:
-    if not isinstance(value, list):
+    if not isinstance(value, list) or not value:
         return ()
+    # Imported for the forwards that name people (the call path never needs them otherwise).
+    from switchboard.domain.people import DestinationSource, Person, SourceKind  # noqa: PLC0415
+
     return tuple(
         DestinationSource(
             kind=SourceKind(str(entry["kind"])),

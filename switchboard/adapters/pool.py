@@ -54,9 +54,9 @@ from switchboard.adapters.dynamo_codec import (
     is_condition_failure,
     query_all,
 )
+from switchboard.domain.defaults import DEFAULT_STALE_AFTER_SECONDS
 from switchboard.domain.pool import (
     DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_STALE_AFTER_SECONDS,
     DnisPair,
     PairClaim,
     PairNotFoundError,

@@ -9,9 +9,10 @@ at a time; more numbers on either side widen the pool.
 A call **claims** a free pair before it dials Connect, recording its transaction id and the
 original caller's number on the pair; Connect's Lambda reads them back from the pair; the call
 **releases** the pair as soon as it no longer needs Connect (transfer, hangup of either leg, failed
-bridge, error). A claim older than :data:`DEFAULT_STALE_AFTER_SECONDS` may be taken over by
-another call, so a call whose release never happened (a crashed invocation, a lost response)
-cannot keep a pair forever.
+bridge, error). A claim older than
+:data:`~switchboard.domain.defaults.DEFAULT_STALE_AFTER_SECONDS` may be taken over by another call,
+so a call whose release never happened (a crashed invocation, a lost response) cannot keep a pair
+forever.
 
 This module is the storage-free part: the pair and claim values, the errors, the stale-claim rule
 and the order in which a claimer tries candidates. :mod:`switchboard.adapters.pool` stores pairs in
@@ -27,9 +28,6 @@ from typing import NamedTuple
 
 from switchboard.domain.rules import is_e164
 
-# A call spends seconds to minutes in Connect before it is transferred or ends; 15 minutes is far
-# beyond a normal stay, yet short enough that a leaked pair comes back the same hour.
-DEFAULT_STALE_AFTER_SECONDS = 900
 # Conditional writes a claim may spend before giving up (each lost race costs one).
 DEFAULT_MAX_ATTEMPTS = 4
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from switchboard.domain.hours import BusinessHours
-from switchboard.domain.people import DestinationSource
+if TYPE_CHECKING:
+    # Annotations only: a rule with hours or people carries instances made by whoever built it, so
+    # the call path imports neither module (nor zoneinfo) for the rules that use neither.
+    from switchboard.domain.hours import BusinessHours
+    from switchboard.domain.people import DestinationSource
 
 MAX_DESTINATIONS = 5
 MIN_RING_TIMEOUT = 1

@@ -33,11 +33,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from switchboard.domain.defaults import DEFAULT_SIP_EXTENSION_PATTERN
+
 SIP_USER = re.compile(r"^[A-Za-z0-9+*#._~-]{1,64}\Z")
 VOICE_CONNECTOR_ARN = re.compile(r"^arn:aws[a-z-]*:chime:[a-z0-9-]+:\d{12}:vc/[A-Za-z0-9]+\Z")
 SIP_PREFIX = "sip:"
-# Digit-only SIP users this matches are extensions of the PBX (setting SIP_EXTENSION_PATTERN).
-DEFAULT_SIP_EXTENSION_PATTERN = "^[0-9]{2,6}$"
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._~-]{0,63}\Z")
 _DIALABLE = re.compile(r"^\+?[0-9().-]+\Z")  # what a PBX dial plan reads as digits

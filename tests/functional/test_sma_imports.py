@@ -51,9 +51,37 @@ def loaded_after_import(module: str, probe: str) -> list[str]:
     return loaded
 
 
+# Domain code an ordinary forwarded call does not run: imported when a call needs it (a rule with
+# hours or people, an Amazon Connect entry number, a transfer request). Lambda packages ship no
+# bytecode, so every module a cold start imports is compiled while the caller waits.
+ON_DEMAND = (
+    "zoneinfo",
+    "switchboard.domain.hours",
+    "switchboard.domain.people",
+    "switchboard.domain.pool",
+    "switchboard.domain.transfer",
+    "switchboard.adapters.pool",
+)
+
+
 def test_importing_sma_app_loads_no_heavy_modules() -> None:
     loaded = loaded_after_import("sma.app", "sma.app.dynamodb is not None")
     assert loaded == ["True"], f"sma.app imported {loaded[:-1]} (or built no client)"
+
+
+def test_a_cold_sma_start_leaves_what_ordinary_calls_do_not_use() -> None:
+    code = (
+        f"import json, sys, sma.app; print(json.dumps([m for m in {list(ON_DEMAND)!r} if m in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 @pytest.mark.parametrize("module", ["connect_lambda.app", "connect_lambda.contact_events"])

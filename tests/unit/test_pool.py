@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from switchboard.domain.defaults import DEFAULT_STALE_AFTER_SECONDS
 from switchboard.domain.pool import (
-    DEFAULT_STALE_AFTER_SECONDS,
     DnisPair,
     InvalidPairError,
     PairClaim,
