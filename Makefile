@@ -64,6 +64,7 @@ BENCH_OUT := $(if $(RECORD),bench/results,.bench)
 bench: $(STAMP)
 	@mkdir -p $(BENCH_OUT)
 	$(PY) -m bench --json $(BENCH_OUT)/sma.json
+	$(PY) -m bench.seed --json $(BENCH_OUT)/seed.json
 	$(PY) -m bench.bot --json $(BENCH_OUT)/bot.json
 	$(PY) -m bench.connect --json $(BENCH_OUT)/connect.json
 	$(PY) -m bench.voicemail --json $(BENCH_OUT)/voicemail.json
@@ -95,35 +96,49 @@ clean:
 # Packages keep the repository's import paths, so handler strings equal the module paths.
 
 # Layers: runtime dependencies as pure-Python wheels for Lambda python3.12 on arm64 (boto3 is in
-# the runtime). --no-compile: bytecode compiled here would be for the wrong Python version.
-# DependenciesLayer: the bot's functions. CallPathLayer: the SMA and Connect functions, only what
-# they import (tzdata), so a cold call does not fetch and unpack Slack, phonenumbers or Powertools.
+# the runtime). --no-compile: pip would compile with this Python; COMPILE_FOR_LAMBDA below only
+# compiles for the runtime's. DependenciesLayer: the bot's functions. CallPathLayer: the SMA and
+# Connect functions, only what they import (tzdata): a cold call does not fetch and unpack Slack,
+# phonenumbers or Powertools.
+LAMBDA_PYTHON := 3.12
 LAYER_PIP := $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
-	--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.12 --implementation cp
+	--platform manylinux2014_aarch64 --only-binary=:all: --python-version $(LAMBDA_PYTHON) --implementation cp
+# Bytecode: Lambda's /var/task is read-only, so a package without it compiles every module it
+# imports on each cold start (~20 ms of the SIP media application's, docs/performance.md). Bytecode
+# is valid only for the Python version that wrote it: a build whose $(PYTHON) is the runtime's
+# (LAMBDA_PYTHON, the template's Runtime) ships it, unchecked against the sources' times (a zip
+# keeps none worth trusting); any other build ships the sources alone.
+COMPILE_FOR_LAMBDA = if $(PYTHON) -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != "$(LAMBDA_PYTHON)")'; \
+	then $(PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(1)"; fi
 
 build-DependenciesLayer:
 	$(LAYER_PIP) --requirement requirements/lambda.txt --target "$(ARTIFACTS_DIR)/python"
+	$(call COMPILE_FOR_LAMBDA,$(ARTIFACTS_DIR)/python)
 
 build-CallPathLayer:
 	$(LAYER_PIP) --requirement requirements/call-path.txt --target "$(ARTIFACTS_DIR)/python"
+	$(call COMPILE_FOR_LAMBDA,$(ARTIFACTS_DIR)/python)
 
 # PSTN Audio handler: sma/ and the shared library (the local stack is switchboard_local/, not copied).
 build-SmaFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R sma switchboard "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+	$(call COMPILE_FOR_LAMBDA,$(ARTIFACTS_DIR))
 
 # Slack bot, expiry job, notifier, digest and transcripts: bot/ and the shared library.
 build-BotFunction build-ExpiryFunction build-NotifierFunction build-DigestFunction build-TranscriptsFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R bot switchboard "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+	$(call COMPILE_FOR_LAMBDA,$(ARTIFACTS_DIR))
 
 # Amazon Connect contact-flow Lambda: connect_lambda/ and the shared library.
 build-ConnectFunction build-ContactEventsFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R connect_lambda switchboard "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+	$(call COMPILE_FOR_LAMBDA,$(ARTIFACTS_DIR))
 
 # Custom resources: deploy/, the shared library (the SIP media application's Delete hands numbers
 # back with the bot's own routing code; no layer: it needs only boto3) and the default prompts
@@ -134,3 +149,4 @@ build-DeployHelperFunction:
 	cp prompts/*.wav "$(ARTIFACTS_DIR)/prompts/"
 	cp prompts/connect/*.wav "$(ARTIFACTS_DIR)/prompts/connect/"
 	find "$(ARTIFACTS_DIR)" \( -name __pycache__ -o -name '*.py[co]' \) -prune -exec rm -rf {} +
+	$(call COMPILE_FOR_LAMBDA,$(ARTIFACTS_DIR))
