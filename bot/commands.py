@@ -5,6 +5,7 @@ Grammar (case-insensitive, numbers in any common format)::
     /forward                                   open the modal
     /forward <our-number> to <dest>[, <dest> …] [for <duration>] [greeting loop|once|none]
              [then prompt|hangup|voicemail [<seconds>]] [callerid dialed|caller] [timeout <seconds>]
+             [<days> HH:MM-HH:MM <time zone> else to <dest>[, <dest> …]]   (business hours)
     /forward remove <our-number>               (alias: off)
     /forward list
     /forward status <our-number>
@@ -27,6 +28,8 @@ USAGE = """*Forward our phone numbers*
    options: `for 2h` (expires) · `greeting loop|once|none` · `then prompt|hangup|voicemail` (when nobody
    answers; `then voicemail 60s` sets the longest message, default 120 s)
    · `callerid dialed|caller` (what the destination sees) · `timeout 20` (seconds per destination)
+   · `weekdays 09:00-17:30 America/Chicago else to +14155550133` (business hours, and where calls
+   go outside them; days like `mon-fri`, `sat,sun`, `daily`; `22:00-06:00` runs overnight)
 • `/forward +12025550100 to @sre-oncall` — forward to people: a user group rings its members in
    order, `@alice @bob` ring those people (the number in their Slack profile), kept in sync with Slack
 • `/forward remove +12025550100` (or `off`) — stop forwarding; calls go to the phone system again
@@ -44,6 +47,18 @@ _SLACK_LINK = re.compile(r"<(?:tel:)?([^>|]*)(?:\|([^>]*))?>")
 _MENTION = re.compile(r"<(?:@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)(?:\|[^<>]*)?>")
 _STASHED = re.compile(r"@@(\d+)@@")
 _TO = re.compile(r"\s+to\s+", re.IGNORECASE)
+_DAY_WORD = (
+    r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|"
+    r"sat(?:urday)?|sun(?:day)?|weekdays?|weekends?|daily|everyday)"
+)
+# Business hours: optional days, a window, then the time zone (checked later, by the service).
+_HOURS = re.compile(
+    rf"(?:\b(?P<days>{_DAY_WORD}(?:\s*[-–,]\s*{_DAY_WORD}|\s+{_DAY_WORD})*)\s+)?"
+    r"(?P<window>\b[0-9]{1,2}:[0-9]{2}\s*[-–]\s*[0-9]{1,2}:[0-9]{2})\b"
+    rf"(?:\s+(?!(?:else|{_OPTION_WORDS})\b)(?P<zone>[a-z][\w+-]*(?:/[\w+-]+)*))?",
+    re.IGNORECASE,
+)
+_ELSE = re.compile(r"\belse\b(?:\s+to\b)?\s*", re.IGNORECASE)
 
 
 # Far more than any real command (five destinations and every option fit in ~250 characters); the
@@ -105,6 +120,11 @@ class SetForward:
     caller_id: str | None = None
     ring_timeout: int | None = None
     voicemail_max_seconds: int | None = None
+    # Business hours (``mon-fri 09:00-17:30`` as typed) in ``timezone``, and the destinations
+    # outside them (``else to …``), as typed: the service checks them like the destinations.
+    hours: str | None = None
+    timezone: str | None = None
+    else_destinations: tuple[str, ...] = ()
 
 
 Command = (
@@ -167,16 +187,47 @@ def _options(text: str) -> dict[str, str]:
     return found
 
 
-def _parse_set(number_text: str, rest: str) -> SetForward:
-    number = _one_number(number_text, "forward")
-    first_option = _OPTION.search(rest)
+def _first_option(text: str) -> re.Match[str] | None:
+    first_option = _OPTION.search(text)
     # "then" introduces the failure action only when followed by prompt/hangup; otherwise it is a
     # destination separator ("to A then B").
     while first_option and first_option.group(1).lower() == "then":
-        tail = rest[first_option.end() :].strip().lower()
+        tail = text[first_option.end() :].strip().lower()
         if tail.startswith(("prompt", "hangup", "hang up", "voicemail", "voice mail")):
             break
-        first_option = _OPTION.search(rest, first_option.end())
+        first_option = _OPTION.search(text, first_option.end())
+    return first_option
+
+
+def _business_hours(rest: str) -> tuple[str, str | None, str | None, tuple[str, ...]]:
+    """Take ``weekdays 09:00-17:30 America/Chicago`` and ``else to …`` out of ``rest``: what is
+    left, the hours as typed, the time zone and the else destinations."""
+    hours = timezone = None
+    found = _HOURS.search(rest)
+    if found is not None:
+        hours = " ".join(part for part in (found.group("days"), found.group("window")) if part)
+        timezone = found.group("zone")
+        rest = f"{rest[: found.start()]} {rest[found.end() :]}"
+    else_at = _ELSE.search(rest)
+    if else_at is None:
+        return rest, hours, timezone, ()
+    after = rest[else_at.end() :]
+    option = _first_option(after)
+    else_text = after[: option.start()] if option else after
+    else_destinations = tuple(_bounded(d) for d in split_destinations(else_text))
+    if not else_destinations:
+        raise CommandSyntaxError(
+            "say where calls go outside business hours, e.g. "
+            "`weekdays 09:00-17:30 America/Chicago else to +14155550133`"
+        )
+    rest = f"{rest[: else_at.start()]} {after[option.start() :] if option else ''}"
+    return rest, hours, timezone, else_destinations
+
+
+def _parse_set(number_text: str, rest: str) -> SetForward:
+    number = _one_number(number_text, "forward")
+    rest, hours, timezone, else_destinations = _business_hours(rest)
+    first_option = _first_option(rest)
     destinations_text = rest[: first_option.start()] if first_option else rest
     options = _options(rest[first_option.start() :]) if first_option else {}
     destinations = tuple(_bounded(d) for d in split_destinations(destinations_text))
@@ -206,6 +257,9 @@ def _parse_set(number_text: str, rest: str) -> SetForward:
         caller_id=options.get("callerid"),
         ring_timeout=timeout,
         voicemail_max_seconds=voicemail_max,
+        hours=hours,
+        timezone=timezone,
+        else_destinations=else_destinations,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.alerts import escape, mask_number, when
-from bot.commands import parse_seconds
+from bot.commands import parse_seconds, split_destinations
 from switchboard.adapters.dynamodb import RuleChange
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
@@ -32,7 +32,14 @@ from switchboard.domain.rules import (
     GreetingMode,
 )
 from switchboard.service import ChangeResult
-from switchboard.wording import AMAZON_CONNECT, calls_go_home, expiry_text, home_text, rule_details
+from switchboard.wording import (
+    AMAZON_CONNECT,
+    branch_text,
+    calls_go_home,
+    expiry_text,
+    home_text,
+    rule_details,
+)
 
 EXPIRY_ACTOR = "expiry"  # the history actor of the expiry job (bot/expiry.py)
 MODAL_CALLBACK = "forward_modal"
@@ -41,6 +48,9 @@ TRANSFER_ACTION = "transfer_call"
 TRANSFER_BLOCK = "target"
 MAX_INPUT_LENGTH = 64  # a phone number in any format, with room to spare
 DEST_BLOCKS = tuple(f"dest_{i}" for i in range(1, MAX_DESTINATIONS + 1))
+# Business hours in the form: the window, its time zone, and where calls go outside it.
+HOURS_BLOCK, TIMEZONE_BLOCK, ELSE_BLOCK = "hours", "timezone", "else_to"
+MAX_ELSE_LENGTH = MAX_INPUT_LENGTH * MAX_DESTINATIONS
 EXPIRY_CHOICES = (
     ("never", "Never"),
     ("30m", "in 30 minutes"),
@@ -201,6 +211,7 @@ def forward_modal(
     blocks.append(
         _input("expires", "Stop forwarding", _select("expires", choices, initial_expiry), optional=True)
     )
+    blocks += _hours_inputs(rule)
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
@@ -210,6 +221,49 @@ def forward_modal(
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
+
+
+def _hours_inputs(rule: ForwardRule | None) -> list[dict[str, Any]]:
+    """Optional business hours: all three filled in, or none (the service says which is missing)."""
+    hours = rule.hours if rule is not None else None
+    fields = (
+        (
+            HOURS_BLOCK,
+            "Business hours",
+            "weekdays 09:00-17:30",
+            hours.spec if hours else "",
+            MAX_INPUT_LENGTH,
+            "Days and a window: mon-fri, sat,sun, daily; 22:00-06:00 runs overnight.",
+        ),
+        (
+            TIMEZONE_BLOCK,
+            "Time zone of the business hours",
+            "America/Chicago",
+            hours.timezone if hours else "",
+            MAX_INPUT_LENGTH,
+            "",
+        ),
+        (
+            ELSE_BLOCK,
+            "Outside business hours, forward to",
+            "+14155550133, +13125550122 or connect",
+            ", ".join(rule.else_destinations) if rule is not None else "",
+            MAX_ELSE_LENGTH,
+            "Tried in order, like the destinations above.",
+        ),
+    )
+    blocks = []
+    for block_id, label, placeholder, initial, limit, hint in fields:
+        element: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": block_id,
+            "placeholder": _text(placeholder),
+            "max_length": limit,
+        }
+        if initial:
+            element["initial_value"] = initial
+        blocks.append(_input(block_id, label, element, optional=True, hint=hint))
+    return blocks
 
 
 def prefill(
@@ -286,6 +340,9 @@ class ModalInput:
     # (block_id, text) of every destination field filled in, in order.
     destination_fields: tuple[tuple[str, str], ...] = ()
     voicemail_max_seconds: int | None = None
+    hours: str | None = None
+    timezone: str | None = None
+    else_destinations: tuple[str, ...] = ()
 
     @property
     def number_block(self) -> str:
@@ -315,6 +372,13 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
     for block in ("number", *DEST_BLOCKS):
         if len(value(block) or "") > MAX_INPUT_LENGTH:
             problems[block] = "That is too long for a phone number."
+    for block, limit in (
+        (HOURS_BLOCK, MAX_INPUT_LENGTH),
+        (TIMEZONE_BLOCK, MAX_INPUT_LENGTH),
+        (ELSE_BLOCK, MAX_ELSE_LENGTH),
+    ):
+        if len(value(block) or "") > limit:
+            problems[block] = "That is too long."
     timeout = value("timeout")
     ring_timeout = parse_seconds(timeout) if timeout else None
     if timeout and (ring_timeout is None or not MIN_RING_TIMEOUT <= ring_timeout <= MAX_RING_TIMEOUT):
@@ -345,6 +409,9 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
         offered=_offered_numbers(view),
         problems=problems,
         destination_fields=fields,
+        hours=value(HOURS_BLOCK),
+        timezone=value(TIMEZONE_BLOCK),
+        else_destinations=split_destinations(value(ELSE_BLOCK) or "") if ELSE_BLOCK not in problems else (),
     )
 
 
@@ -513,6 +580,8 @@ def status_blocks(
             "text": _text(rule_text(rule) if rule else f"*{escape(number)}* is not forwarded.", "mrkdwn"),
         }
     ]
+    if rule is not None:
+        blocks += branch_blocks(rule, now_ms / 1000 if now_ms is not None else None)
     if rule and rule.updated_by:
         blocks.append(
             {
@@ -528,6 +597,14 @@ def status_blocks(
     if live:
         blocks += live_blocks(live, now_ms, title="Connected now")
     return blocks
+
+
+def branch_blocks(rule: ForwardRule, now: float | None = None) -> list[dict[str, Any]]:
+    """For a rule with business hours: which branch takes calls now, and until when."""
+    text = branch_text(rule, now)
+    if not text:
+        return []
+    return [{"type": "context", "elements": [_text(f":clock3: {escape(text)}", "mrkdwn")]}]
 
 
 def _call_line(record: dict[str, Any]) -> str:
@@ -779,7 +856,10 @@ def _undo_text(change: RuleChange) -> str:
 
 
 def home_view(
-    rules: list[ForwardRule], may_change: bool, live: list[LiveCallEntry] | None = None
+    rules: list[ForwardRule],
+    may_change: bool,
+    live: list[LiveCallEntry] | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _text("Call forwarding")},
@@ -812,6 +892,7 @@ def home_view(
     for rule in rules:
         section: dict[str, Any] = {"type": "section", "text": _text(rule_text(rule), "mrkdwn")}
         blocks.append(section)
+        blocks += branch_blocks(rule, now)
         if rule.updated_by:
             blocks.append(
                 {

@@ -34,7 +34,7 @@ from switchboard.domain.rules import (
 from switchboard.ports import StorageError
 from switchboard.service import ChangeFailedError, ForwardRequest, RefusedError
 from switchboard.settings import ConfigurationError, load
-from switchboard.wording import destinations_text, rule_details
+from switchboard.wording import branch_text, destinations_text, rule_details
 
 if TYPE_CHECKING:
     from switchboard.adapters.pool import DynamoDnisPool
@@ -99,6 +99,9 @@ def cmd_forward_set(args: argparse.Namespace) -> int:
             ring_timeout=args.timeout,
             voicemail_max_seconds=args.voicemail_max,
             expires_in=args.expires,
+            hours=args.hours,
+            timezone=args.timezone,
+            else_destinations=args.else_to,
         ),
         actor=_actor(),
     )
@@ -125,6 +128,8 @@ def cmd_forward_list(args: argparse.Namespace) -> int:
     for rule in rules:
         print(f"{rule.number} → {destinations_text(rule)}")
         print(f"    {rule_details(rule)}")
+        if rule.hours is not None:
+            print(f"    {branch_text(rule)}")
     return EXIT_OK
 
 
@@ -256,6 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
         f" (default {DEFAULT_VOICEMAIL_SECONDS})",
     )
     set_.add_argument("--expires", metavar="DURATION", help="e.g. 30m, 2h, 1d (1 minute to 30 days)")
+    set_.add_argument(
+        "--hours",
+        metavar="WINDOW",
+        help='business hours, e.g. "mon-fri 09:00-17:30", "sat,sun 10:00-14:00", "22:00-06:00" '
+        "(overnight); outside them calls go to --else-to; without --hours, none",
+    )
+    set_.add_argument("--timezone", metavar="ZONE", help="IANA time zone of --hours, e.g. America/Chicago")
+    set_.add_argument(
+        "--else-to",
+        nargs="+",
+        default=[],
+        metavar="DESTINATION",
+        help="where calls go outside --hours, tried in order (checked like the destinations)",
+    )
     set_.set_defaults(func=cmd_forward_set)
 
     remove = forward.add_parser(

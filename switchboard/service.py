@@ -179,6 +179,31 @@ class ChangeResult:
         return f"Removed the forward on {self.number}; {calls_go_home(self.old.home if self.old else None)}."
 
 
+def business_hours(hours: str | None, timezone: str | None, *, has_else: bool) -> BusinessHours | None:
+    """Business hours as asked for, checked: hours, a time zone and else destinations come
+    together (every surface asks the same questions, in these words)."""
+    if not hours:
+        if has_else:
+            raise RefusedError(
+                "Destinations for outside business hours need business hours, e.g. "
+                "weekdays 09:00-17:30 America/Chicago. Nothing was changed."
+            )
+        return None
+    if not has_else:
+        raise RefusedError(
+            "Business hours need somewhere for calls outside them to go: else to <destination>. "
+            "Nothing was changed."
+        )
+    if not timezone:
+        raise RefusedError(
+            "Business hours need a time zone, e.g. America/Chicago or Europe/London. Nothing was changed."
+        )
+    try:
+        return parse_hours(hours, timezone)
+    except HoursError as error:
+        raise RefusedError(f"{error}. Nothing was changed.") from None
+
+
 def _version(rule: ForwardRule | None) -> int:
     return rule.version if rule is not None else 0
 
@@ -301,7 +326,7 @@ class ForwardingService:
             )
         except DestinationRefusedError as error:
             raise RefusedError(str(error)) from None
-        hours = self._business_hours(request, else_destinations)
+        hours = business_hours(request.hours, request.timezone, has_else=bool(else_destinations))
         seen = self._rules.get(number)
         if request.expected_version == 0 and seen is not None:
             raise AlreadyForwardedError(seen)
@@ -315,30 +340,6 @@ class ForwardingService:
             return self._apply_set(
                 number, destinations, request, previous, actor, after_hours=(hours, else_destinations)
             )
-
-    @staticmethod
-    def _business_hours(request: ForwardRequest, else_destinations: tuple[str, ...]) -> BusinessHours | None:
-        """The request's hours, checked: hours, a time zone and else destinations come together."""
-        if not request.hours:
-            if else_destinations:
-                raise RefusedError(
-                    "Destinations for outside business hours need business hours, e.g. "
-                    "weekdays 09:00-17:30 America/Chicago. Nothing was changed."
-                )
-            return None
-        if not else_destinations:
-            raise RefusedError(
-                "Business hours need somewhere for calls outside them to go: else to <destination>. "
-                "Nothing was changed."
-            )
-        if not request.timezone:
-            raise RefusedError(
-                "Business hours need a time zone, e.g. America/Chicago or Europe/London. Nothing was changed."
-            )
-        try:
-            return parse_hours(request.hours, request.timezone)
-        except HoursError as error:
-            raise RefusedError(f"{error}. Nothing was changed.") from None
 
     def _apply_set(
         self,

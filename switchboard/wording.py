@@ -87,18 +87,19 @@ def hours_text(rule: ForwardRule) -> str:
     return f"{business_hours_text(rule.hours)}, else {branch_destinations_text(rule.else_destinations)}"
 
 
-def branch_text(rule: ForwardRule, now: float | None = None) -> str:
+def branch_text(rule: ForwardRule, now: float | None = None, *, when: str = "now") -> str:
     """Which branch takes calls now and when that changes; empty for a rule without hours.
 
     ``in business hours now: calls go to +12065550111 until 2026-12-01 23:30 UTC (17:30
-    America/Chicago)`` · ``outside business hours now: calls go to +14155550133 until …``.
+    America/Chicago)`` · ``outside business hours now: calls go to +14155550133 until …``;
+    ``when`` names the moment if it is not now (``at 2026-12-02 02:00 UTC``).
     """
     if rule.hours is None:
         return ""
     moment = time.time() if now is None else now
     inside = rule.in_hours(moment)
     where = "in business hours" if inside else "outside business hours"
-    text = f"{where} now: calls go to {branch_destinations_text(rule.destinations_at(moment))}"
+    text = f"{where} {when}: calls go to {branch_destinations_text(rule.destinations_at(moment))}"
     change = rule.hours.next_change(moment)
     if change is None:
         return text

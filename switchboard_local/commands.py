@@ -50,6 +50,18 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.voicemail_ends and args.voicemail is None:
         print("switchboard: --voicemail-ends needs --voicemail TEXT", file=sys.stderr)
         return EXIT_REFUSED
+    from switchboard_local.pstn.calls import parse_call_time
+
+    try:
+        at_ms = parse_call_time(args.at) if args.at else None
+    except ValueError as error:
+        print(f"switchboard: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    if at_ms is not None and args.realtime:
+        print(
+            "switchboard: --at and --realtime do not go together (a real-time call is now)", file=sys.stderr
+        )
+        return EXIT_REFUSED
     use_running_stack_if_any()
     from switchboard_local.connect_calls import is_connect_number, run_connect_call
 
@@ -73,6 +85,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             talk_seconds=args.talk,
             ring_seconds=args.ring,
             caller_hangs_up_after=args.caller_hangs_up_after,
+            at_ms=at_ms,
         )
     return run_call(
         number=args.number,
@@ -85,6 +98,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         realtime=args.realtime,
         voicemail=args.voicemail,
         voicemail_ends=args.voicemail_ends or "#",
+        at_ms=at_ms,
     )
 
 
@@ -178,6 +192,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--voicemail-ends",
         choices=["#", "silence", "hangup"],
         help="after the message the caller presses # (default), stays silent, or hangs up",
+    )
+    call.add_argument(
+        "--at",
+        metavar="TIME",
+        help="when the call happens, on simulated time, e.g. '2026-12-01 20:00 America/Chicago' or "
+        "2026-12-02T02:00Z (default now): business hours pick the destinations of that moment",
     )
     transfer = call.add_argument_group(
         "take back and transfer",

@@ -109,19 +109,22 @@ def simulate_connect_call(
     dynamodb = boto3.client("dynamodb")
     table = os.environ["TABLE_NAME"]
     rule = DynamoForwardRepository(dynamodb, table).get(number)
-    destinations = rule.destinations if rule is not None else ()
+    app, events = _modules()
+    if start_ms is None:
+        start_ms = app.forwarding.clock()
+    # Business hours: the branch of the call's (simulated) start, as the Connect Lambda will decide.
+    destinations = rule.destinations_at(start_ms / 1000) if rule is not None else ()
     phones = {
         destination: _phone(behaviours[i] if i < len(behaviours) else "answer", ring_seconds, talk_seconds)
         for i, destination in enumerate(destinations)
     }
-    app, events = _modules()
     interpreter = FlowInterpreter(
         json.loads(FLOW_PATH.read_text()),
         app.handler,
         claimed=set(numbers.our_numbers()),
         prompt_seconds=_prompt_length,
         on_disconnected=events.handler,
-        start_ms=app.forwarding.clock() if start_ms is None else start_ms,
+        start_ms=start_ms,
     )
     clock = app.forwarding.clock
     app.forwarding.clock = interpreter.now_ms
@@ -143,6 +146,7 @@ def run_connect_call(
     talk_seconds: float,
     ring_seconds: float,
     caller_hangs_up_after: float | None,
+    at_ms: int | None = None,
     out: Callable[[str], None] = print,
 ) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -156,6 +160,7 @@ def run_connect_call(
             talk_seconds=talk_seconds,
             ring_seconds=ring_seconds,
             caller_hangs_up_after=caller_hangs_up_after,
+            start_ms=at_ms,
         )
     except RoutingError as error:
         out(f"switchboard: {error}")

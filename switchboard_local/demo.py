@@ -34,6 +34,7 @@ from switchboard_local.pstn.calls import (
     TransferScript,
     format_record,
     format_transfer,
+    parse_call_time,
     simulate_call,
 )
 from switchboard_local.pstn.simulator import SimulatedCall
@@ -218,11 +219,14 @@ def _call(
     transfer: TransferScript | None = None,
     during: list[tuple[float, Any]] | None = None,
     interludes: list[tuple[float, str]] | None = None,
+    at: str | None = None,
 ) -> CallResult:
     """``interludes``: ``(t, text)`` filled in by ``during`` hooks, e.g. what a Slack user saw at
     ``t``; each is printed inside the timeline, after the hook's own note at ``t``, so the
     narrative stays in time order."""
     flags = " ".join(f"--{b}" for b in behaviours)
+    if at is not None:
+        flags = f"--at '{at}' {flags}"
     if transfer is not None:
         flags += f" --transfer-at {transfer.at_seconds:g} --transfer-to {transfer.target}"
         if transfer.arn:
@@ -248,6 +252,7 @@ def _call(
         transfer=transfer,
         during=[(t, at_its_time(hook)) for t, hook in during or []],
         chime=stack.chime,
+        at_ms=parse_call_time(at) if at is not None else None,
     )
     story.clock.advance_to(started + result.transcript.outcome.duration_s)
     _deliver_alerts(stack)  # the alert (if any) is in the channel before the next step
@@ -481,6 +486,7 @@ def run_demo(color: bool | None = None) -> int:
         _slack_scenes(story, stack, slack, workspace, service)
 
         _connect_scenes(story, stack, service)
+        _after_hours_scene(story, stack, service)
 
         print()
         problems = times_out_of_order(printed.text())
@@ -496,6 +502,52 @@ def run_demo(color: bool | None = None) -> int:
         return 1
     print(story._paint(GREEN, "demo passed: every step behaved as described"))
     return 0
+
+
+def _after_hours_scene(story: Story, stack: LocalStack, service: Any) -> None:
+    """Business hours: the same number rings the office in hours and the on-call phone after
+    them, decided by the SIP media application on the call's (simulated) time."""
+    from switchboard.service import ForwardRequest
+
+    story.scene(21, "Business hours: an after-hours call goes to the else destination (simulated time)")
+    assert stack.slack is not None
+    seen = _seen(stack.slack)
+    story.command(
+        f"switchboard forward set {OTHER} {FIRST} --hours 'mon-fri 09:00-17:30' "
+        f"--timezone America/Chicago --else-to {SECOND}"
+    )
+    request = ForwardRequest(
+        OTHER, [FIRST], hours="mon-fri 09:00-17:30", timezone="America/Chicago", else_destinations=[SECOND]
+    )
+    result = service.set_forward(request, actor="demo")
+    say("    " + result.message)
+    _check_announced(
+        story, stack, seen, f"demo forwarded *{OTHER}*", "weekdays 09:00–17:30 America/Chicago, else"
+    )
+    in_hours = _call(
+        story, stack, ["answer"], "in-hours call", number=OTHER, at="2026-12-01 10:00 America/Chicago"
+    )
+    story.check(
+        f"Tuesday 10:00 in Chicago: in business hours, {FIRST} rings",
+        in_hours.transcript.outcome.bridged_to == FIRST,
+    )
+    after_hours = _call(
+        story, stack, ["answer"], "after-hours call", number=OTHER, at="2026-12-01 20:00 America/Chicago"
+    )
+    story.check(
+        f"Tuesday 20:00 in Chicago: after hours, the else destination {SECOND} rings, and only it",
+        after_hours.transcript.outcome.bridged_to == SECOND
+        and after_hours.transcript.outcome.destinations_dialed == [SECOND],
+    )
+    # 2026-11-01, the day Chicago's clocks go back, is a Sunday: after hours all day.
+    sunday = _call(
+        story, stack, ["answer"], "weekend call", number=OTHER, at="2026-11-01 12:00 America/Chicago"
+    )
+    story.check("Sunday noon: the weekend is after hours too", sunday.transcript.outcome.bridged_to == SECOND)
+    seen = _seen(stack.slack)
+    story.command(f"switchboard forward remove {OTHER}")
+    say("    " + service.remove_forward(OTHER, actor="demo").message)
+    _check_announced(story, stack, seen, f"demo removed the forward on *{OTHER}*")
 
 
 def _pair_sentence(state: dict[str, Any] | None) -> str:
@@ -814,7 +866,9 @@ def _slack_scenes(
 
     story.scene(11, "Slack: the form (/forward alone), one mistake, then fixed")
     seen = _seen(slack)
-    answers = [OTHER, "911", "", "", "", "", "once", "", "", "20", "", "2h"]  # "": voicemail length
+    # number, 5 destinations, greeting, failure, caller ID, ring time, longest voicemail, expiry,
+    # business hours, time zone, outside hours (one answer per field, in the form's order)
+    answers = [OTHER, "911", "", "", "", "", "once", "", "", "20", "", "2h", "", "", ""]
     shown = console.type(f"as {LOCAL_USER}", "/forward", *answers, "(206) 555-0111")
     story.check("the modal lists our numbers", all(number in shown for number in stack.numbers))
     story.check(

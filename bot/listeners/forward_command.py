@@ -31,7 +31,7 @@ from switchboard.domain.durations import DurationError, parse_duration
 from switchboard.domain.people import Skipped, is_mention
 from switchboard.domain.rules import MAX_VOICEMAIL_SECONDS, MIN_VOICEMAIL_SECONDS
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
-from switchboard.service import ChangeResult, ForwardingService, ForwardRequest
+from switchboard.service import ChangeResult, ForwardingService, ForwardRequest, RefusedError, business_hours
 
 Command = dict[str, Any]
 
@@ -48,9 +48,12 @@ def check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
         else:  # people: the limit applies to the numbers they resolve to (after the ack)
             for number in numbers:
                 policy.destination(number)
+        if command.else_destinations:
+            policy.destinations(command.else_destinations, subject=f"{command.number} outside business hours")
         if command.expires_in:
             parse_duration(command.expires_in)
-    except (DestinationRefusedError, DurationError) as error:
+        business_hours(command.hours, command.timezone, has_else=bool(command.else_destinations))
+    except (DestinationRefusedError, DurationError, RefusedError) as error:
         return str(error)
     if command.greeting and command.greeting.lower() not in ("loop", "once", "none"):
         return f"greeting must be loop, once or none, not `{command.greeting}`"
@@ -136,6 +139,9 @@ def carry_out(deps: BotDeps, parsed: object, command: Command, respond: Respond,
                 ring_timeout=command_set.ring_timeout,
                 voicemail_max_seconds=command_set.voicemail_max_seconds,
                 expires_in=command_set.expires_in,
+                hours=command_set.hours,
+                timezone=command_set.timezone,
+                else_destinations=command_set.else_destinations,
             )
             return service.set_forward(request, actor=user)
 

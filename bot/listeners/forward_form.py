@@ -21,7 +21,7 @@ from bot.listeners import home_tab
 from bot.listeners.common import apply_change, refusal, tell, user_of
 from switchboard.domain.rules import find_loops
 from switchboard.policy import DestinationRefusedError
-from switchboard.service import ForwardRequest
+from switchboard.service import ForwardRequest, RefusedError, business_hours
 
 log = logging.getLogger("bot")
 
@@ -95,7 +95,31 @@ def form_refusals(deps: BotDeps, form: views.ModalInput) -> dict[str, str]:
             at = error.index if error.index is not None and error.index < len(fields) else 0
             block = fields[at][0] if fields else views.DEST_BLOCKS[0]
             errors[block] = str(error)[:150]
+    errors.update(_hours_refusals(deps, form, errors))
     return errors
+
+
+def _hours_refusals(deps: BotDeps, form: views.ModalInput, errors: dict[str, str]) -> dict[str, str]:
+    """The business-hours fields, checked as the slash command and the CLI check them."""
+    if any(block in errors for block in (views.HOURS_BLOCK, views.TIMEZONE_BLOCK, views.ELSE_BLOCK)):
+        return {}
+    try:
+        if form.else_destinations:
+            deps.policy.destinations(form.else_destinations, subject=f"{form.number} outside business hours")
+    except DestinationRefusedError as error:
+        return {views.ELSE_BLOCK: str(error)[:150]}
+    try:
+        business_hours(form.hours, form.timezone, has_else=bool(form.else_destinations))
+    except RefusedError as error:
+        text = str(error).removesuffix(" Nothing was changed.")
+        if "time zone" in text:
+            return {views.TIMEZONE_BLOCK: text[:150]}
+        if not form.hours:
+            return {views.HOURS_BLOCK: text[:150]}
+        if not form.else_destinations:
+            return {views.ELSE_BLOCK: text[:150]}
+        return {views.HOURS_BLOCK: text[:150]}
+    return {}
 
 
 def modal_errors(deps: BotDeps, form: views.ModalInput, user: str) -> dict[str, str]:
@@ -121,6 +145,11 @@ def modal_errors(deps: BotDeps, form: views.ModalInput, user: str) -> dict[str, 
         at = next((i for i, d in enumerate(normalised) if loop.startswith(d)), None)
         block = form.destination_fields[at][0] if at is not None else form.number_block
         return {block: loop[:150]}
+    if form.else_destinations:
+        after_hours = deps.policy.destinations(form.else_destinations, subject=form.number)
+        loop = find_loops(form.number, after_hours, existing)
+        if loop:
+            return {views.ELSE_BLOCK: loop[:150]}
     return {}
 
 
@@ -167,6 +196,9 @@ def register(app: App, deps: BotDeps) -> None:
             voicemail_max_seconds=form.voicemail_max_seconds,
             expires_in=expires_in,
             expected_version=form.expected_version,
+            hours=form.hours,
+            timezone=form.timezone,
+            else_destinations=form.else_destinations,
         )
         result, message = apply_change(deps, user, lambda s: s.set_forward(request, actor=user))
         tell(client, user, form.channel_id, message)

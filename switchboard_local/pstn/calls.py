@@ -21,23 +21,28 @@ import importlib
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain.hours import HoursError, resolve_timezone
 from switchboard.domain.rules import MAX_DESTINATIONS
 from switchboard.domain.transfer import TransferRules
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.settings import load as load_settings
+from switchboard.wording import branch_text, utc_time
 from switchboard_local.aws.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
 from switchboard_local.http_server import LocalHttpServer
 from switchboard_local.pstn.simulator import (
@@ -351,11 +356,14 @@ def simulate_call(
     on_entry: Callable[[TimelineEntry], None] | None = None,
     voicemail: str | None = None,
     voicemail_ends: VoicemailEnd = "#",
+    at_ms: int | None = None,
 ) -> CallResult:
     """Place the call with the environment's stack; behaviours apply to the rule's destinations in
     order (for an Amazon Connect entry number, the first one is what Connect does when it rings).
     ``voicemail`` is what the caller says if they get to leave a message, ending it with
     ``voicemail_ends``; the recording lands in ``RECORDINGS_BUCKET`` of the local stack.
+    ``at_ms`` is when (epoch ms) the call happens on simulated time (default now): the SIP media
+    application decides with that clock, so business hours pick the branch of that moment.
 
     ``transfer`` scripts a take-back-and-transfer, ``during`` any other actions while the call runs
     (:meth:`PstnSimulator.place_call`); ``chime`` is the stack's emulator if it is in this process.
@@ -365,12 +373,16 @@ def simulate_call(
     rule = DynamoForwardRepository(dynamodb, table).get(number)
     phones: dict[str, PhoneBehaviour] = {}
     notes: list[str] = []
+    when_s = (at_ms if at_ms is not None else int(time.time() * 1000)) / 1000
     if rule is None:
         notes.append(
             f'{number} has no forward, so the caller hears "not in service": set one first '
             f"(switchboard forward set {number} DESTINATION)"
         )
-    if rule is not None and rule.is_connect_entry:
+    elif rule.hours is not None:
+        notes.append(branch_text(rule, when_s, when=f"at {utc_time(when_s)}"))
+    to_connect = rule is not None and rule.connect_entry_at(when_s)
+    if rule is not None and to_connect:
         from switchboard.adapters.pool import DynamoDnisPool
 
         connect = phone(behaviours[0] if behaviours else "answer", ring_seconds, talk_seconds)
@@ -385,13 +397,13 @@ def simulate_call(
     elif rule is not None:
         phones = {
             destination: phone(kind, ring_seconds, talk_seconds)
-            for destination, kind in zip(rule.destinations, behaviours, strict=False)
+            for destination, kind in zip(rule.destinations_at(when_s), behaviours, strict=False)
         }
 
     scripted = list(during)
     attempt: TransferAttempt | None = None
     if transfer is not None:
-        via: Via = transfer.via or ("connect" if rule is not None and rule.is_connect_entry else "api")
+        via: Via = transfer.via or ("connect" if to_connect else "api")
         attempt = TransferAttempt(via, transfer.at_seconds, {})
         phones[transfer.target] = phone(transfer.target_behaviour, ring_seconds, talk_seconds)
         scripted.append((transfer.at_seconds, transfer_action(transfer, via, attempt)))
@@ -450,6 +462,7 @@ def simulate_call(
                     message_ends=voicemail_ends,
                 ),
                 during=scripted,
+                epoch_ms=at_ms,
             )
     finally:
         app.clock = real_clock
@@ -529,6 +542,7 @@ def run_call(
     caller_hangs_up_after: float | None,
     transfer: TransferScript | None = None,
     realtime: bool = False,
+    at_ms: int | None = None,
     out: Callable[[str], None] = print,
     voicemail: str | None = None,
     voicemail_ends: VoicemailEnd = "#",
@@ -554,7 +568,8 @@ def run_call(
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with local_environment() as (where, chime):
-        out(f"Simulated call {calling} → {ours} on {where}\n")
+        when = f" at {utc_time(at_ms / 1000)} (simulated time)" if at_ms is not None else ""
+        out(f"Simulated call {calling} → {ours}{when} on {where}\n")
         if realtime:
             out(
                 "The call runs in real time: while it is connected, `/forward calls` in "
@@ -574,6 +589,7 @@ def run_call(
             on_entry=(lambda entry: out("\n".join(render_entry(entry)))) if realtime else None,
             voicemail=voicemail,
             voicemail_ends=voicemail_ends,
+            at_ms=at_ms,
         )
     out(result.transcript.render(timeline=not realtime))
     out(format_record(result.record))
@@ -584,3 +600,26 @@ def run_call(
     for note in result.notes:
         out(f"note: {note}")
     return 0
+
+
+def parse_call_time(text: str) -> int:
+    """``--at``: ``2026-12-01 20:00 America/Chicago``, ``2026-12-01T20:00-06:00`` or
+    ``2026-12-02T02:00Z`` → epoch ms; a time with neither offset nor zone is UTC."""
+    cleaned = text.strip()
+    moment, _, zone = cleaned.rpartition(" ")
+    tz: tzinfo = UTC
+    if moment and ("/" in zone or zone.upper() == "UTC"):
+        try:
+            tz = ZoneInfo(resolve_timezone(zone))
+        except HoursError as error:
+            raise ValueError(str(error)) from None
+        cleaned = moment
+    try:
+        parsed = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"--at {text!r} is not a time; use e.g. '2026-12-01 20:00 America/Chicago' or 2026-12-02T02:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return int(parsed.timestamp() * 1000)

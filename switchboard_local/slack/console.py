@@ -75,6 +75,7 @@ EMOJI = {
     "alarm_clock": "⏰",
     "arrow_right_hook": "↪️",
     "bar_chart": "📊",
+    "clock3": "🕒",
     "grey_question": "❔",
     "hourglass": "⌛",
     "hourglass_flowing_sand": "⏳",

@@ -28,6 +28,7 @@ from bot.auth import Authorizer
 from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain import events
+from switchboard.domain.hours import parse_hours
 from switchboard.domain.rules import ForwardRule
 from switchboard.settings import load
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
@@ -1353,3 +1354,120 @@ def test_a_connect_transfer_whose_target_does_not_answer_is_alerted_as_on_the_sm
     )["Item"]
     # The item the stream notifier turns into the channel's transfer-failed alert (test_notifier).
     assert (decode_item(event)["kind"], decode_item(event)["transfer_target"]) == ("call_event", TARGET)
+
+
+# -- business hours (issue 17 item 3) -----------------------------------------------------------
+
+AFTER_HOURS = "+14155550133"
+
+
+def test_a_slash_forward_with_business_hours_stores_them_and_status_shows_the_branch_now(
+    bot: Bot, dynamodb: Any
+) -> None:
+    response = bot.command(
+        f"{OURS} to {FIRST} weekdays 09:00-17:30 america/chicago else to (415) 555-0133 greeting none"
+    )
+    assert "Forwarding" in ack_text(response)
+    bot.settle()
+    (reply,) = bot.responded()
+    assert "weekdays 09:00–17:30 America/Chicago, else +14155550133" in reply["text"]
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.hours is not None
+    assert (rule.hours.spec, rule.hours.timezone) == ("mon-fri 09:00-17:30", "America/Chicago")
+    assert rule.else_destinations == (AFTER_HOURS,)
+    assert rule.greeting.value == "none"
+
+    bot.command(f"status {OURS}", user=VISITOR, name="status")
+    bot.settle()
+    status = json.dumps(bot.responded("status")[0]["blocks"], ensure_ascii=False)
+    branch = "in business hours now" if rule.in_hours(time.time()) else "outside business hours now"
+    assert branch in status
+    assert "America/Chicago)" in status  # when it next switches, with the local time
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{OURS} to {FIRST} weekdays 09:00-17:30 America/Chicago", "else to"),
+        (f"{OURS} to {FIRST} weekdays 09:00-17:30 else to {SECOND}", "time zone"),
+        (f"{OURS} to {FIRST} weekdays 09:00-17:30 Mars/Base else to {SECOND}", "not a time zone"),
+        (f"{OURS} to {FIRST} weekdays 09:00-25:00 UTC else to {SECOND}", "not a time of day"),
+        (f"{OURS} to {FIRST} weekdays 09:00-17:30 UTC else to +1 900 555 0100", "premium-rate"),
+        (f"{OURS} to {FIRST} weekdays 09:00-17:30 UTC else to", "outside business hours"),
+    ],
+)
+def test_bad_business_hours_are_answered_in_the_ack(
+    bot: Bot, dynamodb: Any, text: str, expected: str
+) -> None:
+    assert expected in ack_text(bot.command(text))
+    bot.settle()
+    assert bot.responded() == []
+    assert stored(dynamodb) is None
+
+
+def test_else_destinations_that_loop_or_are_ours_are_refused_after_the_ack(bot: Bot, dynamodb: Any) -> None:
+    bot.command(f"{OURS} to {FIRST} weekdays 09:00-17:30 UTC else to {OTHER}")
+    bot.settle()
+    assert "one of our own numbers" in bot.responded()[0]["text"]
+    assert stored(dynamodb) is None
+
+
+def test_the_form_takes_business_hours_and_points_errors_at_their_fields(bot: Bot, dynamodb: Any) -> None:
+    view = open_modal(bot)
+    base = {"number": OURS, "dest_1": FIRST}
+    for answers, block, message in (
+        ({"hours": "weekdays 09:00-17:30", "else_to": SECOND}, "timezone", "time zone"),
+        ({"hours": "weekdays 9-5", "timezone": "UTC", "else_to": SECOND}, "hours", "no time window"),
+        ({"hours": "weekdays 09:00-17:30", "timezone": "UTC"}, "else_to", "else to"),
+        ({"hours": "weekdays 09:00-17:30", "timezone": "UTC", "else_to": "911"}, "else_to", "emergency"),
+        ({"hours": "weekdays 09:00-17:30", "timezone": "UTC", "else_to": OURS}, "else_to", "itself"),
+    ):
+        response = submit(bot, view, {**base, **answers})
+        errors = json.loads(response["body"])["errors"]
+        assert message in errors[block], (answers, errors)
+    bot.settle()
+    assert stored(dynamodb) is None
+
+    response = submit(
+        bot,
+        view,
+        {
+            **base,
+            "hours": "sat,sun 10:00-14:00",
+            "timezone": "Europe/Berlin",
+            "else_to": f"{SECOND}, 415-555-0133",
+        },
+    )
+    assert not response.get("body")
+    bot.settle()
+    rule = stored(dynamodb)
+    assert rule is not None
+    assert rule.hours is not None
+    assert (rule.hours.spec, rule.hours.timezone) == ("sat,sun 10:00-14:00", "Europe/Berlin")
+    assert rule.else_destinations == (SECOND, AFTER_HOURS)
+
+    payload = block_actions_payload("edit_forward", value=OURS, block_id="rule_12025550100", user_id=ADMIN)
+    bot.send(interaction_event(payload, SECRET))
+    edit = bot.slack.open_views[bot.slack.calls_to("views.open")[-1].response["view"]["id"]]
+    prefilled = json.dumps(edit)
+    assert '"initial_value": "sat,sun 10:00-14:00"' in prefilled
+    assert '"initial_value": "Europe/Berlin"' in prefilled
+    assert f'"initial_value": "{SECOND}, {AFTER_HOURS}"' in prefilled
+
+
+def test_app_home_shows_which_branch_takes_calls_now(bot: Bot, dynamodb: Any) -> None:
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(
+            number=OURS,
+            destinations=(FIRST,),
+            hours=parse_hours("daily 00:00-24:00", "UTC"),
+            else_destinations=(SECOND,),
+        ),
+        actor=ADMIN,
+    )
+    bot.send(home_opened(VISITOR))
+    bot.settle()
+    home = json.dumps(bot.slack.home_views[VISITOR], ensure_ascii=False)
+    assert f"in business hours now: calls go to {FIRST}" in home
+    assert f"else {SECOND}" in home

@@ -186,3 +186,61 @@ def test_voicemail_is_refused_for_a_connect_number_with_the_reason(stack: LocalS
     assert refused.returncode == 2
     assert "lives in Amazon Connect" in refused.stderr
     assert "SIP media application" in refused.stderr
+
+
+def test_business_hours_set_listed_and_a_call_on_simulated_time_takes_the_branch_of_its_moment(
+    stack: LocalStack,
+) -> None:
+    result = run(
+        stack, "forward", "set", OURS, "+12065550111", "--hours", "mon-fri 09:00-17:30",
+        "--timezone", "America/Chicago", "--else-to", "(415) 555-0133", "+13125550122",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "weekdays 09:00–17:30 America/Chicago, else +14155550133, +13125550122" in result.stdout
+    try:
+        listed = run(stack, "forward", "list").stdout
+        assert "business hours now: calls go to" in listed
+
+        # Tuesday noon in Chicago: in hours. Tuesday 20:00: the else branch, in its order.
+        noon = run(stack, "call", OURS, "--at", "2026-12-01 12:00 America/Chicago", "--answer")
+        assert noon.returncode == 0, noon.stderr
+        assert "at 2026-12-01 18:00 UTC (simulated time)" in noon.stdout
+        assert "outcome: bridged to +12065550111" in noon.stdout
+        evening = run(stack, "call", OURS, "--at", "2026-12-02T02:00Z", "--no-answer", "--answer")
+        assert evening.returncode == 0, evening.stderr
+        assert (
+            "note: outside business hours at 2026-12-02 02:00 UTC: calls go to +14155550133, +13125550122 "
+            "until 2026-12-02 15:00 UTC (09:00 America/Chicago)"
+        ) in evening.stdout
+        assert "outcome: bridged to +13125550122" in evening.stdout
+        assert "attempts: +14155550133 CallNotAnswered after 30.0s" in evening.stdout
+    finally:
+        run(stack, "forward", "remove", OURS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--hours", "mon-fri 09:00-17:30", "--timezone", "UTC"), "else to"),
+        (("--hours", "mon-fri 09:00-17:30", "--else-to", "+14155550133"), "time zone"),
+        (("--hours", "mon-fri 9-5", "--timezone", "UTC", "--else-to", "+14155550133"), "no time window"),
+        (
+            ("--hours", "mon-fri 09:00-17:30", "--timezone", "UTC", "--else-to", "+19005550100"),
+            "premium-rate",
+        ),
+        (("--else-to", "+14155550133"), "need business hours"),
+    ],
+)
+def test_refused_business_hours_exit_2_with_the_reason(
+    stack: LocalStack, args: tuple[str, ...], message: str
+) -> None:
+    result = run(stack, "forward", "set", OURS, "+12065550111", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "No forwards." in run(stack, "forward", "list").stdout
+
+
+def test_a_call_at_a_time_that_is_not_one_is_refused(stack: LocalStack) -> None:
+    result = run(stack, "call", OURS, "--at", "teatime")
+    assert result.returncode == 2
+    assert "is not a time" in result.stderr

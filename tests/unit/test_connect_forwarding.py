@@ -18,6 +18,7 @@ from connect_lambda.events import MalformedFlowEventError, parse_event
 from connect_lambda.forwarding import ConnectForwardingApp, error_type
 from switchboard.domain.callflow import Bridge, CallState, HangUp, Leg, Phase, Plan, PlayPrompt, Prompt
 from switchboard.domain.events import CallRecord, LiveCall, Outcome
+from switchboard.domain.hours import parse_hours
 from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode
 from switchboard.ports import StorageError
 from tests.helpers import load_event
@@ -380,3 +381,43 @@ def test_a_null_customer_endpoint_is_a_withheld_caller() -> None:
 def test_malformed_events_are_refused(raw: Any) -> None:
     with pytest.raises(MalformedFlowEventError):
         parse_event(raw)
+
+
+# --- business hours (issue 17 item 3): decided from the one rule read, on the Lambda's clock ----
+
+CHICAGO_WEEKDAYS = parse_hours("weekdays 09:00-17:30", "America/Chicago")
+TUESDAY_NOON_CHICAGO_MS = 1_796_148_000_000  # 2026-12-01 12:00 CST
+TUESDAY_EVENING_CHICAGO_MS = 1_796_176_800_000  # 2026-12-01 20:00 CST
+
+
+@pytest.mark.parametrize(
+    ("at_ms", "dialled"), [(TUESDAY_NOON_CHICAGO_MS, D1), (TUESDAY_EVENING_CHICAGO_MS, D3)]
+)
+def test_business_hours_pick_the_branch_with_one_read(at_ms: int, dialled: str) -> None:
+    flow = Flow(rule(D1, D2, hours=CHICAGO_WEEKDAYS, else_destinations=(D3, D4)))
+    flow.clock.now = at_ms
+
+    reply = flow.start()
+
+    assert (reply["op"], reply["dial_to"]) == ("dial", dialled)
+    assert flow.rules.reads == 1
+
+
+def test_after_hours_follow_me_stays_on_the_else_branch() -> None:
+    flow = Flow(rule(D1, hours=CHICAGO_WEEKDAYS, else_destinations=(D3, D4)))
+    flow.clock.now = TUESDAY_EVENING_CHICAGO_MS
+    flow.start()
+
+    second = flow.failed("ConnectionTimeLimitExceeded", 30)
+
+    assert (second["op"], second["dial_to"]) == ("dial", D4)
+
+
+def test_connect_after_hours_on_a_connect_number_is_not_in_service_only_after_hours() -> None:
+    by_day = Flow(rule(D1, hours=CHICAGO_WEEKDAYS, else_destinations=("connect",)))
+    by_day.clock.now = TUESDAY_NOON_CHICAGO_MS
+    assert by_day.start()["dial_to"] == D1
+    at_night = Flow(rule(D1, hours=CHICAGO_WEEKDAYS, else_destinations=("connect",)))
+    at_night.clock.now = TUESDAY_EVENING_CHICAGO_MS
+    assert at_night.start()["op"] == "play_hangup"
+    assert at_night.record.outcome is Outcome.NOT_IN_SERVICE
