@@ -40,7 +40,7 @@ from switchboard_local.pstn.calls import (
 from switchboard_local.pstn.simulator import SimulatedCall
 from switchboard_local.slack.bot_server import BotServer
 from switchboard_local.slack.console import LocalWorkspace, SlackConsole
-from switchboard_local.slack.standin import SlackStandIn, mrkdwn, render_blocks
+from switchboard_local.slack.standin import SlackStandIn, mrkdwn, render, render_blocks, render_message
 from switchboard_local.stack import ALERTS_CHANNEL, LOCAL_USER, LocalStack
 
 OURS = "+12025550100"
@@ -220,13 +220,17 @@ def _call(
     during: list[tuple[float, Any]] | None = None,
     interludes: list[tuple[float, str]] | None = None,
     at: str | None = None,
+    voicemail: str | None = None,
 ) -> CallResult:
     """``interludes``: ``(t, text)`` filled in by ``during`` hooks, e.g. what a Slack user saw at
     ``t``; each is printed inside the timeline, after the hook's own note at ``t``, so the
-    narrative stays in time order."""
+    narrative stays in time order. ``voicemail``: what the caller says if they get to leave a
+    message (ending it with #)."""
     flags = " ".join(f"--{b}" for b in behaviours)
     if at is not None:
         flags = f"--at '{at}' {flags}"
+    if voicemail is not None:
+        flags += f' --voicemail "{voicemail}"'
     if transfer is not None:
         flags += f" --transfer-at {transfer.at_seconds:g} --transfer-to {transfer.target}"
         if transfer.arn:
@@ -253,6 +257,7 @@ def _call(
         during=[(t, at_its_time(hook)) for t, hook in during or []],
         chime=stack.chime,
         at_ms=parse_call_time(at) if at is not None else None,
+        voicemail=voicemail,
     )
     story.clock.advance_to(started + result.transcript.outcome.duration_s)
     _deliver_alerts(stack)  # the alert (if any) is in the channel before the next step
@@ -487,6 +492,8 @@ def run_demo(color: bool | None = None) -> int:
 
         _connect_scenes(story, stack, service)
         _after_hours_scene(story, stack, service)
+
+        _voicemail_scene(story, stack, workspace, service)
 
         print()
         problems = times_out_of_order(printed.text())
@@ -1176,6 +1183,119 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any) -> None:
         service.get_forward(CONNECT_OURS) is None and stack.connect.flow_of(CONNECT_OURS) == home_flow,
         stack.connect.flow_of(CONNECT_OURS),
     )
+
+
+MESSAGE = "Hi, the backup job failed, call me back"
+
+
+def _voicemail_message(slack: SlackStandIn, transaction_id: str) -> dict[str, Any] | None:
+    for message in slack.messages(ALERTS_CHANNEL):
+        blocks = json.dumps(message.get("blocks") or [])
+        if "Voicemail on" in blocks and f"call `{transaction_id}`" in blocks:
+            return message
+    return None
+
+
+def _press(workspace: LocalWorkspace, message: Mapping[str, Any], action_id: str, user: str) -> None:
+    from switchboard_local.slack.requests import block_actions_payload, interaction_event
+
+    element = next(
+        e
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for e in block.get("elements") or []
+        if e.get("action_id") == action_id
+    )
+    payload = block_actions_payload(
+        action_id,
+        value=str(element.get("value", "")),
+        block_id="voicemail_actions",
+        channel_id=ALERTS_CHANNEL,
+        message=message,
+        user_id=user,
+        trigger_id=workspace.trigger_id(),
+    )
+    workspace.send(interaction_event(payload, workspace.secret))
+
+
+def _voicemail_scene(story: Story, stack: LocalStack, workspace: LocalWorkspace, service: Any) -> None:
+    """Nobody answers; the caller leaves a message; it lands in the alert thread, playable and
+    transcribed (issue 16), and "Mark handled" tells everyone someone is calling back."""
+    slack = stack.slack
+    assert slack is not None
+    story.scene(22, "Voicemail: nobody answers, the caller leaves a message; it lands in the alert thread")
+    code, _ = _cli(story, "forward", "set", OURS, FIRST, SECOND, "--failure", "voicemail")
+    story.check("the forward ends in voicemail", code == 0 and service.get_forward(OURS) is not None)
+    call = _call(story, stack, ["no-answer", "no-answer"], "voicemail call", voicemail=MESSAGE)
+    transaction_id = call.transcript.transaction_id
+    event = _event_item(transaction_id, "voicemail")
+    story.check(
+        "the SMA wrote the voicemail event with the recording's key and length",
+        event is not None and bool(event.get("recording_key")) and int(event.get("duration_seconds", 0)) >= 1,
+        str(event),
+    )
+
+    def transcribed() -> dict[str, Any] | None:
+        message = _voicemail_message(slack, transaction_id)
+        return message if message and MESSAGE in json.dumps(message.get("blocks")) else None
+
+    try:  # the transcript arrives through the Transcribe stand-in's job-state event
+        message: dict[str, Any] | None = slack.wait_for(transcribed, 15)
+    except TimeoutError:
+        message = _voicemail_message(slack, transaction_id)
+    alert = _alert_for(slack, transaction_id)
+    shares = [m for m in slack.messages(ALERTS_CHANNEL) if m.get("files")]
+    shared = next((m for m in shares if m["files"][0].get("name") == f"voicemail-{transaction_id}.wav"), None)
+    _show_alert(story, message)
+    if shared is not None:
+        story.transcript("\n".join("  " + line for line in render_message({"files": shared["files"]})))
+    rendered = "\n".join(render_blocks(message.get("blocks") or [])) if message else ""
+    thread = alert.get("thread_ts", alert["ts"]) if alert else None
+    story.check(
+        "a reply in the thread of the call's bridge_failed alert, caller masked, with the length",
+        message is not None
+        and message.get("thread_ts") == thread
+        and "+1303•••0123 left a" in rendered
+        and CALLER not in rendered,
+        rendered or "no voicemail message",
+    )
+    recording = (
+        boto3.client("s3")
+        .get_object(Bucket=event["recording_bucket"], Key=event["recording_key"])["Body"]
+        .read()
+        if event
+        else b""
+    )
+    story.check(
+        "the recording is shared in the same thread as an audio file (files.getUploadURLExternal, "
+        "upload, files.completeUploadExternal), byte for byte",
+        shared is not None
+        and shared.get("thread_ts") == thread
+        and slack.file(shared["files"][0]["id"]).get("data") == recording,
+    )
+    story.check(
+        "the transcript is edited in (the Transcribe stand-in returns the caller's words: plumbing, "
+        "not speech recognition)",
+        f"> {MESSAGE}" in rendered,
+        rendered,
+    )
+
+    if message is not None:
+        story.command(f"(in Slack, @{VISITOR} presses [Mark handled], then @{LOCAL_USER} does)")
+        workspace.activity(wait=0)
+        _press(workspace, message, "voicemail_handled", VISITOR)
+        _press(workspace, message, "voicemail_handled", LOCAL_USER)
+        for seen in workspace.activity().calls:
+            if seen.method in ("chat.postEphemeral", "chat.update"):
+                story.transcript(render(seen))
+    updated = _voicemail_message(slack, transaction_id)
+    handled = json.dumps(updated.get("blocks") if updated else [])
+    story.check(
+        f"@{VISITOR} is refused; @{LOCAL_USER}'s press marks it handled for everyone (the button is gone)",
+        f"Handled by <@{LOCAL_USER}>" in handled and "voicemail_handled" not in handled,
+    )
+    code, _ = _cli(story, "forward", "remove", OURS)
+    story.check("the forward is removed", code == 0 and service.get_forward(OURS) is None)
 
 
 def _history(number: str) -> list[str]:

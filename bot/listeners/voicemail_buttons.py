@@ -12,6 +12,7 @@ listeners (``bot.listeners.alert_buttons``).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,8 @@ def register(app: App, deps: BotDeps) -> None:
             tell(client, user, channel, alerts.VOICEMAIL_GONE)
             return
         store = deps.voicemails()
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds")
+        now = now.replace("+00:00", "Z")
         try:
             voicemail, _ = store.mark_handled(transaction_id, user, now)
         except Exception as error:  # a sentence for the user, the details in the log (bot.failures)
