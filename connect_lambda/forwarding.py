@@ -14,16 +14,18 @@
     moment of the answer is not observable on Connect, so the record's talk time is an upper bound
     (it includes the ringing) and the record says ``timing=approximate``.
 
-    Unless a transfer was queued from Slack for this very dial (nothing can break into a bridged
-    Connect call, so Slack's transfers wait for the callee to hang up): then, after the same
-    check the SIP media application runs (:meth:`TransferRules.check`),
+    The record is written checking that no transfer was queued from Slack for this very dial
+    (nothing can break into a bridged Connect call, so Slack's transfers wait for the callee to
+    hang up; the queue is read only when the check fails). If one was, after the same check the
+    SIP media application runs (:meth:`TransferRules.check`),
     :func:`callflow.on_transfer_requested` and :func:`callflow.on_transfer_leg_released`: "please
     hold", then the target, and the outcome (``transferred`` / ``transfer-failed`` with its
     ``transfer_failed`` event) follows as on the SIP media application.
 
 The state travels in the contact attribute ``sb``. Writes are idempotent, because Connect retries
 a failed or slow invocation up to 3 times: the record is written only if the call has none, and
-the per-dial progress item (for :mod:`connect_lambda.contact_events`) is a plain overwrite.
+the live entry written at each dial (it carries the state :mod:`connect_lambda.contact_events`
+needs) is a plain overwrite.
 :meth:`ConnectForwardingApp.handle` never raises: whatever goes wrong, the caller hears the error
 prompt and the call ends.
 """
