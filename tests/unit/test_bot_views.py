@@ -250,3 +250,22 @@ def test_a_connect_call_is_ringing_until_its_ring_timeout_then_talking_for_at_mo
     sma = views.live_call_text(LiveCallEntry("tx-1", call), now_ms=1_005_000)
     assert "Amazon Connect" not in sma
     assert "talking to +12065550111 for 5s" in sma
+
+
+def test_the_form_offers_voicemail_and_reads_its_length() -> None:
+    voicemail_rule = RULE.with_changes(failure="voicemail", voicemail_max_seconds=45)
+    view = views.forward_modal([OURS], voicemail_rule)
+    assert check_view(view) == []
+    form = views.read_modal({**view, "state": view_state(view, {})})
+    assert (form.failure, form.voicemail_max_seconds) == ("voicemail", 45)
+
+    longer = views.read_modal({**view, "state": view_state(view, {"voicemail_max": "300"})})
+    assert longer.voicemail_max_seconds == 300
+    assert not longer.problems
+
+
+@pytest.mark.parametrize("typed", ["9", "301", "abc"])
+def test_a_voicemail_length_out_of_bounds_is_sent_back(typed: str) -> None:
+    view = views.forward_modal([OURS], RULE)
+    form = views.read_modal({**view, "state": view_state(view, {"voicemail_max": typed})})
+    assert form.problems["voicemail_max"] == "A voicemail may last 10-300 seconds."
