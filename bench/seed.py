@@ -110,6 +110,12 @@ def instant_dynamodb() -> Iterator[str]:
         def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             body = bodies.get(request.get("TableName", ""), b"{}")
+            if "ProjectionExpression" in request:  # as DynamoDB: only the attributes asked for
+                names = request.get("ExpressionAttributeNames", {})
+                paths = (name.strip() for name in request["ProjectionExpression"].split(","))
+                wanted = {names.get(path, path) for path in paths}
+                item = json.loads(body)["Item"]
+                body = json.dumps({"Item": {k: v for k, v in item.items() if k in wanted}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-amz-json-1.0")
             self.send_header("x-amzn-RequestId", "bench")

@@ -16,7 +16,7 @@ import botocore.session
 from sma.actions import PromptLocation
 from sma.events import PstnEvent
 from sma.forwarding import ForwardingApp
-from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoCallPathRules
 from switchboard.domain.callflow import Plan
 from switchboard.lambda_runtime import CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, Settings, load
@@ -128,7 +128,7 @@ def _build() -> tuple[ForwardingApp, Any]:
         return ForwardingApp(None, None, None, telemetry), None
     client = botocore.session.get_session().create_client("dynamodb", config=DYNAMODB_CONFIG)
     forwarding = ForwardingApp(
-        rules=DynamoForwardRepository(client, settings.table_name),
+        rules=DynamoCallPathRules(client, settings.table_name),
         calls=DynamoCallLog(client, settings.table_name),
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,

@@ -14,11 +14,15 @@ from botocore.config import Config
 
 # A call is waiting (PSTN Audio gives the SMA 5 s, Connect waits 8 s for its function): worst case
 # per DynamoDB call is 2 attempts x (0.5 s connect + 1 s read) + backoff.
+# No client-side parameter validation: the call path's requests are built by our own code, DynamoDB
+# validates them anyway (a bad one still fails as a ClientError, i.e. StorageError), and checking
+# every request against the model costs about as much as parsing a forward rule's whole item.
 CALL_PATH_DYNAMODB = Config(
     connect_timeout=0.5,
     read_timeout=1.0,
     retries={"total_max_attempts": 2, "mode": "standard"},
     tcp_keepalive=True,
+    parameter_validation=False,
 )
 # Chime SDK Voice on the call path (Connect's transfer request): ≲ 6 s in the very worst case.
 CALL_PATH_CHIME = Config(

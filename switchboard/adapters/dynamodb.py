@@ -282,6 +282,56 @@ def _iso_ms(epoch_ms: int) -> str:
     )
 
 
+# Attributes of a stored rule that only the bot and the CLI read (bookkeeping, where the number
+# lives, the people behind the destinations). A call reads every other attribute rule_to_item
+# writes, so one added later reaches the call path unless it is named here on purpose.
+RULE_BOOKKEEPING = frozenset(
+    {
+        "pk",
+        "sk",
+        "kind",
+        "gsi1pk",
+        "gsi1sk",
+        "created_by",
+        "updated_by",
+        "updated_at",
+        "version",
+        "home_routing",
+        "sources",
+        "else_sources",
+    }
+)
+
+
+class DynamoCallPathRules:
+    """Forward rules as a call reads them: one consistent ``GetItem`` projected to the attributes a
+    call uses (all but :data:`RULE_BOOKKEEPING`), so the SIP media application parses half the item
+    on every new call. Its rules carry no version, authorship, home routing or people: never write
+    them back (the bot and the CLI use :class:`DynamoForwardRepository`)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+        sample = ForwardRule(number="+12025550100", destinations=("+12025550101",))
+        wanted = [name for name in rule_to_item(sample) if name not in RULE_BOOKKEEPING]
+        self._names = {f"#a{index}": name for index, name in enumerate(wanted)}
+        self._projection = ", ".join(self._names)
+
+    def get(self, number: str) -> ForwardRule | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=rule_key(number),
+                ConsistentRead=True,
+                ProjectionExpression=self._projection,
+                ExpressionAttributeNames=self._names,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read the forward for {number}: {error}") from error
+        item = response.get("Item")
+        return rule_from_item(decode_item(item)) if item else None
+
+
 class DynamoForwardRepository:
     """:class:`~switchboard.ports.ForwardRepository` on the shared table (low-level client).
 

@@ -9,7 +9,9 @@ import pytest
 
 from switchboard.adapters.dynamodb import (
     LIVE_CALL_HOURS,
+    RULE_BOOKKEEPING,
     DynamoCallLog,
+    DynamoCallPathRules,
     DynamoForwardRepository,
     RuleNotFoundError,
     rule_from_item,
@@ -17,7 +19,8 @@ from switchboard.adapters.dynamodb import (
 )
 from switchboard.domain.events import Attempt, CallRecord, LiveCall, Outcome
 from switchboard.domain.hours import parse_hours
-from switchboard.domain.rules import ForwardRule, GreetingMode, NumberHome
+from switchboard.domain.people import DestinationSource, Person, SourceKind
+from switchboard.domain.rules import FailureAction, ForwardRule, GreetingMode, NumberHome
 from switchboard.ports import ConflictError
 from switchboard_local.aws.template import table_properties
 from tests.functional.conftest import TABLE
@@ -331,3 +334,34 @@ def test_rule_items_without_hours_read_back_as_always_in_hours() -> None:
     rule = rule_from_item(item)
     assert rule.hours is None
     assert rule.else_destinations == ()
+
+
+def test_a_call_reads_every_rule_attribute_but_bookkeeping(
+    repo: DynamoForwardRepository, dynamodb: Any
+) -> None:
+    stored = repo.save(
+        ForwardRule(
+            number=OURS,
+            destinations=(DEST, OTHER_DEST),
+            greeting=GreetingMode.NONE,
+            failure=FailureAction.VOICEMAIL,
+            ring_timeout=17,
+            voicemail_max_seconds=45,
+            expires_at=4_000_000_000,
+            home=NumberHome(product_type="VoiceConnector", voice_connectors=("vc1",)),
+            hours=parse_hours("mon-fri 09:00-17:30", "America/Chicago"),
+            else_destinations=("+13125550133",),
+            sources=(DestinationSource(SourceKind.USER, "U1", "alice", (Person("U1", "Alice", DEST),)),),
+        ),
+        actor="U1",
+    )
+
+    read = DynamoCallPathRules(dynamodb, TABLE).get(OURS)
+
+    bookkeeping_left_out = stored.with_changes(
+        created_by="", updated_by="", updated_at="", version=0, home=None, sources=(), else_sources=()
+    )
+    assert read == bookkeeping_left_out
+    assert DynamoCallPathRules(dynamodb, TABLE).get(OTHER) is None
+    # Every attribute a rule is stored with is either read by calls or left out on purpose.
+    assert set(rule_to_item(stored)) > RULE_BOOKKEEPING
