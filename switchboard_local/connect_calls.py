@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -95,8 +95,13 @@ def simulate_connect_call(
     ring_seconds: float = 4.0,
     caller_hangs_up_after: float | None = None,
     start_ms: int | None = None,
+    targets: Mapping[str, str] | None = None,
+    during: Sequence[tuple[float, Callable[[], None]]] = (),
 ) -> ConnectCallResult:
     """One call to ``number`` through the shipped flow; ``start_ms`` is when it starts (default now).
+
+    ``targets``: how numbers that are not destinations (transfer targets) behave, by number;
+    ``during``: ``(t, hook)`` pairs run when the call is ``t`` seconds old (a Slack request).
 
     Raises :class:`RoutingError` when the number's flow cannot be read."""
     instance = os.environ["CONNECT_INSTANCE_ID"]
@@ -118,6 +123,8 @@ def simulate_connect_call(
         destination: _phone(behaviours[i] if i < len(behaviours) else "answer", ring_seconds, talk_seconds)
         for i, destination in enumerate(destinations)
     }
+    for target, behaviour in (targets or {}).items():
+        phones.setdefault(target, _phone(behaviour, ring_seconds, talk_seconds))
     interpreter = FlowInterpreter(
         json.loads(FLOW_PATH.read_text()),
         app.handler,
@@ -130,7 +137,7 @@ def simulate_connect_call(
     app.forwarding.clock = interpreter.now_ms
     try:
         transcript = interpreter.place_call(
-            number, caller, phones=phones, caller_hangs_up_after=caller_hangs_up_after
+            number, caller, phones=phones, caller_hangs_up_after=caller_hangs_up_after, during=during
         )
     finally:
         app.forwarding.clock = clock

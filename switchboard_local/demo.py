@@ -490,7 +490,7 @@ def run_demo(color: bool | None = None) -> int:
         workspace = LocalWorkspace(bot.url, stack.env()["SLACK_SIGNING_SECRET"]).connect()
         _slack_scenes(story, stack, slack, workspace, service)
 
-        _connect_scenes(story, stack, service)
+        _connect_scenes(story, stack, service, workspace)
         _after_hours_scene(story, stack, service)
 
         _voicemail_scene(story, stack, workspace, service)
@@ -516,7 +516,7 @@ def _after_hours_scene(story: Story, stack: LocalStack, service: Any) -> None:
     them, decided by the SIP media application on the call's (simulated) time."""
     from switchboard.service import ForwardRequest
 
-    story.scene(21, "Business hours: an after-hours call goes to the else destination (simulated time)")
+    story.scene(22, "Business hours: an after-hours call goes to the else destination (simulated time)")
     assert stack.slack is not None
     seen = _seen(stack.slack)
     story.command(
@@ -1048,6 +1048,10 @@ def _connect_call(
     title: str,
     *,
     caller_hangs_up_after: float | None = None,
+    talk_seconds: float = 20.0,
+    targets: dict[str, str] | None = None,
+    during: list[tuple[float, Any]] | None = None,
+    interludes: list[tuple[float, str]] | None = None,
 ) -> Any:
     """``switchboard call`` on the Connect number: the shipped flow in the Flow-language
     interpreter, through the real ``connect_lambda.app.handler`` (and ``contact_events.handler``
@@ -1059,16 +1063,28 @@ def _connect_call(
     if caller_hangs_up_after is not None:
         flags += f" --caller-hangs-up-after {caller_hangs_up_after:g}"
     story.command(f"switchboard call {CONNECT_OURS} --from {CALLER} {flags.strip()}".rstrip())
+    started = story.clock()
+
+    def at_its_time(at: float, hook: Any) -> Any:
+        def run() -> None:
+            story.clock.advance_to(started + at)  # Slack acts at the call's moment
+            hook(at)
+
+        return run
+
     result = simulate_connect_call(
         CONNECT_OURS,
         CALLER,
         behaviours,
+        talk_seconds=talk_seconds,
         caller_hangs_up_after=caller_hangs_up_after,
-        start_ms=story.clock.now_ms(),
+        start_ms=int(started * 1000),
+        targets=targets,
+        during=[(at, at_its_time(at, hook)) for at, hook in during or []],
     )
     story.clock.advance_to(result.ended_ms / 1000)
     _deliver_alerts(stack)
-    say("\n".join("    " + line for line in result.transcript.lines()))
+    say("\n".join("    " + line for line in _connect_lines(result.transcript.lines(), interludes or [])))
     say(f"    {format_record(result.record)}")
     story.check(
         f"{title}: no dead air, the flow ends the call or the caller does, every reply valid",
@@ -1078,7 +1094,21 @@ def _connect_call(
     return result
 
 
-def _connect_scenes(story: Story, stack: LocalStack, service: Any) -> None:
+def _connect_lines(lines: list[str], interludes: list[tuple[float, str]]) -> list[str]:
+    """The interpreter's timeline with each interlude after the last line at or before its time."""
+    pending = sorted(interludes, key=lambda pair: pair[0])
+    out: list[str] = []
+    for line in lines:
+        at = float(line.split("s", 1)[0])
+        while pending and pending[0][0] < at:
+            out.extend("           " + text for text in pending.pop(0)[1].splitlines())
+        out.append(line)
+    for _, text in pending:
+        out.extend("           " + part for part in text.splitlines())
+    return out
+
+
+def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: LocalWorkspace) -> None:
     """The same forwards on a number that lives in Amazon Connect: the forwarding contact flow."""
     from switchboard.service import ForwardRequest
 
@@ -1170,7 +1200,49 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any) -> None:
         str(call.record),
     )
 
-    story.scene(20, "Amazon Connect: remove the forward: the number goes back to its own flow")
+    story.scene(20, "Amazon Connect: a Slack transfer waits until the callee hangs up (deferred)")
+    story.command("switchboard slack    # while the call is connected")
+    workspace.activity(wait=0)  # what the channel got so far was shown with its scene
+    console = _Console(story, workspace)
+    interludes: list[tuple[float, str]] = []
+    seen = _seen(stack.slack)
+
+    def from_slack(at: float) -> None:
+        shown = console.type(f"/forward transfer {CONNECT_OURS} to {THIRD}", show=False)
+        interludes.append((at, f"(demo) at {at:g}s a Slack user typed:\n{shown}"))
+
+    call = _connect_call(
+        story,
+        stack,
+        ["answer"],
+        "Connect call transferred from Slack",
+        talk_seconds=60.0,
+        targets={THIRD: "answer"},
+        during=[(30.0, from_slack)],
+        interludes=interludes,
+    )
+    replies = _replies(stack.slack)
+    story.check(
+        "Slack says the transfer is queued until the callee hangs up (nothing can break into the bridge)",
+        bool(replies) and replies[-1].startswith(":hourglass: Transfer queued"),
+        str(replies[-1:]),
+    )
+    story.check(
+        f"when {FIRST} hangs up: 'please hold', then {THIRD} with the caller's number; record transferred",
+        call.transcript.prompts[-1:] == ["please_hold.wav"]
+        and call.transcript.dials == [(FIRST, CONNECT_OURS), (THIRD, CALLER)]
+        and call.record is not None
+        and call.record["outcome"] == "transferred",
+        f"{call.transcript.prompts} {call.transcript.dials} {call.record}",
+    )
+    announced = _announcements(stack.slack, seen)
+    story.check(
+        f"the transfer is announced in #{ALERTS_CHANNEL}",
+        len(announced) == 1 and f"transferred the call on *{CONNECT_OURS}*" in announced[0],
+        str(announced),
+    )
+
+    story.scene(21, "Amazon Connect: remove the forward: the number goes back to its own flow")
     seen = _seen(stack.slack)
     story.command(f"switchboard forward remove {CONNECT_OURS}")
     removed = service.remove_forward(CONNECT_OURS, actor="demo")
@@ -1223,7 +1295,7 @@ def _voicemail_scene(story: Story, stack: LocalStack, workspace: LocalWorkspace,
     transcribed (issue 16), and "Mark handled" tells everyone someone is calling back."""
     slack = stack.slack
     assert slack is not None
-    story.scene(22, "Voicemail: nobody answers, the caller leaves a message; it lands in the alert thread")
+    story.scene(23, "Voicemail: nobody answers, the caller leaves a message; it lands in the alert thread")
     code, _ = _cli(story, "forward", "set", OURS, FIRST, SECOND, "--failure", "voicemail")
     story.check("the forward ends in voicemail", code == 0 and service.get_forward(OURS) is not None)
     call = _call(story, stack, ["no-answer", "no-answer"], "voicemail call", voicemail=MESSAGE)
