@@ -37,6 +37,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -132,10 +133,17 @@ def _hours_to_item(hours: BusinessHours | None) -> dict[str, Any] | None:
 def _hours_from_item(value: Any) -> BusinessHours | None:
     if not isinstance(value, dict) or not value.get("window"):
         return None
+    return _stored_hours(str(value["window"]), str(value.get("timezone") or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _stored_hours(window: str, timezone: str) -> BusinessHours:
+    """Parsed once per warm container: the SMA reads the rule on every call and need not re-parse
+    its hours each time (BusinessHours is immutable, so sharing one is safe)."""
     # Imported for the rules that have hours: the SMA's cold start need not load zoneinfo for the rest.
     from switchboard.domain.hours import parse_hours  # noqa: PLC0415
 
-    return parse_hours(str(value["window"]), str(value.get("timezone") or ""))
+    return parse_hours(window, timezone)
 
 
 def _sources_to_item(sources: tuple[DestinationSource, ...]) -> list[dict[str, Any]] | None:

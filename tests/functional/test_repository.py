@@ -365,3 +365,13 @@ def test_a_call_reads_every_rule_attribute_but_bookkeeping(
     assert DynamoCallPathRules(dynamodb, TABLE).get(OTHER) is None
     # Every attribute a rule is stored with is either read by calls or left out on purpose.
     assert set(rule_to_item(stored)) > RULE_BOOKKEEPING
+
+
+def test_stored_hours_are_parsed_once_per_container() -> None:
+    hours = parse_hours("weekdays 22:00-06:00", "America/Chicago")
+    item = rule_to_item(
+        ForwardRule(number=OURS, destinations=(DEST,), hours=hours, else_destinations=(OTHER_DEST,))
+    )
+    first, second = rule_from_item(dict(item)), rule_from_item(dict(item))
+    assert first.hours == hours
+    assert first.hours is second.hours  # the SMA reads the rule on every call: no re-parse
