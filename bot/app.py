@@ -153,6 +153,7 @@ def create_app(
         transfers=transfers,
         voicemails=voicemails,
         people=lambda: PeopleResolver(SlackPeopleDirectory(client), policy),
+        user_groups=SlackPeopleDirectory(client).groups,
     )
     register(app, deps)
     return BotApp(settings, client, app, deps, SlackRequestHandler(app), forwarding_service, credentials)

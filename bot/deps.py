@@ -30,3 +30,5 @@ class BotDeps:
     voicemails: Callable[[], VoicemailMessages] | None = None  # voicemail messages (Mark handled)
     # A new resolver per change (it caches what it read for that change only).
     people: Callable[[], PeopleResolver] = field(default=lambda: PeopleResolver(None, DestinationPolicy()))
+    # The workspace's user groups (id, handle) for the form; None: cannot be listed.
+    user_groups: Callable[[], list[tuple[str, str]] | None] = field(default=lambda: None)

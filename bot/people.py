@@ -55,3 +55,16 @@ class SlackPeopleDirectory:
             raise DirectoryError("Slack could not be reached") from error
         members = tuple(str(user) for user in response.get("users") or ())
         return Group(group_id, label, members)
+
+    def groups(self) -> list[tuple[str, str]] | None:
+        """The workspace's user groups (id, handle) for the form's picker; None when they cannot be
+        listed (no ``usergroups:read``, Slack failing): the form then offers people only."""
+        try:
+            response = self._client.usergroups_list()
+        except (SlackClientError, OSError):
+            return None
+        return [
+            (str(group.get("id")), str(group.get("handle") or ""))
+            for group in response.get("usergroups") or ()
+            if isinstance(group, dict) and group.get("id") and not group.get("date_delete")
+        ]

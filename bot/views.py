@@ -16,7 +16,16 @@ from bot.commands import parse_seconds, split_destinations
 from switchboard.adapters.dynamodb import RuleChange
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.events import LiveCallEntry
-from switchboard.domain.people import SYNC_ACTOR, DestinationSource, Person, Skipped, SourceKind, is_mention
+from switchboard.domain.people import (
+    SYNC_ACTOR,
+    DestinationSource,
+    Person,
+    Skipped,
+    SourceKind,
+    is_mention,
+    mention_text,
+    parse_mention,
+)
 from switchboard.domain.rules import (
     CONNECT_PRODUCT,
     DEFAULT_RING_TIMEOUT,
@@ -112,8 +121,74 @@ def _input(
     return block
 
 
+PEOPLE_BLOCK, GROUPS_BLOCK = "people", "groups"
+
+
+def people_inputs(rule: ForwardRule | None, groups: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
+    """The form's people pickers: Slack users (``multi_users_select``) and user groups.
+
+    Slack has no user-group select: the groups are a ``multi_static_select`` of ``usergroups.list``
+    (``groups``: id, handle; at most 100), read when the form opens. ``None``: the groups could not
+    be listed (no ``usergroups:read``), so the form offers people only.
+    """
+    sources = rule.sources if rule is not None else ()
+    users = [source.id for source in sources if source.kind is SourceKind.USER]
+    picked = [(source.id, source.label) for source in sources if source.kind is SourceKind.GROUP]
+    blocks: list[dict[str, Any]] = []
+    if groups is not None:
+        offered = list(dict.fromkeys([*picked, *groups]))[:100]
+        element: dict[str, Any] = {
+            "type": "multi_static_select",
+            "action_id": GROUPS_BLOCK,
+            "placeholder": _text("On-call groups"),
+            "options": [_option(group, f"@{handle or group}"[:75]) for group, handle in offered],
+        }
+        if picked:
+            element["initial_options"] = [
+                _option(group, f"@{handle or group}"[:75]) for group, handle in picked
+            ]
+        if offered:
+            blocks.append(
+                _input(GROUPS_BLOCK, "Forward to user groups", element, optional=True, hint=GROUP_HINT)
+            )
+    users_element: dict[str, Any] = {
+        "type": "multi_users_select",
+        "action_id": PEOPLE_BLOCK,
+        "placeholder": _text("People"),
+    }
+    if users:
+        users_element["initial_users"] = users
+    blocks.append(
+        _input(
+            PEOPLE_BLOCK,
+            "Forward to people",
+            users_element,
+            optional=True,
+            hint="They ring at the number in their Slack profile, after the groups, in the order picked.",
+        )
+    )
+    return blocks
+
+
+GROUP_HINT = "Members ring in the group's order; the forward follows the group when it changes in Slack."
+
+
+def _typed_numbers(rule: ForwardRule | None) -> tuple[str, ...]:
+    """The numbers typed in as numbers (a forward to people keeps them among its sources)."""
+    if rule is None:
+        return ()
+    if rule.sources:
+        return tuple(source.id for source in rule.sources if source.kind is SourceKind.NUMBER)
+    return rule.destinations
+
+
 def forward_modal(
-    numbers: list[str], rule: ForwardRule | None, channel_id: str = "", *, number: str | None = None
+    numbers: list[str],
+    rule: ForwardRule | None,
+    channel_id: str = "",
+    *,
+    number: str | None = None,
+    groups: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The form to forward a number, bound to what it was opened for.
 
@@ -141,6 +216,8 @@ def forward_modal(
             "options": [_option(n, n) for n in numbers[:100]],
         }
         blocks.append(_input("number", "Our number", number_element))
+    blocks += people_inputs(rule, groups)
+    typed = _typed_numbers(rule)
     for index, block_id in enumerate(DEST_BLOCKS):
         element: dict[str, Any] = {
             "type": "plain_text_input",
@@ -148,11 +225,16 @@ def forward_modal(
             "placeholder": _text("+12065550111, (206) 555-0111, or connect"),
             "max_length": MAX_INPUT_LENGTH,
         }
-        if rule and index < len(rule.destinations):
-            element["initial_value"] = rule.destinations[index]
+        if index < len(typed):
+            element["initial_value"] = typed[index]
         label = "Forward to" if index == 0 else f"If nobody answers, try #{index + 1}"
-        hint = "A phone number, or `connect` (alone) for Amazon Connect." if index == 0 else ""
-        blocks.append(_input(block_id, label, element, optional=index > 0, hint=hint))
+        hint = (
+            "A phone number, or `connect` (alone) for Amazon Connect. People picked above ring first."
+            if index == 0
+            else ""
+        )
+        # Optional: a forward may name only people; the submission checks that something is named.
+        blocks.append(_input(block_id, label, element, optional=True, hint=hint))
     greeting = rule.greeting if rule else GreetingMode.LOOP
     failure = rule.failure if rule else FailureAction.PROMPT
     caller_id = rule.caller_id if rule else CallerIdMode.DIALED
@@ -271,15 +353,17 @@ def prefill(
     number: str,
     channel: str,
     failed: tuple[str, ...] = (),
+    *,
+    groups: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The forward form for ``number`` (fixed), from its current rule if any, minus ``failed``
     destinations (an alert's "Try another destination": the first empty line is where the new one
     goes, and a hint says which ones were taken out)."""
-    view = forward_modal([], rule, channel, number=number)
+    view = forward_modal([], rule, channel, number=number, groups=groups)
     blocks: list[dict[str, Any]] = view["blocks"]
     if not failed:
         return view
-    current: tuple[str, ...] = tuple(rule.destinations) if rule is not None else ()
+    current: tuple[str, ...] = _typed_numbers(rule)
     kept = [d for d in current if d not in failed]
     by_id = {block.get("block_id"): block for block in blocks}
     for index, block_id in enumerate(DEST_BLOCKS):
@@ -343,6 +427,13 @@ class ModalInput:
     hours: str | None = None
     timezone: str | None = None
     else_destinations: tuple[str, ...] = ()
+    # Groups then people picked, as mentions (``<!subteam^S…|@handle>``, ``<@U…>``), in order.
+    people: tuple[str, ...] = ()
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        """Everything the forward names, in the order it rings: people picked, then numbers."""
+        return (*self.people, *self.destinations)
 
     @property
     def number_block(self) -> str:
@@ -412,7 +503,25 @@ def read_modal(view: dict[str, Any]) -> ModalInput:
         hours=value(HOURS_BLOCK),
         timezone=value(TIMEZONE_BLOCK),
         else_destinations=split_destinations(value(ELSE_BLOCK) or "") if ELSE_BLOCK not in problems else (),
+        people=_picked_people(values),
     )
+
+
+def _picked_people(values: dict[str, Any]) -> tuple[str, ...]:
+    groups = values.get(GROUPS_BLOCK, {}).get(GROUPS_BLOCK, {}).get("selected_options") or []
+    users = values.get(PEOPLE_BLOCK, {}).get(PEOPLE_BLOCK, {}).get("selected_users") or []
+    entries: list[str] = []
+    for option in groups[: MAX_DESTINATIONS * 4]:
+        group = str(option.get("value", "")) if isinstance(option, dict) else ""
+        label = str(((option.get("text") or {}).get("text")) or "") if isinstance(option, dict) else ""
+        source = parse_mention(f"<!subteam^{group}|{label}>") or parse_mention(f"<!subteam^{group}>")
+        if source is not None:
+            entries.append(mention_text(source))
+    for user in users[: MAX_DESTINATIONS * 4]:
+        source = parse_mention(f"<@{user}>")
+        if source is not None:
+            entries.append(mention_text(source))
+    return tuple(entries)
 
 
 def _offered_numbers(view: dict[str, Any]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from switchboard.domain.durations import describe_duration
+from switchboard.domain.people import SourceKind
 from switchboard.domain.rules import (
     DEFAULT_RING_TIMEOUT,
     DEFAULT_VOICEMAIL_SECONDS,
@@ -29,6 +30,7 @@ from switchboard.domain.rules import (
     MIN_VOICEMAIL_SECONDS,
     CallerIdMode,
     FailureAction,
+    ForwardRule,
     GreetingMode,
 )
 from switchboard.ports import StorageError
@@ -106,9 +108,27 @@ def cmd_forward_set(args: argparse.Namespace) -> int:
         actor=_actor(),
     )
     print(result.message)  # the rule's summary says when it expires
+    replaced = _people(result.old) if result.old is not None and result.changed else ""
+    if replaced:
+        # The CLI takes numbers only: a forward that named Slack people now names none.
+        print(
+            f"  note: this replaces the Slack people the forward named ({replaced}); it now rings these "
+            "numbers only and is no longer kept in sync with Slack"
+        )
     for step in result.routing_steps:
         print(f"  routing: {step}")
     return EXIT_OK
+
+
+def _people(rule: ForwardRule) -> str:
+    """``@sre-oncall (alice, bob), @carol``: the Slack people a forward names, or ""."""
+    named = [source for source in (*rule.sources, *rule.else_sources) if source.is_person]
+    return ", ".join(
+        f"{source.handle} ({', '.join(p.name or p.user_id for p in source.people)})"
+        if source.kind is SourceKind.GROUP
+        else source.handle
+        for source in named
+    )
 
 
 def cmd_forward_remove(args: argparse.Namespace) -> int:
@@ -130,6 +150,8 @@ def cmd_forward_list(args: argparse.Namespace) -> int:
         print(f"    {rule_details(rule)}")
         if rule.hours is not None:
             print(f"    {branch_text(rule)}")
+        if rule.names_people:
+            print(f"    from Slack: {_people(rule)}")
     return EXIT_OK
 
 

@@ -19,9 +19,10 @@ from bot import failures, views
 from bot.deps import BotDeps
 from bot.listeners import home_tab
 from bot.listeners.common import apply_change, refusal, tell, user_of
+from switchboard.domain.people import Skipped
 from switchboard.domain.rules import find_loops
 from switchboard.policy import DestinationRefusedError
-from switchboard.service import ForwardRequest, RefusedError, business_hours
+from switchboard.service import ChangeResult, ForwardingService, ForwardRequest, RefusedError, business_hours
 
 log = logging.getLogger("bot")
 
@@ -46,7 +47,7 @@ def fill_new_form(deps: BotDeps, client: WebClient, trigger_id: str, user: str, 
     try:
         numbers = deps.service().inventory_numbers()
         view = (
-            views.forward_modal(numbers, None, channel)
+            views.forward_modal(numbers, None, channel, groups=deps.user_groups())
             if numbers
             else views.message_modal("Forward a number", views.no_numbers_text())
         )
@@ -79,7 +80,9 @@ def open_number_form(
         tell(client, user, channel, failures.explain(error, changing=False))
         return
     ours = rule.number if rule else deps.policy.our_number(number)
-    client.views_open(trigger_id=trigger_id, view=views.prefill(rule, ours, channel, failed))
+    # One Slack call for the group picker (usergroups.list) besides the table read.
+    view = views.prefill(rule, ours, channel, failed, groups=deps.user_groups())
+    client.views_open(trigger_id=trigger_id, view=view)
 
 
 def form_refusals(deps: BotDeps, form: views.ModalInput) -> dict[str, str]:
@@ -88,13 +91,20 @@ def form_refusals(deps: BotDeps, form: views.ModalInput) -> dict[str, str]:
     if not form.fixed_number and form.number not in form.offered:
         errors["number"] = "Choose one of our numbers."
     fields = [(b, t) for b, t in form.destination_fields if b not in errors]
-    if len(fields) == len(form.destination_fields):
+    if form.people:
+        # People resolve to numbers after the ack; the 5-destination limit applies to those.
+        for block, text in fields:
+            try:
+                deps.policy.destination(text)
+            except DestinationRefusedError as error:
+                errors[block] = str(error)[:150]
+    elif len(fields) == len(form.destination_fields):
         try:
             deps.policy.destinations([t for _, t in fields], subject=form.number or "This forward")
         except DestinationRefusedError as error:
             at = error.index if error.index is not None and error.index < len(fields) else 0
             block = fields[at][0] if fields else views.DEST_BLOCKS[0]
-            errors[block] = str(error)[:150]
+            errors[block] = "Pick people or a group, or type a number." if not fields else str(error)[:150]
     errors.update(_hours_refusals(deps, form, errors))
     return errors
 
@@ -138,7 +148,11 @@ def modal_errors(deps: BotDeps, form: views.ModalInput, user: str) -> dict[str, 
         return {form.number_block: views.already_forwarded_text(current)[:150]}
     if form.expected_version != (current.version if current else 0):
         return {form.number_block: views.changed_meanwhile_text(form.number, current)[:150]}
-    normalised = deps.policy.destinations(form.destinations, subject=form.number)
+    normalised = (
+        tuple(deps.policy.destination(text) for text in form.destinations)
+        if form.people  # numbers beside people: each checked (form_refusals), the limit applies later
+        else deps.policy.destinations(form.destinations, subject=form.number)
+    )
     loop = find_loops(form.number, normalised, existing)
     if loop:
         # Point at the destination the problem names; a chain *into* our number is the number's.
@@ -186,22 +200,30 @@ def register(app: App, deps: BotDeps) -> None:
         except Exception as error:
             tell(client, user, form.channel_id, failures.explain(error))
             return
-        request = ForwardRequest(
-            number=form.number,
-            destinations=form.destinations,
-            greeting=form.greeting,
-            failure=form.failure,
-            caller_id=form.caller_id,
-            ring_timeout=form.ring_timeout,
-            voicemail_max_seconds=form.voicemail_max_seconds,
-            expires_in=expires_in,
-            expected_version=form.expected_version,
-            hours=form.hours,
-            timezone=form.timezone,
-            else_destinations=form.else_destinations,
-        )
-        result, message = apply_change(deps, user, lambda s: s.set_forward(request, actor=user))
-        tell(client, user, form.channel_id, message)
+        skipped: list[Skipped] = []
+
+        def set_forward(service: ForwardingService) -> ChangeResult:
+            resolution = deps.people().resolve_entries(form.entries)  # after the authorisation check
+            skipped.extend(resolution.skipped)
+            request = ForwardRequest(
+                number=form.number,
+                destinations=resolution.destinations,
+                sources=resolution.sources,
+                greeting=form.greeting,
+                failure=form.failure,
+                caller_id=form.caller_id,
+                ring_timeout=form.ring_timeout,
+                voicemail_max_seconds=form.voicemail_max_seconds,
+                expires_in=expires_in,
+                expected_version=form.expected_version,
+                hours=form.hours,
+                timezone=form.timezone,
+                else_destinations=form.else_destinations,
+            )
+            return service.set_forward(request, actor=user)
+
+        result, message = apply_change(deps, user, set_forward)
+        tell(client, user, form.channel_id, views.with_roster(message, result, tuple(skipped)))
         if result:
             home_tab.publish(deps, client, user)
 

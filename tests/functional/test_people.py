@@ -267,3 +267,69 @@ def test_list_shows_the_roster(people: People, dynamodb: Any) -> None:
     text = json.dumps(listing["blocks"], ensure_ascii=False)
     assert f"@sre-oncall: <@{ALICE}> (+1206•••0111), <@{BOB}> (+1312•••0122)" in text
     assert "+12065550111" not in text
+
+
+def test_the_cli_says_a_numbers_only_edit_replaces_the_people(
+    people: People, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from switchboard.cli import main
+
+    forward_to_oncall(people)
+    capsys.readouterr()
+    assert main(["forward", "list"]) == 0
+    assert "from Slack: @sre-oncall (alice, bob)" in capsys.readouterr().out
+    assert main(["forward", "set", OURS, "+14155550199"]) == 0
+    out = capsys.readouterr().out
+    assert "replaces the Slack people the forward named (@sre-oncall (alice, bob))" in out
+    rule = stored(dynamodb)
+    assert rule.sources == ()
+    assert rule.destinations == ("+14155550199",)
+
+
+def open_form(people: People) -> dict[str, Any]:
+    people.command("", name="form")
+    (call,) = people.slack.calls_to("views.open")
+    people.settle()
+    return dict(people.slack.open_views[call.response["view"]["id"]])
+
+
+def test_the_form_picks_a_group_and_people_and_the_edit_form_shows_them(
+    people: People, dynamodb: Any
+) -> None:
+    from switchboard_local.slack.requests import (
+        block_actions_payload,
+        interaction_event,
+        view_submission_payload,
+    )
+
+    view = open_form(people)
+    blocks = {block.get("block_id"): block for block in view["blocks"]}
+    assert blocks["people"]["element"]["type"] == "multi_users_select"
+    groups = blocks["groups"]["element"]
+    assert [(o["value"], o["text"]["text"]) for o in groups["options"]] == [(ONCALL, "@sre-oncall")]
+
+    answers = {"number": OURS, "groups": [ONCALL], "people": [CAROL], "dest_1": "+1 917 555 0155"}
+    response = people.send(interaction_event(view_submission_payload(view, answers, user_id=ADMIN), SECRET))
+    assert not response.get("body"), response.get("body")
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+12065550111", "+13125550122", "+14155550133", "+19175550155")
+    assert [s.kind for s in rule.sources] == [SourceKind.GROUP, SourceKind.USER, SourceKind.NUMBER]
+
+    press = block_actions_payload("edit_forward", value=OURS, block_id="rule_x", user_id=ADMIN)
+    people.send(interaction_event(press, SECRET))
+    edit = people.slack.open_views[people.slack.calls_to("views.open")[-1].response["view"]["id"]]
+    by_id = {block.get("block_id"): block for block in edit["blocks"]}
+    assert [o["value"] for o in by_id["groups"]["element"]["initial_options"]] == [ONCALL]
+    assert by_id["people"]["element"]["initial_users"] == [CAROL]
+    assert by_id["dest_1"]["element"]["initial_value"] == "+19175550155"
+
+
+def test_the_form_needs_someone_or_a_number(people: People) -> None:
+    from switchboard_local.slack.requests import interaction_event, view_submission_payload
+
+    view = open_form(people)
+    response = people.send(
+        interaction_event(view_submission_payload(view, {"number": OURS}, user_id=ADMIN), SECRET)
+    )
+    assert "dest_1" in json.loads(response["body"])["errors"]
