@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bot --json $(BENCH_OUT)/bot.json
 	$(PY) -m bench.connect --json $(BENCH_OUT)/connect.json
 	$(PY) -m bench.voicemail --json $(BENCH_OUT)/voicemail.json
+	$(PY) -m bench.people --json $(BENCH_OUT)/people.json
 
 # Fuzz, races, forged requests, toll fraud and load: prints the figures, rewrites docs/reliability.md.
 reliability: $(STAMP)

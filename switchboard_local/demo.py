@@ -41,7 +41,13 @@ from switchboard_local.pstn.simulator import SimulatedCall
 from switchboard_local.slack.bot_server import BotServer
 from switchboard_local.slack.console import LocalWorkspace, SlackConsole
 from switchboard_local.slack.standin import SlackStandIn, mrkdwn, render, render_blocks, render_message
-from switchboard_local.stack import ALERTS_CHANNEL, LOCAL_USER, LocalStack
+from switchboard_local.stack import (
+    ALERTS_CHANNEL,
+    LOCAL_ONCALL_GROUP,
+    LOCAL_PEOPLE,
+    LOCAL_USER,
+    LocalStack,
+)
 
 OURS = "+12025550100"
 OTHER = "+12025550101"
@@ -489,6 +495,7 @@ def run_demo(color: bool | None = None) -> int:
         _deliver_alerts(stack)  # the CLI's last change is announced before the Slack scenes look
         workspace = LocalWorkspace(bot.url, stack.env()["SLACK_SIGNING_SECRET"]).connect()
         _slack_scenes(story, stack, slack, workspace, service)
+        _people_scene(story, stack, slack, workspace, service)
 
         _connect_scenes(story, stack, service, workspace)
         _after_hours_scene(story, stack, service)
@@ -873,9 +880,9 @@ def _slack_scenes(
 
     story.scene(11, "Slack: the form (/forward alone), one mistake, then fixed")
     seen = _seen(slack)
-    # number, 5 destinations, greeting, failure, caller ID, ring time, longest voicemail, expiry,
-    # business hours, time zone, outside hours (one answer per field, in the form's order)
-    answers = [OTHER, "911", "", "", "", "", "once", "", "", "20", "", "2h", "", "", ""]
+    # number, user groups, people, 5 destinations, greeting, failure, caller ID, ring time, longest
+    # voicemail, expiry, business hours, time zone, outside hours (one answer per field, in order)
+    answers = [OTHER, "", "", "911", "", "", "", "", "once", "", "", "20", "", "2h", "", "", ""]
     shown = console.type(f"as {LOCAL_USER}", "/forward", *answers, "(206) 555-0111")
     story.check("the modal lists our numbers", all(number in shown for number in stack.numbers))
     story.check(
@@ -1375,3 +1382,54 @@ def _history(number: str) -> list[str]:
 
     repo = DynamoForwardRepository(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
     return [str(h["action"]) for h in repo.history(number)]
+
+
+def _people_scene(
+    story: Story, stack: LocalStack, slack: SlackStandIn, workspace: LocalWorkspace, service: Any
+) -> None:
+    """A forward to a Slack user group follows the group: Slack's event re-resolves it."""
+    alice, bob = (f"+1{LOCAL_PEOPLE[user][1][3:].replace(' ', '')}" for user in ("U0ALICE", "U0BOB"))
+    story.scene(23, "Slack: forward to the @sre-oncall user group; the group changes, the next call follows")
+    console = _Console(story, workspace)
+    # Slack sends "@sre-oncall", picked from its @ menu, as a mention: the console types it so.
+    shown = console.type(
+        f"as {LOCAL_USER}", f"/forward {OURS} to <!subteam^{LOCAL_ONCALL_GROUP}|@sre-oncall>"
+    )
+    rule = service.get_forward(OURS)
+    story.check(
+        "the group's members' profile numbers, in the group's order, and the group kept as the source",
+        rule is not None
+        and rule.destinations == (alice, bob)
+        and [source.label for source in rule.sources] == ["sre-oncall"],
+        str(rule),
+    )
+    story.check(
+        "the reply is a roster: people by name, numbers masked",
+        "@sre-oncall: @U0ALICE (+1206•••0144)" in shown,
+    )
+    call = _call(story, stack, ["answer"], "call to the on-call group")
+    story.check(f"the first member (alice, {alice}) answers", call.transcript.outcome.bridged_to == alice)
+
+    seen = _seen(slack)
+    console.type(f"group {LOCAL_ONCALL_GROUP} remove U0ALICE")
+    _deliver_alerts(stack)
+    rule = service.get_forward(OURS)
+    story.check(
+        "Slack's subteam_members_changed event re-resolved the forward (with history)",
+        rule is not None and rule.destinations == (bob,) and rule.updated_by == "Slack sync",
+        str(rule),
+    )
+    announced = _announcements(slack, seen)
+    if announced:
+        story.transcript(f"#{ALERTS_CHANNEL}: " + " / ".join(mrkdwn(text) for text in announced))
+    story.check(
+        f"announced in #{ALERTS_CHANNEL}: who the group is now",
+        len(announced) == 1 and "@sre-oncall changed: now bob." in announced[0],
+        str(announced),
+    )
+    call = _call(story, stack, ["answer"], "the next call")
+    story.check(
+        f"the next call reaches the new first member (bob, {bob})", call.transcript.outcome.bridged_to == bob
+    )
+    console.type(f"/forward remove {OURS}", show=False)
+    console.type(f"group {LOCAL_ONCALL_GROUP} add U0ALICE", show=False)  # the group as it was

@@ -63,6 +63,15 @@ STREAM_POLL_SECONDS = 0.25  # the mapping polls a shard about four times a secon
 LOCAL_BOT_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's token, not a secret
 LOCAL_USER = "U0LOCALUSER"
 LOCAL_OPS_GROUP = "S0LOCALOPS"
+# The local workspace's on-call rotation (forwards can name it: /forward … to @sre-oncall) and its
+# people, with the phone numbers in their Slack profiles (numbers the PSTN simulator can ring).
+LOCAL_ONCALL_GROUP = "S0SREONCALL"
+LOCAL_PEOPLE = {
+    "U0ALICE": ("alice", "+1 206 555 0144"),
+    "U0BOB": ("bob", "+1 312 555 0155"),
+    "U0CAROL": ("carol", "+1 415 555 0166"),
+    "U0NOPHONE": ("nophone", ""),
+}
 ALERTS_CHANNEL = "C0ALERTS"
 OPERATIONS_CHANNEL = "C0OPERATIONS"  # where the console's slash commands are typed
 
@@ -188,7 +197,10 @@ class LocalStack:
         else:
             self.slack = SlackStandIn(
                 tokens=[LOCAL_BOT_TOKEN],
-                usergroups={LOCAL_OPS_GROUP: [LOCAL_USER]},
+                usergroups={LOCAL_OPS_GROUP: [LOCAL_USER], LOCAL_ONCALL_GROUP: ["U0ALICE", "U0BOB"]},
+                group_handles={LOCAL_OPS_GROUP: "local-ops", LOCAL_ONCALL_GROUP: "sre-oncall"},
+                phones={user: phone for user, (_, phone) in LOCAL_PEOPLE.items() if phone},
+                names={user: name for user, (name, _) in LOCAL_PEOPLE.items()},
                 channels={
                     ALERTS_CHANNEL: {"name": "switchboard-alerts"},
                     OPERATIONS_CHANNEL: {"name": "operations"},
@@ -211,7 +223,19 @@ class LocalStack:
         with self.applied():
             self.bot_handler = _import_bot()
         self.lambdas.register(BOT_FUNCTION, self.bot_handler)
+        if self.slack is not None:
+            self.slack.event_sink = self._deliver_slack_event
         self._start_pump()
+
+    def _deliver_slack_event(self, body: str) -> None:
+        """An Events API delivery from the stand-in to the bot, signed as Slack signs it."""
+        from switchboard_local.slack.requests import signed_event
+
+        handler, lambdas = self.bot_handler, self.lambdas
+        if handler is None or lambdas is None:
+            return
+        secret = self._env.get("SLACK_SIGNING_SECRET", "")
+        handler(signed_event(body, secret, content_type="application/json"), lambdas.context(BOT_FUNCTION))
 
     def _start_transcribe(self) -> str:
         """Voicemail transcripts: a Transcribe stand-in whose job-state events invoke

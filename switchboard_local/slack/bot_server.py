@@ -194,7 +194,26 @@ class BotServer(LocalHttpServer):
             return Reply.of_json(200, {"ok": True})
         if name == "activity" and method == "GET":
             return Reply.of_json(200, self._activity(query))
+        if name.startswith("groups/") and method == "POST":
+            return self._change_group(slack, name.removeprefix("groups/"), query)
         return Reply.of_json(404, {"message": f"no local endpoint {method} {LOCAL_PREFIX}{name}"})
+
+    @staticmethod
+    def _change_group(slack: SlackStandIn, group: str, query: Mapping[str, str]) -> Reply:
+        """``POST /_local/groups/S…?add=U…`` (or ``remove=U…``): a workspace admin edits a user
+        group; the stand-in sends ``subteam_members_changed`` to the bot, as Slack does."""
+        if group not in slack.usergroups:
+            return Reply.of_json(
+                404, {"message": f"no user group {group}", "groups": sorted(slack.usergroups)}
+            )
+        members = list(slack.usergroups[group])
+        added, removed = query.get("add", ""), query.get("remove", "")
+        if added and added not in members:
+            members.append(added)
+        if removed:
+            members = [member for member in members if member != removed]
+        slack.set_group_members(group, members)
+        return Reply.of_json(200, {"ok": True, "group": group, "members": members})
 
     def _activity(self, query: Mapping[str, str]) -> dict[str, Any]:
         """What happened in the local workspace after the given cursor, once the bot is idle.

@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from switchboard_local.slack.bot_server import LOCAL_PREFIX, call_from_json
 from switchboard_local.slack.requests import (
@@ -102,6 +102,7 @@ HELP = f"""Commands (you type what a Slack user would):
   home            open the bot's App Home tab
   click N         press button N of the last message or App Home shown
   as U0SOMEONE    act as another Slack user (now: {{user}})
+  group S… add|remove U…   change a user group's members as a workspace admin (Slack tells the bot)
   help · quit
 In a modal: Enter keeps the value shown, '{CLEAR}' empties a field, '{CANCEL}' closes the modal."""
 
@@ -229,6 +230,14 @@ class LocalWorkspace:
         seconds = time.monotonic() - started
         return Ack(status, content_type or "", data.decode("utf-8", "replace"), seconds)
 
+    def change_group(self, group: str, *, add: str = "", remove: str = "") -> list[str]:
+        """Edit a user group in the stand-in (which tells the bot); returns its members now."""
+        query = urlencode({key: value for key, value in (("add", add), ("remove", remove)) if value})
+        status, body = self._request("POST", f"{LOCAL_PREFIX}groups/{quote(group)}?{query}")
+        if status != 200:
+            raise ConsoleError(str(json.loads(body or b"{}").get("message") or f"HTTP {status}"))
+        return [str(member) for member in json.loads(body)["members"]]
+
     def activity(self, wait: float = 20.0) -> Activity:
         """Everything new, once the bot's lazy listeners are done (at most ``wait`` seconds)."""
         query = urlencode({**self._cursor, "wait": wait})
@@ -355,6 +364,8 @@ class SlackConsole:
                 self.click(rest)
             elif word.lower() == "as":
                 self.switch_user(rest)
+            elif word.lower() == "group":
+                self.change_group(rest)
             elif word.lower() in ("help", "?"):
                 self._say(HELP.format(user=self.user))
             else:
@@ -402,6 +413,20 @@ class SlackConsole:
         )
         ack = self.workspace.send(signed_event(body, self.workspace.secret, content_type="application/json"))
         self._show_ack(ack, "app_home_opened")
+        self._settle(None)
+
+    def change_group(self, text: str) -> None:
+        parts = text.split()
+        if len(parts) != 3 or parts[1].lower() not in ("add", "remove") or not _USER_ID.match(parts[2]):
+            self._say("usage: group S0GROUP add|remove U0SOMEONE")
+            return
+        group, verb, user = parts[0], parts[1].lower(), parts[2]
+        changer = getattr(self.workspace, "change_group", None)
+        if changer is None:
+            self._say("this workspace's user groups are edited in Slack itself")
+            return
+        members = changer(group, **{verb: user})
+        self._say(f"(@{group} now: {', '.join('@' + m for m in members) or 'nobody'})")
         self._settle(None)
 
     def switch_user(self, user: str) -> None:

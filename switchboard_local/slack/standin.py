@@ -393,8 +393,10 @@ class SlackStandIn(LocalHttpServer):
         phones: Mapping[str, str] | None = None,
         group_handles: Mapping[str, str] | None = None,
         scopes: Iterable[str] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.tokens = set(tokens)
+        self.names: dict[str, str] = dict(names or {})  # display names (any user id accepted)
         self.phones: dict[str, str] = dict(phones or {})
         self.group_handles: dict[str, str] = dict(group_handles or {})
         self.scopes: set[str] | None = None if scopes is None else set(scopes)
@@ -939,7 +941,7 @@ class SlackStandIn(LocalHttpServer):
         if self.users is not None and user not in self.users and user not in self.phones:
             raise SlackError("user_not_found")
         extra = (self.users or {}).get(user, {})
-        name = str(extra.get("name", user.lower()))
+        name = str(extra.get("name", self.names.get(user, user.lower())))
         real_name = str(extra.get("real_name", f"User {user}"))
         return {
             "profile": {
@@ -1032,7 +1034,7 @@ class SlackStandIn(LocalHttpServer):
         if self.users is not None and user not in self.users and user != self.bot_user_id:
             raise SlackError("user_not_found")
         extra = (self.users or {}).get(user, {})
-        name = str(extra.get("name", user.lower()))
+        name = str(extra.get("name", self.names.get(user, user.lower())))
         real_name = str(extra.get("real_name", f"User {user}"))
         info: JSON = {
             "id": user,

@@ -59,6 +59,8 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
         f"/forward {OURS} to {FIRST}, {SECOND}",
         "/forward",
         "2",  # our number: the second option
+        "",  # no user group
+        "",  # no person
         "911",  # Forward to: refused by the bot
         *[""] * 10,  # keep every other field as shown (the voicemail length included)
         FIRST,  # asked again for the refused field only
@@ -88,7 +90,7 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
     assert "┌─ Forward a number" in modal
     assert f"· Our number — choose: 1) {OURS}  2) {OTHER}" in modal
     assert "The form was sent back:\n    ✗ Forward to: 911 is an emergency number" in modal
-    assert "· Forward to [911]" in modal
+    assert "· Forward to (optional) [911]" in modal  # optional: people may be named instead
     assert "(the modal closes)" in modal
     assert (
         f"[#C0OPERATIONS] (only visible to @U0LOCALUSER):\n    ✅ Now forwarding {OTHER} → {FIRST}" in modal
