@@ -62,7 +62,7 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
         "",  # no user group
         "",  # no person
         "911",  # Forward to: refused by the bot
-        *[""] * 10,  # keep every other field as shown (the voicemail length included)
+        *[""] * 13,  # keep every other field as shown (voicemail length and business hours included)
         FIRST,  # asked again for the refused field only
         "home",
         "click 5",
