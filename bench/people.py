@@ -50,9 +50,9 @@ def run(rules: int) -> dict[str, Any]:
     from switchboard.adapters.dynamodb import DynamoForwardRepository
     from switchboard.domain.people import DestinationSource, Person, SourceKind
     from switchboard.domain.rules import ForwardRule
-    from switchboard.ports import ConflictError
     from switchboard.people import PeopleResolver, PeopleSync
     from switchboard.policy import DestinationPolicy
+    from switchboard.ports import ConflictError
     from switchboard.service import ForwardRequest
     from switchboard.settings import load
     from switchboard.wiring import forwarding_service
