@@ -31,7 +31,7 @@ from switchboard.domain.events import LiveCallEntry
 from switchboard.domain.rules import is_e164
 from switchboard.domain.transfer import QueuedTransfer, TransferRules, TransferTarget, TransferTargetError
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
-from switchboard.ports import CallControl, CallControlError
+from switchboard.ports import CallControl, CallControlError, InventoryError, StorageError
 from switchboard.settings import Settings
 
 # A little longer than the SMA rings a transfer target (30 s) plus "please hold".
@@ -175,10 +175,17 @@ class Transfers:
         if target.target == entry.call.dialed:
             raise TransferRefusedError("A call cannot be transferred to the number it came in on.")
         try:
-            if self._is_ours is not None and is_e164(target.target) and self._is_ours(target.target):
-                raise TransferRefusedError(
-                    f"{target} is one of our own numbers; transfer to a person instead."
-                )
+            ours = self._is_ours is not None and is_e164(target.target) and self._is_ours(target.target)
+        except CallControlError as error:
+            message = str(error)
+            raise TransferRefusedError(message[:1].upper() + message[1:] + ".") from error
+        except (StorageError, InventoryError) as error:  # the pool or the inventory could not be read
+            raise TransferRefusedError(
+                f"Could not check whether {target} is one of our own numbers; try the transfer again."
+            ) from error
+        if ours:
+            raise TransferRefusedError(f"{target} is one of our own numbers; transfer to a person instead.")
+        try:
             if entry.on_connect:
                 self._queue(entry, target, actor)
                 return

@@ -27,6 +27,7 @@ from connect_lambda.transfer import ConnectApp, Result, bounded, failure
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
 from switchboard.adapters.connect_calls import DynamoFlowProgress, DynamoTransferQueue
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.adapters.own_numbers import OwnNumbers
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
 from switchboard.domain.events import CONNECT_BACKEND
@@ -117,8 +118,9 @@ def _build_transfer(session: Any) -> tuple[ConnectApp | None, str]:
         logger.error("connect transfer is misconfigured", extra={"reason": str(error)})
         return None, f"the transfer function is misconfigured: {error}"
     chime = session.create_client("chime-sdk-voice", config=CHIME_CONFIG)
+    pool = DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name)
     transfer = ConnectApp(
-        pool=DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name),
+        pool=pool,
         calls=ChimeCallControl(chime, settings.sip_media_application_id),
         default_country=settings.default_country,
         allowed_countries=settings.allowed_countries,
@@ -128,7 +130,9 @@ def _build_transfer(session: Any) -> tuple[ConnectApp | None, str]:
             allowed_countries=settings.allowed_countries,
             own_numbers=frozenset(settings.managed_numbers),
         ),
-        is_ours=ChimeOwnNumbers(chime, settings.managed_numbers),
+        # Every DNIS pair's numbers (the Connect side is not in the Chime SDK Voice inventory),
+        # MANAGED_NUMBERS, and the inventory itself.
+        is_ours=OwnNumbers(settings.managed_numbers, pool=pool, checks=(ChimeOwnNumbers(chime),)),
     )
     return transfer, ""
 

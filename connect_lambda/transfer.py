@@ -25,8 +25,8 @@ Numbers missing from the parameters are taken from the contact itself (``Custome
 check as every surface (:meth:`switchboard.policy.DestinationPolicy.transfer_target`): a phone
 number, or a SIP user that is one, passes the forwarding destination policy (the flow may build it
 from caller input, and the SMA pays for the outbound call); feature codes and dialling prefixes are
-refused; a SIP user must be on ``VOICE_CONNECTOR_ARN``; our own numbers (the call's DNIS pair, the
-phone inventory, ``MANAGED_NUMBERS``) are refused.
+refused; a SIP user must be on ``VOICE_CONNECTOR_ARN``; our own numbers (every DNIS pair of the pool, the
+phone inventory, ``MANAGED_NUMBERS``: :class:`switchboard.adapters.own_numbers.OwnNumbers`) are refused.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class ConnectApp:
     default_country: str = "US"
     allowed_countries: tuple[str, ...] = ("US",)
     rules: TransferRules = field(default_factory=TransferRules)
-    is_ours: Callable[[str], bool] | None = None  # the phone inventory (GetPhoneNumber)
+    is_ours: Callable[[str], bool] | None = None  # OwnNumbers: the pool, the inventory
 
     def handle(self, event: Any) -> Result:
         try:

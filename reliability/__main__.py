@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -67,6 +68,11 @@ def render_examples(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+def peak_memory_mb() -> int:
+    """The process's peak resident memory so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI); writes no doc")
@@ -89,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"… {name} ({size})", file=sys.stderr, flush=True)
             figures += runners[name](h, size)
             timings[name] = time.monotonic() - began
+            print(
+                f"  {name}: {timings[name]:.0f} s, peak memory {peak_memory_mb()} MB",
+                file=sys.stderr,
+                flush=True,
+            )
     elapsed = time.monotonic() - started
     table = render_table(figures)
     print(table)

@@ -18,7 +18,7 @@ from sma.events import PstnEvent
 from sma.forwarding import ForwardingApp
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoCallPathRules
 from switchboard.domain.callflow import Plan
-from switchboard.lambda_runtime import CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
+from switchboard.lambda_runtime import CALL_PATH_CHIME, CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
 from switchboard.settings import ConfigurationError, Settings, load
 from switchboard.telemetry import EmfMetrics, logger_for
 
@@ -118,6 +118,34 @@ class TransferRulesOnFirstUse:
         self._rules.check(target, arn)
 
 
+class OwnNumbersOnFirstUse:
+    """Is a transfer target one of our numbers: ``MANAGED_NUMBERS``, every DNIS pair (one query of
+    the pool listing), a number with a stored forward (one GetItem), the Chime SDK Voice inventory
+    (one GetPhoneNumber). Built, with its Chime SDK Voice client, on the first transfer request:
+    ordinary calls never ask, so neither their first event nor a cold start pays for it."""
+
+    def __init__(self, settings: Settings, client: Any, rules: DynamoCallPathRules) -> None:
+        self._settings = settings
+        self._client = client
+        self._rules = rules
+        self._own: Any = None
+
+    def __call__(self, number: str) -> bool:
+        if self._own is None:
+            from switchboard.adapters.call_control import ChimeOwnNumbers  # noqa: PLC0415
+            from switchboard.adapters.own_numbers import OwnNumbers  # noqa: PLC0415
+            from switchboard.adapters.pool import DynamoDnisPool  # noqa: PLC0415
+
+            settings = self._settings
+            chime = botocore.session.get_session().create_client("chime-sdk-voice", config=CALL_PATH_CHIME)
+            self._own = OwnNumbers(
+                settings.managed_numbers,
+                pool=DynamoDnisPool(self._client, settings.table_name),
+                checks=(lambda n: self._rules.get(n) is not None, ChimeOwnNumbers(chime)),
+            )
+        return bool(self._own(number))
+
+
 def _build() -> tuple[ForwardingApp, Any]:
     telemetry = LogTelemetry()
     try:
@@ -127,14 +155,16 @@ def _build() -> tuple[ForwardingApp, Any]:
         logger.error("sma is misconfigured", extra={"reason": str(error)})
         return ForwardingApp(None, None, None, telemetry), None
     client = botocore.session.get_session().create_client("dynamodb", config=DYNAMODB_CONFIG)
+    rules = DynamoCallPathRules(client, settings.table_name)
     forwarding = ForwardingApp(
-        rules=DynamoCallPathRules(client, settings.table_name),
+        rules=rules,
         calls=DynamoCallLog(client, settings.table_name),
         prompts=PromptLocation(settings.prompt_bucket, settings.prompt_prefix),
         telemetry=telemetry,
         recordings_bucket=settings.recordings_bucket,
         transfer_rules=TransferRulesOnFirstUse(settings),
         pool=DnisPoolForCalls(client, settings.table_name, settings.dnis_claim_stale_seconds),
+        own_numbers=OwnNumbersOnFirstUse(settings, client, rules),
     )
     return forwarding, client
 

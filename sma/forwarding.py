@@ -20,7 +20,8 @@ from sma.actions import PromptLocation, render, response
 from sma.events import LEG_A, LEG_B, MalformedInvocationError, PstnEvent, parse_event
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, HangUp, Leg, Phase, Plan
-from switchboard.ports import CallLog, RuleReader, StorageError
+from switchboard.domain.rules import is_e164
+from switchboard.ports import CallControlError, CallLog, RuleReader, StorageError
 
 
 class PairPool(Protocol):
@@ -115,6 +116,7 @@ class ForwardingApp:
         clock: Callable[[], int] = _now_ms,
         pool: PairPool | None = None,
         transfer_rules: TransferCheck | None = None,
+        own_numbers: Callable[[str], bool] | None = None,
         recordings_bucket: str = "",
     ) -> None:
         # rules/calls are None when the stack is misconfigured: calls are still answered and ended.
@@ -127,6 +129,9 @@ class ForwardingApp:
         self._recordings_bucket = recordings_bucket
         # Without configuration: PSTN targets in allowed shape only, and no SIP transfers at all.
         self._transfer_rules = transfer_rules
+        # Every number of ours beyond the call's own (the DNIS pool, forwarded numbers, the
+        # inventory): asked only when a transfer is requested, never on a call's first event.
+        self._own_numbers = own_numbers
         # Public so a simulator can drive the flow on simulated time (ring and talk durations).
         self.clock = clock
 
@@ -276,6 +281,7 @@ class ForwardingApp:
             (self._transfer_rules or TransferRules()).check(target, arn)
             if target in (state.dialed, *(state.pair or ())):
                 raise TransferTargetError(f"{target} is this call's own number")
+            self._refuse_our_own(target)
         except TransferTargetError as error:
             self._telemetry.error("transfer request refused", reason=str(error), phase=state.phase.value)
             self._telemetry.count("TransfersRefused")
@@ -286,6 +292,19 @@ class ForwardingApp:
         else:
             self._telemetry.error("transfer request ignored", phase=state.phase.value, target=target)
         return plan
+
+    def _refuse_our_own(self, target: str) -> None:
+        """``target`` (a phone number, or a SIP user that is one) must not be one of our numbers."""
+        from switchboard.domain.transfer import TransferTargetError  # noqa: PLC0415 - see _update_requested
+
+        if self._own_numbers is None or not is_e164(target):
+            return
+        try:
+            ours = self._own_numbers(target)
+        except (StorageError, CallControlError) as error:  # fail closed: unchecked is refused
+            raise TransferTargetError(f"could not check whether {target} is one of ours: {error}") from error
+        if ours:
+            raise TransferTargetError(f"{target} is one of our own numbers")
 
     def _hangup(self, event: PstnEvent, state: CallState | None, now: int) -> Plan:
         gone = event.disconnected_tags

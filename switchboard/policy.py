@@ -206,19 +206,23 @@ class DestinationPolicy:
         destinations: Iterable[str],
         existing: Mapping[str, ForwardRule],
         our_numbers: Iterable[str] | None = None,
+        *,
+        is_ours: Callable[[str], bool] | None = None,
     ) -> tuple[str, tuple[str, ...]]:
         """Check a whole forward request; return ``(our number, destinations)`` normalised.
 
         ``our_numbers`` (the phone inventory) is enforced when given: forwarding a number that is
         not ours is refused, and so is forwarding to one of ours (the call would come straight back
         into the account, paying for two legs, and a DNIS pool number would hand callers to Connect).
+        ``is_ours`` refuses destinations that are ours without being ours to forward (the DNIS
+        pool's numbers, ``MANAGED_NUMBERS``: :class:`switchboard.adapters.own_numbers.OwnNumbers`).
         """
         ours = self.our_number(number)
         inventory = set(our_numbers) if our_numbers is not None else set()
         if our_numbers is not None and ours not in inventory:
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
         normalised = self.destinations(destinations, subject=ours)
-        self._check_targets(ours, normalised, existing, inventory)
+        self._check_targets(ours, normalised, existing, inventory, is_ours)
         return ours, normalised
 
     def validate_else_destinations(
@@ -227,17 +231,24 @@ class DestinationPolicy:
         destinations: Iterable[str],
         existing: Mapping[str, ForwardRule],
         our_numbers: Iterable[str] | None = None,
+        *,
+        is_ours: Callable[[str], bool] | None = None,
     ) -> tuple[str, ...]:
         """The destinations for outside business hours, normalised: the same checks as
         :meth:`validate_forward` applies to the destinations (toll fraud, loops, our own numbers),
         for ``ours`` as :meth:`validate_forward` returned it. ``index`` points into this list."""
         normalised = self.destinations(destinations, subject=f"{ours} outside business hours")
         inventory = set(our_numbers) if our_numbers is not None else set()
-        self._check_targets(ours, normalised, existing, inventory)
+        self._check_targets(ours, normalised, existing, inventory, is_ours)
         return normalised
 
     def _check_targets(
-        self, ours: str, normalised: tuple[str, ...], existing: Mapping[str, ForwardRule], inventory: set[str]
+        self,
+        ours: str,
+        normalised: tuple[str, ...],
+        existing: Mapping[str, ForwardRule],
+        inventory: set[str],
+        is_ours: Callable[[str], bool] | None,
     ) -> None:
         if ours in normalised:
             raise DestinationRefusedError(ours, "cannot forward to itself", index=normalised.index(ours))
@@ -245,7 +256,9 @@ class DestinationPolicy:
         if loop:
             raise DestinationRefusedError(ours, f"cannot be forwarded: {loop}")
         for index, destination in enumerate(normalised):
-            if destination in inventory:
+            if destination in inventory or (
+                destination != CONNECT and is_ours is not None and is_ours(destination)
+            ):
                 raise DestinationRefusedError(
                     destination,
                     "is one of our own numbers; forward to the phone that should ring instead",

@@ -256,8 +256,11 @@ class ForwardingService:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_inconsistent: Callable[[ChangeFailedError], None] | None = None,
+        own_numbers: Callable[[str], bool] | None = None,
     ) -> None:
         self._sleep = sleep
+        # Numbers that are ours without being in the inventory (the DNIS pool's): never a destination.
+        self._own_numbers = own_numbers
         self._on_inconsistent = on_inconsistent
         self._rules = rules
         self._routing = routing
@@ -317,10 +320,12 @@ class ForwardingService:
         ours = self._inventory.our_numbers() if self._inventory is not None else None
         try:
             number, destinations = self._policy.validate_forward(
-                request.number, request.destinations, existing, ours
+                request.number, request.destinations, existing, ours, is_ours=self._own_numbers
             )
             else_destinations = (
-                self._policy.validate_else_destinations(number, request.else_destinations, existing, ours)
+                self._policy.validate_else_destinations(
+                    number, request.else_destinations, existing, ours, is_ours=self._own_numbers
+                )
                 if request.else_destinations
                 else ()
             )
@@ -401,13 +406,13 @@ class ForwardingService:
         context = context or self.change_context()
         try:
             number, normalised = self._policy.validate_forward(
-                seen.number, destinations, context.existing, context.ours
+                seen.number, destinations, context.existing, context.ours, is_ours=self._own_numbers
             )
             else_changes: dict[str, object] = {}
             if after_hours is not None and seen.hours is not None:
                 else_changes = {
                     "else_destinations": self._policy.validate_else_destinations(
-                        number, after_hours[0], context.existing, context.ours
+                        number, after_hours[0], context.existing, context.ours, is_ours=self._own_numbers
                     ),
                     "else_sources": tuple(after_hours[1]),
                 }

@@ -7,7 +7,6 @@ point them at the local stack and credentials come from wherever boto3 finds the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -17,8 +16,10 @@ from switchboard.adapters.chime_voice import ChimePhoneInventory, ChimeVoiceRout
 from switchboard.adapters.connect_calls import DynamoTransferQueue
 from switchboard.adapters.connect_routing import BackendRouting, ConnectNumbers, ConnectRouting
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.adapters.own_numbers import OwnNumbers
+from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.policy import DestinationPolicy
-from switchboard.ports import CallControlError, InventoryError, NumberRouting, PhoneInventory
+from switchboard.ports import NumberRouting, PhoneInventory
 from switchboard.service import ChangeFailedError, ForwardingService
 from switchboard.settings import ConfigurationError, Settings
 
@@ -119,6 +120,8 @@ def forwarding_service(
         inventory=inventory,
         policy=policy_for(settings),
         on_inconsistent=count_inconsistent_change,
+        # The inventory is checked by the service itself; these are ours without being in it.
+        own_numbers=OwnNumbers(settings.managed_numbers, pool=DynamoDnisPool(dynamodb, settings.table_name)),
     )
 
 
@@ -141,28 +144,23 @@ def transfer_queue(settings: Settings, dynamodb: Any | None = None) -> DynamoTra
 
 
 def own_numbers(
-    settings: Settings, chime: Any | None = None, connect: Any | None = None
-) -> Callable[[str], bool]:
-    """Whether a transfer target is one of our numbers (the phone inventory, MANAGED_NUMBERS, and
-    the numbers claimed in the Amazon Connect instance): a transfer there would loop the call back."""
-    chime_numbers = ChimeOwnNumbers(chime or chime_voice_client(), settings.managed_numbers)
-    if not settings.connect_instance_id:
-        return chime_numbers
+    settings: Settings, chime: Any | None = None, connect: Any | None = None, *, dynamodb: Any | None = None
+) -> OwnNumbers:
+    """Whether a transfer target is one of our numbers: ``MANAGED_NUMBERS``, the DNIS pool's pairs,
+    the numbers claimed in the Amazon Connect instance, and the Chime SDK Voice account
+    (GetPhoneNumber): a transfer there would loop the call back."""
+    pool = DynamoDnisPool(dynamodb or dynamodb_client(), settings.table_name) if settings.table_name else None
+    listed = None
+    if settings.connect_instance_id:
+        listed = ConnectNumbers(
+            connect or connect_client(), settings.connect_instance_id, settings.managed_numbers
+        ).claimed
     # A deployment on Amazon Connect alone has no Chime SDK Voice numbers to forward (nor the
     # permission to look them up).
-    check_chime = bool(settings.sip_media_application_id)
-    claimed = ConnectNumbers(
-        connect or connect_client(), settings.connect_instance_id, settings.managed_numbers
+    check_chime = bool(settings.sip_media_application_id) or not settings.connect_instance_id
+    return OwnNumbers(
+        settings.managed_numbers,
+        pool=pool,
+        listed=listed,
+        checks=(ChimeOwnNumbers(chime or chime_voice_client()),) if check_chime else (),
     )
-
-    def is_ours(number: str) -> bool:
-        try:
-            if number in claimed.claimed():
-                return True
-        except InventoryError as error:
-            raise CallControlError(
-                f"could not check whether {number} is one of our Amazon Connect numbers; try again"
-            ) from error
-        return chime_numbers(number) if check_chime else number in settings.managed_numbers
-
-    return is_ours

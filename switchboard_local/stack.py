@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import moto.dynamodb.models  # noqa: F401 - registers the DynamoDB model classes in model_data
+from moto.core.model_instances import model_data
 from moto.server import ThreadedMotoServer
 
 from switchboard.dev_state import create_private, read_private, running_stack, state_file, write_private
@@ -133,6 +135,7 @@ class LocalStack:
 
     def _start(self) -> dict[str, str]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        untrack_dynamodb_models()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -336,6 +339,30 @@ class LocalStack:
         if bot_url:
             state["bot_url"] = bot_url
         write_private(path or state_file(create_dir=True), json.dumps(state))
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
+
+
+def untrack_dynamodb_models() -> None:
+    """Stop moto from keeping every DynamoDB model object it ever created.
+
+    moto's ``BaseModel.__new__`` appends each instance to its class's ``instances_tracked`` (for
+    its dashboard) and never drops it, and ``TransactWriteItems`` deep-copies every table it
+    touches (items, indexes and the whole stream shard) to roll back a cancelled transaction. So
+    each transaction (every DNIS claim, every forward change's guard) kept a full copy of the table
+    alive, and the copies grow with the stream: memory grew quadratically with the writes, which is
+    what stopped the full reliability run. Copies are now freed when the transaction ends; only
+    moto's dashboard (unused here) loses its list of DynamoDB objects. Patched on ``__new__``
+    rather than the list, because moto's reset replaces the lists.
+    """
+    for model in model_data["dynamodb"].values():
+        if not isinstance(model, type):
+            continue
+        current = model.__dict__.get("__new__")
+        if not (isinstance(current, staticmethod) and current.__func__ is _untracked_new):
+            model.__new__ = staticmethod(_untracked_new)  # type: ignore[assignment]
 
 
 def _import_bot() -> LambdaHandler:

@@ -16,6 +16,7 @@ import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
+from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.template import create_table
 
 TABLE = "switchboard-test"
@@ -45,10 +46,18 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    saved = {key: os.environ.get(key) for key in (*_ENV, "AWS_ENDPOINT_URL")}
+    # moto has no Chime SDK Voice: the SIP media application asks the emulator (empty inventory)
+    # whether a transfer target is one of our numbers.
+    chime = ChimeVoiceServer(ChimeVoiceEmulator(region="us-east-1"))
+    chime.start()
+    saved = {
+        key: os.environ.get(key) for key in (*_ENV, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME_SDK_VOICE")
+    }
     os.environ.update(_ENV)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["AWS_ENDPOINT_URL_CHIME_SDK_VOICE"] = chime.url
     yield endpoint
+    chime.stop()
     server.stop()
     for key, value in saved.items():
         if value is None:

@@ -270,6 +270,24 @@ def test_dangerous_targets_are_refused(
     assert chime.updates == []
 
 
+OTHER_PAIR = DnisPair("+12025550171", "+13125550181")  # another pair of the pool, not in the inventory
+
+
+@pytest.mark.parametrize("target", [OTHER_PAIR.connect_number, OTHER_PAIR.sma_number])
+def test_a_number_of_another_dnis_pair_is_one_of_our_own(
+    connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime, target: str
+) -> None:
+    """The pool's numbers are ours even when the Chime SDK Voice inventory does not list them (the
+    Connect side lives in Amazon Connect): a transfer there would hand the caller to Connect under
+    a pair no call holds."""
+    claimed.add(OTHER_PAIR)
+    result = invoke(connect_app, "connect_transfer_call", TransferTarget=target)
+
+    assert result["status"] == "error"
+    assert "one of our own numbers" in result["reason"]
+    assert chime.updates == []
+
+
 def test_a_sip_user_that_is_a_phone_number_goes_out_in_e164_after_the_policy(
     connect_app: ModuleType, claimed: DynamoDnisPool, chime: Chime
 ) -> None:

@@ -270,6 +270,27 @@ def test_the_sma_rechecks_the_target_before_it_takes_the_call_back(
     assert json.loads(call.attributes["switchboard"])["p"] == "bridged"
 
 
+@pytest.mark.parametrize("kind", ["pool connect number", "pool sma number", "forwarded number"])
+def test_the_sma_refuses_a_transfer_to_one_of_our_own_numbers(sma_app: Any, dynamodb: Any, kind: str) -> None:
+    """Not only the call's own numbers: every DNIS pair's numbers and every forwarded number (read
+    when the transfer is asked for, not on the call's first event)."""
+    from switchboard.adapters.pool import DynamoDnisPool
+    from switchboard.domain.pool import DnisPair
+
+    other_sma, other_connect = "+12025550181", "+18005550191"
+    DynamoDnisPool(dynamodb, TABLE).add(DnisPair(other_sma, other_connect))
+    forwarded = "+12025550104"
+    DynamoForwardRepository(dynamodb, TABLE).save(
+        ForwardRule(number=forwarded, destinations=(TARGET,)), actor="test"
+    )
+    target = {"pool connect number": other_connect, "pool sma number": other_sma}.get(kind, forwarded)
+    call = bridged_call(sma_app, dynamodb, f"tx-own-{kind.replace(' ', '-')}")
+    response = call.send(update({"Transfer": "true", "TransferTarget": target}))
+
+    assert response["Actions"] == []
+    assert json.loads(call.attributes["switchboard"])["p"] == "bridged"
+
+
 def test_the_sma_transfers_to_an_extension_on_its_voice_connector(sma_app: Any, dynamodb: Any) -> None:
     call = bridged_call(sma_app, dynamodb, "tx-extension")
     taken_back = call.send(

@@ -11,7 +11,7 @@ from bot.transfers import Result, TransferRefusedError, Transfers, parse_target
 from switchboard.domain.events import LiveCall, LiveCallEntry
 from switchboard.domain.transfer import TransferTarget
 from switchboard.policy import DestinationPolicy
-from switchboard.ports import CallControlError
+from switchboard.ports import CallControlError, InventoryError, StorageError
 from switchboard.settings import Settings
 
 OURS, OTHER, CALLER = "+12025550100", "+12025550101", "+13035550123"
@@ -271,3 +271,16 @@ def test_an_sma_call_without_a_sip_media_application_is_refused_plainly() -> Non
     finder = Transfers(Log(entry()), None, POLICY, deferred=Queue())
     with pytest.raises(TransferRefusedError, match="SIP_MEDIA_APPLICATION_ID is not configured"):
         finder.request(entry(), TransferTarget(TARGET))
+
+
+@pytest.mark.parametrize("failure", [StorageError("pool unreadable"), InventoryError("inventory unreadable")])
+def test_request_refuses_when_our_own_numbers_cannot_be_read(failure: Exception) -> None:
+    control = Control()
+
+    def is_ours(number: str) -> bool:
+        raise failure
+
+    finder = Transfers(Log(), control, POLICY, is_ours=is_ours)
+    with pytest.raises(TransferRefusedError, match="Could not check whether"):
+        finder.request(entry(), TransferTarget(TARGET))
+    assert control.requests == []
