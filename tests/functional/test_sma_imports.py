@@ -61,6 +61,8 @@ ON_DEMAND = (
     "switchboard.domain.pool",
     "switchboard.domain.transfer",
     "switchboard.adapters.pool",
+    "switchboard.adapters.own_numbers",
+    "switchboard.adapters.call_control",
 )
 
 
