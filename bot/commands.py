@@ -314,7 +314,11 @@ def parse(text: str) -> Command:
         return OpenModal()
     parsed = _parse_cleaned(cleaned)
     if mentions and isinstance(parsed, SetForward):
-        return replace(parsed, destinations=tuple(_restore(d, mentions) for d in parsed.destinations))
+        return replace(
+            parsed,
+            destinations=tuple(_restore(d, mentions) for d in parsed.destinations),
+            else_destinations=tuple(_restore(d, mentions) for d in parsed.else_destinations),
+        )
     return parsed
 
 

@@ -36,20 +36,25 @@ from switchboard.service import ChangeResult, ForwardingService, ForwardRequest,
 Command = dict[str, Any]
 
 
+def _check_branch(entries: tuple[str, ...], policy: DestinationPolicy, subject: str) -> None:
+    numbers = [d for d in entries if not is_mention(d)]
+    if len(numbers) == len(entries):
+        policy.destinations(entries, subject=subject)  # as the form and the CLI
+    else:  # people: the limit applies to the numbers they resolve to (after the ack)
+        for number in numbers:
+            policy.destination(number)
+
+
 def check_set(command: SetForward, policy: DestinationPolicy) -> str | None:
     """Checks that need no AWS call, so a typo is answered at once."""
-    numbers = [d for d in command.destinations if not is_mention(d)]
-    typed_name = next((d for d in numbers if d.startswith("@")), None)
+    typed = [d for d in (*command.destinations, *command.else_destinations) if not is_mention(d)]
+    typed_name = next((d for d in typed if d.startswith("@")), None)
     if typed_name:
         return views.unescaped_mention_text(typed_name)
     try:
-        if len(numbers) == len(command.destinations):
-            policy.destinations(command.destinations, subject=command.number)  # as the form and the CLI
-        else:  # people: the limit applies to the numbers they resolve to (after the ack)
-            for number in numbers:
-                policy.destination(number)
+        _check_branch(command.destinations, policy, command.number)
         if command.else_destinations:
-            policy.destinations(command.else_destinations, subject=f"{command.number} outside business hours")
+            _check_branch(command.else_destinations, policy, f"{command.number} outside business hours")
         if command.expires_in:
             parse_duration(command.expires_in)
         business_hours(command.hours, command.timezone, has_else=bool(command.else_destinations))
@@ -127,8 +132,10 @@ def carry_out(deps: BotDeps, parsed: object, command: Command, respond: Respond,
 
         def set_forward(service: ForwardingService) -> ChangeResult:
             # Inside the change: only someone allowed to forward makes the bot read Slack profiles.
-            resolution = deps.people().resolve_entries(command_set.destinations)
-            skipped.extend(resolution.skipped)
+            resolver = deps.people()  # one resolver: a group named in both branches is read once
+            resolution = resolver.resolve_entries(command_set.destinations)
+            after_hours = resolver.resolve_entries(command_set.else_destinations)
+            skipped.extend((*resolution.skipped, *after_hours.skipped))
             request = ForwardRequest(
                 number=command_set.number,
                 destinations=resolution.destinations,
@@ -141,7 +148,8 @@ def carry_out(deps: BotDeps, parsed: object, command: Command, respond: Respond,
                 expires_in=command_set.expires_in,
                 hours=command_set.hours,
                 timezone=command_set.timezone,
-                else_destinations=command_set.else_destinations,
+                else_destinations=after_hours.destinations,
+                else_sources=after_hours.sources,
             )
             return service.set_forward(request, actor=user)
 

@@ -333,3 +333,18 @@ def test_the_form_needs_someone_or_a_number(people: People) -> None:
         interaction_event(view_submission_payload(view, {"number": OURS}, user_id=ADMIN), SECRET)
     )
     assert "dest_1" in json.loads(response["body"])["errors"]
+
+
+def test_else_to_a_group_outside_business_hours_follows_the_group(people: People, dynamodb: Any) -> None:
+    people.command(f"{OURS} to +1 917 555 0155 weekdays 09:00-17:30 America/Chicago else to {MENTION}")
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.destinations == ("+19175550155",)
+    assert rule.else_destinations == ("+12065550111", "+13125550122")
+    assert [s.label for s in rule.else_sources] == ["sre-oncall"]
+    people.slack.set_group_members(ONCALL, [DAVE])
+    people.settle()
+    rule = stored(dynamodb)
+    assert rule.else_destinations == ("+16465550144",)
+    assert rule.destinations == ("+19175550155",)
+    assert rule.hours is not None
