@@ -323,3 +323,28 @@ def test_an_else_branch_naming_a_group_is_kept_in_sync_and_the_hours_stay(
     assert rule.sources == ()
     assert rule.hours is not None
     assert rule.hours.spec == "mon-fri 09:00-17:30"
+
+
+def test_the_expiry_functions_hourly_people_job_runs_the_people_sync_not_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    import switchboard.wiring
+    from bot import expiry
+    from switchboard.people import SyncReport
+    from switchboard.settings import Settings
+
+    ran: list[str] = []
+    monkeypatch.setattr(expiry, "load", lambda required=(): Settings(table_name="t", alert_channel=""))
+    monkeypatch.setattr(expiry, "slack_credentials", lambda settings: SimpleNamespace(bot_token="xoxb"))
+    monkeypatch.setattr(expiry, "slack_client", lambda token, url: object())
+    monkeypatch.setattr(switchboard.wiring, "forwarding_service", lambda settings, need_routing: object())
+    monkeypatch.setattr(
+        expiry, "people_sync_run", lambda *a: ran.append("people") or SyncReport(updated=["+1"])
+    )
+    monkeypatch.setattr(expiry, "expire_forwards", lambda *a: ran.append("expiry") or {"removed": []})
+
+    assert expiry.handler({"job": "people_sync"}, None)["updated"] == ["+1"]
+    assert expiry.handler({"source": "aws.events"}, None) == {"removed": []}
+    assert ran == ["people", "expiry"]
