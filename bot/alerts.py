@@ -26,6 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchboard.adapters.voicemail_messages import TranscriptStatus, VoicemailMessage
+from switchboard.domain.events import CONNECT_BACKEND
+from switchboard.domain.rules import CONNECT_PRODUCT, NumberHome
+from switchboard.wording import home_text
 
 REMOVE_ACTION = "alert_remove_forward"
 EDIT_ACTION = "alert_edit_forward"
@@ -39,7 +42,7 @@ MASK = "•••"
 _INTERNAL_FIELDS = frozenset(
     {"pk", "sk", "kind", "ttl", "gsi1pk", "gsi1sk", "event_id", "event_type", "transaction_id"}
 )
-_SHOWN_FIELDS = frozenset({"dialed", "caller", "at", "all_failed", "attempts", "transfer_target"})
+_SHOWN_FIELDS = frozenset({"dialed", "caller", "at", "all_failed", "attempts", "transfer_target", "backend"})
 _CALLER_FIELD_HINTS = ("caller", "calling", "from_number", "ani")
 _RESULTS = {
     "CallNotAnswered": "no answer",
@@ -83,6 +86,7 @@ class Alert:
     attempts: tuple[AlertAttempt, ...] = ()
     details: tuple[tuple[str, str], ...] = field(default=())
     transfer_target: str = ""  # transfer_failed: who the call was being handed to
+    backend: str = ""  # "connect" for a call on an Amazon Connect number
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Alert:
@@ -93,7 +97,7 @@ class Alert:
             raise MalformedEventError("the call event has no event_id")
         if not isinstance(event_type, str) or not event_type:
             raise MalformedEventError(f"call event {event_id} has no event_type")
-        for name in ("dialed", "caller", "at", "transaction_id", "transfer_target"):
+        for name in ("dialed", "caller", "at", "transaction_id", "transfer_target", "backend"):
             if item.get(name) is not None and not isinstance(item[name], str):
                 raise MalformedEventError(f"call event {event_id}: {name} must be a string")
         raw_attempts = item.get("attempts") or []
@@ -125,6 +129,7 @@ class Alert:
             attempts=tuple(attempts),
             details=details,
             transfer_target=str(item.get("transfer_target") or ""),
+            backend=str(item.get("backend") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +147,7 @@ class Alert:
                 for a in self.attempts
             ],
             **({"transfer_target": self.transfer_target} if self.transfer_target else {}),
+            **({"backend": self.backend} if self.backend else {}),
             **dict(self.details),
         }
 
@@ -386,6 +392,11 @@ def _context(alert: Alert) -> dict[str, Any]:
     return {"type": "context", "elements": [_mrkdwn(" · ".join(parts))]}
 
 
+def _home(alert: Alert) -> str:
+    """Where the number's calls go once its forward is removed (the backend it lives in)."""
+    return home_text(NumberHome(CONNECT_PRODUCT) if alert.backend == CONNECT_BACKEND else None)
+
+
 def _buttons(alert: Alert) -> dict[str, Any]:
     number = alert.dialed
     try_value = json.dumps(
@@ -416,7 +427,7 @@ def _buttons(alert: Alert) -> dict[str, Any]:
                 "value": number,
                 "confirm": {
                     "title": _plain("Remove this forward?", 100),
-                    "text": _plain(f"Calls to {number} will go to the phone system again.", 300),
+                    "text": _plain(f"Calls to {number} will go to {_home(alert)} again.", 300),
                     "confirm": _plain("Remove", 30),
                     "deny": _plain("Keep", 30),
                     "style": "danger",

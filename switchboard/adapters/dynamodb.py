@@ -876,5 +876,7 @@ class DynamoCallLog:
             "attempts": [_attempt_dict(a) for a in event.attempts],
             "ttl": event.at_ms // 1000 + CALL_EVENT_DAYS * 86400,
             **({"transfer_target": event.transfer_target} if event.transfer_target else {}),
+            # Which backend the call was on (Amazon Connect), so its alert says where calls go.
+            **({"backend": self._record_fields["backend"]} if "backend" in self._record_fields else {}),
             **(_voicemail_fields(event.voicemail) if event.voicemail else {}),
         }

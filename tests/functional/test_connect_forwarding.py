@@ -102,7 +102,7 @@ def test_follow_me_all_failed_writes_the_record_and_the_alert_event(call: Call, 
         "connect",
     )
     assert [a["result"] for a in record["attempts"]] == ["CallNotAnswered", "CallFailed"]
-    assert (event["kind"], event["all_failed"]) == ("call_event", True)
+    assert (event["kind"], event["all_failed"], event["backend"]) == ("call_event", True, "connect")
 
 
 def test_a_retried_last_turn_does_not_write_a_second_record(call: Call, dynamodb: Any) -> None:

@@ -290,3 +290,14 @@ def test_amazon_connect_attempt_results_are_said_in_words(result: str, said: str
     attempt = alerts.AlertAttempt(destination="+12065550111", result=result, ring_ms=2000)
 
     assert alerts.describe_result(attempt) == said
+
+
+def test_the_remove_button_of_an_amazon_connect_call_says_where_calls_go() -> None:
+    connect = Alert.from_item(item(backend="connect"))
+    confirm = json.dumps(render(connect).blocks)
+    assert "will go to its own Amazon Connect flow again" in confirm
+    assert "phone system" not in confirm
+    assert "backend" not in json.dumps(render(connect).blocks)  # not shown as a detail
+    assert Alert.from_dict(connect.to_dict()) == connect  # kept through thread anchors
+    sma = json.dumps(render(Alert.from_item(item())).blocks)
+    assert "will go to the phone system again" in sma
