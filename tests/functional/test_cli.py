@@ -244,3 +244,17 @@ def test_a_call_at_a_time_that_is_not_one_is_refused(stack: LocalStack) -> None:
     result = run(stack, "call", OURS, "--at", "teatime")
     assert result.returncode == 2
     assert "is not a time" in result.stderr
+
+
+def test_a_simulated_voicemail_on_a_connect_number_is_refused(stack: LocalStack) -> None:
+    refused = run(stack, "call", "+13125550190", "--voicemail", "call me back")
+
+    assert refused.returncode == 2
+    assert "Amazon Connect numbers take no voicemail" in refused.stderr
+
+
+def test_voicemail_ends_needs_a_voicemail(stack: LocalStack) -> None:
+    refused = run(stack, "call", OURS, "--voicemail-ends", "silence")
+
+    assert refused.returncode == 2
+    assert "--voicemail-ends needs --voicemail TEXT" in refused.stderr
