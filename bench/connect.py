@@ -52,7 +52,7 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWri
 TARGETS = {"warm_ratio": 1.1, "import_ratio": 1.2, "calls_per_second": 1000.0}
 
 
-class Counter:
+class OperationCounter:
     """botocore ``before-call`` hook: the operations a client made since the last :meth:`take`."""
 
     def __init__(self) -> None:
@@ -128,7 +128,7 @@ def _interpreter(handler: Callable[..., Any], on_disconnected: Callable[..., Any
 def lifecycle_calls(app: Any, events: Any) -> list[dict[str, Any]]:
     """Whole calls through the shipped flow: DynamoDB operations of the flow's Lambda and of the
     contact-events function (which every contact's ``DISCONNECTED`` event reaches), apart."""
-    flow, disconnected = Counter(), Counter()
+    flow, disconnected = OperationCounter(), OperationCounter()
     hooks = [(app.forwarding._rules._client, flow), (events.app._calls._client, disconnected)]
     for client, counter in hooks:
         client.meta.events.register("before-call.dynamodb", counter)
