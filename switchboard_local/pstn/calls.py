@@ -104,6 +104,8 @@ class CallResult:
     # Why the call went the way it did when that is the stack's state, not the call: a number with
     # no forward, a Connect entry number with an empty DNIS pool.
     notes: tuple[str, ...] = ()
+    # For a forward with business hours: which branch the rule had at the call's moment, and until when.
+    branch: str = ""
 
 
 def phone(kind: str, ring_seconds: float, talk_seconds: float | None) -> PhoneBehaviour:
@@ -373,6 +375,7 @@ def simulate_call(
     rule = DynamoForwardRepository(dynamodb, table).get(number)
     phones: dict[str, PhoneBehaviour] = {}
     notes: list[str] = []
+    branch = ""
     when_s = (at_ms if at_ms is not None else int(time.time() * 1000)) / 1000
     if rule is None:
         notes.append(
@@ -380,7 +383,7 @@ def simulate_call(
             f"(switchboard forward set {number} DESTINATION)"
         )
     elif rule.hours is not None:
-        notes.append(branch_text(rule, when_s, when=f"at {utc_time(when_s)}"))
+        branch = branch_text(rule, when_s, when=f"at {utc_time(when_s)}")
     to_connect = rule is not None and rule.connect_entry_at(when_s)
     if rule is not None and to_connect:
         from switchboard.adapters.pool import DynamoDnisPool
@@ -467,7 +470,7 @@ def simulate_call(
     finally:
         app.clock = real_clock
     record = DynamoCallLog(dynamodb, table).call_record(transcript.transaction_id)
-    return CallResult(transcript, record, attempt, tuple(notes))
+    return CallResult(transcript, record, attempt, tuple(notes), branch)
 
 
 @contextlib.contextmanager
@@ -597,6 +600,8 @@ def run_call(
         out(format_voicemail(result.record))
     if result.transfer is not None:
         out(format_transfer(result.transfer))
+    if result.branch:
+        out(f"business hours: {result.branch}")
     for note in result.notes:
         out(f"note: {note}")
     return 0

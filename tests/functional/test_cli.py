@@ -209,8 +209,8 @@ def test_business_hours_set_listed_and_a_call_on_simulated_time_takes_the_branch
         evening = run(stack, "call", OURS, "--at", "2026-12-02T02:00Z", "--no-answer", "--answer")
         assert evening.returncode == 0, evening.stderr
         assert (
-            "note: outside business hours at 2026-12-02 02:00 UTC: calls go to +14155550133, +13125550122 "
-            "until 2026-12-02 15:00 UTC (09:00 America/Chicago)"
+            "business hours: outside business hours at 2026-12-02 02:00 UTC: calls go to "
+            "+14155550133, +13125550122 until 2026-12-02 15:00 UTC (09:00 America/Chicago)"
         ) in evening.stdout
         assert "outcome: bridged to +13125550122" in evening.stdout
         assert "attempts: +14155550133 CallNotAnswered after 30.0s" in evening.stdout
