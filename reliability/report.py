@@ -24,6 +24,16 @@ python -m reliability --part races       # one part (repeat --part for more)
 python -m pytest tests/functional/test_reliability.py   # every part, briefly, as pass/fail tests
 ```
 
+**Quick and full.** `--quick` (CI, and `tests/functional/test_reliability.py`) runs every part at
+small sizes in a few minutes: 300 PSTN Audio and 300 Connect events, 60 stream records, 60 Slack
+requests, 25 race-machine runs, every forged request, 13 targets of the toll-fraud corpus on each
+path, 20 concurrent calls. The full run (`make reliability`) uses the sizes the suite exists for:
+10,000 PSTN Audio events, 10,000 Connect Lambda events, 2,000 stream records, 2,000 Slack requests,
+300 race-machine runs, the whole toll-fraud corpus (over 200 targets) on every path, 200 concurrent
+calls. It takes tens of minutes on a 2-core machine (the fuzz parts spend most of it generating
+events); each part prints its time and the process's peak memory as it ends. Parts can run in
+separate processes (`--part`, `--json`) when the machine has cores to spare.
+
 The suite runs in its own process: it starts the local stack (`switchboard_local/stack.py`: moto,
 the Chime SDK Voice emulator, the Slack stand-in, the local Lambda endpoint and stream pump) and
 imports every handler bound to it, exactly as Lambda would. The exit status is 1 when any figure
@@ -82,6 +92,28 @@ Slack transfer, the Connect transfer Lambda and the SIP media application's CALL
 A target is refused when no forward with it is stored, no call update reaches Chime SDK Voice, and
 the SIP media application bridges no call to it.
 
+"Our own numbers" are every number that routes back into the account: the forwarding inventory, both
+numbers of every DNIS pair (the Amazon Connect side is in no Chime SDK Voice inventory) and the
+numbers claimed in the Amazon Connect instance. Every path asks one check,
+`switchboard.adapters.own_numbers.OwnNumbers`, with the sources it can reach: the forward paths and
+the Slack transfers all of them; the Connect Lambda and the SIP media application the DNIS pool, the
+Chime SDK Voice inventory (`GetPhoneNumber`), `MANAGED_NUMBERS` and (the SMA) any number with a
+stored forward, read only when a transfer is asked for. Neither of those two lists the Amazon
+Connect instance (that would add a Connect permission and a listing to the call path for a number
+that only reaches one of our own contact flows, never a DNIS pair), so the corpus sends the
+instance's number through the forward and Slack paths only.
+
+No check is excused: `KNOWN_OPEN` in `reliability/common.py` is empty, so any failure fails the run
+and CI.
+
+**Memory.** The local DynamoDB (moto) deep-copies every table a `TransactWriteItems` touches, stream
+records included, to roll back a cancelled transaction, and moto's model base class kept every
+object it ever created, copies included. Every DNIS claim and forward change is a transaction, so
+each kept a whole copy of the table alive (about 1 MB per Connect transfer on a fresh table, more as
+the stream grew): the full run reached 19 GB and never finished. `switchboard_local.stack` now
+stops that tracking (`untrack_dynamodb_models`; `tests/functional/test_local_stack_memory.py`), and
+the full run's memory stays flat through the toll-fraud part.
+
 **Load** (`reliability/load.py`). Concurrent calls through `sma.app.handler` (each played by the
 local PSTN Audio simulator on its own thread) while another thread sets and removes forwards on the
 same numbers through the service. Every response must pass PSTN Audio's rules with no dead air and
@@ -89,7 +121,8 @@ no leg left up, and every call must leave exactly its call record in the table.
 """
 
 
-def document(table: str, examples: str, elapsed: float, *, quick: bool) -> str:
+def document(table: str, examples: str, elapsed: float, *, quick: bool, how: str = "") -> str:
+    """The report; ``how`` says anything more about the run (e.g. parts in separate processes)."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     size = "quick sizes" if quick else "full sizes"
     parts = [
@@ -97,7 +130,8 @@ def document(table: str, examples: str, elapsed: float, *, quick: bool) -> str:
         "## Figures",
         "",
         f"One run, {when}, {size}, {elapsed:.0f} s on {platform.machine()} "
-        f"with Python {platform.python_version()}. *held* is the share of cases without a failure.",
+        f"with Python {platform.python_version()}. *held* is the share of cases without a failure."
+        + (f" {how}" if how else ""),
         "",
         table,
         "",
