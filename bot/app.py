@@ -47,6 +47,13 @@ UNSIGNED: dict[str, Any] = {
     "headers": {"content-type": "application/json;charset=utf-8"},
 }
 
+# The answer to a signed request whose payload Bolt cannot read (a shape Slack never sends).
+MALFORMED: dict[str, Any] = {
+    "statusCode": 400,
+    "body": '{"error": "malformed request"}',
+    "headers": {"content-type": "application/json;charset=utf-8"},
+}
+
 
 @dataclass
 class BotApp:
@@ -64,9 +71,20 @@ class BotApp:
     def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if _malformed_timestamp(event):
             return UNSIGNED
-        response: dict[str, Any] = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+        response = self._handle(event, context)
         if response.get("statusCode") == UNSIGNED["statusCode"] and self._replace_placeholders():
-            response = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+            response = self._handle(event, context)
+        return response
+
+    def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Bolt catches what listeners raise, but its own reading of a payload (user, team, view,
+        # actions) raises IndexError / KeyError / TypeError on shapes Slack never sends; that
+        # must be a 400, not an exception (an HTTP 500 for anyone holding a signature).
+        try:
+            response: dict[str, Any] = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+            logger.exception("a Slack request whose payload cannot be read")
+            return MALFORMED
         return response
 
     def _replace_placeholders(self) -> bool:

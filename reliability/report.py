@@ -53,7 +53,7 @@ events reach deep into the call flow.
 | `sma.app.handler` | never raises; response passes PSTN Audio's rules (`switchboard_local/pstn/schema.py`: schema, ≤ 10 actions, ≤ 10 string TransactionAttributes) and is strict JSON |
 | `connect_lambda.app.handler` | never raises; a flat string map with `status` ok/error, under Connect's 32 KB limit |
 | `bot.notifier.handler` | never raises; `batchItemFailures` names only records of the batch; a valid call event is never failed |
-| `bot.app.handler` | never raises; 200 for a signed request (404 for an action no listener handles), 401 for a wrongly signed one, never 5xx; no lazy listener raises |
+| `bot.app.handler` | never raises; 200 for a signed request (404 for an action no listener handles, 400 for a mutated payload Bolt cannot read), 401 for a wrongly signed one, never 5xx; no lazy listener raises |
 
 **Races** (`reliability/races.py`). A hypothesis `RuleBasedStateMachine` drives
 `switchboard.service.ForwardingService` (and the expiry job) with several actors at once over the
@@ -117,7 +117,11 @@ the full run's memory stays flat through the toll-fraud part.
 **Load** (`reliability/load.py`). Concurrent calls through `sma.app.handler` (each played by the
 local PSTN Audio simulator on its own thread) while another thread sets and removes forwards on the
 same numbers through the service. Every response must pass PSTN Audio's rules with no dead air and
-no leg left up, and every call must leave exactly its call record in the table.
+no leg left up, and every call must leave exactly its call record in the table. The SIP media
+application runs with a patient DynamoDB client here: the local moto serves one request at a time,
+and with 100 calls at once on a loaded 2-core machine its answers took longer than the call path's
+1 s read timeout, so the SMA (rightly) ended those calls without a record; what is measured is
+whether our code loses a record, not how fast the emulator is.
 """
 
 

@@ -132,8 +132,16 @@ def corpus() -> list[Target]:
     targets += [
         Target("SIP user that is a number or feature code", text, VOICE_CONNECTOR_ARN) for text in sip_users
     ]
+    # Only a contact flow (and whoever calls the SMA) can name a voice connector; Slack always
+    # uses VOICE_CONNECTOR_ARN, where sip:agent-7 is a legitimate extension, and forwards take
+    # no SIP targets at all.
     targets += [
-        Target("SIP user on a voice connector not ours", text, FOREIGN_ARN)
+        Target(
+            "SIP user on a voice connector not ours",
+            text,
+            FOREIGN_ARN,
+            paths=("connect_transfer", "sma_update"),
+        )
         for text in ("sip:agent-7", "sip:1001", "sip:reception")
     ]
     own = [*OURS, *POOL_SMA, *POOL_CONNECT]
