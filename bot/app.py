@@ -10,6 +10,8 @@ call) never pays for them. Signature verification stays on: Bolt rejects unsigne
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from aws_lambda_powertools import Logger
 from slack_bolt import App
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 
 from bot.auth import Authorizer
 from bot.config import SlackCredentials, slack_credentials
@@ -83,9 +86,26 @@ class BotApp:
         try:
             response: dict[str, Any] = self.slack_handler.handle(event, context)  # type: ignore[no-untyped-call]
         except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+            # Bolt reads the payload before it checks the signature: a forged request stays a 401.
+            if not self._signed(event):
+                return UNSIGNED
             logger.exception("a Slack request whose payload cannot be read")
             return MALFORMED
         return response
+
+    def _signed(self, event: dict[str, Any]) -> bool:
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        body = event.get("body") or ""
+        try:
+            if event.get("isBase64Encoded"):
+                body = base64.b64decode(body).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return SignatureVerifier(self.credentials.signing_secret).is_valid(
+            body=body,
+            timestamp=headers.get("x-slack-request-timestamp", ""),
+            signature=headers.get("x-slack-signature", ""),
+        )
 
     def _replace_placeholders(self) -> bool:
         """Read the secret again if this bot started on the stack's placeholders; True if replaced.

@@ -1494,3 +1494,10 @@ def test_a_signed_but_malformed_interaction_gets_a_400_not_an_exception(
     assert response["statusCode"] < 500
     bot.settle()
     assert stored(dynamodb) is None
+
+
+@pytest.mark.parametrize("payload", _malformed_interactions())
+def test_a_forged_malformed_interaction_is_still_refused_as_unsigned(
+    bot: Bot, payload: dict[str, Any]
+) -> None:
+    assert bot.send(interaction_event(payload, "wrong-secret"))["statusCode"] == 401
