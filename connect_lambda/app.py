@@ -110,8 +110,16 @@ def _build_forwarding(session: Any) -> ConnectForwardingApp:
     )
 
 
+NO_TAKE_BACK = "take-back transfers need a SIP media application, and this stack has none"
+
+
 def _build_transfer(session: Any) -> tuple[ConnectApp | None, str]:
     """The transfer flow's app from the environment, or None and the reason it cannot run."""
+    if os.environ.get("TABLE_NAME") and not os.environ.get("SIP_MEDIA_APPLICATION_ID"):
+        # A Connect-only stack: take-back transfers are not deployed, which is a choice, not a
+        # fault, so it is said once at INFO rather than as an ERROR on every cold start.
+        logger.info("take-back transfers are off: this stack has no SIP media application")
+        return None, NO_TAKE_BACK
     try:
         settings = load(required=("TABLE_NAME", "SIP_MEDIA_APPLICATION_ID"))
     except ConfigurationError as error:

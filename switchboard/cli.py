@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_.set_defaults(func=cmd_forward_set)
 
     remove = forward.add_parser(
-        "remove", aliases=["off"], help="stop forwarding; route back to the voice connector"
+        "remove", aliases=["off"], help="stop forwarding; calls go where they went before the forward"
     )
     remove.add_argument("number", metavar="OUR_NUMBER")
     remove.set_defaults(func=cmd_forward_remove)

@@ -496,6 +496,41 @@ def test_a_misconfigured_function_says_what_is_missing() -> None:
     assert "TABLE_NAME" in result["reason"]
 
 
+def test_a_connect_only_stack_has_no_take_back_and_logs_no_error() -> None:
+    """Without a SIP media application (a Connect-only stack) take-back transfers do not exist:
+    that is the deployment chosen, not a fault, so no ERROR on every cold start, and a transfer
+    request is answered with a sentence saying why."""
+    environment = {k: v for k, v in os.environ.items() if k != "SIP_MEDIA_APPLICATION_ID"}
+    environment.update(
+        PYTHONPATH=str(ROOT),
+        AWS_DEFAULT_REGION="us-east-1",
+        TABLE_NAME="switchboard",
+        SIP_MEDIA_APPLICATION_ID="",
+        POWERTOOLS_LOG_LEVEL="INFO",
+    )
+    script = (
+        "import json, sys; import connect_lambda.app as a; "
+        "print(json.dumps(a.handler(json.load(sys.stdin), None)))"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(load_event("connect_get_data")),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "status": "error",
+        "reason": "take-back transfers need a SIP media application, and this stack has none",
+    }
+    assert '"level":"ERROR"' not in (done.stdout + done.stderr).replace(" ", "")
+
+
 # ------------------------------------------------------------------------------ the example contact flow
 
 FLOW = json.loads((ROOT / "connect_lambda" / "contact_flow.json").read_text())

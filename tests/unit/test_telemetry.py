@@ -16,6 +16,14 @@ from switchboard.telemetry import EmfMetrics, JsonLogger, logger_for
 TRACE = "1-5759e988-bd862e3fe1be46a994272793"
 
 
+@pytest.fixture(autouse=True)
+def lambda_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a deployed function has: the local stack and the CLI's in-process calls set
+    these for the whole test process (quieter logs, no metrics), which would hide the lines compared here."""
+    for name in ("POWERTOOLS_LOG_LEVEL", "LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
