@@ -99,9 +99,11 @@ def canned_items() -> dict[str, dict[str, Any]]:
 
 
 @contextmanager
-def instant_dynamodb() -> Iterator[str]:
-    """A loopback endpoint that answers every GetItem at once with the table's canned item."""
-    bodies = {table: json.dumps({"Item": item}).encode() for table, item in canned_items().items()}
+def instant_dynamodb(items: dict[str, dict[str, Any]] | None = None) -> Iterator[str]:
+    """A loopback endpoint that answers every GetItem at once with the table's canned item (``items``
+    maps a table to its item; the seed's by default) and any other request with an empty success."""
+    chosen = canned_items() if items is None else items
+    bodies = {table: json.dumps({"Item": item}).encode() for table, item in chosen.items()}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as DynamoDB: warm calls reuse the connection

@@ -32,7 +32,13 @@ from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
 from switchboard.domain.events import CONNECT_BACKEND
 from switchboard.domain.transfer import TransferRules
-from switchboard.lambda_runtime import CALL_PATH_CHIME, CALL_PATH_DYNAMODB, flush_metrics, metrics_namespace
+from switchboard.lambda_runtime import (
+    CALL_PATH_CHIME,
+    CALL_PATH_DYNAMODB,
+    LazyClient,
+    flush_metrics,
+    metrics_namespace,
+)
 from switchboard.settings import ConfigurationError, Settings, load
 from switchboard.telemetry import EmfMetrics, logger_for
 
@@ -125,7 +131,7 @@ def _build_transfer(session: Any) -> tuple[ConnectApp | None, str]:
     except ConfigurationError as error:
         logger.error("connect transfer is misconfigured", extra={"reason": str(error)})
         return None, f"the transfer function is misconfigured: {error}"
-    chime = session.create_client("chime-sdk-voice", config=CHIME_CONFIG)
+    chime = LazyClient(lambda: session.create_client("chime-sdk-voice", config=CHIME_CONFIG))
     pool = DynamoDnisPool(session.create_client("dynamodb", config=DYNAMODB_CONFIG), settings.table_name)
     transfer = ConnectApp(
         pool=pool,

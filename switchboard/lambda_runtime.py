@@ -8,6 +8,7 @@ Imported by the SIP media application's handler on the call path, so it stays li
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from botocore.config import Config
@@ -62,3 +63,22 @@ def flush_metrics(metrics: _Metrics, logger: _Logger) -> None:
     except Exception:
         logger.exception("could not flush metrics")
         metrics.clear_metrics()
+
+
+class LazyClient:
+    """A botocore client made on first use, for a client only a rare request needs.
+
+    Making a client loads its service model (tens of milliseconds for Chime SDK Voice); the
+    Connect entry point's forwarding calls, on every caller's first ring, never use the
+    Chime SDK Voice client that its take-back transfers do, so they should not pay for it at
+    import. Attribute access is passed to the real client, so adapters take it unchanged.
+    """
+
+    def __init__(self, create: Callable[[], Any]) -> None:
+        self._create = create
+
+    def __getattr__(self, name: str) -> Any:
+        real = self.__dict__.get("_real")
+        if real is None:
+            real = self.__dict__["_real"] = self._create()
+        return getattr(real, name)
