@@ -390,7 +390,14 @@ def fuzz_notifier(h: Harness, records: int, seed: int = 3) -> Figure:
                 figure.fail(f"a valid call event was reported failed: {short(record)}")
 
     with quiet():
-        explore(stream_batches(), check, max(1, records // 3), seed)
+        # Batches hold 1-5 records and hypothesis favours short lists, so draw more batches
+        # (another seed each round) until the figure counts the records asked for.
+        while figure.cases < records:
+            before = figure.cases
+            explore(stream_batches(), check, max(1, (records - figure.cases) // 2), seed)
+            seed += 1
+            if figure.cases == before:
+                break
     figure.detail = f"{refused} malformed records reported for retry (batchItemFailures)"
     return figure
 
