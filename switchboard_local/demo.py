@@ -1225,7 +1225,9 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         "Connect call transferred from Slack",
         talk_seconds=60.0,
         targets={THIRD: "answer"},
-        during=[(30.0, from_slack)],
+        # Well past the first dial's ring time (greeting, then 30 s): until then the bot cannot
+        # know the call was answered and refuses the transfer, as it should.
+        during=[(45.0, from_slack)],
         interludes=interludes,
     )
     replies = _replies(stack.slack)
