@@ -523,7 +523,7 @@ def _after_hours_scene(story: Story, stack: LocalStack, service: Any) -> None:
     them, decided by the SIP media application on the call's (simulated) time."""
     from switchboard.service import ForwardRequest
 
-    story.scene(22, "Business hours: an after-hours call goes to the else destination (simulated time)")
+    story.scene(23, "Business hours: an after-hours call goes to the else destination (simulated time)")
     assert stack.slack is not None
     seen = _seen(stack.slack)
     story.command(
@@ -1122,7 +1122,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
     assert stack.slack is not None
     forwarding_flow = os.environ["CONNECT_FORWARDING_FLOW_ID"]
     home_flow = stack.connect.flow_of(CONNECT_OURS)
-    story.scene(15, f"Amazon Connect: forward {CONNECT_OURS}, a number claimed in the Connect instance")
+    story.scene(16, f"Amazon Connect: forward {CONNECT_OURS}, a number claimed in the Connect instance")
     story.check(
         f"{CONNECT_OURS} starts on its own contact flow", home_flow not in ("", forwarding_flow), home_flow
     )
@@ -1139,7 +1139,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         stack.connect.flow_of(CONNECT_OURS),
     )
 
-    story.scene(16, "Amazon Connect: the first destination answers")
+    story.scene(17, "Amazon Connect: the first destination answers")
     call = _connect_call(story, stack, ["answer"], "Connect call")
     transcript = call.transcript
     story.check(
@@ -1155,7 +1155,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         str(call.record),
     )
 
-    story.scene(17, "Amazon Connect: follow-me rolls from a destination that does not answer")
+    story.scene(18, "Amazon Connect: follow-me rolls from a destination that does not answer")
     call = _connect_call(story, stack, ["no-answer", "answer"], "Connect follow-me call")
     event = _event_item(call.transcript.contact_id)
     story.check(
@@ -1168,7 +1168,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         f"{call.transcript.dials} {event}",
     )
 
-    story.scene(18, "Amazon Connect: nobody answers: failure prompt, hang up, bridge_failed alert")
+    story.scene(19, "Amazon Connect: nobody answers: failure prompt, hang up, bridge_failed alert")
     call = _connect_call(story, stack, ["no-answer", "busy"], "Connect failed call")
     contact = call.transcript.contact_id
     event = _event_item(contact)
@@ -1194,7 +1194,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         rendered or "no alert for this call",
     )
 
-    story.scene(19, "Amazon Connect: the caller hangs up while the first destination rings")
+    story.scene(20, "Amazon Connect: the caller hangs up while the first destination rings")
     call = _connect_call(
         story, stack, ["no-answer"], "Connect call the caller ended", caller_hangs_up_after=8.0
     )
@@ -1207,7 +1207,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         str(call.record),
     )
 
-    story.scene(20, "Amazon Connect: a Slack transfer waits until the callee hangs up (deferred)")
+    story.scene(21, "Amazon Connect: a Slack transfer waits until the callee hangs up (deferred)")
     story.command("switchboard slack    # while the call is connected")
     workspace.activity(wait=0)  # what the channel got so far was shown with its scene
     console = _Console(story, workspace)
@@ -1251,7 +1251,7 @@ def _connect_scenes(story: Story, stack: LocalStack, service: Any, workspace: Lo
         str(announced),
     )
 
-    story.scene(21, "Amazon Connect: remove the forward: the number goes back to its own flow")
+    story.scene(22, "Amazon Connect: remove the forward: the number goes back to its own flow")
     seen = _seen(stack.slack)
     story.command(f"switchboard forward remove {CONNECT_OURS}")
     removed = service.remove_forward(CONNECT_OURS, actor="demo")
@@ -1304,7 +1304,7 @@ def _voicemail_scene(story: Story, stack: LocalStack, workspace: LocalWorkspace,
     transcribed (issue 16), and "Mark handled" tells everyone someone is calling back."""
     slack = stack.slack
     assert slack is not None
-    story.scene(23, "Voicemail: nobody answers, the caller leaves a message; it lands in the alert thread")
+    story.scene(24, "Voicemail: nobody answers, the caller leaves a message; it lands in the alert thread")
     code, _ = _cli(story, "forward", "set", OURS, FIRST, SECOND, "--failure", "voicemail")
     story.check("the forward ends in voicemail", code == 0 and service.get_forward(OURS) is not None)
     call = _call(story, stack, ["no-answer", "no-answer"], "voicemail call", voicemail=MESSAGE)
@@ -1391,7 +1391,7 @@ def _people_scene(
 ) -> None:
     """A forward to a Slack user group follows the group: Slack's event re-resolves it."""
     alice, bob = (f"+1{LOCAL_PEOPLE[user][1][3:].replace(' ', '')}" for user in ("U0ALICE", "U0BOB"))
-    story.scene(23, "Slack: forward to the @sre-oncall user group; the group changes, the next call follows")
+    story.scene(15, "Slack: forward to the @sre-oncall user group; the group changes, the next call follows")
     console = _Console(story, workspace)
     # Slack sends "@sre-oncall", picked from its @ menu, as a mention: the console types it so.
     shown = console.type(
