@@ -103,7 +103,9 @@ def forwarding_service(
         connect = connect or connect_client()
         numbers = ConnectNumbers(connect, settings.connect_instance_id, settings.managed_numbers)
         routing = inventory = BackendRouting(
-            inventory,
+            # On Amazon Connect alone the stack has no Chime SDK Voice permissions (template.yaml):
+            # its numbers could not be forwarded anyway.
+            inventory if chime_routing is not None else None,
             chime_routing,
             numbers,
             ConnectRouting(

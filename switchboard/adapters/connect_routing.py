@@ -174,24 +174,29 @@ class BackendRouting:
 
     def __init__(
         self,
-        chime_inventory: Inventory,
+        chime_inventory: Inventory | None,
         chime: NumberRouting | None,
         connect_numbers: ConnectNumbers,
         connect: ConnectRouting,
     ) -> None:
+        """``chime_inventory`` None: a deployment on Amazon Connect alone, which may not (and has
+        no need to) list the Chime SDK Voice numbers."""
         self._chime_inventory = chime_inventory
         self._chime = chime
         self._connect_numbers = connect_numbers
         self._connect = connect
 
+    def _chime_numbers(self) -> list[str]:
+        return self._chime_inventory.our_numbers() if self._chime_inventory is not None else []
+
     def our_numbers(self) -> list[str]:
-        return sorted({*self._chime_inventory.our_numbers(), *self._connect_numbers.our_numbers()})
+        return sorted({*self._chime_numbers(), *self._connect_numbers.our_numbers()})
 
     def backend_of(self, number: str) -> str:
         """``connect`` or ``chime``; :class:`NumberPlacementError` when it is in both or neither."""
         try:
             in_connect = number in self._connect_numbers.claimed()
-            in_chime = number in self._chime_inventory.our_numbers()
+            in_chime = number in self._chime_numbers()
         except InventoryError as error:
             raise RoutingError(str(error)) from error
         if in_connect and in_chime:
@@ -203,6 +208,11 @@ class BackendRouting:
             return "connect"
         if in_chime:
             return "chime"
+        if self._chime_inventory is None:
+            raise NumberPlacementError(
+                f"{number} is not claimed in the Amazon Connect instance, and no SIP media application "
+                "is configured (SIP_MEDIA_APPLICATION_ID) for Chime SDK Voice numbers."
+            )
         raise NumberPlacementError(
             f"{number} is neither a Chime SDK Voice number nor claimed in the Amazon Connect instance."
         )

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.functional
 
 CONNECT_NUMBER, OTHER_CONNECT_NUMBER = "+13125550180", "+13125550181"
 CHIME_NUMBER = "+12025550111"
+SMA_ID = "sma-1"
 DESTINATION = "+14155550123"
 
 
@@ -38,9 +39,11 @@ class Stack:
         self.chime_client = boto3.client("chime-sdk-voice", endpoint_url=chime_url)
         self.dynamodb = dynamodb
 
-    def service(self, *, home_flow: str = "") -> Any:
+    def service(self, *, home_flow: str = "", sip_media_application: str = "") -> Any:
+        """Amazon Connect only, unless ``sip_media_application`` names one (both backends)."""
         settings = Settings(
             table_name=TABLE,
+            sip_media_application_id=sip_media_application,
             connect_instance_id=self.connect.instance_id,
             connect_forwarding_flow_id=self.forwarding,
             connect_home_flow_id=home_flow,
@@ -99,22 +102,34 @@ def test_without_a_home_flow_the_removal_is_refused_and_the_forward_stays(stack:
     assert service.stored_forward(OTHER_CONNECT_NUMBER) is not None
 
 
-def test_our_numbers_are_both_inventories(stack: Stack) -> None:
-    assert stack.service().inventory_numbers() == sorted([CHIME_NUMBER, CONNECT_NUMBER, OTHER_CONNECT_NUMBER])
+def test_with_both_backends_our_numbers_are_both_inventories(stack: Stack) -> None:
+    service = stack.service(sip_media_application=SMA_ID)
+    assert service.inventory_numbers() == sorted([CHIME_NUMBER, CONNECT_NUMBER, OTHER_CONNECT_NUMBER])
 
 
 def test_a_number_in_both_backends_is_refused_saying_so(stack: Stack) -> None:
     stack.connect.claim(CHIME_NUMBER, stack.ivr)
 
     with pytest.raises(RefusedError, match="both a Chime SDK Voice number and claimed in Amazon Connect"):
-        set_forward(stack.service(), CHIME_NUMBER)
+        set_forward(stack.service(sip_media_application=SMA_ID), CHIME_NUMBER)
 
     assert stack.connect.flow_of(CHIME_NUMBER) == stack.ivr
 
 
-def test_a_chime_number_without_a_sip_media_application_is_refused(stack: Stack) -> None:
-    with pytest.raises(RefusedError, match="no SIP media application"):
-        set_forward(stack.service(), CHIME_NUMBER)
+def test_amazon_connect_alone_never_asks_chime_sdk_voice(stack: Stack) -> None:
+    """A Connect-only stack has no Chime SDK Voice permissions (template.yaml): any call would be
+    AccessDenied, so the inventory, a forward and its removal must not make one."""
+    from botocore.stub import Stubber
+
+    service = stack.service(home_flow=stack.fallback)
+    with Stubber(stack.chime_client):  # nothing stubbed: any Chime SDK Voice call fails the test
+        assert service.inventory_numbers() == sorted([CONNECT_NUMBER, OTHER_CONNECT_NUMBER])
+        set_forward(service, CONNECT_NUMBER)
+        service.remove_forward(CONNECT_NUMBER, actor="U1")
+        # Its numbers could not be forwarded without a SIP media application anyway.
+        with pytest.raises(RefusedError, match="not one of our phone numbers"):
+            set_forward(service, CHIME_NUMBER)
+    assert stack.connect.flow_of(CONNECT_NUMBER) == stack.ivr
 
 
 def test_the_inventory_is_cached_for_a_minute(stack: Stack) -> None:
@@ -127,3 +142,20 @@ def test_the_inventory_is_cached_for_a_minute(stack: Stack) -> None:
     numbers.our_numbers()
 
     assert [op for op, _ in stack.connect.calls].count("ListPhoneNumbersV2") == 2
+
+
+def test_with_connect_alone_a_number_outside_the_instance_is_refused_saying_why(stack: Stack) -> None:
+    from switchboard.adapters.connect_routing import BackendRouting, ConnectRouting
+    from switchboard.ports import NumberPlacementError
+
+    numbers = ConnectNumbers(stack.connect_client, stack.connect.instance_id)
+    routing = BackendRouting(
+        None,
+        None,
+        numbers,
+        ConnectRouting(stack.connect_client, numbers, stack.connect.instance_id, stack.forwarding),
+    )
+
+    assert routing.backend_of(CONNECT_NUMBER) == "connect"
+    with pytest.raises(NumberPlacementError, match="no SIP media application is configured"):
+        routing.route_to_voice_connector(CHIME_NUMBER)

@@ -112,3 +112,38 @@ def test_an_existing_sip_media_application_with_the_backend_disabled_is_refused(
 def test_the_default_keeps_an_existing_stack_s_sip_media_application() -> None:
     # Updating a stack deployed before the parameter existed must not delete its application.
     assert TEMPLATE["Parameters"]["SipMediaApplicationBackend"]["Default"] == "Enabled"
+
+
+def _grants(configuration: str, function: str) -> dict[str, dict[str, Any]]:
+    """Sid → statement of the function's inline policies in that configuration, as deployed."""
+    resources = render(TEMPLATE, CONFIGURATIONS[configuration])["Resources"]
+    policies = resources[function]["Properties"]["Policies"]
+    return {s["Sid"]: s for policy in policies for s in policy.get("Statement", [])}
+
+
+def _granted_actions(statements: dict[str, dict[str, Any]], prefix: str) -> set[str]:
+    names: set[str] = set()
+    for statement in statements.values():
+        action = statement["Action"]
+        names.update(a for a in ([action] if isinstance(action, str) else action) if a.startswith(prefix))
+    return names
+
+
+@pytest.mark.parametrize("configuration", sorted(CONFIGURATIONS))
+@pytest.mark.parametrize("function", ["BotFunction", "ExpiryFunction", "ConnectFunction"])
+def test_each_function_is_granted_only_the_backends_the_stack_has(configuration: str, function: str) -> None:
+    given = CONFIGURATIONS[configuration]
+    sma = given.get("SipMediaApplicationBackend", "Enabled") == "Enabled"
+    connect = bool(given.get("ConnectInstanceArn"))
+    statements = _grants(configuration, function)
+    assert bool(_granted_actions(statements, "chime:")) is sma
+    if function != "ConnectFunction":  # the Connect Lambda is Connect's, in every stack
+        assert bool(_granted_actions(statements, "connect:")) is connect
+    # Nothing left pointing at a resource that is not there ("a name that matches nothing").
+    assert "/none" not in json.dumps(statements)
+
+
+@pytest.mark.parametrize("configuration", sorted(CONFIGURATIONS))
+def test_the_bot_queues_connect_transfers_only_with_an_instance(configuration: str) -> None:
+    queued = "QueueConnectTransfers" in _grants(configuration, "BotFunction")
+    assert queued is bool(CONFIGURATIONS[configuration].get("ConnectInstanceArn"))

@@ -12,14 +12,41 @@ from switchboard_local.aws.template import load_template
 RESOURCES = load_template()["Resources"]
 
 
-def actions(function: str) -> dict[str, Any]:
-    """Action → Resource of every statement of the function's inline policies."""
-    granted: dict[str, Any] = {}
+def _granted(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement as granted when the stack has its backend: ``!If [condition, statement,
+    !Ref AWS::NoValue]`` grants it only with that backend (test_template_backends.py renders each
+    configuration)."""
+    if "Fn::If" not in statement:
+        return statement
+    _condition, granted, otherwise = statement["Fn::If"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    return dict(granted)
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    return [
+        _granted(s)
+        for policy in RESOURCES[function]["Properties"]["Policies"]
+        for s in policy.get("Statement", [])
+    ]
+
+
+def condition_of(function: str, sid: str) -> str:
+    """The condition a statement is granted under ("" for always)."""
     for policy in RESOURCES[function]["Properties"]["Policies"]:
         for statement in policy.get("Statement", []):
-            names = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            for name in names:
-                granted[name] = statement["Resource"]
+            if _granted(statement).get("Sid") == sid:
+                return str(statement["Fn::If"][0]) if "Fn::If" in statement else ""
+    raise KeyError(sid)
+
+
+def actions(function: str) -> dict[str, Any]:
+    """Action → Resource of every statement of the function's inline policies (with every backend)."""
+    granted: dict[str, Any] = {}
+    for statement in statements(function):
+        names = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for name in names:
+            granted[name] = statement["Resource"]
     return granted
 
 
@@ -89,12 +116,6 @@ WRITE_PREFIXES = {
     "ConnectFunction": {"CALL#*", "TRANSFER#*"},
     "ContactEventsFunction": {"CALL#*"},  # records of calls the caller ended
 }
-
-
-def statements(function: str) -> list[dict[str, Any]]:
-    return [
-        s for policy in RESOURCES[function]["Properties"]["Policies"] for s in policy.get("Statement", [])
-    ]
 
 
 def _names(statement: dict[str, Any]) -> set[str]:
@@ -201,9 +222,10 @@ def test_connect_routing_is_exactly_the_calls_the_adapter_makes_on_the_instance(
     }
     granted = {name: resource for name, resource in actions(function).items() if name.startswith("connect:")}
     assert set(granted) == called
-    scoped = next(iter(granted.values()))["Fn::If"]
-    assert scoped[0] == "HasConnect"
-    assert "*" not in json.dumps(scoped[2])  # no Connect instance: nothing granted
+    assert condition_of(function, "RouteConnectNumbers") == "HasConnect"  # no instance: nothing granted
+    resources = next(iter(granted.values()))
+    assert {"Ref": "ConnectInstanceArn"} in resources
+    assert "*" not in [r for r in resources if isinstance(r, str)]
 
 
 # --- Chime SDK Voice: resource-level permissions where IAM has them (issue 11, item 7) ---------------
