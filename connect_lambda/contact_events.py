@@ -8,8 +8,9 @@ state was left by the flow's Lambda in the call's live entry at its last dial
 record, which deletes the live entry.
 
 Whether a destination had answered cannot be seen: a dial that was still within its ring timeout
-when the caller hung up is taken as abandoned, a later one as answered (an unanswered one would
-have ended with ``ConnectionTimeLimitExceeded`` and another turn of the flow). The record says
+(the live entry's ``ring_until``, counted from the dial itself, after any greeting) when the
+caller hung up is taken as abandoned, a later one as answered (an unanswered one would have ended
+with ``ConnectionTimeLimitExceeded`` and another turn of the flow). The record says
 ``timing=approximate``.
 
 Idempotent: the record is written only if the call has none, so a duplicate event (EventBridge
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 import botocore.session
 
-from switchboard.adapters.connect_calls import DynamoFlowProgress
+from switchboard.adapters.connect_calls import DynamoFlowProgress, SavedProgress
 from switchboard.adapters.dynamodb import DynamoCallLog
 from switchboard.domain import callflow
 from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Leg, Phase, Plan
@@ -41,7 +42,7 @@ DISCONNECTED = "DISCONNECTED"
 
 
 class ProgressReader(Protocol):
-    def load(self, contact_id: str) -> CallState | None: ...
+    def load(self, contact_id: str) -> SavedProgress | None: ...
 
 
 def _epoch_ms(text: Any) -> int | None:
@@ -53,11 +54,14 @@ def _epoch_ms(text: Any) -> int | None:
         return None
 
 
-def caller_hung_up(state: CallState, now_ms: int) -> Plan:
-    """The record of a call whose caller hung up at ``now_ms`` while the flow was at ``state``."""
+def caller_hung_up(state: CallState, now_ms: int, ring_until_ms: int = 0) -> Plan:
+    """The record of a call whose caller hung up at ``now_ms`` while the flow was at ``state``,
+    whose dial rang until ``ring_until_ms`` at most (0: unknown, counted from the state's clock)."""
     ringing = state.phase in (Phase.GREETING, Phase.RINGING, Phase.TRANSFERRING)
     timeout = TRANSFER_TIMEOUT_SECONDS if state.phase is Phase.TRANSFERRING else state.ring_timeout
-    if ringing and now_ms - state.attempt_started_ms >= timeout * 1000:
+    if not ring_until_ms:
+        ring_until_ms = state.attempt_started_ms + timeout * 1000
+    if ringing and now_ms >= ring_until_ms:
         answered = callflow.on_bridge_answered(state, state.attempt_started_ms)
         if answered.state is not None:
             state = answered.state
@@ -76,14 +80,14 @@ class ContactEvents:
         contact_id = str(detail.get("contactId") or "")
         if not contact_id:
             return {"result": "ignored"}
-        state = self._progress.load(contact_id)
-        if state is None or state.recorded:
+        progress = self._progress.load(contact_id)
+        if progress is None or progress.state.recorded:
             # Not a forwarded call, or one already finished (its record deleted its live entry).
             return {"result": "no call in progress"}
         now = _epoch_ms(detail.get("disconnectTimestamp")) or _epoch_ms(event.get("time"))
         if now is None:
             return {"result": "no time"}
-        plan = caller_hung_up(state, now)
+        plan = caller_hung_up(progress.state, now, progress.ring_until_ms)
         if plan.record is None:
             return {"result": "nothing to record"}
         self._calls.record_call(contact_id, plan.record)

@@ -4,7 +4,8 @@
 
 ``Purpose=Start``
     A call reached one of our Connect numbers: read its rule (the call's only table read) and
-    :func:`callflow.start` it.
+    :func:`callflow.start` it. That read is the turn's only request: the caller hears nothing
+    while a synchronous turn runs, so no synchronous turn writes the live entry.
 ``Purpose=AttemptFailed`` with ``Error`` = the transfer block's error branch
     ``ConnectionTimeLimitExceeded`` (no answer: the domain's ``CallNotAnswered``), ``CallFailed``
     (busy, unreachable, rejected) or ``NoMatchingError`` → :func:`callflow.on_bridge_failed`.
@@ -21,11 +22,19 @@
     :func:`callflow.on_transfer_requested` and :func:`callflow.on_transfer_leg_released`: "please
     hold", then the target, and the outcome (``transferred`` / ``transfer-failed`` with its
     ``transfer_failed`` event) follows as on the SIP media application.
+``Purpose=Dialing`` (``InvocationType`` ``ASYNCHRONOUS``: the flow does not wait for it)
+    The flow is about to dial what the last turn decided, its greeting or "please hold" played:
+    write the call's live entry (:class:`~switchboard.adapters.connect_calls.DynamoFlowProgress`),
+    which lists the call in Slack and carries the state :mod:`connect_lambda.contact_events` needs,
+    with the ring time counted from this invocation's clock, the real dial moment. Never raises;
+    the reply (empty) is ignored. Asynchronous invocations may come late, twice or out of order:
+    the write is skipped once the call has a record or when a later dial is listed already.
 
-The state travels in the contact attribute ``sb``. Writes are idempotent, because Connect retries
-a failed or slow invocation up to 3 times: the record is written only if the call has none, and
-the live entry written at each dial (it carries the state :mod:`connect_lambda.contact_events`
-needs) is a plain overwrite.
+The state travels in the contact attribute ``sb``; every turn, ``Dialing`` included, reads it from
+there. The dial blocks read only ``$.Attributes`` (the flow's ``Save`` copies ``$.External``
+there), never ``$.External``, which an asynchronous invocation may reset. Writes are idempotent,
+because Connect retries a failed or slow invocation up to 3 times: the record is written only if
+the call has none, and the live entry only over an earlier dial's.
 :meth:`ConnectForwardingApp.handle` never raises: whatever goes wrong, the caller hears the error
 prompt and the call ends.
 """
@@ -39,7 +48,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from connect_lambda import state as call_state
-from connect_lambda.actions import DIAL, ConnectPrompts, Reply, render
+from connect_lambda.actions import ConnectPrompts, Reply, render
 from connect_lambda.events import FlowEvent
 from switchboard.domain import callflow
 from switchboard.domain.callflow import CallState, Leg, Phase, Plan
@@ -50,7 +59,10 @@ from switchboard.ports import CallLog, RuleReader, StorageError
 START = "start"
 ATTEMPT_FAILED = "attemptfailed"
 BRIDGE_ENDED = "bridgeended"
-PURPOSES = frozenset({START, ATTEMPT_FAILED, BRIDGE_ENDED})
+DIALING = "dialing"
+PURPOSES = frozenset({START, ATTEMPT_FAILED, BRIDGE_ENDED, DIALING})
+# Dialing phases: the live entry lists the destination (or transfer target) being rung.
+_DIALING_PHASES = (Phase.GREETING, Phase.RINGING, Phase.TRANSFERRING)
 
 # The transfer block's error branches in the domain's words (the SMA's ErrorTypes), so
 # ``no-answer`` versus ``all-failed`` and the alerts read the same for both backends.
@@ -66,9 +78,12 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 class FlowProgress(Protocol):
-    """Where the call's state is left at every dial, for the contact-event handler."""
+    """The call's live entry, which also leaves its state for the contact-event handler."""
 
-    def save(self, contact_id: str, state: CallState, now_ms: int) -> None: ...
+    def save(self, contact_id: str, state: CallState, now_ms: int) -> None:
+        """List the call as dialling at ``state`` from ``now_ms``, the moment of the dial; a late,
+        repeated or out-of-order save is ignored. Raises StorageError."""
+        ...
 
 
 class QueuedTransfers(Protocol):
@@ -126,6 +141,9 @@ class ConnectForwardingApp:
     def handle(self, event: FlowEvent) -> Reply:
         now = self.clock()
         state = call_state.load(event.attributes)
+        if event.purpose_key == DIALING:
+            self._dialing(event.contact_id, state, now)
+            return {}  # asynchronous: the flow has moved on and reads nothing of this reply
         try:
             plan = self._decide(event, state, now)
         except Exception as error:
@@ -133,7 +151,7 @@ class ConnectForwardingApp:
             self._telemetry.count("HandlerErrors")
             plan = callflow.on_error(state, now)
         reply = render(plan.steps, plan.state, self._prompts)
-        self._store(event, plan, reply, now)
+        self._store(event, plan)
         self._telemetry.decided(event, reply, plan)
         return reply
 
@@ -218,17 +236,31 @@ class ConnectForwardingApp:
         self._telemetry.count("TransfersRequested")
         return callflow.on_transfer_leg_released(requested.state, now)
 
-    def _store(self, event: FlowEvent, plan: Plan, reply: Reply, now: int) -> None:
+    def _dialing(self, contact_id: str, state: CallState | None, now: int) -> None:
+        """The flow is about to dial (the greeting, if any, has played): list the call from now.
+        Never raises: this is bookkeeping on the side of a call that has moved on."""
+        try:
+            if state is None:
+                self._telemetry.error("flow event without a call state", purpose="Dialing")
+                return
+            if state.phase not in _DIALING_PHASES or state.recorded:
+                self._telemetry.error("Dialing for a call that is not dialling", phase=state.phase.value)
+                return
+            if self._progress is None or not contact_id:
+                return
+            self._progress.save(contact_id, state, now)
+        except StorageError as error:
+            # The call goes on; only a caller hang-up during this dial would go unrecorded.
+            self._telemetry.error("could not save the call's progress", reason=str(error))
+            self._telemetry.count("ProgressWriteFailures")
+        except Exception as error:
+            self._telemetry.error("unexpected error saving the call's progress", reason=repr(error))
+            self._telemetry.count("HandlerErrors")
+
+    def _store(self, event: FlowEvent, plan: Plan) -> None:
         contact = event.contact_id
         if not contact:
             return
-        if reply["op"] == DIAL and plan.state is not None and self._progress is not None:
-            try:
-                self._progress.save(contact, plan.state, now)
-            except StorageError as error:
-                # The call goes on; only a caller hang-up during this dial would go unrecorded.
-                self._telemetry.error("could not save the call's progress", reason=str(error))
-                self._telemetry.count("ProgressWriteFailures")
         if plan.record is not None and self._calls is not None:
             try:
                 self._calls.record_call(contact, plan.record)

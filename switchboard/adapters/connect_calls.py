@@ -2,10 +2,12 @@
 state for the contact-event handler.
 
 A contact flow cannot tell when a destination answers (it resumes only when the destination hangs
-up), so a Connect call is listed from the moment it dials: the flow's Lambda writes the call's
-live entry at every dial (one PutItem, overwritten by the next dial; idempotent under Connect's
-retries), with ``ring_until``, the end of that dial's ring timeout. Before it the destination may
-still be ringing; after it, it must have answered (an unanswered dial would have come back as
+up), so a Connect call is listed from the moment it dials. The live entry is written by the flow's
+Lambda in its ``Dialing`` turn, which the flow invokes ASYNCHRONOUSLY right before each dial (after
+any greeting): one conditional write per dial, off the caller's path (the synchronous turns, which
+the caller waits for in silence, never write it). It holds ``ring_until``, the end of that dial's
+ring timeout counted from the ``Dialing`` invocation's clock. Before it the destination may still
+be ringing; after it, it must have answered (an unanswered dial would have come back as
 ``ConnectionTimeLimitExceeded`` and another turn of the flow). The entry is deleted with the call's
 record, whoever writes it.
 
@@ -20,7 +22,9 @@ item                pk                           sk          attributes
 live call           ``CALL#<contact id>``        ``LIVE``    the SIP media application's live
 (Amazon Connect)                                             entry (``kind=live_call``,
                                                              ``gsi1pk=LIVE``, caller, callee,
-                                                             since = the dial) plus
+                                                             since = the clock of the turn
+                                                             that decided the dial: it names
+                                                             the dial) plus
                                                              ``backend=connect``, ``ring_until``
                                                              (ms), ``state`` (switchboard.callstate)
 queued transfer     ``TRANSFER#<contact id>``    ``QUEUED``  ``kind=transfer_request``, ``target``
@@ -33,12 +37,19 @@ A queued transfer has its own partition key prefix so the Slack bot, which write
 write access to ``CALL#`` items (records, events, live entries). When the callee hangs up
 (``BridgeEnded``) the flow's Lambda carries it out if it was asked for that very dial.
 
-The put is one transaction with a check that the call has no record yet: a Lambda still running
-when the caller hung up (and the event handler recorded the call) cannot list the ended call again.
+The put is one transaction with a check that the call has no record yet, so a ``Dialing`` that
+lands after the call was recorded (late, or retried) cannot list the ended call again; and the put
+itself only replaces an entry of an earlier dial (``since`` smaller), so dial 1's late ``Dialing``
+never hides dial 2, and a retried one keeps the first's ring time.
+
+Known gap: a caller who hangs up in the moment between the dial and its ``Dialing`` write, with the
+``DISCONNECTED`` event handled first, leaves no record (the event finds no state), and the late
+write then lists the ended call until its ``ttl``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -63,8 +74,11 @@ def record_key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CALL#{contact_id}"}, "sk": {"S": "RECORD"}}
 
 
-def dialing(state: CallState) -> tuple[LiveCall, int]:
-    """The live call a dial at ``state`` shows, and when its ring timeout ends (ms)."""
+def dialing(state: CallState, dialled_ms: int) -> tuple[LiveCall, int]:
+    """The live call a dial at ``state`` shows, and when its ring timeout ends (ms): counted from
+    ``dialled_ms``, the moment of the dial (a greeting may play between the turn that decided the
+    dial and the dial itself). ``since`` stays the state's ``attempt_started_ms``: it names the
+    dial, for transfers queued from Slack (``for_since``)."""
     transferring = state.phase is Phase.TRANSFERRING
     callee = state.transfer_target if transferring else state.current_destination
     timeout = TRANSFER_TIMEOUT_SECONDS if transferring else state.ring_timeout
@@ -76,18 +90,32 @@ def dialing(state: CallState) -> tuple[LiveCall, int]:
         started_ms=state.started_ms,
         transferred=transferring or state.transferred,
     )
-    return live, state.attempt_started_ms + timeout * 1000
+    return live, max(dialled_ms, state.attempt_started_ms) + timeout * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SavedProgress:
+    """What the live entry of a Connect call holds for the contact-event handler."""
+
+    state: CallState
+    ring_until_ms: int  # 0 when the entry has none
 
 
 class DynamoFlowProgress:
-    """The live entry of each Connect call, written by the flow's Lambda at every dial."""
+    """The live entry of each Connect call, written by the flow's asynchronous ``Dialing`` turn."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def save(self, contact_id: str, state: CallState, now_ms: int) -> None:
-        live, ring_until = dialing(state)
+        """List the call as dialling at ``state`` from ``now_ms`` (the dial moment).
+
+        Asynchronous invocations arrive late, twice (Connect retries) or out of order, so the put
+        is conditional: nothing is written once the call has a record, nor over an entry of the
+        same or a later dial (``since`` not smaller: the first invocation of a dial keeps its ring
+        time, the closest to the dial)."""
+        live, ring_until = dialing(state, now_ms)
         item = {
             **live_call_item(contact_id, live),
             "backend": CONNECT_BACKEND,
@@ -105,18 +133,26 @@ class DynamoFlowProgress:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": encode_item(item)}},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": encode_item(item),
+                            "ConditionExpression": "attribute_not_exists(pk) OR since < :since",
+                            "ExpressionAttributeValues": {":since": {"N": str(live.since_ms)}},
+                        }
+                    },
                 ]
             )
         except ClientError as error:
             if is_condition_failure(error):
-                return  # the call has ended and is recorded: nothing to list any more
+                return  # recorded already, or this dial or a later one is listed: nothing to do
             raise StorageError(f"could not save the progress of contact {contact_id}: {error}") from error
         except BotoCoreError as error:
             raise StorageError(f"could not save the progress of contact {contact_id}: {error}") from error
 
-    def load(self, contact_id: str) -> CallState | None:
-        """The state saved at the call's last dial, or None (never dialled, ended, or unreadable)."""
+    def load(self, contact_id: str) -> SavedProgress | None:
+        """The state saved at the call's last listed dial and its ring time, or None (never dialled,
+        ended, or unreadable)."""
         try:
             item = self._client.get_item(
                 TableName=self._table, Key=live_call_key(contact_id), ConsistentRead=True
@@ -125,7 +161,15 @@ class DynamoFlowProgress:
             raise StorageError(f"could not read the progress of contact {contact_id}: {error}") from error
         if not item:
             return None
-        return callstate.load(str(decode_item(item).get("state") or ""))
+        found = decode_item(item)
+        state = callstate.load(str(found.get("state") or ""))
+        if state is None:
+            return None
+        try:
+            ring_until = int(found.get("ring_until") or 0)
+        except (TypeError, ValueError):
+            ring_until = 0
+        return SavedProgress(state, ring_until)
 
 
 class DynamoTransferQueue:

@@ -11,6 +11,13 @@ ends without disconnecting, a caller ID that is not a claimed number, a runaway 
 When the caller hangs up, the contact simply ends (Connect stops the flow) and a ``DISCONNECTED``
 contact event in the EventBridge envelope goes to ``on_disconnected`` (the real
 ``connect_lambda.contact_events.handler`` in the tests and the local stack).
+
+``InvocationType`` ``ASYNCHRONOUS``: the flow goes to the next action at once, at the same instant;
+the Lambda runs ``async_delay_seconds`` later on the simulated clock, without the flow waiting,
+even after the call has ended (Connect has invoked it already), in time order with scripted hooks
+and the ``DISCONNECTED`` event. Its reply is checked like any other but never becomes
+``$.External``: what an asynchronous invocation leaves there is not documented, so ``$.External``
+is cleared, and a flow that reads it afterwards shows it at once.
 """
 
 from __future__ import annotations
@@ -90,6 +97,7 @@ class FlowInterpreter:
         prompt_seconds: Callable[[str], float | None] = lambda uri: 3.0,
         start_ms: int = 1_700_000_000_000,
         on_disconnected: Handler | None = None,
+        async_delay_seconds: float = LAMBDA_SECONDS,
     ) -> None:
         self._actions = {a["Identifier"]: a for a in flow["Actions"]}
         self._start_action = str(flow["StartAction"])
@@ -99,6 +107,7 @@ class FlowInterpreter:
         self._prompt_seconds = prompt_seconds
         self._start_ms = start_ms
         self._on_disconnected = on_disconnected
+        self._async_delay = async_delay_seconds
         self.elapsed = 0.0
 
     def now_ms(self) -> int:
@@ -129,6 +138,8 @@ class FlowInterpreter:
             "external": {},
             "hangup_at": None if caller_hangs_up_after is None else begun + caller_hangs_up_after,
             "during": sorted(((begun + t, hook) for t, hook in during), key=lambda pair: pair[0]),
+            # Asynchronous invocations not yet run: (moment, Lambda run).
+            "async": [],
         }
         name: str | None = self._start_action
         steps = 0
@@ -148,8 +159,18 @@ class FlowInterpreter:
         except _CallerGoneError:
             transcript.caller_hung_up = True
             self._note(transcript, "caller hangs up")
+        # Invocations already under way when the contact ended still run, in time order.
+        self._run_async_until(self.elapsed, contact)
         self._disconnected(transcript, begun)
+        self._run_async_until(None, contact)
         return transcript
+
+    def _run_async_until(self, moment: float | None, contact: dict[str, Any]) -> None:
+        pending: list[tuple[float, Callable[[], None]]] = contact["async"]
+        while pending and (moment is None or pending[0][0] <= moment):
+            at, run = pending.pop(0)
+            self.elapsed = max(self.elapsed, at)
+            run()
 
     # ------------------------------------------------------------------------------ actions
 
@@ -198,6 +219,10 @@ class FlowInterpreter:
             k: self._resolve(v, contact) for k, v in parameters.get("LambdaInvocationAttributes", {}).items()
         }
         event = self._event(contact, transcript.contact_id, attributes)
+        if parameters.get("InvocationType") == "ASYNCHRONOUS":
+            self._invoke_async(event, attributes, contact, transcript)
+            contact["external"] = {}
+            return str(transitions["NextAction"])
         self._advance(LAMBDA_SECONDS, contact)
         try:
             result = self._handler(event, None)
@@ -211,6 +236,30 @@ class FlowInterpreter:
         contact["external"] = {k: "" if v is None else v for k, v in result.items()}
         self._note(transcript, f"Lambda {attributes.get('Purpose', '?')} → op={result.get('op', '')}")
         return str(transitions["NextAction"])
+
+    def _invoke_async(
+        self,
+        event: dict[str, Any],
+        attributes: Mapping[str, str],
+        contact: dict[str, Any],
+        transcript: Transcript,
+    ) -> None:
+        purpose = attributes.get("Purpose", "?")
+
+        def run() -> None:
+            try:
+                result = self._handler(event, None)
+            except Exception as error:
+                transcript.flags.append(f"the Lambda raised {error!r} (asynchronous {purpose})")
+                return
+            problem = _check_reply(result)
+            if problem:
+                transcript.flags.append(f"Lambda reply refused by Connect: {problem}")
+            self._note(transcript, f"Lambda {purpose} ran (asynchronous; the flow did not wait)")
+
+        pending: list[tuple[float, Callable[[], None]]] = contact["async"]
+        pending.append((self.elapsed + self._async_delay, run))
+        pending.sort(key=lambda pair: pair[0])
 
     def _update_attributes(
         self,
@@ -306,9 +355,13 @@ class FlowInterpreter:
     def _advance(self, seconds: float, contact: dict[str, Any]) -> None:
         end = self.elapsed + seconds
         hangup_at = contact["hangup_at"]
-        pending: list[tuple[float, Callable[[], None]]] = contact["during"]
-        while pending and pending[0][0] <= (end if hangup_at is None else min(end, hangup_at)):
-            moment, hook = pending.pop(0)
+        until = end if hangup_at is None else min(end, hangup_at)
+        hooks: list[tuple[float, Callable[[], None]]] = contact["during"]
+        runs: list[tuple[float, Callable[[], None]]] = contact["async"]
+        while (hooks and hooks[0][0] <= until) or (runs and runs[0][0] <= until):
+            # Whichever comes first; a scripted hook before a Lambda run at the same moment.
+            queue = hooks if hooks and (not runs or hooks[0][0] <= runs[0][0]) else runs
+            moment, hook = queue.pop(0)
             self.elapsed = max(self.elapsed, moment)
             hook()
         if hangup_at is not None and end >= hangup_at:
@@ -501,9 +554,15 @@ def _action_problems(name: str, action: Mapping[str, Any], actions: Mapping[str,
     if kind not in _TERMINAL and "NextAction" not in transitions:
         problems.append("no NextAction")
     if kind == "InvokeLambdaFunction":
+        invocation = parameters.get("InvocationType", "SYNCHRONOUS")
+        if invocation not in ("SYNCHRONOUS", "ASYNCHRONOUS"):
+            problems.append("InvocationType must be SYNCHRONOUS or ASYNCHRONOUS")
+        # The flow language reference says 1-8 for both; the flow designer's page lets an
+        # asynchronous invocation have up to 60 (how long Connect retries it). Both refuse more.
+        most = 60 if invocation == "ASYNCHRONOUS" else 8
         limit = parameters.get("InvocationTimeLimitSeconds")
-        if not (isinstance(limit, str) and limit.isdigit() and 1 <= int(limit) <= 8):
-            problems.append("InvocationTimeLimitSeconds must be a static 1-8")
+        if not (isinstance(limit, str) and limit.isdigit() and 1 <= int(limit) <= most):
+            problems.append(f"InvocationTimeLimitSeconds must be a static 1-{most}")
         if (parameters.get("ResponseValidation") or {}).get("ResponseType") not in ("STRING_MAP", "JSON"):
             problems.append("ResponseValidation.ResponseType must be STRING_MAP or JSON")
     if kind == "TransferParticipantToThirdParty":

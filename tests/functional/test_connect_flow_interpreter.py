@@ -161,3 +161,49 @@ def test_the_interpreter_flags_an_unclaimed_caller_id(connect: Connect) -> None:
     transcript = other.place_call(OURS, CALLER, phones={D1: ThirdParty.answers(1, 1)})
 
     assert any("not a claimed number" in flag for flag in transcript.flags)
+
+
+def test_a_greeting_does_not_eat_into_the_ring_time_slack_sees(connect: Connect) -> None:
+    """The live entry's ring time counts from the dial (the asynchronous Dialing turn's clock),
+    not from Start: 21 s into a call that greeted for 3 s and rings for 20, the callee may still be
+    ringing, so a Slack transfer asked then is refused with the reason rather than queued for a
+    dial that is not bridged."""
+    connect.forward(D1, greeting=GreetingMode.ONCE, ring_timeout=20)
+    log = DynamoCallLog(connect.dynamodb, TABLE)
+    seen: list[Any] = []
+
+    def look() -> None:
+        now = connect.interpreter.now_ms()
+        seen.append((now, log.live_calls(OURS, now_ms=now)))
+
+    transcript = connect.call(phones={D1: ThirdParty.answers(15, 30)}, during=[(21.0, look)])
+
+    dial_at = next(t for t, line in transcript.timeline if line.startswith("dials"))
+    assert dial_at >= 3.0  # after the greeting
+    ((now, (entry,)),) = seen
+    dialled_ms = 1_700_000_000_000 + int(dial_at * 1000)
+    assert dialled_ms + 20_000 <= entry.ring_until_ms <= dialled_ms + 20_000 + 100
+    assert entry.call.since_ms < dialled_ms  # the dial's identity for queued transfers: Start's clock
+    assert entry.may_be_ringing(now)
+    assert connect.record(transcript)["outcome"] == "bridged"
+
+
+def test_a_dialing_turn_that_lands_after_the_record_lists_nothing(
+    connect: Connect, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    connect.forward(D1, greeting=GreetingMode.NONE, failure=FailureAction.HANGUP)
+    late = FlowInterpreter(
+        FLOW,
+        modules[0].handler,
+        claimed={OURS},
+        on_disconnected=modules[1].handler,
+        async_delay_seconds=120,
+    )
+    modules[0].forwarding.clock = late.now_ms
+
+    transcript = late.place_call(OURS, CALLER, phones={D1: ThirdParty.busy()})
+
+    assert transcript.flags == [], transcript.lines()
+    assert connect.record(transcript)["outcome"] == "all-failed"
+    assert DynamoCallLog(connect.dynamodb, TABLE).live_calls(OURS, now_ms=late.now_ms()) == []
+    assert any("Dialing" in line for _, line in transcript.timeline[-2:]), transcript.lines()

@@ -43,11 +43,15 @@ def modules(moto_endpoint: str) -> Iterator[tuple[ModuleType, ModuleType]]:
 
 
 class Call:
+    """Plays the flow's part: every turn's reply saved as contact attributes and, when it dials,
+    the asynchronous ``Dialing`` turn right after (``auto_dialing``; the greetings here are none)."""
+
     def __init__(self, module: ModuleType, dynamodb: Any) -> None:
         self.module = module
         self.dynamodb = dynamodb
         self.now = T0
         self.attributes: dict[str, str] = {}
+        self.auto_dialing = True
         module.forwarding.clock = lambda: self.now
 
     def send(self, name: str, **parameters: str) -> dict[str, str]:
@@ -58,7 +62,23 @@ class Call:
         assert reply["status"] == "ok"
         assert all(isinstance(v, str) for v in reply.values())
         self.attributes.update({k: v for k, v in reply.items() if k != "status"})
+        if reply["op"] == "dial" and self.auto_dialing:
+            self.dialing()
         return reply
+
+    def dialing(self, attributes: dict[str, str] | None = None, *, at: int | None = None) -> None:
+        """The ``Dialing`` invocation with these attributes (default: the current ones) at ``at``."""
+        event = load_event("connect_forward_dialing")
+        event["Details"]["ContactData"]["Attributes"] = copy.deepcopy(
+            self.attributes if attributes is None else attributes
+        )
+        saved, self.now = self.now, self.now if at is None else at
+        try:
+            reply = self.module.handler(event, None)
+        finally:
+            self.now = saved
+        assert reply["status"] == "ok"
+        assert all(isinstance(v, str) for v in reply.values())
 
     def items(self) -> dict[str, dict[str, Any]]:
         found = self.dynamodb.query(
@@ -310,3 +330,101 @@ def test_one_transfer_per_dial_is_queued_and_a_later_dial_may_queue_again(dynamo
     assert queue.pending(CONTACT) == QueuedTransfer("+13125550188", T0 + 60_000, "U2")
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"TRANSFER#{CONTACT}"}, "sk": {"S": "QUEUED"}})
     assert decode_item(item["Item"])["kind"] == "transfer_request"
+
+
+# -- the live entry is written by the asynchronous Dialing turn: late, duplicated, out of order --
+
+
+def live(call: Call) -> dict[str, Any] | None:
+    return call.items().get("LIVE")
+
+
+def test_start_writes_nothing_and_dialing_lists_the_call_from_the_real_dial(
+    call: Call, dynamodb: Any
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.ONCE, ring_timeout=20)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    assert call.items() == {}  # Start made one request: the rule
+
+    call.dialing(at=T0 + 3_000)  # after the greeting
+
+    entry = live(call)
+    assert entry is not None
+    assert (entry["callee"], entry["since"], entry["ring_until"]) == (D1, T0, T0 + 23_000)
+    assert entry["backend"] == "connect"
+
+
+def test_a_late_dialing_of_an_earlier_dial_never_replaces_the_later_dials_entry(
+    call: Call, dynamodb: Any
+) -> None:
+    forward(dynamodb, D1, D2, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    first = dict(call.attributes)
+    call.now += 20_000
+    call.send("connect_forward_attempt_failed", Error="ConnectionTimeLimitExceeded")
+
+    call.dialing(at=T0 + 20_050)  # dial 2's Dialing lands first
+    call.dialing(first, at=T0 + 20_100)  # then dial 1's, late
+
+    entry = live(call)
+    assert entry is not None
+    assert (entry["callee"], entry["since"], entry["ring_until"]) == (D2, T0 + 20_000, T0 + 40_050)
+
+
+def test_dialings_in_order_move_the_entry_to_the_later_dial(call: Call, dynamodb: Any) -> None:
+    forward(dynamodb, D1, D2, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    call.dialing(at=T0 + 50)
+    call.now += 20_000
+    call.send("connect_forward_attempt_failed", Error="ConnectionTimeLimitExceeded")
+    call.dialing(at=T0 + 20_050)
+
+    entry = live(call)
+    assert entry is not None
+    assert (entry["callee"], entry["since"]) == (D2, T0 + 20_000)
+
+
+def test_a_retried_dialing_keeps_the_first_ones_ring_time(call: Call, dynamodb: Any) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+
+    call.dialing(at=T0 + 50)
+    first = live(call)
+    call.dialing(at=T0 + 2_500)  # Connect retried (the first answer was slow)
+
+    assert first is not None
+    assert first["ring_until"] == T0 + 20_050
+    assert live(call) == first
+
+
+def test_a_dialing_after_the_call_was_recorded_does_not_list_it_again(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, failure=FailureAction.HANGUP)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    call.now += 1_000
+    call.send("connect_forward_attempt_failed", Error="CallFailed")  # all failed: recorded
+    assert call.items()["RECORD"]["outcome"] == "all-failed"
+
+    call.dialing(at=T0 + 5_000)  # the dial's Dialing, very late
+
+    assert "LIVE" not in call.items()
+
+
+def test_a_greeting_before_the_dial_does_not_make_a_ringing_call_look_answered(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    """The ring time counts from the dial, not from Start: dialled at 3 s after the greeting with 6 s
+    to ring, a caller who hangs up at 8 s abandoned a call still ringing."""
+    forward(dynamodb, D1, greeting=GreetingMode.ONCE, ring_timeout=6)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    call.dialing(at=T0 + 3_000)
+
+    assert modules[1].handler(load_event("connect_contact_disconnected"), None) == {"result": "abandoned"}
+    assert call.items()["RECORD"]["outcome"] == "abandoned"

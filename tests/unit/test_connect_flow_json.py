@@ -89,11 +89,52 @@ def test_the_lambda_is_asked_only_for_purposes_it_serves_within_connects_limits(
     for action in invokes:
         parameters = action["Parameters"]
         assert 1 <= int(parameters["InvocationTimeLimitSeconds"]) <= 8
+        assert parameters["InvocationType"] in ("SYNCHRONOUS", "ASYNCHRONOUS")
         assert parameters["ResponseValidation"] == {"ResponseType": "STRING_MAP"}
         attributes = parameters["LambdaInvocationAttributes"]
         assert attributes["Purpose"].lower() in PURPOSES
         if "Error" in attributes:
             assert attributes["Error"].lower() in ERROR_TYPES
+
+
+def _reachable_without(start: str, avoid: set[str]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in avoid:
+            continue
+        seen.add(name)
+        todo.extend(_next(ACTIONS[name]))
+    return seen
+
+
+def test_every_dial_is_announced_by_the_asynchronous_dialing_turn_after_the_greeting() -> None:
+    """The live entry is written off the caller's path: an ASYNCHRONOUS Dialing invocation between
+    the greeting and the dial, whose error branch dials too, and no dial is reachable past it."""
+    dialings = [
+        name
+        for name, action in ACTIONS.items()
+        if action["Type"] == "InvokeLambdaFunction"
+        and action["Parameters"]["LambdaInvocationAttributes"]["Purpose"] == "Dialing"
+    ]
+    assert len(dialings) == 1
+    (dialing,) = dialings
+    parameters = ACTIONS[dialing]["Parameters"]
+    assert parameters["InvocationType"] == "ASYNCHRONOUS"
+    assert parameters["LambdaInvocationAttributes"] == {"Purpose": "Dialing"}
+    sync = [a for a in ACTIONS.values() if a["Type"] == "InvokeLambdaFunction" and a["Identifier"] != dialing]
+    assert {a["Parameters"]["InvocationType"] for a in sync} == {"SYNCHRONOUS"}
+    transitions = ACTIONS[dialing]["Transitions"]
+    assert [e["NextAction"] for e in transitions["Errors"]] == [transitions["NextAction"]]
+    # Greeting first, then Dialing, then the dial: the dial blocks cannot be reached around it.
+    assert ACTIONS["Greet"]["Transitions"]["NextAction"] == dialing
+    assert {e["NextAction"] for e in ACTIONS["Greet"]["Transitions"]["Errors"]} == {dialing}
+    dials = {n for n, a in ACTIONS.items() if a["Type"] == "TransferParticipantToThirdParty"}
+    assert not dials & _reachable_without(FLOW["StartAction"], {dialing})
+    # What the dial uses comes from $.Attributes: an invocation may reset $.External.
+    after = _reachable_without(transitions["NextAction"], {"Save"})
+    for name in after:
+        assert "$.External" not in json.dumps(ACTIONS[name]["Parameters"]), name
 
 
 def test_the_dial_blocks_resume_the_flow_and_report_every_outcome() -> None:
@@ -141,6 +182,8 @@ def test_the_validator_finds_what_connect_would_refuse_or_a_caller_would_suffer(
     broken = copy.deepcopy(FLOW)
     by_name = {a["Identifier"]: a for a in broken["Actions"]}
     by_name["Ask_start"]["Parameters"]["InvocationTimeLimitSeconds"] = "9"
+    by_name["Report_ended"]["Parameters"]["InvocationType"] = "EVENT"
+    by_name["Announce_dial"]["Parameters"]["InvocationTimeLimitSeconds"] = "61"
     by_name["Dial_with_cid"]["Parameters"]["ContinueFlowExecution"] = "true"
     by_name["Dispatch"]["Transitions"]["Conditions"][0]["Condition"]["Operands"] = [""]
     by_name["Sorry"]["Transitions"] = {"NextAction": "Sorry"}  # loops forever, never hangs up
@@ -150,6 +193,8 @@ def test_the_validator_finds_what_connect_would_refuse_or_a_caller_would_suffer(
     problems = "\n".join(validate_flow(broken))
 
     assert "Ask_start: InvocationTimeLimitSeconds" in problems
+    assert "Report_ended: InvocationType" in problems
+    assert "Announce_dial: InvocationTimeLimitSeconds" in problems
     assert "Dial_with_cid: ContinueFlowExecution" in problems
     assert "Dispatch: an empty Compare operand" in problems
     assert "Sorry: no path to a disconnect" in problems

@@ -62,9 +62,14 @@ class Calls:
 class Progress:
     def __init__(self) -> None:
         self.saved: list[CallState] = []
+        self.at: list[int] = []  # the clock of each save (the dial moment)
+        self.fail: Exception | None = None
 
     def save(self, contact_id: str, state: CallState, now_ms: int) -> None:
+        if self.fail is not None:
+            raise self.fail
         self.saved.append(state)
+        self.at.append(now_ms)
 
 
 class Telemetry:
@@ -118,6 +123,14 @@ class Flow:
 
     def start(self) -> dict[str, str]:
         return self.send("connect_forward_start")
+
+    def dialing(self, after_s: float = 0.0) -> dict[str, str]:
+        """The flow's asynchronous ``Dialing`` invocation, right before the dial (after any
+        greeting): its reply is ignored and never saved."""
+        self.clock.now += int(after_s * 1000)
+        event = load_event("connect_forward_dialing")
+        event["Details"]["ContactData"]["Attributes"] = copy.deepcopy(self.attributes)
+        return self.app.handle(parse_event(event))
 
     def failed(self, error: str, after_s: float) -> dict[str, str]:
         self.clock.now += int(after_s * 1000)
@@ -189,7 +202,7 @@ def test_follow_me_tries_five_destinations_then_plays_the_failure_prompt() -> No
     assert event.type == "bridge_failed"
     assert event.all_failed
     assert flow.rules.reads == 1  # one rule read for the whole call
-    assert len(flow.progress.saved) == 5  # the state is left at every dial, for contact events
+    assert flow.progress.saved == []  # the live entry is the asynchronous Dialing turn's
 
 
 def test_failure_hangup_ends_the_call_without_a_prompt() -> None:
@@ -421,3 +434,92 @@ def test_connect_after_hours_on_a_connect_number_is_not_in_service_only_after_ho
     at_night.clock.now = TUESDAY_EVENING_CHICAGO_MS
     assert at_night.start()["op"] == "play_hangup"
     assert at_night.record.outcome is Outcome.NOT_IN_SERVICE
+
+
+# -- the live entry: written by the flow's asynchronous Dialing turn, never by a synchronous one --
+
+
+def test_start_makes_one_request_and_no_synchronous_turn_writes_the_live_entry() -> None:
+    """The caller hears nothing while a synchronous turn runs: Start reads the rule and that is all."""
+    flow = Flow(rule(D1, D2, greeting=GreetingMode.NONE))
+
+    assert flow.start()["op"] == "dial"
+    assert (flow.rules.reads, flow.progress.saved, flow.calls.writes) == (1, [], 0)
+    assert flow.failed("ConnectionTimeLimitExceeded", 30)["op"] == "dial"
+    flow.ended(40)
+
+    assert flow.progress.saved == []
+    assert flow.record.outcome is Outcome.BRIDGED
+
+
+def test_dialing_saves_the_dial_with_its_own_clock_after_the_greeting() -> None:
+    flow = Flow(rule(D1, D2, greeting=GreetingMode.ONCE, ring_timeout=20))
+    flow.start()
+
+    reply = flow.dialing(after_s=3.2)  # the greeting played first
+
+    assert isinstance(reply, dict)
+    assert all(isinstance(v, str) for v in reply.values())
+    assert "sb" not in reply
+    assert "op" not in reply
+    (state,) = flow.progress.saved
+    assert flow.progress.at == [T0 + 3_200]  # the dial moment: ring_until counts from here
+    assert state.phase is Phase.GREETING  # as Start left it: Connect dials after the greeting
+    assert (state.current_destination, state.attempt_started_ms) == (D1, T0)
+    assert flow.rules.reads == 1  # Dialing reads nothing: the state rides in the attributes
+    assert not flow.calls.records
+
+    flow.failed("ConnectionTimeLimitExceeded", 20)
+    flow.dialing()
+    assert [s.current_destination for s in flow.progress.saved] == [D1, D2]
+    assert flow.progress.saved[1].attempt_started_ms == flow.clock.now
+
+
+def test_dialing_saves_a_queued_transfer_target_too() -> None:
+    class Queue:
+        def record_unless_queued(self, contact_id: str, record: CallRecord, for_since_ms: int) -> Any:
+            from switchboard.domain.transfer import QueuedTransfer
+
+            return QueuedTransfer("+13125550199", for_since_ms, "U1")
+
+    flow = Flow(rule(D1, greeting=GreetingMode.NONE))
+    flow.app._transfers = Queue()
+    flow.start()
+    assert flow.ended(60)["dial_to"] == "+13125550199"
+
+    flow.dialing(after_s=2)
+
+    (state,) = flow.progress.saved
+    assert (state.phase, state.transfer_target) == (Phase.TRANSFERRING, "+13125550199")
+
+
+@pytest.mark.parametrize(
+    "failure", [StorageError("throttled"), RuntimeError("bug"), None], ids=["storage", "bug", "none"]
+)
+def test_dialing_never_raises_and_never_stops_the_call(failure: Exception | None) -> None:
+    flow = Flow(rule(D1, greeting=GreetingMode.NONE))
+    flow.start()
+    flow.progress.fail = failure
+    if failure is None:
+        flow.app._progress = None  # a misconfigured stack
+
+    reply = flow.dialing()
+
+    assert isinstance(reply, dict)
+    assert all(isinstance(v, str) for v in reply.values())
+    if isinstance(failure, StorageError):
+        assert "ProgressWriteFailures" in flow.telemetry.metrics
+    if isinstance(failure, RuntimeError):
+        assert "HandlerErrors" in flow.telemetry.metrics
+
+
+def test_dialing_without_a_dialing_state_writes_nothing() -> None:
+    flow = Flow(rule(D1, greeting=GreetingMode.NONE, failure=FailureAction.HANGUP))
+
+    flow.dialing()  # no state at all (lost attributes)
+    flow.start()
+    flow.failed("CallFailed", 1)  # the call is over: its state says so
+    flow.dialing()
+
+    assert flow.progress.saved == []
+    assert "flow event without a call state" in flow.telemetry.errors
