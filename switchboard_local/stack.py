@@ -37,6 +37,7 @@ from moto.server import ThreadedMotoServer
 
 from switchboard.dev_state import create_private, read_private, running_stack, state_file, write_private
 from switchboard.settings import ConfigurationError
+from switchboard_local.aws import dynamodb_transactions
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
 from switchboard_local.aws.template import create_table
@@ -136,6 +137,8 @@ class LocalStack:
     def _start(self) -> dict[str, str]:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         untrack_dynamodb_models()
+        # Transactions roll back what they touched instead of copying the table: O(1) per write.
+        dynamodb_transactions.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
