@@ -246,15 +246,17 @@ class PeopleSync:
 
     def refresh(self, *, users: Iterable[str] = (), groups: Iterable[str] = ()) -> SyncReport:
         user_ids, group_ids = set(users), set(groups)
+        listed = self._service.list_forwards()
         rules = [
             rule
-            for rule in self._service.list_forwards()
+            for rule in listed
             if names_any((*rule.sources, *rule.else_sources), users=user_ids, groups=group_ids)
         ]
-        return self._refresh(rules)
+        return self._refresh(rules, listed)
 
     def refresh_all(self) -> SyncReport:
-        return self._refresh([rule for rule in self._service.list_forwards() if rule.names_people])
+        listed = self._service.list_forwards()
+        return self._refresh([rule for rule in listed if rule.names_people], listed)
 
     @staticmethod
     def _branch(
@@ -265,10 +267,12 @@ class PeopleSync:
             return Resolution(numbers, ())
         return resolver.resolve(sources)
 
-    def _refresh(self, rules: list[ForwardRule]) -> SyncReport:
+    def _refresh(self, rules: list[ForwardRule], listed: list[ForwardRule]) -> SyncReport:
+        """Re-resolve ``rules`` (picked from ``listed``, the one listing of the run, which is also
+        what the loop checks read)."""
         report = SyncReport()
         resolver = self._resolver()
-        context = self._service.change_context() if rules else None
+        context = self._service.change_context(listed) if rules else None
         for rule in rules:
             report.checked += 1
             try:

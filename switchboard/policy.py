@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import phonenumbers
@@ -218,7 +219,7 @@ class DestinationPolicy:
         pool's numbers, ``MANAGED_NUMBERS``: :class:`switchboard.adapters.own_numbers.OwnNumbers`).
         """
         ours = self.our_number(number)
-        inventory = set(our_numbers) if our_numbers is not None else set()
+        inventory = _inventory(our_numbers)
         if our_numbers is not None and ours not in inventory:
             raise DestinationRefusedError(ours, "is not one of our phone numbers")
         normalised = self.destinations(destinations, subject=ours)
@@ -238,7 +239,7 @@ class DestinationPolicy:
         :meth:`validate_forward` applies to the destinations (toll fraud, loops, our own numbers),
         for ``ours`` as :meth:`validate_forward` returned it. ``index`` points into this list."""
         normalised = self.destinations(destinations, subject=f"{ours} outside business hours")
-        inventory = set(our_numbers) if our_numbers is not None else set()
+        inventory = _inventory(our_numbers)
         self._check_targets(ours, normalised, existing, inventory, is_ours)
         return normalised
 
@@ -247,12 +248,12 @@ class DestinationPolicy:
         ours: str,
         normalised: tuple[str, ...],
         existing: Mapping[str, ForwardRule],
-        inventory: set[str],
+        inventory: AbstractSet[str],
         is_ours: Callable[[str], bool] | None,
     ) -> None:
         if ours in normalised:
             raise DestinationRefusedError(ours, "cannot forward to itself", index=normalised.index(ours))
-        loop = find_loops(ours, normalised, dict(existing))
+        loop = find_loops(ours, normalised, existing)
         if loop:
             raise DestinationRefusedError(ours, f"cannot be forwarded: {loop}")
         for index, destination in enumerate(normalised):
@@ -264,3 +265,10 @@ class DestinationPolicy:
                     "is one of our own numbers; forward to the phone that should ring instead",
                     index=index,
                 )
+
+
+def _inventory(our_numbers: Iterable[str] | None) -> AbstractSet[str]:
+    """Our numbers as a set; one already made (a run of many changes) is not copied per change."""
+    if our_numbers is None:
+        return frozenset()
+    return our_numbers if isinstance(our_numbers, AbstractSet) else frozenset(our_numbers)

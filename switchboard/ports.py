@@ -7,8 +7,8 @@ hierarchy) and re-exported here, so ``from switchboard.ports import StorageError
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from switchboard.errors import (
     CallControlError,
@@ -47,6 +47,7 @@ __all__ = [
     "NotInDirectoryError",
     "NumberPlacementError",
     "NumberRouting",
+    "OwnNumbersCheck",
     "PeopleDirectory",
     "PhoneInventory",
     "RoutingError",
@@ -168,6 +169,17 @@ class PhoneInventory(Protocol):
         Raises :class:`InventoryError` when they cannot be read.
         """
         ...
+
+
+@runtime_checkable
+class OwnNumbersCheck(Protocol):
+    """Is a number one of ours (``check(number)``), and the same question for a run of many
+    changes answered from one read of its sources (``snapshot()``), so the re-resolution of 1,000
+    forwards naming one group lists the DNIS pool once, not once per destination of each."""
+
+    def __call__(self, number: str) -> bool: ...
+
+    def snapshot(self) -> Callable[[str], bool]: ...
 
 
 class DnisPool(Protocol):

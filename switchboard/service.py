@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -36,6 +36,7 @@ from switchboard.domain.rules import (
     GreetingMode,
     NumberHome,
     RuleError,
+    RuleIndex,
     parse_choice,
 )
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
@@ -45,6 +46,7 @@ from switchboard.ports import (
     NoHomeError,
     NumberPlacementError,
     NumberRouting,
+    OwnNumbersCheck,
     PhoneInventory,
     RoutingError,
     StorageError,
@@ -151,10 +153,13 @@ class ForwardRequest:
 @dataclass
 class ChangeContext:
     """What a run of many changes reads once (the re-resolution of every rule naming a group):
-    the stored rules, for the loop check, and our numbers."""
+    the stored rules, for the loop check, our numbers, and the own-numbers check's sources (the
+    DNIS pool). Each change then costs a constant number of table requests, whatever the number of
+    rules; the writes' conditions (``unforwarded``, the version) still catch what changed meanwhile."""
 
-    existing: dict[str, ForwardRule]
-    ours: list[str] | None
+    existing: RuleIndex
+    ours: frozenset[str] | None
+    is_ours: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,10 +374,15 @@ class ForwardingService:
             return ChangeResult("set", number, previous, previous, changed=False, routing_steps=steps)
         return self._store_and_route(number, wanted, previous, actor)
 
-    def change_context(self) -> ChangeContext:
-        """Read once what :meth:`update_sources` checks, for a run of many updates."""
-        ours = self._inventory.our_numbers() if self._inventory is not None else None
-        return ChangeContext({rule.number: rule for rule in self._rules.list_rules()}, ours)
+    def change_context(self, rules: Iterable[ForwardRule] | None = None) -> ChangeContext:
+        """Read once what :meth:`update_sources` checks, for a run of many updates; ``rules`` is
+        a listing the caller has just made (:meth:`list_forwards`), read again otherwise."""
+        ours = frozenset(self._inventory.our_numbers()) if self._inventory is not None else None
+        listed = self._rules.list_rules() if rules is None else rules
+        is_ours = self._own_numbers
+        if isinstance(is_ours, OwnNumbersCheck):
+            is_ours = is_ours.snapshot()
+        return ChangeContext(RuleIndex(listed), ours, is_ours)
 
     def update_sources(
         self,
@@ -406,13 +416,13 @@ class ForwardingService:
         context = context or self.change_context()
         try:
             number, normalised = self._policy.validate_forward(
-                seen.number, destinations, context.existing, context.ours, is_ours=self._own_numbers
+                seen.number, destinations, context.existing, context.ours, is_ours=context.is_ours
             )
             else_changes: dict[str, object] = {}
             if after_hours is not None and seen.hours is not None:
                 else_changes = {
                     "else_destinations": self._policy.validate_else_destinations(
-                        number, after_hours[0], context.existing, context.ours, is_ours=self._own_numbers
+                        number, after_hours[0], context.existing, context.ours, is_ours=context.is_ours
                     ),
                     "else_sources": tuple(after_hours[1]),
                 }

@@ -54,6 +54,26 @@ class OwnNumbers:
             return True
         return any(check(number) for check in self._checks)
 
+    def snapshot(self) -> Callable[[str], bool]:
+        """This check for a run of many changes (the re-resolution of every forward naming a
+        group): the pool and the listing read once, now, and each per-number check asked once.
+
+        A pair added to the pool during the run is missed by the rest of the run, as it would be
+        by a single change that checked a moment before it was added: a run takes seconds, and
+        the scheduled re-resolution checks again.
+        """
+        listed = self._managed | self.known()
+        answers: dict[str, bool] = {}
+
+        def own(number: str) -> bool:
+            if number in listed:
+                return True
+            if number not in answers:
+                answers[number] = any(check(number) for check in self._checks)
+            return answers[number]
+
+        return own
+
     def known(self) -> frozenset[str]:
         """The numbers the pool and the inventory listing name."""
         numbers: set[str] = set()

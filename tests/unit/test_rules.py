@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from switchboard.domain.hours import parse_hours
@@ -14,6 +16,7 @@ from switchboard.domain.rules import (
     ForwardRule,
     GreetingMode,
     RuleError,
+    RuleIndex,
     find_loops,
     is_e164,
     parse_choice,
@@ -225,6 +228,37 @@ def test_find_loops_reports_the_first_chaining_rule_in_number_order() -> None:
     reason = find_loops(OURS, (FIRST,), existing)
     assert reason is not None
     assert reason.startswith(lower)
+
+
+class UnlistableIndex(RuleIndex):
+    """A rule index that refuses to be walked: the loop check must use its callers index."""
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("the loop check walked every rule")
+
+
+def test_a_rule_index_answers_the_loop_check_without_walking_every_rule() -> None:
+    lower, higher = "+12025550102", "+12025550199"
+    rules = [
+        rule(number=higher, destinations=(OURS,)),
+        rule(number=lower, destinations=(SECOND, OURS)),
+        rule(number=OTHER, destinations=(SECOND,)),
+    ]
+    index = UnlistableIndex(rules)
+    plain = {r.number: r for r in rules}
+    for destinations in [(FIRST,), (FIRST, OTHER)]:
+        assert find_loops(OURS, destinations, index) == find_loops(OURS, destinations, plain)
+    assert find_loops(OURS, (FIRST,), index) is not None
+    assert find_loops(OURS, (FIRST,), index).startswith(lower)  # type: ignore[union-attr]
+    # Replacing and removing rules keeps the index true.
+    index[lower] = rule(number=lower, destinations=(SECOND,))
+    assert find_loops(OURS, (FIRST,), index).startswith(higher)  # type: ignore[union-attr]
+    del index[higher]
+    assert find_loops(OURS, (FIRST,), index) is None
+    assert find_loops(SECOND, (FIRST,), index) == (
+        f"{OTHER} already forwards to {SECOND}: forwarding {SECOND} as well would chain or loop calls"
+    )
+    assert (len(index), lower in index, higher in index) == (2, True, False)
 
 
 # --- business hours (issue 17) ------------------------------------------------------------------
