@@ -361,6 +361,8 @@ class DynamoForwardRepository:
         self._table = table_name
         self._history_retention_days = history_retention_days
         self._clock = clock
+        # The last rule item read and its rule (see :meth:`_rule_of`).
+        self._last_read: tuple[dict[str, Any], ForwardRule] | None = None
 
     @property
     def history_retention_days(self) -> int:
@@ -372,7 +374,18 @@ class DynamoForwardRepository:
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the forward for {number}: {error}") from error
         item = response.get("Item")
-        return rule_from_item(decode_item(item)) if item else None
+        return self._rule_of(item) if item else None
+
+    def _rule_of(self, item: dict[str, Any]) -> ForwardRule:
+        """The rule an item read holds. A warm call-path container reads the same number's rule
+        call after call: comparing the raw item with the last one costs a fraction of decoding and
+        validating it again, and the rule is immutable, so an unchanged item gives the same rule."""
+        last = self._last_read
+        if last is not None and last[0] == item:
+            return last[1]
+        rule = rule_from_item(decode_item(item))
+        self._last_read = (item, rule)
+        return rule
 
     def list_rules(self) -> list[ForwardRule]:
         rules: list[ForwardRule] = []

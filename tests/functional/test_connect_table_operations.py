@@ -1,5 +1,6 @@
 """Table operations per Amazon Connect call (issue 15 "Measured"): the flow's Lambda reads the table
-once per call, whatever happens, and writes once per dial plus the record. ``make bench`` prints the
+once per call, whatever happens, and writes once per dial (the asynchronous Dialing turn, off the
+caller's path) plus the record. ``make bench`` prints the
 same counts (bench/connect.py); this keeps them from creeping up unnoticed."""
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ def test_the_flow_reads_the_table_once_per_call_and_writes_once_per_dial_and_rec
     for row in rows:
         assert row["flags"] == [], row
         assert row["reads"] == 1, row  # the rule, at Start; the state rides in contact attributes
-        assert row["operations"][0] == "GetItem", row
-        # One progress write per dial, and the record (unless the caller hung up: contact events).
+        if row["dials"]:  # Start on a forward: one request (not in service: the record as well)
+            assert row["start_operations"] == ["GetItem"], row
+        # One live-entry write per dial, all by the asynchronous Dialing turn; the synchronous turns
+        # write the record only (unless the caller hung up: contact events record it then).
         recorded_by_flow = row["scenario"] != "caller hangs up while the 1st rings"
+        assert row["dialing_writes"] == row["dials"], row
+        assert row["sync_writes"] == int(recorded_by_flow), row
         assert row["writes"] == row["dials"] + int(recorded_by_flow), row
     hung_up = rows[3]
     assert hung_up["disconnected_writes"] == 1  # the record of the call the caller ended

@@ -116,3 +116,37 @@ def test_decode_inverts_encode(value: Any) -> None:
 @given(st.dictionaries(st.text(min_size=1, max_size=8), json_like, max_size=6))
 def test_decode_item_inverts_encode_item_apart_from_dropped_nones(item: dict[str, Any]) -> None:
     assert decode_item(encode_item(item)) == {k: v for k, v in item.items() if v is not None}
+
+
+def test_a_rule_read_again_is_decoded_again_only_when_its_item_changed() -> None:
+    """Call-path containers read the same number's rule on every call: an unchanged item gives the
+    rule decoded last time, a changed one (any attribute) is decoded afresh, never served stale."""
+    import copy
+
+    from switchboard.adapters.dynamo_codec import encode_item
+    from switchboard.adapters.dynamodb import DynamoForwardRepository, rule_to_item
+    from switchboard.domain.rules import ForwardRule
+
+    first = ForwardRule(number="+12025550100", destinations=("+12065550111",), version=1)
+    second = first.with_changes(destinations=("+13125550122",), version=2)
+
+    class Client:
+        def __init__(self) -> None:
+            self.item: dict[str, object] = {}
+
+        def get_item(self, **_: object) -> dict[str, object]:
+            return {"Item": copy.deepcopy(self.item)}  # a fresh dict per response, as botocore's
+
+    client = Client()
+    repository = DynamoForwardRepository(client, "t")
+    client.item = encode_item(rule_to_item(first))
+
+    once, again = repository.get(first.number), repository.get(first.number)
+    client.item = encode_item(rule_to_item(second))
+    changed = repository.get(first.number)
+    client.item = {}
+
+    assert once == first
+    assert again is once
+    assert changed == second
+    assert repository.get(first.number) is None
