@@ -25,7 +25,6 @@ import os
 import secrets
 import sys
 import wave
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from switchboard_local.aws import dynamodb_transactions
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
 from switchboard_local.aws.template import create_table
+from switchboard_local.environ import patched_environ
 
 if TYPE_CHECKING:
     from switchboard_local.aws.lambda_endpoint import LambdaEndpoint, LambdaHandler
@@ -310,19 +310,9 @@ class LocalStack:
     def env(self) -> dict[str, str]:
         return dict(self._env)
 
-    @contextlib.contextmanager
-    def applied(self) -> Iterator[None]:
+    def applied(self) -> contextlib.AbstractContextManager[None]:
         """Point this process's environment at the stack for the duration of the block."""
-        saved = {key: os.environ.get(key) for key in self._env}
-        os.environ.update(self._env)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        return patched_environ(self._env)
 
     def _upload_prompts(self, s3: Any) -> None:
         s3.create_bucket(Bucket=self.bucket)

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
+from switchboard_local.environ import patched_environ
 from switchboard_local.pstn.schema import response_errors
 
 EVENTS = Path(__file__).parent / "events"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def connect_lambda_modules(prompt_base: str) -> Iterator[tuple[ModuleType, ModuleType]]:
+    """``connect_lambda.app`` and ``connect_lambda.contact_events`` loaded afresh (they build their
+    clients and read their settings at import) with the prompts at ``prompt_base``."""
+    with patched_environ({"CONNECT_PROMPT_BASE_URL": prompt_base}):
+        import connect_lambda.app
+        import connect_lambda.contact_events
+
+        yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
 
 
 class HasEnv(Protocol):

@@ -6,7 +6,6 @@ so the environment is pointed at the moto server before ``sma.app`` is first imp
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.template import create_table
+from switchboard_local.environ import patched_environ
 
 TABLE = "switchboard-test"
 BUCKET = "switchboard-test-prompts"
@@ -50,20 +50,13 @@ def moto_endpoint() -> Iterator[str]:
     # whether a transfer target is one of our numbers.
     chime = ChimeVoiceServer(ChimeVoiceEmulator(region="us-east-1"))
     chime.start()
-    saved = {
-        key: os.environ.get(key) for key in (*_ENV, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME_SDK_VOICE")
-    }
-    os.environ.update(_ENV)
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    os.environ["AWS_ENDPOINT_URL_CHIME_SDK_VOICE"] = chime.url
-    yield endpoint
-    chime.stop()
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    env = _ENV | {"AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime.url}
+    try:
+        with patched_environ(env):
+            yield endpoint
+    finally:
+        chime.stop()
+        server.stop()
 
 
 @pytest.fixture

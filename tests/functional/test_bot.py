@@ -7,10 +7,8 @@ and routing through the Chime SDK Voice emulator.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -30,11 +28,8 @@ from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain import events
 from switchboard.domain.hours import parse_hours
 from switchboard.domain.rules import ForwardRule
-from switchboard.settings import load
-from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.chime_voice_model import ApiError
 from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty
-from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
 from switchboard_local.slack.requests import (
     block_actions_payload,
     interaction_event,
@@ -43,87 +38,24 @@ from switchboard_local.slack.requests import (
     view_submission_payload,
 )
 from switchboard_local.slack.standin import SlackStandIn
+from tests.functional.bot_under_test import ADMIN, ALERTS, OTHER, OURS, BotUnderTest, bot_under_test
 from tests.functional.conftest import TABLE, VOICE_CONNECTOR_ARN
-from tests.helpers import CallDriver, action_types, load_event
+from tests.helpers import CallDriver, action_types, connect_lambda_modules, load_event
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test"
-ADMIN, GROUPIE, VISITOR = "U0ADMIN", "U0GROUPIE", "U0VISITOR"
-ALERTS = "C0ALERTS"
-OURS, OTHER = "+12025550100", "+12025550101"
+GROUPIE, VISITOR = "U0GROUPIE", "U0VISITOR"
 FIRST, SECOND = "+12065550111", "+13125550122"
-FUNCTION = "switchboard-bot"
 
 
-@dataclass
-class Bot:
-    module: Any  # a bot.app.BotApp
-    slack: SlackStandIn
-    lambdas: LambdaEndpoint
-    chime: ChimeVoiceEmulator
-    vc: str
-    sma: str
-
-    def send(self, event: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = self.module.handler(event, self.lambdas.context(FUNCTION))
-        return response
-
-    def command(self, text: str, user: str = ADMIN, name: str = "r") -> dict[str, Any]:
-        return self.send(
-            slash_command_event(
-                "/forward",
-                text,
-                user,
-                secret=SECRET,
-                response_url=self.slack.response_url(name),
-                channel_id="C0OPS",
-            )
-        )
-
-    def settle(self) -> None:
-        self.lambdas.wait_idle(timeout=20)  # raises TimeoutError if lazy listeners hang
-        failed = [i for i in self.lambdas.invocations if i.failed]
-        assert not failed, f"lazy invocation failed: {failed[0]}"
-
-    def responded(self, name: str = "r") -> list[dict[str, Any]]:
-        return [call.args for call in self.slack.responses_to(name)]
+Bot = BotUnderTest
 
 
 @pytest.fixture(scope="session")
 def bot_session(moto_endpoint: str) -> Iterator[Bot]:
-    chime = ChimeVoiceEmulator()
-    vc = chime.create_voice_connector("pbx")
-    sma = chime.create_sip_media_application(
-        "switchboard", "arn:aws:lambda:us-east-1:123456789012:function:sma"
-    )
-    chime.seed_phone_numbers([OURS, OTHER], voice_connector_id=vc)
     slack = SlackStandIn(tokens=[TOKEN], usergroups={"S0OPS": [GROUPIE]})
-    lambdas = LambdaEndpoint()
-    with slack, ChimeVoiceServer(chime) as chime_server, lambdas:
-        env = {
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": slack.api_url,
-            "ALERT_CHANNEL": ALERTS,
-            "FORWARD_ADMINS": f"{ADMIN},S0OPS",
-            "SIP_MEDIA_APPLICATION_ID": sma,
-            "VOICE_CONNECTOR_ID": vc,
-            "VOICE_CONNECTOR_ARN": VOICE_CONNECTOR_ARN,  # the SMA's too (conftest)
-            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
-            "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
-        }
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        from bot.app import create_app
-
-        bot_app = create_app(load(required=("TABLE_NAME",)))
-        lambdas.register(FUNCTION, bot_app.handler)
-        yield Bot(bot_app, slack, lambdas, chime, vc, sma)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with bot_under_test(slack, secret=SECRET, token=TOKEN, admins=f"{ADMIN},S0OPS", settle_seconds=20) as bot:
+        yield bot
 
 
 @pytest.fixture
@@ -1231,20 +1163,10 @@ FLOW_JSON = json.loads(
 
 @pytest.fixture
 def connect_calls(bot: Bot, dynamodb: Any) -> Iterator[ConnectCalls]:
-    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
-    os.environ["CONNECT_PROMPT_BASE_URL"] = CONNECT_PROMPTS
-    import connect_lambda.app
-    import connect_lambda.contact_events
-
-    app = importlib.reload(connect_lambda.app)
-    events = importlib.reload(connect_lambda.contact_events)
-    clock = app.forwarding.clock
-    yield ConnectCalls(app.handler, events.handler, app.forwarding, dynamodb)
-    app.forwarding.clock = clock
-    if saved is None:
-        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
-    else:
-        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+    with connect_lambda_modules(CONNECT_PROMPTS) as (app, events):
+        clock = app.forwarding.clock
+        yield ConnectCalls(app.handler, events.handler, app.forwarding, dynamodb)
+        app.forwarding.clock = clock
 
 
 def test_a_ringing_connect_call_is_listed_and_its_transfer_refused_with_the_reason(

@@ -4,9 +4,7 @@ whole calls, end to end, with the records and alerts they leave."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +16,7 @@ from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.rules import CallerIdMode, FailureAction, ForwardRule, GreetingMode
 from switchboard_local.aws.connect_flow import FlowInterpreter, ThirdParty, Transcript
 from tests.functional.conftest import TABLE
+from tests.helpers import connect_lambda_modules
 
 pytestmark = pytest.mark.functional
 
@@ -30,16 +29,8 @@ BASE = "https://prompts.example.com/connect/"
 
 @pytest.fixture(scope="module")
 def modules(moto_endpoint: str) -> Iterator[tuple[ModuleType, ModuleType]]:
-    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
-    os.environ["CONNECT_PROMPT_BASE_URL"] = BASE
-    import connect_lambda.app
-    import connect_lambda.contact_events
-
-    yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
-    if saved is None:
-        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
-    else:
-        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+    with connect_lambda_modules(BASE) as modules:
+        yield modules
 
 
 class Connect:

@@ -6,8 +6,6 @@ so the stream notifier alerts on them unchanged."""
 from __future__ import annotations
 
 import copy
-import importlib
-import os
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -18,7 +16,7 @@ from switchboard.adapters.dynamo_codec import decode_item
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import FailureAction, ForwardRule, GreetingMode
 from tests.functional.conftest import TABLE
-from tests.helpers import load_event
+from tests.helpers import connect_lambda_modules, load_event
 
 pytestmark = pytest.mark.functional
 
@@ -30,16 +28,8 @@ T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the contact event fixture's init
 
 @pytest.fixture(scope="module")
 def modules(moto_endpoint: str) -> Iterator[tuple[ModuleType, ModuleType]]:
-    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
-    os.environ["CONNECT_PROMPT_BASE_URL"] = "https://prompts.example.com/connect/"
-    import connect_lambda.app
-    import connect_lambda.contact_events
-
-    yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
-    if saved is None:
-        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
-    else:
-        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+    with connect_lambda_modules("https://prompts.example.com/connect/") as modules:
+        yield modules
 
 
 class Call:

@@ -27,6 +27,7 @@ from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.pool import DnisPair
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.chime_voice_model import ApiError
+from switchboard_local.environ import patched_environ
 from tests.functional.conftest import TABLE
 from tests.helpers import load_event
 
@@ -72,17 +73,10 @@ def connect_app(moto_endpoint: str, chime_server: Chime) -> Iterator[ModuleType]
         "DEFAULT_COUNTRY": "US",
         "ALLOWED_COUNTRIES": "US",
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    import connect_lambda.app
+    with patched_environ(env):
+        import connect_lambda.app
 
-    module = importlib.reload(connect_lambda.app)  # clients from *this* environment
-    yield module
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        yield importlib.reload(connect_lambda.app)  # clients from *this* environment
 
 
 @pytest.fixture

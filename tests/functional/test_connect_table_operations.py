@@ -5,8 +5,6 @@ same counts (bench/connect.py); this keeps them from creeping up unnoticed."""
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -17,26 +15,19 @@ from bench import connect as bench
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import ForwardRule
 from tests.functional.conftest import TABLE
+from tests.helpers import connect_lambda_modules
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
 def modules(moto_endpoint: str, dynamodb: Any) -> Iterator[tuple[ModuleType, ModuleType]]:
-    saved = os.environ.get("CONNECT_PROMPT_BASE_URL")
-    os.environ["CONNECT_PROMPT_BASE_URL"] = bench.PROMPT_BASE
-    import connect_lambda.app
-    import connect_lambda.contact_events
-
     DynamoForwardRepository(dynamodb, TABLE).save(
         ForwardRule(number=bench.OURS, destinations=(bench.D1, bench.D2, bench.D3), ring_timeout=20),
         actor="test",
     )
-    yield importlib.reload(connect_lambda.app), importlib.reload(connect_lambda.contact_events)
-    if saved is None:
-        os.environ.pop("CONNECT_PROMPT_BASE_URL", None)
-    else:
-        os.environ["CONNECT_PROMPT_BASE_URL"] = saved
+    with connect_lambda_modules(bench.PROMPT_BASE) as modules:
+        yield modules
 
 
 def test_the_flow_reads_the_table_once_per_call_and_writes_once_per_dial_and_record(

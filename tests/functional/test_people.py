@@ -5,9 +5,7 @@ routing on the Chime SDK Voice emulator."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,68 +13,24 @@ import pytest
 from switchboard.adapters.dynamodb import DynamoForwardRepository, RuleChange, rule_change_from_item
 from switchboard.domain.people import SourceKind
 from switchboard.domain.rules import ForwardRule
-from switchboard.settings import load
-from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
-from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
-from switchboard_local.slack.requests import signed_event, slash_command_event
 from switchboard_local.slack.standin import SlackStandIn
-from tests.functional.conftest import TABLE, VOICE_CONNECTOR_ARN
+from tests.functional.bot_under_test import ADMIN, ALERTS, OURS, BotUnderTest, bot_under_test
+from tests.functional.conftest import TABLE
 
 SECRET = "people-signing-secret"
 TOKEN = "xoxb-people"
-ADMIN, VISITOR = "U0ADMIN", "U0VISITOR"
+VISITOR = "U0VISITOR"
 ALICE, BOB, CAROL, DAVE, NOPHONE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0NOPHONE"
 ONCALL = "S0ONCALL"
-ALERTS = "C0ALERTS"
-OURS, OTHER = "+12025550100", "+12025550101"
 PHONES = {ALICE: "(206) 555-0111", BOB: "+1 312 555 0122", CAROL: "+14155550133", DAVE: "646 555 0144"}
 NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave", NOPHONE: "nophone"}
-FUNCTION = "switchboard-bot"
 MENTION = f"<!subteam^{ONCALL}|@sre-oncall>"
 
-
-@dataclass
-class People:
-    module: Any
-    slack: SlackStandIn
-    lambdas: LambdaEndpoint
-
-    def send(self, event: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = self.module.handler(event, self.lambdas.context(FUNCTION))
-        return response
-
-    def command(self, text: str, user: str = ADMIN, name: str = "r") -> dict[str, Any]:
-        return self.send(
-            slash_command_event(
-                "/forward",
-                text,
-                user,
-                secret=SECRET,
-                response_url=self.slack.response_url(name),
-                channel_id="C0OPS",
-            )
-        )
-
-    def deliver(self, body: str, secret: str = SECRET) -> dict[str, Any]:
-        return self.send(signed_event(body, secret, content_type="application/json"))
-
-    def settle(self) -> None:
-        self.lambdas.wait_idle(timeout=30)
-        failed = [i for i in self.lambdas.invocations if i.failed]
-        assert not failed, f"lazy invocation failed: {failed[0]}"
-
-    def replies(self, name: str = "r") -> list[str]:
-        return [str(call.args.get("text", "")) for call in self.slack.responses_to(name)]
+People = BotUnderTest
 
 
 @pytest.fixture(scope="module")
 def people_module(moto_endpoint: str) -> Iterator[People]:
-    chime = ChimeVoiceEmulator()
-    vc = chime.create_voice_connector("pbx")
-    sma = chime.create_sip_media_application(
-        "switchboard", "arn:aws:lambda:us-east-1:123456789012:function:sma"
-    )
-    chime.seed_phone_numbers([OURS, OTHER], voice_connector_id=vc)
     slack = SlackStandIn(
         tokens=[TOKEN],
         usergroups={ONCALL: [ALICE, BOB]},
@@ -84,35 +38,8 @@ def people_module(moto_endpoint: str) -> Iterator[People]:
         phones=PHONES,
         group_handles={ONCALL: "sre-oncall"},
     )
-    lambdas = LambdaEndpoint()
-    with slack, ChimeVoiceServer(chime) as chime_server, lambdas:
-        env = {
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": slack.api_url,
-            "ALERT_CHANNEL": ALERTS,
-            "FORWARD_ADMINS": ADMIN,
-            "SIP_MEDIA_APPLICATION_ID": sma,
-            "VOICE_CONNECTOR_ID": vc,
-            "VOICE_CONNECTOR_ARN": VOICE_CONNECTOR_ARN,
-            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
-            "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
-        }
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            from bot.app import create_app
-
-            bot_app = create_app(load(required=("TABLE_NAME",)))
-            bot_app.forwarding_service()  # its clients are built on this module's environment
-            lambdas.register(FUNCTION, bot_app.handler)
-            yield People(bot_app, slack, lambdas)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with bot_under_test(slack, secret=SECRET, token=TOKEN, admins=ADMIN, settle_seconds=30) as people:
+        yield people
 
 
 @pytest.fixture
