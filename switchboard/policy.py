@@ -52,6 +52,7 @@ class DestinationRefusedError(ValueError):
 
 
 EMERGENCY = "is an emergency number; switchboard never sends calls to it"
+NOT_OURS = "is not one of our phone numbers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,7 @@ class DestinationPolicy:
         ours = self.our_number(number)
         inventory = _inventory(our_numbers)
         if our_numbers is not None and ours not in inventory:
-            raise DestinationRefusedError(ours, "is not one of our phone numbers")
+            raise DestinationRefusedError(ours, NOT_OURS)
         normalised = self.destinations(destinations, subject=ours)
         self._check_targets(ours, normalised, existing, inventory, is_ours)
         return ours, normalised

@@ -39,7 +39,7 @@ from switchboard.domain.rules import (
     RuleIndex,
     parse_choice,
 )
-from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.policy import NOT_OURS, DestinationPolicy, DestinationRefusedError
 from switchboard.ports import (
     ConflictError,
     ForwardRepository,
@@ -262,8 +262,12 @@ class ForwardingService:
         sleep: Callable[[float], None] = time.sleep,
         on_inconsistent: Callable[[ChangeFailedError], None] | None = None,
         own_numbers: Callable[[str], bool] | None = None,
+        inventory_scope: str = "",
     ) -> None:
+        """``inventory_scope``: which numbers the inventory covers, said when a number is not in it
+        (" (…)"), when that is narrower than the deployment's numbers could be."""
         self._sleep = sleep
+        self._inventory_scope = inventory_scope
         # Numbers that are ours without being in the inventory (the DNIS pool's): never a destination.
         self._own_numbers = own_numbers
         self._on_inconsistent = on_inconsistent
@@ -303,8 +307,12 @@ class ForwardingService:
         except DestinationRefusedError as error:
             raise RefusedError(str(error)) from None
         if self._inventory is not None and number not in self._inventory.our_numbers():
-            raise RefusedError(f"{number} is not one of our phone numbers")
+            raise RefusedError(f"{number} {NOT_OURS}{self._inventory_scope}")
         return number
+
+    def _refused(self, error: DestinationRefusedError) -> RefusedError:
+        """The refusal for people, saying which numbers are ours when that was the reason."""
+        return RefusedError(str(error) + (self._inventory_scope if error.reason == NOT_OURS else ""))
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -335,7 +343,7 @@ class ForwardingService:
                 else ()
             )
         except DestinationRefusedError as error:
-            raise RefusedError(str(error)) from None
+            raise self._refused(error) from None
         hours = business_hours(request.hours, request.timezone, has_else=bool(else_destinations))
         seen = self._rules.get(number)
         if request.expected_version == 0 and seen is not None:
@@ -427,7 +435,7 @@ class ForwardingService:
                     "else_sources": tuple(after_hours[1]),
                 }
         except DestinationRefusedError as error:
-            raise RefusedError(str(error)) from None
+            raise self._refused(error) from None
         with self._change_guard(number):
             previous = self._rules.get(number)
             if previous is None or not _unchanged(seen, previous):

@@ -23,6 +23,12 @@ from switchboard.ports import NumberRouting, PhoneInventory
 from switchboard.service import ChangeFailedError, ForwardingService
 from switchboard.settings import ConfigurationError, Settings
 
+# Without a SIP media application, the inventory is the Connect instance's numbers alone.
+CONNECT_ONLY_SCOPE = (
+    " (only numbers claimed in the Amazon Connect instance are: a Chime SDK Voice number needs a "
+    "SIP media application, SIP_MEDIA_APPLICATION_ID)"
+)
+
 
 def policy_for(settings: Settings) -> DestinationPolicy:
     return DestinationPolicy(settings.default_country, settings.allowed_countries)
@@ -124,6 +130,7 @@ def forwarding_service(
         on_inconsistent=count_inconsistent_change,
         # The inventory is checked by the service itself; these are ours without being in it.
         own_numbers=OwnNumbers(settings.managed_numbers, pool=DynamoDnisPool(dynamodb, settings.table_name)),
+        inventory_scope=CONNECT_ONLY_SCOPE if settings.connect_instance_id and chime_routing is None else "",
     )
 
 
