@@ -45,6 +45,7 @@ from switchboard.wording import (
     AMAZON_CONNECT,
     branch_text,
     calls_go_home,
+    deferred_transfer_text,
     expiry_text,
     home_text,
     rule_details,
@@ -850,7 +851,7 @@ def transfer_text(entry: LiveCallEntry, target: str, actor: str, result: str) ->
 
 def queued_result(entry: LiveCallEntry) -> str:
     """The channel's word for a deferred transfer (Amazon Connect): what it waits for."""
-    return f"queued until {entry.call.callee} hangs up ({AMAZON_CONNECT})"
+    return deferred_transfer_text(entry.call.callee)
 
 
 def transfer_queued(entry: LiveCallEntry, target: str, alert_channel: str = "") -> str:

@@ -50,7 +50,8 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 COMMANDS_GROUP = "switchboard.commands"
 
 
-def _actor() -> str:
+def actor() -> str:
+    """Who the CLI acts as, in the audit trail (announcements, history, queued transfers)."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -105,7 +106,7 @@ def cmd_forward_set(args: argparse.Namespace) -> int:
             timezone=args.timezone,
             else_destinations=args.else_to,
         ),
-        actor=_actor(),
+        actor=actor(),
     )
     print(result.message)  # the rule's summary says when it expires
     replaced = _people(result.old) if result.old is not None and result.changed else ""
@@ -132,7 +133,7 @@ def _people(rule: ForwardRule) -> str:
 
 
 def cmd_forward_remove(args: argparse.Namespace) -> int:
-    result = _service(need_routing=True).remove_forward(args.number, actor=_actor())
+    result = _service(need_routing=True).remove_forward(args.number, actor=actor())
     print(result.message)
     for step in result.routing_steps:
         print(f"  routing: {step}")

@@ -177,3 +177,8 @@ def calls_go_home(home: NumberHome | None) -> str:
 def state_text(rule: ForwardRule | None) -> str:
     """What a number does now, for "it is now: …" sentences."""
     return rule_summary(rule) if rule is not None else f"no forward: calls go to {PHONE_SYSTEM}"
+
+
+def deferred_transfer_text(callee: str) -> str:
+    """A transfer queued on an Amazon Connect call: what it waits for (Slack's channel, the CLI)."""
+    return f"queued until {callee} hangs up ({AMAZON_CONNECT})"

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.cli import EXIT_REFUSED, use_running_stack_if_any
+
+if TYPE_CHECKING:
+    from switchboard_local.connect_calls import ConnectTransfer
+    from switchboard_local.pstn.calls import TransferScript
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -66,18 +70,26 @@ def cmd_call(args: argparse.Namespace) -> int:
     from switchboard_local.connect_calls import is_connect_number, run_connect_call
 
     if is_connect_number(args.number):
-        if transfer is not None or args.realtime:
-            print(
-                "switchboard: transfers and --realtime are not simulated for Amazon Connect numbers yet",
-                file=sys.stderr,
-            )
-            return EXIT_REFUSED
         if args.voicemail is not None:
             print(
                 "switchboard: Amazon Connect numbers take no voicemail (docs/connect.md says why)",
                 file=sys.stderr,
             )
             return EXIT_REFUSED
+        connect_transfer = None
+        if transfer is not None:
+            if transfer.via is not None:
+                print(
+                    "switchboard: --transfer-via is for calls on the SIP media application; a call on "
+                    "Amazon Connect is transferred as Slack transfers it (queued until the callee hangs up)",
+                    file=sys.stderr,
+                )
+                return EXIT_REFUSED
+            try:
+                connect_transfer = _connect_transfer(transfer)
+            except ValueError as error:
+                print(f"switchboard: {error}", file=sys.stderr)
+                return EXIT_REFUSED
         return run_connect_call(
             number=args.number,
             caller=args.caller,
@@ -86,6 +98,8 @@ def cmd_call(args: argparse.Namespace) -> int:
             ring_seconds=args.ring,
             caller_hangs_up_after=args.caller_hangs_up_after,
             at_ms=at_ms,
+            transfer=connect_transfer,
+            realtime=args.realtime,
         )
     return run_call(
         number=args.number,
@@ -100,6 +114,19 @@ def cmd_call(args: argparse.Namespace) -> int:
         voicemail_ends=args.voicemail_ends or "#",
         at_ms=at_ms,
     )
+
+
+def _connect_transfer(script: TransferScript) -> ConnectTransfer:
+    """``--transfer-to`` checked as the bot checks a target typed in Slack (``ValueError``: why
+    not); whether the call can take it is decided at ``--transfer-at``, as in Slack."""
+    from bot.transfers import transfer_rules
+    from switchboard.settings import load
+    from switchboard.wiring import policy_for
+    from switchboard_local.connect_calls import ConnectTransfer
+
+    settings = load()
+    target = policy_for(settings).transfer_target(script.target, transfer_rules(settings), script.arn)
+    return ConnectTransfer(script.at_seconds, target, script.target_behaviour)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -203,7 +230,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "take back and transfer",
         "At --transfer-at seconds (simulated time) the call is taken back from wherever it is bridged "
         "and transferred to --transfer-to, through a real UpdateSipMediaApplicationCall to the local "
-        "Chime SDK Voice emulator.",
+        "Chime SDK Voice emulator. On an Amazon Connect number the transfer is asked for as Slack's "
+        "/forward transfer asks it (the same checks and refusals): queued, and made when the callee "
+        "hangs up.",
     )
     transfer.add_argument("--transfer-at", type=float, metavar="SECONDS", help="when to ask for the transfer")
     transfer.add_argument(

@@ -38,9 +38,9 @@ class HasEnv(Protocol):
     def env(self) -> dict[str, str]: ...
 
 
-def run_switchboard(stack: HasEnv, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m switchboard.cli *args`` in a fresh process pointed at ``stack`` (and ``env``),
-    as a person would run it in another shell: none of this process's AWS settings leak in."""
+def switchboard_environment(stack: HasEnv, **env: str) -> dict[str, str]:
+    """The environment of a fresh process pointed at ``stack`` (and ``env``), as a person would set
+    it in another shell: none of this process's AWS settings leak in."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -49,9 +49,14 @@ def run_switchboard(stack: HasEnv, *args: str, **env: str) -> subprocess.Complet
     environment.update(stack.env())
     environment.update(env)
     environment["PYTHONPATH"] = str(ROOT)
+    return environment
+
+
+def run_switchboard(stack: HasEnv, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m switchboard.cli *args`` in a fresh process pointed at ``stack`` (and ``env``)."""
     return subprocess.run(
         [sys.executable, "-m", "switchboard.cli", *args],
-        env=environment,
+        env=switchboard_environment(stack, **env),
         capture_output=True,
         text=True,
         timeout=120,

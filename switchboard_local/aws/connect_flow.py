@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,7 +78,12 @@ class Transcript:
     caller_hung_up: bool = False
 
     def lines(self) -> list[str]:
-        return [f"{t:7.1f}s  {text}" for t, text in self.timeline]
+        return [timeline_line(t, text) for t, text in self.timeline]
+
+
+def timeline_line(seconds: float, text: str) -> str:
+    """One line of a call's timeline: the call's age, then what happened."""
+    return f"{seconds:7.1f}s  {text}"
 
 
 class _CallerGoneError(Exception):
@@ -98,7 +104,16 @@ class FlowInterpreter:
         start_ms: int = 1_700_000_000_000,
         on_disconnected: Handler | None = None,
         async_delay_seconds: float = LAMBDA_SECONDS,
+        realtime: float | None = None,
+        on_note: Callable[[float, str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``realtime``: pace simulated time on the wall clock at this speed (1.0 = real time), so
+        people can act on the call while it lasts; ``on_note`` sees each timeline entry as it is
+        made (to print it then, not when the call is over)."""
+        if realtime is not None and realtime <= 0:
+            raise ValueError("realtime must be a positive speed (1.0 = real time)")
         self._actions = {a["Identifier"]: a for a in flow["Actions"]}
         self._start_action = str(flow["StartAction"])
         self._handler = handler
@@ -108,6 +123,11 @@ class FlowInterpreter:
         self._start_ms = start_ms
         self._on_disconnected = on_disconnected
         self._async_delay = async_delay_seconds
+        self._realtime = realtime
+        self._on_note = on_note
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._paced_from = (0.0, 0.0)  # (wall clock, simulated seconds) when the call began
         self.elapsed = 0.0
 
     def now_ms(self) -> int:
@@ -124,14 +144,17 @@ class FlowInterpreter:
         phones: Mapping[str, ThirdParty],
         caller_hangs_up_after: float | None = None,
         start_offset: float = 0.0,
-        during: Sequence[tuple[float, Callable[[], None]]] = (),
+        during: Sequence[tuple[float, Callable[[], str | None]]] = (),
     ) -> Transcript:
         """``during``: ``(t, hook)`` pairs; each hook runs once the call is ``t`` seconds old (a
-        scripted Slack transfer, say), while the flow waits where it is at that moment."""
+        scripted Slack transfer, say), while the flow waits where it is at that moment. What a hook
+        returns, if anything, goes into the timeline at that moment."""
         self.elapsed = start_offset
         begun = self.elapsed
+        self._paced_from = (self._monotonic(), begun)
         transcript = Transcript(str(uuid.uuid4()))
         contact: dict[str, Any] = {
+            "transcript": transcript,
             "dialed": dialed,
             "caller": caller,
             "attributes": {},
@@ -356,21 +379,38 @@ class FlowInterpreter:
         end = self.elapsed + seconds
         hangup_at = contact["hangup_at"]
         until = end if hangup_at is None else min(end, hangup_at)
-        hooks: list[tuple[float, Callable[[], None]]] = contact["during"]
-        runs: list[tuple[float, Callable[[], None]]] = contact["async"]
+        hooks: list[tuple[float, Callable[[], str | None]]] = contact["during"]
+        runs: list[tuple[float, Callable[[], str | None]]] = contact["async"]
         while (hooks and hooks[0][0] <= until) or (runs and runs[0][0] <= until):
             # Whichever comes first; a scripted hook before a Lambda run at the same moment.
             queue = hooks if hooks and (not runs or hooks[0][0] <= runs[0][0]) else runs
             moment, hook = queue.pop(0)
             self.elapsed = max(self.elapsed, moment)
-            hook()
+            self._pace()
+            said = hook()
+            if said:
+                self._note(contact["transcript"], said)
         if hangup_at is not None and end >= hangup_at:
             self.elapsed = max(self.elapsed, hangup_at)
+            self._pace()
             raise _CallerGoneError
         self.elapsed = end
+        self._pace()
+
+    def _pace(self) -> None:
+        """With ``realtime``, wait until the wall clock has caught up with simulated time."""
+        if self._realtime is None:
+            return
+        wall, simulated = self._paced_from
+        due = wall + (self.elapsed - simulated) / self._realtime
+        ahead = due - self._monotonic()
+        if ahead > 0:
+            self._sleep(ahead)
 
     def _note(self, transcript: Transcript, text: str) -> None:
         transcript.timeline.append((self.elapsed, text))
+        if self._on_note is not None:
+            self._on_note(self.elapsed, text)
 
     def _resolve(self, value: Any, contact: dict[str, Any]) -> str:
         text = str(value)

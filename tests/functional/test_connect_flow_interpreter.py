@@ -198,3 +198,60 @@ def test_a_dialing_turn_that_lands_after_the_record_lists_nothing(
     assert connect.record(transcript)["outcome"] == "all-failed"
     assert DynamoCallLog(connect.dynamodb, TABLE).live_calls(OURS, now_ms=late.now_ms()) == []
     assert any("Dialing" in line for _, line in transcript.timeline[-2:]), transcript.lines()
+
+
+# -- pacing on the wall clock (`switchboard call --realtime`) and hooks that speak ------------------
+
+TALKING_FLOW = {
+    "Version": "2019-10-30",
+    "StartAction": "hello",
+    "Actions": [
+        {
+            "Identifier": "hello",
+            "Type": "MessageParticipant",
+            "Parameters": {"Text": "x" * 150},  # 10 s at the interpreter's 15 characters a second
+            "Transitions": {"NextAction": "bye"},
+        },
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}},
+    ],
+}
+
+
+def test_realtime_paces_the_call_on_the_wall_clock_at_its_speed() -> None:
+    now = [100.0]  # a fake wall clock that sleeping moves on
+    seen: list[tuple[float, float, str]] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    interpreter = FlowInterpreter(
+        TALKING_FLOW,
+        lambda event, context: {},
+        claimed=set(),
+        realtime=2.0,
+        sleep=sleep,
+        monotonic=lambda: now[0],
+        on_note=lambda t, text: seen.append((now[0], t, text)),
+    )
+    transcript = interpreter.place_call(OURS, CALLER, phones={}, during=[(4.0, lambda: "a hook spoke")])
+
+    assert transcript.flags == []
+    assert now[0] - 100.0 == pytest.approx(5.0)  # 10 simulated seconds at twice real time
+    # Each line is seen when it happens on the wall clock, the hook's at its moment.
+    assert seen == [
+        (100.0, 0.0, "says " + repr("x" * 150)),
+        (pytest.approx(102.0), 4.0, "a hook spoke"),
+        (pytest.approx(105.0), 10.0, "flow disconnects the caller"),
+    ]
+    assert any(line.endswith("4.0s  a hook spoke") for line in transcript.lines())
+
+
+def test_without_realtime_the_call_takes_no_wall_time() -> None:
+    slept: list[float] = []
+    interpreter = FlowInterpreter(
+        TALKING_FLOW, lambda event, context: {}, claimed=set(), sleep=slept.append, monotonic=lambda: 0.0
+    )
+    interpreter.place_call(OURS, CALLER, phones={})
+    assert slept == []
+    with pytest.raises(ValueError, match="positive speed"):
+        FlowInterpreter(TALKING_FLOW, lambda event, context: {}, claimed=set(), realtime=0)
