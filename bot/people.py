@@ -1,7 +1,8 @@
 """Slack's directory behind :class:`~switchboard.ports.PeopleDirectory`: profile phones and user groups.
 
 Uses the bot's own ``WebClient`` (:func:`bot.slack_client.slack_client`): ``users.profile.get``
-(scope ``users.profile:read``) and ``usergroups.users.list`` (``usergroups:read``). Slack's
+(scope ``users.profile:read``), ``usergroups.users.list`` and ``usergroups.list`` (the handles;
+both ``usergroups:read``). Slack's
 ``missing_scope`` answer becomes :class:`~switchboard.ports.MissingScopeError`, so the person who
 named someone hears which scope the app lacks while forwards to numbers keep working.
 """
@@ -32,8 +33,12 @@ def _failure(error: SlackApiError, scope: str) -> DirectoryError:
 
 
 class SlackPeopleDirectory:
+    """One instance per resolver (one request, one sync run): the workspace's group handles are
+    listed at most once per instance."""
+
     def __init__(self, client: WebClient) -> None:
         self._client = client
+        self._handles: dict[str, str] | None = None
 
     def profile(self, user_id: str) -> Profile:
         try:
@@ -54,7 +59,16 @@ class SlackPeopleDirectory:
         except (SlackClientError, OSError) as error:  # unreachable, timed out
             raise DirectoryError("Slack could not be reached") from error
         members = tuple(str(user) for user in response.get("users") or ())
-        return Group(group_id, label, members)
+        # usergroups.users.list does not say the handle, and a group renamed since a forward named
+        # it (``subteam_updated``) must show its new one: one usergroups.list per instance.
+        return Group(group_id, self._handle(group_id) or label, members)
+
+    def _handle(self, group_id: str) -> str:
+        """The group's handle now; "" when it cannot be listed or is not listed (disabled): the
+        caller keeps what it had."""
+        if self._handles is None:
+            self._handles = dict(self.groups() or ())
+        return self._handles.get(group_id, "")
 
     def groups(self) -> list[tuple[str, str]] | None:
         """The workspace's user groups (id, handle) for the form's picker; None when they cannot be

@@ -644,12 +644,15 @@ def skipped_text(skipped: tuple[Skipped, ...]) -> str:
 
 def sync_text(change: RuleChange) -> str:
     """A re-resolution's announcement: ``@sre-oncall changed: now Carol, then Dave`` per source
-    whose people changed, then the number's forward."""
+    whose people changed (``@sre-oncall is now @oncall-sre`` first if it was renamed), then the
+    number's forward."""
     before = {source.id: source for source in (change.old.sources if change.old else ())}
     lines: list[str] = []
     assert change.new is not None
     for source in change.new.sources:
         old = before.get(source.id)
+        if old is not None and source.is_person and old.handle != source.handle:
+            lines.append(f"{escape(old.handle)} is now {escape(source.handle)}")  # renamed in Slack
         if not source.is_person or (old is not None and old.people == source.people):
             continue
         people = [p for p in source.people if p.number]

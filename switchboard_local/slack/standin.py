@@ -20,11 +20,12 @@ What it answers, like Slack (``{"ok": true, ...}`` or HTTP 200 ``{"ok": false, "
   ``users.info``, ``users.profile.get`` (the ``phones`` given), ``conversations.info``. Any other
   method → ``unknown_method``. ``scopes``, when given, are the app's granted scopes: a method that
   needs another answers ``missing_scope`` with ``needed``, as Slack does.
-* The directory changes as in Slack: :meth:`SlackStandIn.set_group_members` and
-  :meth:`SlackStandIn.set_phone` change it and send ``subteam_members_changed`` / ``user_change``
-  (Events API envelopes) to ``event_sink`` (the local stack posts them to the bot, signed);
-  ``deliver=False`` changes the directory without the event (a missed event), and the returned body
-  can be delivered later (a late or repeated one).
+* The directory changes as in Slack: :meth:`SlackStandIn.set_group_members`,
+  :meth:`SlackStandIn.rename_group` and :meth:`SlackStandIn.set_phone` change it and send
+  ``subteam_members_changed`` / ``subteam_updated`` / ``user_change`` (Events API envelopes) to
+  ``event_sink`` (the local stack posts them to the bot, signed); ``deliver=False`` changes the
+  directory without the event (a missed event), and the returned body can be delivered later (a
+  late or repeated one).
 * Block Kit is checked against the limits Slack enforces (block counts, text lengths, plain_text
   where required, duplicate ``block_id``, modal title ≤ 24, ``submit`` required with input blocks):
   messages → ``invalid_blocks``, views → ``invalid_arguments``, with ``response_metadata.messages``
@@ -974,6 +975,29 @@ class SlackStandIn(LocalHttpServer):
             "added_users_count": str(len(added)),
             "removed_users": removed,
             "removed_users_count": str(len(removed)),
+            "event_ts": f"{now}.{next(self._ids):06d}",
+        }
+        return self._event(event, deliver)
+
+    def rename_group(self, group: str, handle: str, *, deliver: bool = True) -> str:
+        """Change a user group's handle as an admin would in Slack; returns the ``subteam_updated``
+        event body (the group as it is now), sent to :attr:`event_sink` when ``deliver``."""
+        with self._lock:
+            self.group_handles[group] = handle
+            members = list(self.usergroups.get(group, []))
+        now = int(time.time())
+        event: JSON = {
+            "type": "subteam_updated",
+            "subteam": {
+                "id": group,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "name": handle,
+                "handle": handle,
+                "date_update": now,
+                "users": members,
+                "user_count": len(members),
+            },
             "event_ts": f"{now}.{next(self._ids):06d}",
         }
         return self._event(event, deliver)

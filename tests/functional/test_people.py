@@ -132,6 +132,21 @@ def test_a_membership_change_event_re_resolves_with_history(people: People, dyna
     assert response  # the event body, for a later (duplicate) delivery
 
 
+def test_a_renamed_group_event_refreshes_the_handle_in_the_forward(
+    people: People, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forward_to_oncall(people)
+    monkeypatch.setitem(people.slack.group_handles, ONCALL, "sre-oncall")  # put back afterwards
+    people.slack.rename_group(ONCALL, "oncall-sre")  # subteam_updated, delivered signed to the bot
+    people.settle()
+    rule = stored(dynamodb)
+    assert [source.handle for source in rule.sources] == ["@oncall-sre"]
+    assert rule.destinations == ("+12065550111", "+13125550122")
+    from bot.views import history_text
+
+    assert "@sre-oncall is now @oncall-sre" in history_text(history(dynamodb)[0])
+
+
 def test_a_duplicate_and_an_out_of_order_event_change_nothing_more(people: People, dynamodb: Any) -> None:
     forward_to_oncall(people)
     first = people.slack.set_group_members(ONCALL, [CAROL], deliver=False)

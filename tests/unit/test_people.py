@@ -296,6 +296,32 @@ def test_the_sync_announcement_names_the_new_rotation() -> None:
     assert "<@" not in text  # names, not mentions: a new rotation does not notify the channel's people
 
 
+def test_a_renamed_group_is_announced_under_its_new_handle() -> None:
+    from bot.views import history_text
+    from switchboard.adapters.dynamodb import RuleChange
+    from switchboard.domain.rules import ForwardRule
+
+    people = (Person(ALICE, "Alice", "+12065550111"),)
+
+    def rule(handle: str) -> ForwardRule:
+        source = DestinationSource(SourceKind.GROUP, ONCALL, handle, people)
+        return ForwardRule(OURS, ("+12065550111",), sources=(source,))
+
+    text = history_text(RuleChange(OURS, "set", "Slack sync", "", rule("sre-oncall"), rule("oncall-sre")))
+    assert "@sre-oncall is now @oncall-sre" in text
+
+
+def test_a_renamed_group_refreshes_the_handle_the_forward_keeps(
+    service: ForwardingService, directory: MemoryDirectory, rules: MemoryRules
+) -> None:
+    forward_to_group(service, directory)
+    directory.handles[ONCALL] = "oncall-sre"
+    report = sync(service, directory, []).refresh(groups=[ONCALL])
+    assert report.updated == [OURS]
+    assert rules.rules[OURS].sources[0].handle == "@oncall-sre"
+    assert rules.rules[OURS].destinations == ("+12065550111", "+13125550122")
+
+
 def test_an_else_branch_naming_a_group_is_kept_in_sync_and_the_hours_stay(
     service: ForwardingService, directory: MemoryDirectory, rules: MemoryRules
 ) -> None:
