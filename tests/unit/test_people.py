@@ -8,31 +8,18 @@ from switchboard.domain.people import DestinationSource, Person, SourceKind, ass
 from switchboard.people import PeopleRefusedError, PeopleResolver, PeopleSync
 from switchboard.policy import DestinationPolicy
 from switchboard.service import ForwardingService, ForwardRequest
-from tests.fakes import MemoryDirectory, MemoryRouting, MemoryRules, StaticInventory
+from tests.fakes import MemoryDirectory, MemoryRules
+from tests.unit.conftest import OTHER, OURS
 
-OURS, OTHER = "+12025550100", "+12025550101"
 ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"
 PHONES = {ALICE: "(206) 555-0111", BOB: "+1 312 555 0122", CAROL: "+14155550133", DAVE: "646-555-0144"}
 ONCALL = "S0ONCALL"
-NOW = 1_800_000_000.0
 
 
 @pytest.fixture
 def directory() -> MemoryDirectory:
     return MemoryDirectory(
         dict(PHONES), {ONCALL: [ALICE, BOB]}, names={ALICE: "Alice", BOB: "Bob", CAROL: "Carol", DAVE: "Dave"}
-    )
-
-
-@pytest.fixture
-def rules() -> MemoryRules:
-    return MemoryRules()
-
-
-@pytest.fixture
-def service(rules: MemoryRules) -> ForwardingService:
-    return ForwardingService(
-        rules, MemoryRouting(), StaticInventory(OURS, OTHER), DestinationPolicy(), clock=lambda: NOW
     )
 
 

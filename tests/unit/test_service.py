@@ -16,29 +16,7 @@ from switchboard.service import (
     RefusedError,
 )
 from tests.fakes import MemoryRouting, MemoryRules, StaticInventory
-
-OURS = "+12025550100"
-OTHER = "+12025550101"
-DEST = "+12065550111"
-DEST2 = "+13125550122"
-NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-def rules() -> MemoryRules:
-    return MemoryRules()
-
-
-@pytest.fixture
-def routing() -> MemoryRouting:
-    return MemoryRouting()
-
-
-@pytest.fixture
-def service(rules: MemoryRules, routing: MemoryRouting) -> ForwardingService:
-    return ForwardingService(
-        rules, routing, StaticInventory(OURS, OTHER), DestinationPolicy(), clock=lambda: NOW
-    )
+from tests.unit.conftest import DEST, DEST2, NOW, OTHER, OURS
 
 
 def test_set_saves_then_routes(
