@@ -3,7 +3,8 @@
 One entry point serves both contact flows, told apart by the ``Purpose`` parameter:
 
 * the forwarding flow (``forwarding_flow.json``): ``Start``, ``AttemptFailed``, ``BridgeEnded``
-  → :class:`connect_lambda.forwarding.ConnectForwardingApp`;
+  and the asynchronous ``Dialing`` (the flow does not wait for it; it answers ``status=ok``
+  only) → :class:`connect_lambda.forwarding.ConnectForwardingApp`;
 * the transfer flow (``contact_flow.json``, calls the SIP media application sent to Connect):
   ``GetData``, ``TransferCall`` → :class:`connect_lambda.transfer.ConnectApp`.
 
