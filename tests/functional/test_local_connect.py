@@ -184,3 +184,42 @@ def test_a_realtime_connect_call_runs_on_the_wall_clock_printing_as_it_goes(
     assert hung_up - dialled >= 3.5
     assert took >= 4.0
     assert sum(f"dials {D1}" in line for _, line in printed) == 1  # each line printed once
+
+
+def test_in_real_time_a_transfer_someone_else_queues_reaches_an_unscripted_target(
+    stack: LocalStack, forwarded: str
+) -> None:
+    """``--realtime``: a person transfers the call from Slack meanwhile (here: the bot's queue,
+    written as another process would); the target nobody scripted answers, as on the SMA."""
+    import time
+
+    import boto3
+
+    from switchboard.adapters.connect_calls import DynamoTransferQueue
+    from switchboard.adapters.dynamodb import DynamoCallLog
+    from switchboard.domain.transfer import QueuedTransfer
+    from switchboard_local.connect_calls import simulate_connect_call
+
+    with stack.applied():
+        dynamodb = boto3.client("dynamodb")
+        log = DynamoCallLog(dynamodb, stack.table_name)
+
+        def from_slack() -> None:
+            (entry,) = log.live_calls(forwarded)
+            transfer = QueuedTransfer(TARGET, entry.call.since_ms, "U0PERSON")
+            DynamoTransferQueue(dynamodb, stack.table_name).queue(entry.transaction_id, transfer, 0)
+
+        started = time.monotonic()
+        # 40 times real time keeps the test short (the bot's ring-time check reads the wall clock,
+        # so it is left out here; the --transfer-at tests above make it).
+        result = simulate_connect_call(
+            forwarded, "+13035550123", ["answer"], talk_seconds=25.0, realtime=40.0, during=[(20, from_slack)]
+        )
+        took = time.monotonic() - started
+
+    assert f"dials {TARGET}" in "\n".join(result.transcript.lines())
+    assert f"{TARGET} answers" in "\n".join(result.transcript.lines())
+    assert result.record is not None
+    assert result.record["outcome"] == "transferred"
+    simulated = result.transcript.timeline[-1][0]
+    assert took >= simulated / 40.0  # paced: never faster than 40 times real time
