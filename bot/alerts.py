@@ -28,7 +28,7 @@ from typing import Any
 from switchboard.adapters.voicemail_messages import TranscriptStatus, VoicemailMessage
 from switchboard.domain.events import CONNECT_BACKEND
 from switchboard.domain.rules import CONNECT_PRODUCT, NumberHome
-from switchboard.wording import home_text
+from switchboard.wording import ANSWERED_AT_UNKNOWN_TIME, home_text
 
 REMOVE_ACTION = "alert_remove_forward"
 EDIT_ACTION = "alert_edit_forward"
@@ -222,9 +222,13 @@ def when(iso: str) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time_secs}}|{fallback}>"
 
 
-def describe_result(attempt: AlertAttempt) -> str:
+def describe_result(attempt: AlertAttempt, backend: str = "") -> str:
+    """One attempt in words. On Amazon Connect an answered attempt's ring time is not known (its
+    record counts the call from the dial), so it is not stated as "after 0 s of ringing"."""
     what = _RESULTS.get(attempt.result, escape(attempt.result) or "unknown result")
     if attempt.answered:
+        if backend == CONNECT_BACKEND:
+            return ANSWERED_AT_UNKNOWN_TIME
         return f"answered after {_seconds(attempt.ring_ms)} of ringing"
     if attempt.result == "CallNotAnswered":
         return f"no answer (rang {_seconds(attempt.ring_ms)})"
@@ -293,7 +297,7 @@ def _bridge_failed(alert: Alert) -> Rendered:
         else:
             summary = "*First destination failed; the caller hung up before another answered.*"
     lines = [
-        f"{index}. {escape(a.destination)} — {describe_result(a)}"
+        f"{index}. {escape(a.destination)} — {describe_result(a, alert.backend)}"
         for index, a in enumerate(alert.attempts, 1)
     ]
     blocks: list[dict[str, Any]] = [
@@ -319,7 +323,7 @@ def _transfer_failed(alert: Alert) -> Rendered:
     answered: they heard the failure message and the call ended."""
     target = alert.transfer_target or (alert.attempts[-1].destination if alert.attempts else "")
     last = alert.attempts[-1] if alert.attempts and alert.attempts[-1].destination == target else None
-    how = describe_result(last) if last else "was not reached"
+    how = describe_result(last, alert.backend) if last else "was not reached"
     title = f"A transfer failed{_on(alert)}"
     who = escape(target) if target else "The transfer target"
     summary = f"*{who} — {how}.* The caller heard the failure message and the call ended."
@@ -331,7 +335,10 @@ def _transfer_failed(alert: Alert) -> Rendered:
     blocks += _details(alert)
     before = [a for a in alert.attempts if a is not last]
     if before:
-        lines = [f"{i}. {escape(a.destination)} — {describe_result(a)}" for i, a in enumerate(before, 1)]
+        lines = [
+            f"{i}. {escape(a.destination)} — {describe_result(a, alert.backend)}"
+            for i, a in enumerate(before, 1)
+        ]
         blocks.append({"type": "section", "text": _mrkdwn("*Before the transfer*\n" + "\n".join(lines))})
     blocks.append(_context(alert))
     if alert.dialed:
@@ -350,7 +357,8 @@ def _generic(alert: Alert, icon: str, title: str, *, buttons: bool, summary: str
     blocks += _details(alert)
     if alert.attempts:
         lines = [
-            f"{i}. {escape(a.destination)} — {describe_result(a)}" for i, a in enumerate(alert.attempts, 1)
+            f"{i}. {escape(a.destination)} — {describe_result(a, alert.backend)}"
+            for i, a in enumerate(alert.attempts, 1)
         ]
         blocks.append({"type": "section", "text": _mrkdwn("*Attempts*\n" + "\n".join(lines))})
     blocks.append(_context(alert))

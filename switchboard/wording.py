@@ -179,6 +179,10 @@ def state_text(rule: ForwardRule | None) -> str:
     return rule_summary(rule) if rule is not None else f"no forward: calls go to {PHONE_SYSTEM}"
 
 
+# A contact flow resumes only when the destination hangs up, so the moment it answered is not known.
+ANSWERED_AT_UNKNOWN_TIME = f"answered ({AMAZON_CONNECT} does not report after how long)"
+
+
 def deferred_transfer_text(callee: str) -> str:
     """A transfer queued on an Amazon Connect call: what it waits for (Slack's channel, the CLI)."""
     return f"queued until {callee} hangs up ({AMAZON_CONNECT})"

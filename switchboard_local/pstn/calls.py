@@ -37,12 +37,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.domain.events import AttemptResult
 from switchboard.domain.hours import HoursError, resolve_timezone
 from switchboard.domain.rules import MAX_DESTINATIONS
 from switchboard.domain.transfer import TransferRules
 from switchboard.policy import DestinationPolicy, DestinationRefusedError
 from switchboard.settings import load as load_settings
-from switchboard.wording import branch_text, utc_time
+from switchboard.wording import ANSWERED_AT_UNKNOWN_TIME, branch_text, utc_time
 from switchboard_local.aws.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
 from switchboard_local.http_server import LocalHttpServer
 from switchboard_local.pstn.simulator import (
@@ -493,8 +494,12 @@ def format_record(record: dict[str, Any] | None) -> str:
     text = f"call record: outcome {record['outcome']}, {record['duration_ms'] / 1000:.1f}s"
     if record.get("talk_ms"):
         text += f", talked {record['talk_ms'] / 1000:.1f}s"
+    # Amazon Connect records count from the dial (timing=approximate): an answer's moment is unknown.
+    unknown_answer = record.get("timing") == "approximate"
     attempts = [
-        f"{a['destination']} {a['result']} after {a['ring_ms'] / 1000:.1f}s"
+        f"{a['destination']} {ANSWERED_AT_UNKNOWN_TIME}"
+        if unknown_answer and a["result"] == AttemptResult.ANSWERED
+        else f"{a['destination']} {a['result']} after {a['ring_ms'] / 1000:.1f}s"
         for a in record.get("attempts", [])
     ]
     if attempts:

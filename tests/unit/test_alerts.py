@@ -182,6 +182,21 @@ def test_transfer_failed_as_the_sma_writes_it_names_the_target_and_what_came_bef
     assert CALLER not in json.dumps(rendered.blocks)
 
 
+def test_an_amazon_connect_answer_is_not_said_to_come_after_zero_seconds_of_ringing() -> None:
+    # A contact flow never sees the answer: the record counts the call from the dial (ring_ms 0).
+    before = {"destination": "+18005550111", "result": "answered", "ring_ms": 0}
+    target = {"destination": "+13125550199", "result": "CallNotAnswered", "ring_ms": 30000}
+    fields = {"event_type": "transfer_failed", "event_id": "c-1:transfer_failed", "all_failed": False}
+    fields |= {"transfer_target": "+13125550199", "attempts": [before, target]}
+
+    connect = text_of(render(Alert.from_item(item(backend="connect", **fields))).blocks)
+    sma = text_of(render(Alert.from_item(item(**fields))).blocks)
+
+    assert "1. +18005550111 — answered (Amazon Connect does not report after how long)" in connect
+    assert "after 0 s of ringing" not in connect
+    assert "1. +18005550111 — answered after 0 s of ringing" in sma
+
+
 def test_pool_exhausted_concerns_no_number_and_has_no_buttons() -> None:
     event = {
         "kind": "call_event",
