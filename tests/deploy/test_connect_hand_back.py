@@ -17,16 +17,15 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
-from deploy import app, connect_hand_back, sip_media_application
+from deploy import connect_hand_back, sip_media_application
 from switchboard.service import ForwardRequest
 from switchboard.settings import Settings
 from switchboard.wiring import forwarding_service
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
 from switchboard_local.aws.template import create_table
-from tests.deploy.conftest import CloudFormation, FakeContext
+from tests.deploy.conftest import CloudFormation, fake_aws_environment
 
 REGION = "us-east-1"
 TABLE = "switchboard-connect-hand-back"
@@ -37,15 +36,6 @@ DESTINATION = "+14155550123"
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @dataclass
 class World:
     connect: ConnectEmulator
@@ -53,7 +43,6 @@ class World:
     ivr: str
     forwarding: str
     fallback: str
-    requests: int = 0
 
     def forward(self, number: str, *, home_flow: str) -> None:
         settings = Settings(
@@ -81,22 +70,13 @@ class World:
         }
 
     def send(self, request_type: str, properties: dict[str, Any], *, physical_id: str = "") -> dict[str, Any]:
-        self.requests += 1
-        event: dict[str, Any] = {
-            "RequestType": request_type,
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-DeployHelper",
-            "ResponseURL": self.cloudformation.url,
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard/guid",
-            "RequestId": f"request-{self.requests}",
-            "LogicalResourceId": "ConnectHandBack",
-            "ResourceType": "Custom::ConnectHandBack",
-            "ResourceProperties": {"ServiceToken": "token", **properties},
-        }
-        if physical_id:
-            event["PhysicalResourceId"] = physical_id
-        app.handler(event, FakeContext())
-        assert len(self.cloudformation.responses) == self.requests, "every request gets exactly one answer"
-        return self.cloudformation.responses[-1]
+        return self.cloudformation.send(
+            request_type,
+            "Custom::ConnectHandBack",
+            properties,
+            logical_id="ConnectHandBack",
+            physical_id=physical_id or None,
+        )
 
 
 @pytest.fixture
@@ -112,19 +92,13 @@ def world(
     connect.claim(ON_NO_FLOW)
     connect.claim(NOT_FORWARDED, ivr)
     with ConnectServer(connect) as connect_server, ChimeVoiceServer(ChimeVoiceEmulator()) as chime_server:
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MANAGED_NUMBERS", "ALLOWED_COUNTRIES"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
-            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
-            "AWS_ENDPOINT_URL_CONNECT": connect_server.url,
-        }.items():
-            monkeypatch.setenv(name, value)
+        fake_aws_environment(
+            monkeypatch,
+            REGION,
+            AWS_ENDPOINT_URL_DYNAMODB=moto_endpoint,
+            AWS_ENDPOINT_URL_CHIME_SDK_VOICE=chime_server.url,
+            AWS_ENDPOINT_URL_CONNECT=connect_server.url,
+        )
         connect_hand_back.client.cache_clear()
         sip_media_application.dynamodb.cache_clear()
         create_table(boto3.client("dynamodb"), TABLE)

@@ -21,7 +21,7 @@ import yaml
 from moto import mock_aws
 
 from deploy import app, cfn_response, prompts, sip_media_application
-from tests.deploy.conftest import CloudFormation, FakeContext
+from tests.deploy.conftest import STACK_ID, CloudFormation, FakeContext, fake_aws_environment
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -33,17 +33,7 @@ PROMPT_NAMES = {"greeting", "not_in_service", "failure", "error", "please_hold",
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials, a fixed region, no endpoint redirection, and fresh cached clients."""
-    for name in (
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_ENDPOINT_URL_CHIME_SDK_VOICE",
-        "AWS_PROFILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    fake_aws_environment(monkeypatch, REGION)
     monkeypatch.setattr(cfn_response, "RETRY_DELAY_SECONDS", 0.0)
     sip_media_application.client.cache_clear()
     prompts.s3.cache_clear()
@@ -52,34 +42,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     prompts.s3.cache_clear()
 
 
-def request(
-    cloudformation: CloudFormation,
-    request_type: str,
-    resource_type: str,
-    properties: dict[str, Any],
-    *,
-    physical_id: str | None = None,
-    old_properties: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-DeployHelperFunction-xyz",
-        "ResponseURL": cloudformation.url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard/guid",
-        "RequestId": "5d0c1c1e-request",
-        "LogicalResourceId": "Resource",
-        "ResourceType": resource_type,
-        "ResourceProperties": {"ServiceToken": "token", **properties},
-    }
-    if physical_id is not None:
-        event["PhysicalResourceId"] = physical_id
-    if old_properties is not None:
-        event["OldResourceProperties"] = {"ServiceToken": "token", **old_properties}
-    return event
-
-
 def assert_echoes_request(response: dict[str, Any]) -> None:
-    assert response["StackId"] == "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard/guid"
+    assert response["StackId"] == STACK_ID
     assert response["RequestId"] == "5d0c1c1e-request"
     assert response["LogicalResourceId"] == "Resource"
 
@@ -92,7 +56,7 @@ SMA_PROPERTIES = {"Name": "switchboard-switchboard", "AwsRegion": REGION, "Endpo
 def test_missing_property_fails(cloudformation: CloudFormation) -> None:
     properties = {key: value for key, value in SMA_PROPERTIES.items() if key != "Endpoint"}
 
-    app.handler(request(cloudformation, "Create", "Custom::SipMediaApplication", properties), FakeContext())
+    app.handler(cloudformation.event("Create", "Custom::SipMediaApplication", properties), FakeContext())
 
     response = cloudformation.only_response()
     assert response["Status"] == "FAILED"
@@ -100,8 +64,7 @@ def test_missing_property_fails(cloudformation: CloudFormation) -> None:
 
     # Its rollback Delete (same bad properties) must not fail, or the stack is stuck.
     cloudformation.responses.clear()
-    event = request(
-        cloudformation,
+    event = cloudformation.event(
         "Delete",
         "Custom::SipMediaApplication",
         properties,
@@ -112,7 +75,7 @@ def test_missing_property_fails(cloudformation: CloudFormation) -> None:
 
 
 def test_prompt_delete_without_bucket_succeeds(cloudformation: CloudFormation) -> None:
-    event = request(cloudformation, "Delete", "Custom::PromptUpload", {}, physical_id="create-failed-x")
+    event = cloudformation.event("Delete", "Custom::PromptUpload", {}, physical_id="create-failed-x")
 
     app.handler(event, FakeContext())
 
@@ -122,7 +85,7 @@ def test_prompt_delete_without_bucket_succeeds(cloudformation: CloudFormation) -
 
 def test_unknown_resource_type_fails(cloudformation: CloudFormation) -> None:
     app.handler(
-        request(cloudformation, "Update", "Custom::Nope", {}, physical_id="keep-me", old_properties={}),
+        cloudformation.event("Update", "Custom::Nope", {}, physical_id="keep-me", old_properties={}),
         FakeContext(),
     )
 
@@ -135,7 +98,7 @@ def test_unknown_resource_type_fails(cloudformation: CloudFormation) -> None:
 
 def test_delete_of_unknown_resource_type_succeeds(cloudformation: CloudFormation) -> None:
     app.handler(
-        request(cloudformation, "Delete", "Custom::Nope", {}, physical_id="create-failed-x"), FakeContext()
+        cloudformation.event("Delete", "Custom::Nope", {}, physical_id="create-failed-x"), FakeContext()
     )
 
     response = cloudformation.only_response()
@@ -157,7 +120,7 @@ def test_answers_failed_before_the_function_times_out(
     monkeypatch.setitem(app.HANDLERS, "Custom::Slow", slow)
     context = FakeContext(remaining_ms=int((app.TIMEOUT_MARGIN_SECONDS + 0.05) * 1000))
 
-    app.handler(request(cloudformation, "Create", "Custom::Slow", {}), context)
+    app.handler(cloudformation.event("Create", "Custom::Slow", {}), context)
 
     # Exactly one answer: the guard's FAILED; the late SUCCESS is not sent.
     response = cloudformation.only_response()
@@ -168,14 +131,14 @@ def test_answers_failed_before_the_function_times_out(
 def test_response_put_is_retried(cloudformation: CloudFormation) -> None:
     cloudformation.fail_next = 1
 
-    app.handler(request(cloudformation, "Create", "Custom::Nope", {}), FakeContext())
+    app.handler(cloudformation.event("Create", "Custom::Nope", {}), FakeContext())
 
     assert cloudformation.attempts == 2
     assert cloudformation.only_response()["Status"] == "FAILED"
 
 
 def test_response_body_fits_cloudformation_limit() -> None:
-    event = request(CloudFormation(url="http://127.0.0.1/"), "Create", "Custom::Nope", {})
+    event = CloudFormation(url="http://127.0.0.1/").event("Create", "Custom::Nope", {})
     body = cfn_response.build_body(event, "FAILED", "id", "x" * 10_000, {})  # type: ignore[arg-type]
     assert len(body) <= cfn_response.MAX_BODY_BYTES
     assert json.loads(body)["Reason"].endswith("...")
@@ -199,8 +162,17 @@ def keys(s3: Any, prefix: str = "") -> set[str]:
     return {item["Key"] for item in listing.get("Contents", [])}
 
 
+def delete_prompts(cloudformation: CloudFormation) -> dict[str, Any]:
+    """CloudFormation's Delete of the prompt upload, and the one answer to it."""
+    event = cloudformation.event(
+        "Delete", "Custom::PromptUpload", PROMPT_PROPERTIES, physical_id=f"s3://{BUCKET}/prompts/"
+    )
+    app.handler(event, FakeContext())
+    return cloudformation.only_response()
+
+
 def test_create_uploads_every_bundled_prompt(cloudformation: CloudFormation, s3: Any) -> None:
-    app.handler(request(cloudformation, "Create", "Custom::PromptUpload", PROMPT_PROPERTIES), FakeContext())
+    app.handler(cloudformation.event("Create", "Custom::PromptUpload", PROMPT_PROPERTIES), FakeContext())
 
     response = cloudformation.only_response()
     assert response["Status"] == "SUCCESS"
@@ -237,8 +209,7 @@ def test_the_deploy_package_bundles_the_connect_prompts() -> None:
 
 def test_update_uploads_again(cloudformation: CloudFormation, s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key="prompts/greeting.wav", Body=b"stale")
-    event = request(
-        cloudformation,
+    event = cloudformation.event(
         "Update",
         "Custom::PromptUpload",
         {**PROMPT_PROPERTIES, "Version": "2"},
@@ -254,48 +225,25 @@ def test_update_uploads_again(cloudformation: CloudFormation, s3: Any) -> None:
 
 
 def test_delete_empties_the_prefix_only(cloudformation: CloudFormation, s3: Any) -> None:
-    app.handler(request(cloudformation, "Create", "Custom::PromptUpload", PROMPT_PROPERTIES), FakeContext())
+    app.handler(cloudformation.event("Create", "Custom::PromptUpload", PROMPT_PROPERTIES), FakeContext())
     s3.put_object(Bucket=BUCKET, Key="prompts/retired_prompt.wav", Body=b"old package")
     s3.put_object(Bucket=BUCKET, Key="elsewhere/keep.txt", Body=b"not ours")
     cloudformation.responses.clear()
 
-    app.handler(
-        request(
-            cloudformation,
-            "Delete",
-            "Custom::PromptUpload",
-            PROMPT_PROPERTIES,
-            physical_id=f"s3://{BUCKET}/prompts/",
-        ),
-        FakeContext(),
-    )
-
-    response = cloudformation.only_response()
+    response = delete_prompts(cloudformation)
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", f"s3://{BUCKET}/prompts/")
     assert keys(s3) == {"elsewhere/keep.txt"}
 
 
 def test_delete_with_keys_already_gone_succeeds(cloudformation: CloudFormation, s3: Any) -> None:
-    app.handler(
-        request(
-            cloudformation,
-            "Delete",
-            "Custom::PromptUpload",
-            PROMPT_PROPERTIES,
-            physical_id=f"s3://{BUCKET}/prompts/",
-        ),
-        FakeContext(),
-    )
-
-    assert cloudformation.only_response()["Status"] == "SUCCESS"
+    assert delete_prompts(cloudformation)["Status"] == "SUCCESS"
 
 
 def test_delete_with_bucket_gone_succeeds(cloudformation: CloudFormation, s3: Any) -> None:
     properties = {**PROMPT_PROPERTIES, "BucketName": "no-such-bucket"}
 
     app.handler(
-        request(
-            cloudformation,
+        cloudformation.event(
             "Delete",
             "Custom::PromptUpload",
             properties,
@@ -310,7 +258,7 @@ def test_delete_with_bucket_gone_succeeds(cloudformation: CloudFormation, s3: An
 def test_create_into_missing_bucket_fails(cloudformation: CloudFormation, s3: Any) -> None:
     properties = {**PROMPT_PROPERTIES, "BucketName": "no-such-bucket"}
 
-    app.handler(request(cloudformation, "Create", "Custom::PromptUpload", properties), FakeContext())
+    app.handler(cloudformation.event("Create", "Custom::PromptUpload", properties), FakeContext())
 
     response = cloudformation.only_response()
     assert response["Status"] == "FAILED"
@@ -375,7 +323,7 @@ def test_every_makefile_built_resource_has_its_build_target() -> None:
 
 
 def test_send_never_raises_even_when_the_body_cannot_be_built(cloudformation: CloudFormation) -> None:
-    event = request(cloudformation, "Create", "Custom::Nope", {})
+    event = cloudformation.event("Create", "Custom::Nope", {})
     del event["StackId"]  # a malformed request: build_body cannot echo it
     responder = cfn_response.Responder(event, FakeContext())  # type: ignore[arg-type]
 

@@ -17,16 +17,15 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
-from deploy import app, sip_media_application
+from deploy import sip_media_application
 from switchboard import cli, wiring
 from switchboard.adapters.chime_voice import ChimeVoiceRouting
 from switchboard.service import ForwardRequest
 from switchboard.settings import load
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.template import create_table
-from tests.deploy.conftest import CloudFormation, FakeContext
+from tests.deploy.conftest import CloudFormation, fake_aws_environment
 
 REGION = "us-east-1"
 TABLE = "switchboard-lifecycle"
@@ -40,15 +39,6 @@ FOREIGN = "+12025550103"  # routed by someone else's SIP rule: never touched
 DESTINATION = "+13125550122"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @dataclass
 class World:
     emulator: ChimeVoiceEmulator
@@ -57,7 +47,7 @@ class World:
     pbx: str
     other_pbx: str
     foreign_sma: str
-    requests: int = 0
+    monkeypatch: pytest.MonkeyPatch
     homes: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     # --- CloudFormation -------------------------------------------------------------------------
@@ -71,27 +61,21 @@ class World:
         old: dict[str, Any] | None = None,
         request_id: str = "",
     ) -> dict[str, Any]:
-        self.requests += 1
-        event: dict[str, Any] = {
-            "RequestType": request_type,
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:switchboard-DeployHelper",
-            "ResponseURL": self.cloudformation.url,
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/switchboard/guid",
-            "RequestId": request_id or f"request-{self.requests}",
-            "LogicalResourceId": "SipMediaApplication",
-            "ResourceType": "Custom::SipMediaApplication",
-        }
-        if properties is not None:
-            event["ResourceProperties"] = {"ServiceToken": "token", **properties}
-        if physical_id is not None:
-            event["PhysicalResourceId"] = physical_id
-        if old is not None:
-            event["OldResourceProperties"] = {"ServiceToken": "token", **old}
-        app.handler(event, FakeContext())
-        assert len(self.cloudformation.responses) == self.requests, "every request gets exactly one answer"
-        response = self.cloudformation.responses[-1]
-        assert response["RequestId"] == event["RequestId"]
-        return response
+        return self.cloudformation.send(
+            request_type,
+            "Custom::SipMediaApplication",
+            properties,
+            logical_id="SipMediaApplication",
+            request_id=request_id,
+            physical_id=physical_id,
+            old_properties=old,
+        )
+
+    def deploy(self) -> str:
+        """A first deploy: the application created, and its id given to the functions."""
+        sma_id: str = self.send("Create", properties(self))["PhysicalResourceId"]
+        self.use(sma_id)
+        return sma_id
 
     # --- the Chime SDK Voice state ------------------------------------------------------------------
 
@@ -135,9 +119,9 @@ class World:
 
     # --- users ----------------------------------------------------------------------------------------
 
-    def use(self, monkeypatch: pytest.MonkeyPatch, sma_id: str) -> None:
+    def use(self, sma_id: str) -> None:
         """The functions' environment after a deploy that gave them ``sma_id``."""
-        monkeypatch.setenv("SIP_MEDIA_APPLICATION_ID", sma_id)
+        self.monkeypatch.setenv("SIP_MEDIA_APPLICATION_ID", sma_id)
 
     def forward_with_cli(self, number: str) -> None:
         assert cli.main(["forward", "set", number, DESTINATION]) == 0
@@ -163,21 +147,15 @@ def world(
     emulator.seed_phone_numbers([ON_OTHER_PBX], voice_connector_id=other_pbx)
     emulator.seed_phone_numbers([FOREIGN], product_type="SipMediaApplicationDialIn")
     with ChimeVoiceServer(emulator) as server:
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MANAGED_NUMBERS", "ALLOWED_COUNTRIES"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
-            "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": server.url,
-            "TABLE_NAME": TABLE,
-            "VOICE_CONNECTOR_ID": pbx,
-            "DEFAULT_COUNTRY": "US",
-        }.items():
-            monkeypatch.setenv(name, value)
+        fake_aws_environment(
+            monkeypatch,
+            REGION,
+            AWS_ENDPOINT_URL_DYNAMODB=moto_endpoint,
+            AWS_ENDPOINT_URL_CHIME_SDK_VOICE=server.url,
+            TABLE_NAME=TABLE,
+            VOICE_CONNECTOR_ID=pbx,
+            DEFAULT_COUNTRY="US",
+        )
         sip_media_application.client.cache_clear()
         sip_media_application.dynamodb.cache_clear()
         create_table(boto3.client("dynamodb"), TABLE)
@@ -188,7 +166,7 @@ def world(
             TriggerValue=FOREIGN,
             TargetApplications=[{"SipMediaApplicationId": foreign_sma, "Priority": 1, "AwsRegion": REGION}],
         )
-        world = World(emulator, chime, cloudformation, pbx, other_pbx, foreign_sma)
+        world = World(emulator, chime, cloudformation, pbx, other_pbx, foreign_sma, monkeypatch)
         world.homes = {number: world.state(number) for number in (ON_PBX, ON_OTHER_PBX, SPARE)}
         yield world
         sip_media_application.client.cache_clear()
@@ -206,7 +184,7 @@ def properties(world: World, *, existing: str = "", endpoint: str = SMA_ARN) -> 
     }
 
 
-def test_create_forward_update_adopt_unadopt_delete(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_forward_update_adopt_unadopt_delete(world: World) -> None:
     # Create, and CloudFormation's retry of the same request: one application.
     created = world.send("Create", properties(world), request_id="create")
     assert created["Status"] == "SUCCESS", created
@@ -215,7 +193,7 @@ def test_create_forward_update_adopt_unadopt_delete(world: World, monkeypatch: p
     assert world.ours() == [first]
 
     # Forwards from the CLI and from the bot's service.
-    world.use(monkeypatch, first)
+    world.use(first)
     world.forward_with_cli(ON_PBX)
     world.forward_like_the_bot(ON_OTHER_PBX)
     world.assert_routed_somewhere_it_was(forwarded_to=first)
@@ -248,7 +226,7 @@ def test_create_forward_update_adopt_unadopt_delete(world: World, monkeypatch: p
     world.assert_routed_somewhere_it_was(forwarded_to=adopted)
 
     # The redeployed bot manages the moved forwards.
-    world.use(monkeypatch, adopted)
+    world.use(adopted)
     world.remove_with_cli(ON_PBX)
     world.forward_with_cli(SPARE)
     world.assert_routed_somewhere_it_was(forwarded_to=adopted)
@@ -287,14 +265,12 @@ def test_create_forward_update_adopt_unadopt_delete(world: World, monkeypatch: p
     world.assert_routed_somewhere_it_was(forwarded_to=None)
 
 
-def test_delete_of_an_adopted_application_hands_the_forwards_back_and_keeps_it(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_delete_of_an_adopted_application_hands_the_forwards_back_and_keeps_it(world: World) -> None:
     adopted = world.emulator.create_sip_media_application("pbx-team-sma", SMA_ARN)
     created = world.send("Create", properties(world, existing=adopted))
     assert (created["Status"], created["PhysicalResourceId"]) == ("SUCCESS", adopted)
     assert world.ours() == []
-    world.use(monkeypatch, adopted)
+    world.use(adopted)
     world.forward_with_cli(ON_PBX)
 
     deleted = world.send("Delete", properties(world, existing=adopted), physical_id=adopted)
@@ -317,11 +293,8 @@ def test_a_create_the_timeout_guard_answered_leaves_no_orphan(world: World) -> N
     assert world.ours() == []
 
 
-def test_an_application_deleted_out_of_band_is_made_again_and_keeps_the_forwards(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = world.send("Create", properties(world))["PhysicalResourceId"]
-    world.use(monkeypatch, first)
+def test_an_application_deleted_out_of_band_is_made_again_and_keeps_the_forwards(world: World) -> None:
+    first = world.deploy()
     world.forward_with_cli(ON_PBX)
     # Someone disables its rule and deletes the application in the console.
     rule = world.rule_of(ON_PBX)
@@ -352,11 +325,8 @@ def test_delete_without_properties_answers_success(world: World) -> None:
     assert world.ours() == []
 
 
-def test_a_number_that_cannot_go_back_fails_the_delete_with_the_way_out(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = world.send("Create", properties(world))["PhysicalResourceId"]
-    world.use(monkeypatch, first)
+def test_a_number_that_cannot_go_back_fails_the_delete_with_the_way_out(world: World) -> None:
+    first = world.deploy()
     world.forward_with_cli(ON_PBX)
     # The voice connector goes away behind everyone's back (the emulator has no API for it).
     world.emulator._connectors.pop(world.pbx)
@@ -373,11 +343,8 @@ def test_a_number_that_cannot_go_back_fails_the_delete_with_the_way_out(
     assert not rule["Disabled"]
 
 
-def test_a_rolled_back_adoption_brings_the_forwards_back(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = world.send("Create", properties(world))["PhysicalResourceId"]
-    world.use(monkeypatch, first)
+def test_a_rolled_back_adoption_brings_the_forwards_back(world: World) -> None:
+    first = world.deploy()
     world.forward_with_cli(ON_PBX)
     adopted = world.emulator.create_sip_media_application("pbx-team-sma", SMA_ARN)
     adopting = world.send(
@@ -431,11 +398,8 @@ def test_a_rule_someone_else_pointed_at_our_application_is_left_alone_and_named(
     assert first in world.applications()
 
 
-def test_the_rollback_of_a_move_that_failed_half_way_brings_every_forward_back(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = world.send("Create", properties(world))["PhysicalResourceId"]
-    world.use(monkeypatch, first)
+def test_the_rollback_of_a_move_that_failed_half_way_brings_every_forward_back(world: World) -> None:
+    first = world.deploy()
     world.forward_with_cli(ON_PBX)
     world.forward_with_cli(SPARE)
     adopted = world.emulator.create_sip_media_application("pbx-team-sma", SMA_ARN)
@@ -459,8 +423,7 @@ def test_the_rollback_of_a_move_that_failed_half_way_brings_every_forward_back(
 def test_a_table_that_cannot_be_read_fails_the_delete_before_any_change(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = world.send("Create", properties(world))["PhysicalResourceId"]
-    world.use(monkeypatch, first)
+    first = world.deploy()
     world.forward_like_the_bot(ON_OTHER_PBX)
     # Throttled, or no permission: anything but "no such table".
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
@@ -474,11 +437,8 @@ def test_a_table_that_cannot_be_read_fails_the_delete_before_any_change(
     assert first in world.applications()
 
 
-def test_a_table_deleted_by_hand_sends_every_number_to_the_voice_connector(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = world.send("Create", properties(world))["PhysicalResourceId"]
-    world.use(monkeypatch, first)
+def test_a_table_deleted_by_hand_sends_every_number_to_the_voice_connector(world: World) -> None:
+    first = world.deploy()
     world.forward_with_cli(ON_PBX)
     boto3.client("dynamodb").delete_table(TableName=TABLE)
 
