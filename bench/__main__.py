@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from switchboard_local.console_output import silenced  # noqa: E402
+from bench.common import (
+    BENCH_CREDENTIALS,
+    ROOT,
+    fresh_interpreter_ms,
+    moto_endpoint,
+    progress,
+    report,
+)
+from switchboard_local.console_output import silenced
 
 TABLE = "switchboard-bench"
 OURS = "+12025550100"
@@ -46,9 +46,7 @@ EVENT_GAP_MS = 5_000
 
 def _env(endpoint: str) -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **BENCH_CREDENTIALS,
         "AWS_ENDPOINT_URL": endpoint,
         "TABLE_NAME": TABLE,
         "PROMPT_BUCKET": "bench-prompts",
@@ -207,13 +205,7 @@ def import_ratio(endpoint: str, rounds: int) -> dict[str, float]:
         "sma.app": "import sma.app",
         "sma.app_no_client": "import botocore.session, aws_lambda_powertools, sma.forwarding",
     }
-    times: dict[str, list[float]] = {name: [] for name in programs}
-    for _ in range(rounds):
-        for name, code in programs.items():
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-            times[name].append(time.perf_counter() - start)
-    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    med = fresh_interpreter_ms(programs, env, rounds)
     base = med["python"]
     return {
         "rounds": rounds,
@@ -226,11 +218,6 @@ def import_ratio(endpoint: str, rounds: int) -> dict[str, float]:
     }
 
 
-def progress(text: str) -> None:
-    """Say what is being measured (stderr), so a minute of measuring is not a minute of silence."""
-    print(f"bench: {text}…", file=sys.stderr, flush=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=400, help="warm handler rounds")
@@ -238,13 +225,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(_env(endpoint))
-    try:
+    with moto_endpoint() as endpoint:
+        os.environ.update(_env(endpoint))
         import botocore.session
 
         from switchboard.adapters.dynamodb import DynamoForwardRepository
@@ -273,16 +255,7 @@ def main() -> int:
             "warm_handler": warm,
             "imports": import_ratio(endpoint, args.import_rounds),
         }
-    except BaseException:
-        server.stop()
-        raise
-
-    with quiet():
-        server.stop()
-    print(render(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return report(render(results), results, args.json)
 
 
 def render(results: dict[str, Any]) -> str:

@@ -27,7 +27,6 @@ import os
 import random
 import re
 import statistics
-import sys
 import threading
 import time
 from collections import Counter
@@ -35,8 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import BENCH_CREDENTIALS, write_json
 
 TABLE = "switchboard-bench-alerts"
 CHANNEL = "C0ALERTS"
@@ -65,9 +63,7 @@ class Stack:
         self.slack = SlackStandIn(tokens=[TOKEN]).start()
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
+                **BENCH_CREDENTIALS,
                 "AWS_ENDPOINT_URL": f"http://{host}:{port}",
                 "TABLE_NAME": TABLE,
                 "PROMPT_BUCKET": "bench-prompts",
@@ -318,8 +314,7 @@ def main() -> int:
         print(json.dumps(faults, indent=2))
     finally:
         stack.stop()
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.json, results)
     return 0
 
 

@@ -9,20 +9,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
-import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import BENCH_CREDENTIALS, ROOT, fresh_interpreter_ms, moto_endpoint, progress, report
 
 SECRET = "bench-secret"
 TOKEN = "xoxb-bench"
@@ -75,14 +69,8 @@ def import_time(rounds: int) -> dict[str, float]:
         "SLACK_BOT_TOKEN": "xoxb-x",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    times: dict[str, list[float]] = {"python": [], "boto3": [], "bot.app": []}
     programs = {"python": "pass", "boto3": "import boto3", "bot.app": "import bot.app"}
-    for _ in range(rounds):
-        for name, code in programs.items():
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-            times[name].append(time.perf_counter() - start)
-    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    med = fresh_interpreter_ms(programs, env, rounds)
     return {
         "rounds": rounds,
         "python_startup_ms": round(med["python"], 1),
@@ -92,8 +80,6 @@ def import_time(rounds: int) -> dict[str, float]:
 
 
 def ack_calls() -> list[dict[str, Any]]:
-    from moto.server import ThreadedMotoServer
-
     from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
     from switchboard_local.aws.lambda_endpoint import LambdaEndpoint
     from switchboard_local.aws.template import create_table
@@ -105,10 +91,6 @@ def ack_calls() -> list[dict[str, Any]]:
     )
     from switchboard_local.slack.standin import SlackStandIn
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
     chime = ChimeVoiceEmulator()
     vc = chime.create_voice_connector("pbx")
     sma = chime.create_sip_media_application("sw", "arn:aws:lambda:us-east-1:123456789012:function:sma")
@@ -117,16 +99,15 @@ def ack_calls() -> list[dict[str, Any]]:
     calls.install()
     rows: list[dict[str, Any]] = []
     with (
+        moto_endpoint() as endpoint,
         SlackStandIn(tokens=[TOKEN]) as slack,
         ChimeVoiceServer(chime) as chime_server,
         LambdaEndpoint() as lambdas,
     ):
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                **BENCH_CREDENTIALS,
+                "AWS_ENDPOINT_URL": endpoint,
                 "AWS_ENDPOINT_URL_CHIME_SDK_VOICE": chime_server.url,
                 "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
                 "TABLE_NAME": "switchboard-bench",
@@ -255,7 +236,6 @@ def ack_calls() -> list[dict[str, Any]]:
                     "table_calls_before_ack": services.get("dynamodb", 0),
                 }
             )
-    moto.stop()
     return rows
 
 
@@ -296,20 +276,11 @@ def main() -> int:
     parser.add_argument("--import-rounds", type=int, default=9)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    print(
-        f"bench: timing `import bot.app` ({args.import_rounds} fresh interpreters)…",
-        file=sys.stderr,
-        flush=True,
-    )
+    progress(f"timing `import bot.app` ({args.import_rounds} fresh interpreters)")
     imports = import_time(args.import_rounds)
-    print(
-        "bench: counting AWS calls before and after each Slack acknowledgement…", file=sys.stderr, flush=True
-    )
+    progress("counting AWS calls before and after each Slack acknowledgement")
     rows = ack_calls()
-    print(render(imports, rows))
-    if args.json:
-        args.json.write_text(json.dumps({"imports": imports, "requests": rows}, indent=2) + "\n")
-    return 0
+    return report(render(imports, rows), {"imports": imports, "requests": rows}, args.json)
 
 
 if __name__ == "__main__":

@@ -29,22 +29,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import logging
 import os
 import random
 import statistics
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from moto.server import ThreadedMotoServer  # noqa: E402
+from bench.common import BENCH_CREDENTIALS, moto_endpoint, write_json
 
 TABLE = "switchboard-bench-pool"
 
@@ -211,21 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
-    )
+    os.environ.update(BENCH_CREDENTIALS)
     import botocore.session
     from botocore.config import Config
 
-    client = botocore.session.get_session().create_client(
-        "dynamodb", endpoint_url=f"http://{host}:{port}", config=Config(max_pool_connections=args.threads * 2)
-    )
     results = []
-    try:
+    with moto_endpoint() as endpoint:
+        client = botocore.session.get_session().create_client(
+            "dynamodb", endpoint_url=endpoint, config=Config(max_pool_connections=args.threads * 2)
+        )
         for store in args.stores.split(","):
             for size in (int(s) for s in args.pools.split(",")):
                 result = run(
@@ -249,11 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                     + (f", errors {result['errors']}" if result["errors"] else ""),
                     flush=True,
                 )
-    finally:
-        server.stop()
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.json, results)
     gated = [r for r in results if r["store"] == "linearizable"]
     ok = all(
         r["double_claims"] == r["releases_lost"] == r["leaked_pairs"] == 0 and not r["errors"] for r in gated

@@ -37,8 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT, progress, report
 
 OURS = "+12025550100"
 DESTINATION = "+12065550111"
@@ -284,12 +283,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=300, help="warm calls in each interpreter")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
-    print(f"bench: seed vs ours, {args.rounds} fresh interpreters per side…", file=sys.stderr, flush=True)
+    progress(f"seed vs ours, {args.rounds} fresh interpreters per side")
     result = compare(args.rounds, args.calls)
-    print(render(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return report(render(result), result, args.json)
 
 
 if __name__ == "__main__":

@@ -24,17 +24,14 @@ import logging
 import os
 import random
 import statistics
-import sys
 import time
 import uuid
 import wave
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from switchboard_local.console_output import silenced  # noqa: E402
+from bench.common import report
+from switchboard_local.console_output import silenced
 
 DIALED = "+12025550100"
 CALLER = "+13035550123"
@@ -209,14 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(args.calls)
     audio = figures["end_of_recording_to_audio_in_slack"]
     text = figures["end_of_recording_to_transcript_in_slack"]
-    print(f"Voicemail, local stack ({args.calls} calls, {RECORDING_SECONDS} s recordings, poll 0.25 s):")
-    print(f"  end of recording → audio in Slack:      p50 {audio['p50_ms']} ms, p95 {audio['p95_ms']} ms")
-    print(f"  end of recording → transcript in Slack: p50 {text['p50_ms']} ms, p95 {text['p95_ms']} ms")
-    print(f"  records failed and retried: {figures['failed_records']}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    lines = [
+        f"Voicemail, local stack ({args.calls} calls, {RECORDING_SECONDS} s recordings, poll 0.25 s):",
+        f"  end of recording → audio in Slack:      p50 {audio['p50_ms']} ms, p95 {audio['p95_ms']} ms",
+        f"  end of recording → transcript in Slack: p50 {text['p50_ms']} ms, p95 {text['p95_ms']} ms",
+        f"  records failed and retried: {figures['failed_records']}",
+    ]
+    return report("\n".join(lines), figures, args.json)
 
 
 if __name__ == "__main__":
