@@ -3,7 +3,7 @@
 A note on moto and concurrency: moto's server evaluates an UpdateItem's condition and applies the
 update without a lock (``moto/dynamodb/models/__init__.py``, ``update_item``), so two threads'
 conditional writes to one item can both "succeed" — DynamoDB never does that. The concurrency test
-therefore runs the real adapter against moto behind :class:`Linearizable`, which lets one request
+therefore runs the real adapter against moto behind ``bench.pool.Gate``, which lets one request
 at a time into moto: each request is atomic, as every single-item write is in DynamoDB, while the
 threads still interleave freely *between* requests (the index read, the write, the release), which
 is where the adapter's own races are. ``bench/pool.py`` measures moto without that wrapper too.
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from bench.pool import Gate
 from switchboard.adapters.pool import FREE_INDEX, DynamoDnisPool, pair_key
 from switchboard.cli import main
 from switchboard.domain.pool import DnisPair, PairNotFoundError, PoolExhaustedError
@@ -426,29 +427,12 @@ def test_storage_failures_are_storage_errors(dynamodb: Any) -> None:
             call()
 
 
-class Linearizable:
-    """Lets one request at a time into moto, making each request atomic (see the module doc)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(**kwargs: Any) -> Any:
-            with self._lock:
-                return method(**kwargs)
-
-        return call
-
-
 def test_concurrent_claims_never_share_a_pair_and_leak_nothing(dynamodb: Any) -> None:
     """8 threads claim and release again and again; each checks it is the only holder."""
     # 12 rounds: moto copies the whole table for every transaction (each claim is one), so the run
     # time grows with the square of the claims; 96 claims on 9 pairs are contention enough.
     threads, rounds = 8, 12
-    pool = DynamoDnisPool(Linearizable(dynamodb), TABLE)
+    pool = DynamoDnisPool(Gate(dynamodb), TABLE)
     add_pairs(pool, 9)
     lock = threading.Lock()
     holders: dict[DnisPair, str] = {}
