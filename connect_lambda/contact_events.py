@@ -13,6 +13,11 @@ caller hung up is taken as abandoned, a later one as answered (an unanswered one
 with ``ConnectionTimeLimitExceeded`` and another turn of the flow). The record says
 ``timing=approximate``.
 
+A call whose caller hung up before its dial's ``Dialing`` write landed has no live entry yet:
+the handler then leaves the ``ENDED`` marker (:meth:`DynamoFlowProgress.mark_ended`, checked
+against a live entry and a record in the same write), and the late ``Dialing`` records the call
+from it. A contact our flow never dialled costs that one conditional write.
+
 Idempotent: the record is written only if the call has none, so a duplicate event (EventBridge
 delivers at least once) and the flow's own record (when the flow ended the call) both win over a
 second record. Storage failures raise, so EventBridge retries the event.
@@ -26,11 +31,13 @@ from typing import Any, Protocol
 
 import botocore.session
 
-from switchboard.adapters.connect_calls import DynamoFlowProgress, SavedProgress
-from switchboard.adapters.dynamodb import DynamoCallLog
-from switchboard.domain import callflow
-from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Leg, Phase, Plan
-from switchboard.domain.events import CONNECT_BACKEND
+from switchboard.adapters.connect_calls import (
+    DynamoFlowProgress,
+    EndMark,
+    SavedProgress,
+    caller_hung_up,
+    hang_up_log,
+)
 from switchboard.lambda_runtime import BACKGROUND_DYNAMODB
 from switchboard.ports import CallLog
 from switchboard.settings import ConfigurationError, load
@@ -43,6 +50,7 @@ DISCONNECTED = "DISCONNECTED"
 
 class ProgressReader(Protocol):
     def load(self, contact_id: str) -> SavedProgress | None: ...
+    def mark_ended(self, contact_id: str, at_ms: int) -> EndMark: ...
 
 
 def _epoch_ms(text: Any) -> int | None:
@@ -52,20 +60,6 @@ def _epoch_ms(text: Any) -> int | None:
         return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         return None
-
-
-def caller_hung_up(state: CallState, now_ms: int, ring_until_ms: int = 0) -> Plan:
-    """The record of a call whose caller hung up at ``now_ms`` while the flow was at ``state``,
-    whose dial rang until ``ring_until_ms`` at most (0: unknown, counted from the state's clock)."""
-    ringing = state.phase in (Phase.GREETING, Phase.RINGING, Phase.TRANSFERRING)
-    timeout = TRANSFER_TIMEOUT_SECONDS if state.phase is Phase.TRANSFERRING else state.ring_timeout
-    if not ring_until_ms:
-        ring_until_ms = state.attempt_started_ms + timeout * 1000
-    if ringing and now_ms >= ring_until_ms:
-        answered = callflow.on_bridge_answered(state, state.attempt_started_ms)
-        if answered.state is not None:
-            state = answered.state
-    return callflow.on_leg_ended(state, Leg.CALLER, False, now_ms)
 
 
 class ContactEvents:
@@ -80,13 +74,20 @@ class ContactEvents:
         contact_id = str(detail.get("contactId") or "")
         if not contact_id:
             return {"result": "ignored"}
-        progress = self._progress.load(contact_id)
-        if progress is None or progress.state.recorded:
-            # Not a forwarded call, or one already finished (its record deleted its live entry).
-            return {"result": "no call in progress"}
         now = _epoch_ms(detail.get("disconnectTimestamp")) or _epoch_ms(event.get("time"))
         if now is None:
             return {"result": "no time"}
+        progress = self._progress.load(contact_id)
+        if progress is None:
+            # Never listed: not ours, finished (its record deleted the live entry), or its Dialing
+            # has not landed yet; the marker tells that Dialing to record the call instead.
+            mark = self._progress.mark_ended(contact_id, now)
+            if mark is EndMark.MARKED:
+                return {"result": "ended before a dial was listed"}
+            if mark is EndMark.LISTED:  # a Dialing landed since the read: finish from its entry
+                progress = self._progress.load(contact_id)
+        if progress is None or progress.state.recorded:
+            return {"result": "no call in progress"}
         plan = caller_hung_up(progress.state, now, progress.ring_until_ms)
         if plan.record is None:
             return {"result": "nothing to record"}
@@ -104,13 +105,7 @@ def _build() -> ContactEvents | None:
     client = botocore.session.get_session().create_client("dynamodb", config=BACKGROUND_DYNAMODB)
     return ContactEvents(
         DynamoFlowProgress(client, settings.table_name),
-        DynamoCallLog(
-            client,
-            settings.table_name,
-            record_once=True,
-            record_fields={"backend": CONNECT_BACKEND, "timing": "approximate"},
-            listed_from_dial=True,
-        ),
+        hang_up_log(client, settings.table_name),
     )
 
 

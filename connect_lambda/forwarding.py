@@ -28,7 +28,9 @@
     which lists the call in Slack and carries the state :mod:`connect_lambda.contact_events` needs,
     with the ring time counted from this invocation's clock, the real dial moment. Never raises;
     the reply (empty) is ignored. Asynchronous invocations may come late, twice or out of order:
-    the write is skipped once the call has a record or when a later dial is listed already.
+    the write is skipped once the call has a record or when a later dial is listed already, and
+    when the caller hung up before it landed (the ``DISCONNECTED`` event left ``CALL#…/ENDED``),
+    it writes the call's record (abandoned) instead of listing an ended call.
 
 The state travels in the contact attribute ``sb``; every turn, ``Dialing`` included, reads it from
 there. The dial blocks read only ``$.Attributes`` (the flow's ``Save`` copies ``$.External``
@@ -80,9 +82,11 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 class FlowProgress(Protocol):
     """The call's live entry, which also leaves its state for the contact-event handler."""
 
-    def save(self, contact_id: str, state: CallState, now_ms: int) -> None:
+    def save(self, contact_id: str, state: CallState, now_ms: int) -> CallRecord | None:
         """List the call as dialling at ``state`` from ``now_ms``, the moment of the dial; a late,
-        repeated or out-of-order save is ignored. Raises StorageError."""
+        repeated or out-of-order save is ignored. When the caller had hung up already (the contact
+        event found nothing listed), the call's record instead, written and returned. Raises
+        StorageError."""
         ...
 
 
@@ -248,7 +252,8 @@ class ConnectForwardingApp:
                 return
             if self._progress is None or not contact_id:
                 return
-            self._progress.save(contact_id, state, now)
+            if self._progress.save(contact_id, state, now) is not None:
+                self._telemetry.count("CallsEndedBeforeListed")
         except StorageError as error:
             # The call goes on; only a caller hang-up during this dial would go unrecorded.
             self._telemetry.error("could not save the call's progress", reason=str(error))

@@ -42,13 +42,23 @@ lands after the call was recorded (late, or retried) cannot list the ended call 
 itself only replaces an entry of an earlier dial (``since`` smaller), so dial 1's late ``Dialing``
 never hides dial 2, and a retried one keeps the first's ring time.
 
-Known gap: a caller who hangs up in the moment between the dial and its ``Dialing`` write, with the
-``DISCONNECTED`` event handled first, leaves no record (the event finds no state), and the late
-write then lists the ended call until its ``ttl``.
+A caller may hang up before the dial's ``Dialing`` write lands (a cold or throttled ``Dialing``,
+a hang-up in the first instant of ringing), and the ``DISCONNECTED`` event may be handled first:
+it finds no live entry. It then writes the marker ``CALL#<contact id>/ENDED`` (``at`` = the
+hang-up, ``ttl`` a day), in one transaction with checks that the call has neither a live entry
+nor a record (:meth:`DynamoFlowProgress.mark_ended`), so it cannot miss a ``Dialing`` landing at
+the same moment (that check fails and the event finishes the call from the entry). ``Dialing``'s
+transaction checks the marker as well: when it is there, the call ended before it was listed, and
+the ``Dialing`` writes the call's record itself (:func:`caller_hung_up` at ``at``: abandoned
+while ringing) through the same first-wins record write, instead of listing it. Whatever the
+order of the ``Dialing`` writes, the event and their retries, each call ends with one record and
+no live entry. A contact our flow never dialled (other flows, not-in-service calls) costs the
+event one conditional write (none when the call has a record).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +66,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard import callstate
 from switchboard.adapters.dynamo_codec import decode_item, encode_item, is_condition_failure
-from switchboard.adapters.dynamodb import LIVE_CALL_HOURS, DynamoCallLog, live_call_item, live_call_key
-from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Phase
+from switchboard.adapters.dynamodb import (
+    LIVE_CALL_HOURS,
+    DynamoCallLog,
+    check_failed,
+    conflicted,
+    live_call_item,
+    live_call_key,
+)
+from switchboard.domain import callflow
+from switchboard.domain.callflow import TRANSFER_TIMEOUT_SECONDS, CallState, Leg, Phase, Plan
 from switchboard.domain.events import CONNECT_BACKEND, CallRecord, LiveCall
 from switchboard.domain.transfer import QueuedTransfer
-from switchboard.ports import CallControlError, StorageError
+from switchboard.ports import CallControlError, CallLog, StorageError
 
 QUEUED_SK = "QUEUED"
 TRANSFER_KIND = "transfer_request"
+ENDED_SK = "ENDED"
+ENDED_KIND = "call_ended"
+# Long enough for any late Dialing (Connect retries an asynchronous invocation for minutes, not days).
+ENDED_TTL_SECONDS = 86_400
+# A Dialing write and the contact event writing the marker at the same moment: one is cancelled.
+SAVE_ATTEMPTS = 3
 
 
 def transfer_key(contact_id: str) -> dict[str, Any]:
@@ -72,6 +96,48 @@ def transfer_key(contact_id: str) -> dict[str, Any]:
 
 def record_key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CALL#{contact_id}"}, "sk": {"S": "RECORD"}}
+
+
+def ended_key(contact_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CALL#{contact_id}"}, "sk": {"S": ENDED_SK}}
+
+
+def hang_up_log(client: Any, table_name: str) -> DynamoCallLog:
+    """The call log for the records of calls the caller ended, which the flow never saw end: the
+    first record wins, ``timing=approximate``, and each deletes the live entry."""
+    return DynamoCallLog(
+        client,
+        table_name,
+        record_once=True,
+        record_fields={"backend": CONNECT_BACKEND, "timing": "approximate"},
+        listed_from_dial=True,
+    )
+
+
+def caller_hung_up(state: CallState, now_ms: int, ring_until_ms: int = 0) -> Plan:
+    """The record of a call whose caller hung up at ``now_ms`` while the flow was at ``state``,
+    whose dial rang until ``ring_until_ms`` at most (0: unknown, counted from the state's clock).
+
+    Whether a destination had answered cannot be seen: a dial still within its ring time is taken
+    as abandoned, a later one as answered (an unanswered one would have come back as
+    ``ConnectionTimeLimitExceeded`` and another turn of the flow)."""
+    ringing = state.phase in (Phase.GREETING, Phase.RINGING, Phase.TRANSFERRING)
+    timeout = TRANSFER_TIMEOUT_SECONDS if state.phase is Phase.TRANSFERRING else state.ring_timeout
+    if not ring_until_ms:
+        ring_until_ms = state.attempt_started_ms + timeout * 1000
+    if ringing and now_ms >= ring_until_ms:
+        answered = callflow.on_bridge_answered(state, state.attempt_started_ms)
+        if answered.state is not None:
+            state = answered.state
+    return callflow.on_leg_ended(state, Leg.CALLER, False, now_ms)
+
+
+class EndMark(enum.Enum):
+    """What :meth:`DynamoFlowProgress.mark_ended` found."""
+
+    MARKED = "marked"  # no live entry, no record: the marker is there (now or already)
+    LISTED = "listed"  # a live entry appeared since it was read: finish the call from it
+    RECORDED = "recorded"  # the call has its record: nothing to do
 
 
 def dialing(state: CallState, dialled_ms: int) -> tuple[LiveCall, int]:
@@ -102,19 +168,24 @@ class SavedProgress:
 
 
 class DynamoFlowProgress:
-    """The live entry of each Connect call, written by the flow's asynchronous ``Dialing`` turn."""
+    """The live entry of each Connect call, written by the flow's asynchronous ``Dialing`` turn,
+    and the ``ENDED`` marker the contact-event handler leaves when the caller hung up first."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, hang_ups: CallLog | None = None) -> None:
+        """``hang_ups``: where a ``Dialing`` that finds the call ended records it
+        (:func:`hang_up_log` by default)."""
         self._client = client
         self._table = table_name
+        self._hang_ups = hang_ups if hang_ups is not None else hang_up_log(client, table_name)
 
-    def save(self, contact_id: str, state: CallState, now_ms: int) -> None:
-        """List the call as dialling at ``state`` from ``now_ms`` (the dial moment).
+    def save(self, contact_id: str, state: CallState, now_ms: int) -> CallRecord | None:
+        """List the call as dialling at ``state`` from ``now_ms`` (the dial moment); the record
+        written instead when the caller had hung up already (``ENDED``), else None.
 
         Asynchronous invocations arrive late, twice (Connect retries) or out of order, so the put
         is conditional: nothing is written once the call has a record, nor over an entry of the
         same or a later dial (``since`` not smaller: the first invocation of a dial keeps its ring
-        time, the closest to the dial)."""
+        time, the closest to the dial). Raises StorageError."""
         live, ring_until = dialing(state, now_ms)
         item = {
             **live_call_item(contact_id, live),
@@ -123,32 +194,99 @@ class DynamoFlowProgress:
             "state": callstate.dump(state),
             "ttl": now_ms // 1000 + LIVE_CALL_HOURS * 3600,
         }
+        items = [
+            self._absent(record_key(contact_id)),
+            self._absent(ended_key(contact_id)),
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": encode_item(item),
+                    "ConditionExpression": "attribute_not_exists(pk) OR since < :since",
+                    "ExpressionAttributeValues": {":since": {"N": str(live.since_ms)}},
+                }
+            },
+        ]
+        error = self._transact(items, f"could not save the progress of contact {contact_id}")
+        if error is None or check_failed(error, 0):
+            return None  # listed, or recorded already
+        if check_failed(error, 1):
+            return self._record_ended(contact_id, state, ring_until)
+        return None  # this dial or a later one is listed already
+
+    def mark_ended(self, contact_id: str, at_ms: int) -> EndMark:
+        """The caller hung up at ``at_ms`` and the call has no live entry: leave the marker for a
+        ``Dialing`` still on its way, unless a live entry or a record appeared. Raises StorageError."""
+        marker = {
+            "pk": f"CALL#{contact_id}",
+            "sk": ENDED_SK,
+            "kind": ENDED_KIND,
+            "contact_id": contact_id,
+            "at": at_ms,
+            "ttl": at_ms // 1000 + ENDED_TTL_SECONDS,
+        }
+        items = [
+            self._absent(live_call_key(contact_id)),
+            self._absent(record_key(contact_id)),
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": encode_item(marker),
+                    "ConditionExpression": "attribute_not_exists(pk)",  # a duplicate event: the first stands
+                }
+            },
+        ]
+        error = self._transact(items, f"could not mark contact {contact_id} ended")
+        if error is not None and check_failed(error, 0):
+            return EndMark.LISTED
+        if error is not None and check_failed(error, 1):
+            return EndMark.RECORDED
+        return EndMark.MARKED
+
+    def _absent(self, key: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": key,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _transact(self, items: list[dict[str, Any]], failure: str) -> ClientError | None:
+        """Write ``items`` at once: None when written, the error when a condition failed."""
+        attempt = 1
+        while True:
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except ClientError as error:
+                if conflicted(error) and attempt < SAVE_ATTEMPTS:
+                    attempt += 1  # nothing was applied; the other writer's item decides next time
+                    continue
+                if is_condition_failure(error):
+                    return error
+                raise StorageError(f"{failure}: {error}") from error
+            except BotoCoreError as error:
+                raise StorageError(f"{failure}: {error}") from error
+            return None
+
+    def _record_ended(self, contact_id: str, state: CallState, ring_until_ms: int) -> CallRecord | None:
+        """The caller hung up before this dial was listed: record the call from ``state``, as the
+        contact-event handler would have, at the marker's time."""
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._table,
-                            "Key": record_key(contact_id),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": encode_item(item),
-                            "ConditionExpression": "attribute_not_exists(pk) OR since < :since",
-                            "ExpressionAttributeValues": {":since": {"N": str(live.since_ms)}},
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return  # recorded already, or this dial or a later one is listed: nothing to do
-            raise StorageError(f"could not save the progress of contact {contact_id}: {error}") from error
-        except BotoCoreError as error:
-            raise StorageError(f"could not save the progress of contact {contact_id}: {error}") from error
+            item = self._client.get_item(
+                TableName=self._table, Key=ended_key(contact_id), ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"could not read when contact {contact_id} ended: {error}") from error
+        try:
+            ended_at = int(decode_item(item).get("at") or 0) if item else 0
+        except (TypeError, ValueError):
+            ended_at = 0
+        if not ended_at:
+            return None  # the marker expired meanwhile (a day later): nothing left to tell
+        record = caller_hung_up(state, ended_at, ring_until_ms).record
+        if record is not None:
+            self._hang_ups.record_call(contact_id, record)
+        return record
 
     def load(self, contact_id: str) -> SavedProgress | None:
         """The state saved at the call's last listed dial and its ring time, or None (never dialled,

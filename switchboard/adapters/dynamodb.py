@@ -642,7 +642,7 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {"destination": attempt.destination, "result": attempt.result, "ring_ms": attempt.ring_ms}
 
 
-def _check_failed(error: ClientError, index: int) -> bool:
+def check_failed(error: ClientError, index: int) -> bool:
     """Whether item ``index`` of a cancelled transaction is the one whose condition failed."""
     response = error.response
     if response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -654,6 +654,18 @@ def _check_failed(error: ClientError, index: int) -> bool:
     listed = re.search(r"\[([^\]]*)\]", str(response.get("Error", {}).get("Message", "")))
     codes = [code.strip() for code in listed.group(1).split(",")] if listed else []
     return len(codes) > index and codes[index] == "ConditionalCheckFailed"
+
+
+def conflicted(error: ClientError) -> bool:
+    """Whether a transaction was cancelled because another one wrote one of its items meanwhile
+    (nothing of it was applied; the same request may simply be sent again)."""
+    response = error.response
+    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = response.get("CancellationReasons")
+    if isinstance(reasons, list) and reasons:
+        return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
+    return "TransactionConflict" in str(response.get("Error", {}).get("Message", ""))
 
 
 class DynamoCallLog:
@@ -775,7 +787,7 @@ class DynamoCallLog:
             else:
                 self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if condition_check is not None and _check_failed(error, len(items) - 1):
+            if condition_check is not None and check_failed(error, len(items) - 1):
                 return False
             if is_condition_failure(error):
                 return True  # recorded already (a retry, or the other writer got there first)

@@ -200,6 +200,36 @@ def test_a_dialing_turn_that_lands_after_the_record_lists_nothing(
     assert any("Dialing" in line for _, line in transcript.timeline[-2:]), transcript.lines()
 
 
+def test_a_hang_up_before_a_late_dialing_lands_is_recorded_once_and_not_listed(
+    connect: Connect, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    """A cold Dialing: the caller hangs up 2 s into ringing and the DISCONNECTED event is handled
+    before the Dialing write lands; that write records the call instead of listing it."""
+    connect.forward(D1, greeting=GreetingMode.NONE, ring_timeout=30, failure=FailureAction.HANGUP)
+    late = FlowInterpreter(
+        FLOW,
+        modules[0].handler,
+        claimed={OURS},
+        on_disconnected=modules[1].handler,
+        async_delay_seconds=30,
+    )
+    modules[0].forwarding.clock = late.now_ms
+
+    transcript = late.place_call(OURS, CALLER, phones={D1: ThirdParty.no_answer()}, caller_hangs_up_after=2)
+
+    assert transcript.flags == [], transcript.lines()
+    assert transcript.caller_hung_up
+    record = connect.record(transcript)
+    assert (record["outcome"], record["timing"], record["backend"]) == ("abandoned", "approximate", "connect")
+    assert DynamoCallLog(connect.dynamodb, TABLE).live_calls(OURS, now_ms=late.now_ms()) == []
+    items = connect.dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CALL#{transcript.contact_id}"}},
+    )["Items"]
+    assert sorted(item["sk"]["S"] for item in items) == ["ENDED", "RECORD"]
+
+
 # -- pacing on the wall clock (`switchboard call --realtime`) and hooks that speak ------------------
 
 TALKING_FLOW = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from switchboard.adapters.dynamo_codec import decode_item
-from switchboard.adapters.dynamodb import DynamoForwardRepository
+from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
 from switchboard.domain.rules import FailureAction, ForwardRule, GreetingMode
 from tests.functional.conftest import TABLE
 from tests.helpers import connect_lambda_modules, load_event
@@ -186,7 +186,7 @@ def test_contact_events_of_other_contacts_are_ignored(
     other["detail"]["eventType"] = "CONNECTED_TO_SYSTEM"
 
     assert modules[1].handler(other, None) == {"result": "ignored"}
-    assert modules[1].handler(event, None) == {"result": "no call in progress"}  # never dialled by our flow
+    assert list(dynamodb.scan(TableName=TABLE)["Items"]) == []
 
 
 def test_the_transfer_flow_still_answers_on_the_same_entry_point(call: Call) -> None:
@@ -418,3 +418,104 @@ def test_a_greeting_before_the_dial_does_not_make_a_ringing_call_look_answered(
 
     assert modules[1].handler(load_event("connect_contact_disconnected"), None) == {"result": "abandoned"}
     assert call.items()["RECORD"]["outcome"] == "abandoned"
+
+
+# -- the caller hangs up before the dial's Dialing write lands: the ENDED marker ------------------
+
+DISCONNECTED_AT = T0 + 8_000  # the contact event fixture's disconnectTimestamp
+
+
+def test_a_contact_that_never_dialled_leaves_only_the_ended_marker(
+    modules: tuple[ModuleType, ModuleType], dynamodb: Any
+) -> None:
+    """Another flow's contact (or one whose Dialing has not landed yet): one conditional write."""
+    event = load_event("connect_contact_disconnected")
+
+    assert modules[1].handler(event, None) == {"result": "ended before a dial was listed"}
+
+    (item,) = dynamodb.scan(TableName=TABLE)["Items"]
+    marker = decode_item(item)
+    assert (marker["pk"], marker["sk"], marker["at"]) == (f"CALL#{CONTACT}", "ENDED", DISCONNECTED_AT)
+    assert marker["ttl"] == DISCONNECTED_AT // 1000 + 86_400
+
+
+def test_a_recorded_call_gets_no_ended_marker(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    call.send("connect_forward_start")  # no forward: not in service, recorded at Start
+
+    assert modules[1].handler(load_event("connect_contact_disconnected"), None) == {
+        "result": "no call in progress"
+    }
+    assert set(call.items()) == {"RECORD"}
+
+
+def test_a_dialing_that_lands_after_the_hang_up_records_the_call_as_abandoned(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    disconnected = load_event("connect_contact_disconnected")
+    assert modules[1].handler(disconnected, None) == {"result": "ended before a dial was listed"}
+    assert modules[1].handler(disconnected, None) == {"result": "ended before a dial was listed"}  # again
+    assert set(call.items()) == {"ENDED"}
+
+    call.dialing(at=T0 + 9_000)  # cold: lands after the caller hung up and the event was handled
+
+    items = call.items()
+    assert "LIVE" not in items
+    record = items["RECORD"]
+    assert (record["outcome"], record["timing"], record["backend"]) == ("abandoned", "approximate", "connect")
+    assert record["ended_at"] == "2023-11-14T22:13:28.000Z"
+    assert record["attempts"] == [{"destination": D1, "result": "abandoned", "ring_ms": 8_000}]
+    assert "EVENT#bridge_failed" not in items
+    assert DynamoCallLog(dynamodb, TABLE).live_calls(OURS, now_ms=T0 + 9_000) == []
+
+    call.dialing(at=T0 + 11_000)  # Connect retried the Dialing
+    assert modules[1].handler(disconnected, None) == {"result": "no call in progress"}  # and the event
+    assert call.items()["RECORD"] == record
+    assert "LIVE" not in call.items()
+
+
+def test_a_dialing_landing_between_the_events_read_and_its_marker_is_finished_by_the_event(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    progress = modules[1].app._progress
+    load = progress.load
+    reads: list[str] = []
+
+    def read_then_dialing_lands(contact_id: str) -> Any:
+        reads.append(contact_id)
+        found = load(contact_id)
+        if len(reads) == 1:
+            call.dialing(at=T0 + 7_000)  # lands right after the event's read
+        return found
+
+    monkeypatch.setattr(progress, "load", read_then_dialing_lands)
+
+    assert modules[1].handler(load_event("connect_contact_disconnected"), None) == {"result": "abandoned"}
+    items = call.items()
+    assert set(items) == {"RECORD"}
+    assert items["RECORD"]["outcome"] == "abandoned"
+
+
+def test_a_dialing_after_the_flows_own_record_and_a_late_event_leave_one_record(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, failure=FailureAction.HANGUP)
+    call.auto_dialing = False
+    call.send("connect_forward_start")
+    call.now += 1_000
+    call.send("connect_forward_attempt_failed", Error="CallFailed")  # all failed: the flow's record
+    flows = call.items()["RECORD"]
+
+    assert modules[1].handler(load_event("connect_contact_disconnected"), None) == {
+        "result": "no call in progress"
+    }
+    call.dialing(at=T0 + 9_000)
+
+    assert call.items() == {"RECORD": flows, "EVENT#bridge_failed": call.items()["EVENT#bridge_failed"]}

@@ -59,6 +59,18 @@ def test_the_sma_may_delete_the_live_entry_it_ends_with_the_call_record() -> Non
     assert "dynamodb:Scan" not in granted
 
 
+@pytest.mark.parametrize("function", ["ConnectFunction", "ContactEventsFunction"])
+def test_connect_hang_ups_may_check_the_live_entry_record_and_ended_marker(function: str) -> None:
+    """DynamoFlowProgress.save and .mark_ended: TransactWriteItems with ConditionChecks on
+    CALL#<contact>/RECORD, /ENDED and /LIVE (authorised per item as ConditionCheckItem), the
+    marker's put, and the marker's read when a Dialing finds the call ended."""
+    granted = actions(function)
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"} <= set(granted)
+    checking = [s for s in statements(function) if "dynamodb:ConditionCheckItem" in _names(s)]
+    keys = [s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] for s in checking]
+    assert any("CALL#*" in k for k in keys)
+
+
 @pytest.mark.parametrize("function", ["BotFunction", "ConnectFunction"])
 def test_transfers_are_allowed_on_our_sip_media_application_only(function: str) -> None:
     resource = json.dumps(actions(function)["chime:UpdateSipMediaApplicationCall"])
