@@ -19,6 +19,22 @@ from switchboard_local.pstn.schema import response_errors
 
 EVENTS = Path(__file__).parent / "events"
 ROOT = Path(__file__).resolve().parents[1]
+# The repository's Python packages, tests aside: what the source-scanning tests read.
+PACKAGES = (
+    "switchboard",
+    "switchboard_local",
+    "sma",
+    "bot",
+    "connect_lambda",
+    "deploy",
+    "reliability",
+    "bench",
+)
+
+
+def python_files(*packages: str) -> list[Path]:
+    """Every ``.py`` file below the named top-level folders, in a stable order."""
+    return [path for package in packages for path in sorted((ROOT / package).rglob("*.py"))]
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,11 +35,8 @@ ENV = {
 }
 
 
-def loaded_after_import(module: str, probe: str) -> list[str]:
-    code = (
-        f"import json, sys, {module}; "
-        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules] + [str({probe})]))"
-    )
+def printed_by(code: str) -> Any:
+    """The JSON that ``code`` prints last, run in a fresh interpreter with the functions' environment."""
     result = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, **ENV},
@@ -47,7 +45,14 @@ def loaded_after_import(module: str, probe: str) -> list[str]:
         check=True,
         cwd=ROOT,
     )
-    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def loaded_after_import(module: str, probe: str) -> list[str]:
+    loaded: list[str] = printed_by(
+        f"import json, sys, {module}; "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules] + [str({probe})]))"
+    )
     return loaded
 
 
@@ -75,15 +80,7 @@ def test_a_cold_sma_start_leaves_what_ordinary_calls_do_not_use() -> None:
     code = (
         f"import json, sys, sma.app; print(json.dumps([m for m in {list(ON_DEMAND)!r} if m in sys.modules]))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, **ENV},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert printed_by(code) == []
 
 
 @pytest.mark.parametrize("module", ["connect_lambda.app", "connect_lambda.contact_events"])

@@ -5,24 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "switchboard",
-    "switchboard_local",
-    "sma",
-    "bot",
-    "connect_lambda",
-    "deploy",
-    "reliability",
-    "bench",
-)
+from tests.helpers import PACKAGES, ROOT, python_files
 
 
 def test_no_code_points_at_design_sections_outside_the_repository() -> None:
     outside = [
         f"{path.relative_to(ROOT)}:{number}"
-        for package in (*PACKAGES, "tests")
-        for path in sorted((ROOT / package).rglob("*.py"))
+        for path in python_files(*PACKAGES, "tests")
         if path.name != Path(__file__).name
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if re.search(r"DESIGN(\.md)?\s*§|shared/DESIGN", line)

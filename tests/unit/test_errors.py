@@ -11,23 +11,9 @@ from botocore.exceptions import ClientError
 
 from switchboard import errors, ports
 from switchboard.adapters.dynamo_codec import is_condition_failure
+from tests.helpers import PACKAGES, ROOT, python_files
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "switchboard",
-    "switchboard_local",
-    "sma",
-    "bot",
-    "connect_lambda",
-    "deploy",
-    "reliability",
-    "bench",
-)
 EXCEPTION_BASES = {"Exception", "ValueError", "RuntimeError", "LookupError"}
-
-
-def _modules(*packages: str) -> list[Path]:
-    return [path for package in packages for path in sorted((ROOT / package).rglob("*.py"))]
 
 
 def _exception_classes(paths: list[Path]) -> set[str]:
@@ -49,7 +35,7 @@ def _exception_classes(paths: list[Path]) -> set[str]:
 
 
 def test_the_hierarchy_drawing_names_every_exception_of_the_shared_library() -> None:
-    defined = _exception_classes(_modules("switchboard"))
+    defined = _exception_classes(python_files("switchboard"))
     assert "ConcurrentChangeError" in defined  # the scan itself works
     missing = sorted(name for name in defined if name not in (errors.__doc__ or ""))
     assert missing == []
@@ -69,7 +55,7 @@ def test_ports_hands_out_the_port_errors_of_switchboard_errors() -> None:
 
 def test_no_two_classes_share_a_name() -> None:
     where: defaultdict[str, list[str]] = defaultdict(list)
-    for path in _modules(*PACKAGES):
+    for path in python_files(*PACKAGES):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
                 where[node.name].append(str(path.relative_to(ROOT)))
@@ -79,7 +65,7 @@ def test_no_two_classes_share_a_name() -> None:
 def test_one_condition_failure_check() -> None:
     definitions = [
         f"{path.relative_to(ROOT)}:{node.name}"
-        for path in _modules(*PACKAGES)
+        for path in python_files(*PACKAGES)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.FunctionDef) and "condition_failure" in node.name
     ]

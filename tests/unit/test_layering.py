@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, python_files
+
 SHIPPED = ("switchboard", "sma", "bot", "connect_lambda", "deploy")
 LOCAL = "switchboard_local"
 # Every package of the repository whose modules take part in the cycle check.
@@ -30,9 +31,8 @@ def module_name(path: Path) -> str:
 
 def project_modules() -> dict[str, Path]:
     modules: dict[str, Path] = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            modules[module_name(path)] = path
+    for path in python_files(*PACKAGES):
+        modules[module_name(path)] = path
     return modules
 
 

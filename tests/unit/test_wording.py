@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +17,10 @@ from switchboard.wording import (
     utc_time,
     utc_time_from_iso,
 )
+from tests.helpers import ROOT, python_files
 
 OURS, FIRST, SECOND = "+12025550100", "+12065550111", "+13125550122"
 NOW = 1_796_000_000  # 2026-11-30 ...
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def rule(**fields: object) -> ForwardRule:
@@ -80,17 +79,16 @@ SHIPPED = ["bot", "sma", "connect_lambda", "switchboard"]
 
 def test_user_facing_text_uses_none_of_the_retired_variants() -> None:
     found = []
-    for package in SHIPPED:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "local" in path.parts or path.name == "wording.py":
+    for path in python_files(*SHIPPED):
+        if "local" in path.parts or path.name == "wording.py":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith("#") or not re.search(r"[\"']", stripped):
                 continue
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                stripped = line.strip()
-                if stripped.startswith("#") or not re.search(r"[\"']", stripped):
-                    continue
-                for pattern in RETIRED:
-                    if re.search(pattern, line):
-                        found.append(f"{path.relative_to(ROOT)}:{number}: {stripped}")
+            for pattern in RETIRED:
+                if re.search(pattern, line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {stripped}")
     assert found == []
 
 
