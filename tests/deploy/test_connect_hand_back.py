@@ -11,12 +11,10 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import yaml
 
 from deploy import connect_hand_back, sip_media_application
 from switchboard.service import ForwardRequest
@@ -24,7 +22,7 @@ from switchboard.settings import Settings
 from switchboard.wiring import forwarding_service
 from switchboard_local.aws.chime_voice_emulator import ChimeVoiceEmulator, ChimeVoiceServer
 from switchboard_local.aws.connect_emulator import ConnectEmulator, ConnectServer
-from switchboard_local.aws.template import create_table
+from switchboard_local.aws.template import create_table, load_template
 from tests.deploy.conftest import CloudFormation, fake_aws_environment
 
 REGION = "us-east-1"
@@ -33,7 +31,6 @@ ON_IVR = "+13125550180"  # ran the IVR flow before its first forward
 ON_NO_FLOW = "+13125550181"  # ran no flow: only ConnectHomeFlowId says where it goes back
 NOT_FORWARDED = "+13125550182"
 DESTINATION = "+14155550123"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -154,24 +151,6 @@ def test_a_number_with_no_known_flow_and_no_home_flow_fails_the_delete_naming_it
     assert world.connect.flow_of(ON_NO_FLOW) == world.fallback
 
 
-class _TaggedLoader(yaml.SafeLoader):
-    """Keeps CloudFormation's short-form functions as ``{"Fn::X": value}`` (``Ref`` as ``Ref``)."""
-
-
-def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {suffix if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_TaggedLoader.add_multi_constructor("!", _tagged)
-
-
 def _refers_to(value: Any, name: str) -> bool:
     if isinstance(value, dict):
         if value.get("Ref") == name or value.get("Fn::GetAtt", "").split(".")[0] == name:
@@ -183,7 +162,7 @@ def _refers_to(value: Any, name: str) -> bool:
 
 
 def test_the_template_deletes_the_hand_back_before_the_forwarding_flow_and_grants_only_its_calls() -> None:
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_TaggedLoader)
+    template = load_template()
     resources = template["Resources"]
     hand_back = resources["ConnectHandBack"]
     assert hand_back["Type"] == "Custom::ConnectHandBack"
