@@ -27,7 +27,9 @@ from typing import Any
 
 from bench.common import (
     BENCH_CREDENTIALS,
+    READS,
     ROOT,
+    WRITES,
     fresh_interpreter_ms,
     moto_endpoint,
     progress,
@@ -77,10 +79,6 @@ class Counter:
     def take(self) -> list[str]:
         ops, self.ops = self.ops, []
         return ops
-
-
-READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
-WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
 def lifecycle_calls(sma_app: Any) -> list[dict[str, Any]]:

@@ -25,6 +25,10 @@ BENCH_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
+# DynamoDB operations by kind, for the benchmarks that count a handler's table calls.
+READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
 
 def progress(text: str) -> None:
     """Say what is being measured (stderr), so a minute of measuring is not a minute of silence."""

@@ -30,22 +30,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from switchboard_local.console_output import silenced as quiet  # noqa: E402
+from bench.common import (
+    BENCH_CREDENTIALS,
+    READS,
+    ROOT,
+    WRITES,
+    fresh_interpreter_ms,
+    moto_endpoint,
+    progress,
+    report,
+)
+from switchboard_local.console_output import silenced as quiet
 
 TABLE = "switchboard-bench-connect"
 OURS = "+12025550100"
@@ -54,8 +57,6 @@ D1, D2, D3 = "+12065550111", "+13125550122", "+14155550133"
 FLOW_PATH = ROOT / "connect_lambda" / "forwarding_flow.json"
 PROMPT_BASE = "https://bench-prompts.s3.us-east-1.amazonaws.com/prompts/connect/"
 
-READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
-WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 TARGETS = {"warm_ratio": 1.1, "import_ratio": 1.2, "calls_per_second": 1000.0}
 
 
@@ -82,15 +83,9 @@ class OperationCounter:
         return pairs
 
 
-def progress(text: str) -> None:
-    print(f"bench: {text}…", file=sys.stderr, flush=True)
-
-
 def _env(endpoint: str) -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **BENCH_CREDENTIALS,
         "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": endpoint,
         "TABLE_NAME": TABLE,
@@ -322,13 +317,7 @@ def import_ratio(endpoint: str, rounds: int) -> dict[str, float]:
         "boto3_client": "import boto3; boto3.client('dynamodb')",
         "connect_lambda.app": "import connect_lambda.app",
     }
-    times: dict[str, list[float]] = {name: [] for name in programs}
-    for _ in range(rounds):
-        for name, code in programs.items():
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-            times[name].append(time.perf_counter() - start)
-    med = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    med = fresh_interpreter_ms(programs, env, rounds)
     base = med["python"]
     return {
         "rounds": rounds,
@@ -442,14 +431,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(_env(endpoint))
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    try:
+    with moto_endpoint() as endpoint:
+        os.environ.update(_env(endpoint))
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         import botocore.session
 
         from switchboard.adapters.dynamodb import DynamoForwardRepository
@@ -480,16 +464,8 @@ def main() -> int:
             "imports": import_ratio(endpoint, args.import_rounds),
             "targets": TARGETS,
         }
-    except BaseException:
-        server.stop()
-        raise
-
-    with quiet():
-        server.stop()
-    print(render(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0  # the figures and any missed target are printed; a loaded machine must not fail CI
+    # The figures and any missed target are printed; a loaded machine must not fail CI.
+    return report(render(results), results, args.json)
 
 
 def misses(results: dict[str, Any]) -> list[str]:
