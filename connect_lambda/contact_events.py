@@ -16,7 +16,8 @@ with ``ConnectionTimeLimitExceeded`` and another turn of the flow). The record s
 A call whose caller hung up before its dial's ``Dialing`` write landed has no live entry yet:
 the handler then leaves the ``ENDED`` marker (:meth:`DynamoFlowProgress.mark_ended`, checked
 against a live entry and a record in the same write), and the late ``Dialing`` records the call
-from it. A contact our flow never dialled costs that one conditional write.
+from it. A contact our flow never dialled costs that one conditional write; a recorded call, none
+(the event reads the call's live entry and record in one Query).
 
 Idempotent: the record is written only if the call has none, so a duplicate event (EventBridge
 delivers at least once) and the flow's own record (when the flow ended the call) both win over a
@@ -32,9 +33,9 @@ from typing import Any, Protocol
 import botocore.session
 
 from switchboard.adapters.connect_calls import (
+    CallItems,
     DynamoFlowProgress,
     EndMark,
-    SavedProgress,
     caller_hung_up,
     hang_up_log,
 )
@@ -49,7 +50,7 @@ DISCONNECTED = "DISCONNECTED"
 
 
 class ProgressReader(Protocol):
-    def load(self, contact_id: str) -> SavedProgress | None: ...
+    def find(self, contact_id: str) -> CallItems: ...
     def mark_ended(self, contact_id: str, at_ms: int) -> EndMark: ...
 
 
@@ -77,16 +78,18 @@ class ContactEvents:
         now = _epoch_ms(detail.get("disconnectTimestamp")) or _epoch_ms(event.get("time"))
         if now is None:
             return {"result": "no time"}
-        progress = self._progress.load(contact_id)
-        if progress is None:
-            # Never listed: not ours, finished (its record deleted the live entry), or its Dialing
-            # has not landed yet; the marker tells that Dialing to record the call instead.
+        found = self._progress.find(contact_id)
+        if found.saved is None and not found.recorded:
+            # Never listed: not ours, or its Dialing has not landed yet; the marker tells that
+            # Dialing to record the call instead of listing it.
             mark = self._progress.mark_ended(contact_id, now)
             if mark is EndMark.MARKED:
                 return {"result": "ended before a dial was listed"}
             if mark is EndMark.LISTED:  # a Dialing landed since the read: finish from its entry
-                progress = self._progress.load(contact_id)
-        if progress is None or progress.state.recorded:
+                found = self._progress.find(contact_id)
+        progress = found.saved
+        if found.recorded or progress is None or progress.state.recorded:
+            # Finished already (the flow's record, or an earlier delivery of this event).
             return {"result": "no call in progress"}
         plan = caller_hung_up(progress.state, now, progress.ring_until_ms)
         if plan.record is None:

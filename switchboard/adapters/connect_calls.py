@@ -27,6 +27,10 @@ live call           ``CALL#<contact id>``        ``LIVE``    the SIP media appli
                                                              the dial) plus
                                                              ``backend=connect``, ``ring_until``
                                                              (ms), ``state`` (switchboard.callstate)
+ended marker        ``CALL#<contact id>``        ``ENDED``   ``kind=call_ended``, ``at`` (ms, the
+                                                             caller's hang-up), ``ttl`` (a day):
+                                                             the caller hung up before any dial
+                                                             was listed
 queued transfer     ``TRANSFER#<contact id>``    ``QUEUED``  ``kind=transfer_request``, ``target``
                                                              (E.164), ``for_since`` (the live
                                                              entry's ``since`` it was asked for),
@@ -44,16 +48,17 @@ never hides dial 2, and a retried one keeps the first's ring time.
 
 A caller may hang up before the dial's ``Dialing`` write lands (a cold or throttled ``Dialing``,
 a hang-up in the first instant of ringing), and the ``DISCONNECTED`` event may be handled first:
-it finds no live entry. It then writes the marker ``CALL#<contact id>/ENDED`` (``at`` = the
-hang-up, ``ttl`` a day), in one transaction with checks that the call has neither a live entry
-nor a record (:meth:`DynamoFlowProgress.mark_ended`), so it cannot miss a ``Dialing`` landing at
+it finds no live entry (it reads the call's partition, :meth:`DynamoFlowProgress.find`). It then
+writes the marker ``CALL#<contact id>/ENDED`` (``at`` = the hang-up, ``ttl`` a day), in one
+transaction with checks that the call has neither a live entry nor a record
+(:meth:`DynamoFlowProgress.mark_ended`), so it cannot miss a ``Dialing`` landing at
 the same moment (that check fails and the event finishes the call from the entry). ``Dialing``'s
 transaction checks the marker as well: when it is there, the call ended before it was listed, and
 the ``Dialing`` writes the call's record itself (:func:`caller_hung_up` at ``at``: abandoned
 while ringing) through the same first-wins record write, instead of listing it. Whatever the
 order of the ``Dialing`` writes, the event and their retries, each call ends with one record and
-no live entry. A contact our flow never dialled (other flows, not-in-service calls) costs the
-event one conditional write (none when the call has a record).
+no live entry. A contact our flow never dialled (other flows in the instance) costs the event
+one conditional write; a recorded call (not-in-service ones too) none.
 """
 
 from __future__ import annotations
@@ -165,6 +170,14 @@ class SavedProgress:
 
     state: CallState
     ring_until_ms: int  # 0 when the entry has none
+
+
+@dataclass(frozen=True, slots=True)
+class CallItems:
+    """What the table holds of a Connect call when the caller has hung up."""
+
+    saved: SavedProgress | None  # the live entry's state and ring time, if it is listed
+    recorded: bool
 
 
 class DynamoFlowProgress:
@@ -288,26 +301,35 @@ class DynamoFlowProgress:
             self._hang_ups.record_call(contact_id, record)
         return record
 
-    def load(self, contact_id: str) -> SavedProgress | None:
-        """The state saved at the call's last listed dial and its ring time, or None (never dialled,
-        ended, or unreadable)."""
+    def find(self, contact_id: str) -> CallItems:
+        """The call's live entry and whether it has a record, in one request (a consistent Query of
+        its partition: a handful of small items), so a call the flow recorded costs the contact
+        event no write. Raises StorageError."""
         try:
-            item = self._client.get_item(
-                TableName=self._table, Key=live_call_key(contact_id), ConsistentRead=True
-            ).get("Item")
+            items = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"CALL#{contact_id}"}},
+                ConsistentRead=True,
+            ).get("Items", [])
         except (ClientError, BotoCoreError) as error:
             raise StorageError(f"could not read the progress of contact {contact_id}: {error}") from error
-        if not item:
-            return None
-        found = decode_item(item)
-        state = callstate.load(str(found.get("state") or ""))
-        if state is None:
-            return None
-        try:
-            ring_until = int(found.get("ring_until") or 0)
-        except (TypeError, ValueError):
-            ring_until = 0
-        return SavedProgress(state, ring_until)
+        found = {str(item.get("sk", {}).get("S", "")): item for item in items}
+        live = found.get(live_call_key(contact_id)["sk"]["S"])
+        return CallItems(_saved(live) if live else None, "RECORD" in found)
+
+
+def _saved(item: dict[str, Any]) -> SavedProgress | None:
+    """The state and ring time a live entry (raw item) carries; None when unreadable."""
+    found = decode_item(item)
+    state = callstate.load(str(found.get("state") or ""))
+    if state is None:
+        return None
+    try:
+        ring_until = int(found.get("ring_until") or 0)
+    except (TypeError, ValueError):
+        ring_until = 0
+    return SavedProgress(state, ring_until)
 
 
 class DynamoTransferQueue:

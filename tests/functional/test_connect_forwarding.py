@@ -485,19 +485,20 @@ def test_a_dialing_landing_between_the_events_read_and_its_marker_is_finished_by
     call.auto_dialing = False
     call.send("connect_forward_start")
     progress = modules[1].app._progress
-    load = progress.load
+    find = progress.find
     reads: list[str] = []
 
     def read_then_dialing_lands(contact_id: str) -> Any:
         reads.append(contact_id)
-        found = load(contact_id)
+        found = find(contact_id)
         if len(reads) == 1:
             call.dialing(at=T0 + 7_000)  # lands right after the event's read
         return found
 
-    monkeypatch.setattr(progress, "load", read_then_dialing_lands)
+    monkeypatch.setattr(progress, "find", read_then_dialing_lands)
 
     assert modules[1].handler(load_event("connect_contact_disconnected"), None) == {"result": "abandoned"}
+    assert len(reads) == 2  # the marker's check found the live entry; the event read it again
     items = call.items()
     assert set(items) == {"RECORD"}
     assert items["RECORD"]["outcome"] == "abandoned"

@@ -15,7 +15,7 @@ from bench import connect as bench
 from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.domain.rules import ForwardRule
 from tests.functional.conftest import TABLE
-from tests.helpers import connect_lambda_modules
+from tests.helpers import connect_lambda_modules, load_event
 
 pytestmark = pytest.mark.functional
 
@@ -47,5 +47,25 @@ def test_the_flow_reads_the_table_once_per_call_and_writes_once_per_dial_and_rec
         assert row["dialing_writes"] == row["dials"], row
         assert row["sync_writes"] == int(recorded_by_flow), row
         assert row["writes"] == row["dials"] + int(recorded_by_flow), row
+        # DISCONNECTED reaches the contact-event function for every contact: one read, and a
+        # write only for a call the flow did not record (the record, or the ENDED marker).
+        assert row["disconnected_reads"] == 1, row
+        assert row["disconnected_writes"] == int(not recorded_by_flow), row
     hung_up = rows[3]
     assert hung_up["disconnected_writes"] == 1  # the record of the call the caller ended
+
+
+def test_a_contact_our_flow_never_saw_costs_the_event_one_read_and_one_conditional_write(
+    modules: tuple[ModuleType, ModuleType], dynamodb: Any
+) -> None:
+    """Other flows' contacts reach the DISCONNECTED rule too (the rule cannot tell them apart)."""
+    events = modules[1]
+    counter = bench.OperationCounter()
+    client = events.app._calls._client
+    client.meta.events.register("before-call.dynamodb", counter)
+    try:
+        events.handler(load_event("connect_contact_disconnected"), None)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", counter)
+
+    assert counter.take() == ["Query", "TransactWriteItems"]
