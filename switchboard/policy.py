@@ -159,7 +159,8 @@ class DestinationPolicy:
             return compact
         number = self.parse(cleaned)
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if not is_e164(e164):
+        # Typed the national way, a number too short to be one (`555`) would become "+1555".
+        if not is_e164(e164) or not phonenumbers.is_possible_number(number):
             raise DestinationRefusedError(cleaned, "is not a phone number")
         return e164
 

@@ -529,6 +529,7 @@ def test_cli_pool_add_list_release(
     [
         (["pool", "add", SMAS[0], SMAS[0]], "needs two different numbers"),
         (["pool", "add", "not-a-number", CONNECTS[0]], "is not a phone number"),
+        (["pool", "add", "555", CONNECTS[0]], "555 is not a phone number"),
         (["pool", "release", "+12025550199", CONNECTS[0]], "is not in the DNIS pool"),
     ],
 )

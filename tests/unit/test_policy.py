@@ -147,7 +147,7 @@ def test_our_number_is_lenient(text: str, e164: str) -> None:
     assert US.our_number(text) == e164
 
 
-@pytest.mark.parametrize("text", ["garbage", "", "+0123"])
+@pytest.mark.parametrize("text", ["garbage", "", "+0123", "555", "0100"])
 def test_our_number_still_refuses_non_numbers(text: str) -> None:
     with pytest.raises(DestinationRefusedError, match="is not a phone number"):
         US.our_number(text)
