@@ -36,7 +36,7 @@ from switchboard.domain.rules import (
 from switchboard.ports import StorageError
 from switchboard.service import ChangeFailedError, ForwardRequest, RefusedError
 from switchboard.settings import ConfigurationError, load
-from switchboard.wording import branch_text, destinations_text, rule_details
+from switchboard.wording import branch_text, destinations_text, for_cli, rule_details
 
 if TYPE_CHECKING:
     from switchboard.adapters.pool import DynamoDnisPool
@@ -90,7 +90,39 @@ def _service(need_routing: bool) -> Any:
     return forwarding_service(load(), need_routing=need_routing)
 
 
+# The slash command's words (`/forward +1… to +1… then voicemail for 2h`) typed at the CLI, and the
+# CLI's option for each: "then is not a phone number" would not say what to type instead.
+_SLACK_WORDS = {
+    "to": "",
+    "then": "--failure",
+    "for": "--expires",
+    "else": "--else-to",
+    "greeting": "--greeting",
+    "callerid": "--caller-id",
+    "timeout": "--timeout",
+}
+
+
+def _slack_words_refusal(destinations: Sequence[str]) -> str | None:
+    """Why ``destinations`` look like Slack's syntax, saying what the CLI takes instead; or None."""
+    for index, word in enumerate(destinations):
+        option = _SLACK_WORDS.get(word.lower())
+        if option is None:
+            continue
+        if not option:
+            return "the command line takes no `to`: switchboard forward set OUR_NUMBER DESTINATION…"
+        value = destinations[index + 1] if index + 1 < len(destinations) else "…"
+        if word.lower() == "else" and value.lower() == "to" and index + 2 < len(destinations):
+            value = destinations[index + 2]
+        return f"`{word} {value}` is how Slack says it; on the command line use {option} {value}"
+    return None
+
+
 def cmd_forward_set(args: argparse.Namespace) -> int:
+    slack_words = _slack_words_refusal(args.destinations)
+    if slack_words:
+        print(f"switchboard: {slack_words}", file=sys.stderr)
+        return EXIT_REFUSED
     service = _service(need_routing=True)
     result = service.set_forward(
         ForwardRequest(
@@ -385,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except (RefusedError, ConfigurationError) as error:
-        print(f"switchboard: {error}", file=sys.stderr)
+        print(f"switchboard: {for_cli(str(error))}", file=sys.stderr)
         return EXIT_REFUSED
     except ChangeFailedError as error:
         state = "" if error.consistent else " (WARNING: not everything could be put back)"

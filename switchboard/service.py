@@ -52,6 +52,8 @@ from switchboard.ports import (
     StorageError,
 )
 from switchboard.wording import (
+    ELSE_OPTION,
+    HOURS_EXAMPLE,
     calls_go_home,
     forwarding_place,
     home_place,
@@ -190,14 +192,13 @@ def business_hours(hours: str | None, timezone: str | None, *, has_else: bool) -
     if not hours:
         if has_else:
             raise RefusedError(
-                "Destinations for outside business hours need business hours, e.g. "
-                "weekdays 09:00-17:30 America/Chicago. Nothing was changed."
+                f"Destinations for outside business hours need business hours, e.g. {HOURS_EXAMPLE}. "
+                "Nothing was changed."
             )
         return None
     if not has_else:
         raise RefusedError(
-            "Business hours need somewhere for calls outside them to go: else to <destination>. "
-            "Nothing was changed."
+            f"Business hours need somewhere for calls outside them to go: {ELSE_OPTION}. Nothing was changed."
         )
     if not timezone:
         raise RefusedError(

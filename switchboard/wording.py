@@ -114,6 +114,27 @@ def failure_text(rule: ForwardRule) -> str:
     return rule.failure.value
 
 
+# How a refusal names the option to use instead: the slash command's words, shared by Slack and the
+# service; the CLI shows its own options in their place (``for_cli``), so nobody is told to type
+# `then prompt` at a shell.
+FAILURE_CHOICES = "`then prompt` or `then hangup`"
+ELSE_OPTION = "else to <destination>"
+HOURS_EXAMPLE = "weekdays 09:00-17:30 America/Chicago"
+_CLI_WORDS = {
+    FAILURE_CHOICES: "`--failure prompt` or `--failure hangup`",
+    ELSE_OPTION: "--else-to DESTINATION",
+    HOURS_EXAMPLE: '--hours "mon-fri 09:00-17:30" --timezone America/Chicago',
+    "need a time zone, e.g.": "need a time zone (--timezone), e.g.",
+}
+
+
+def for_cli(message: str) -> str:
+    """``message`` with the slash command's option words replaced by the CLI's options."""
+    for slack, cli in _CLI_WORDS.items():
+        message = message.replace(slack, cli)
+    return message
+
+
 def voicemail_refusal(rule: ForwardRule) -> str | None:
     """Why ``rule`` cannot take voicemail, or None. Voicemail is recorded by the SIP media
     application; calls to an Amazon Connect number, or handed to Connect, never reach it."""
@@ -122,7 +143,7 @@ def voicemail_refusal(rule: ForwardRule) -> str | None:
     where = "forwards to Amazon Connect" if rule.is_connect_entry else "lives in Amazon Connect"
     return (
         f"{rule.number} {where}, and voicemail is recorded only for calls on the SIP media application:"
-        " choose `then prompt` or `then hangup` for it (docs/connect.md says what Connect would need)"
+        f" choose {FAILURE_CHOICES} for it (docs/connect.md says what Connect would need)"
     )
 
 

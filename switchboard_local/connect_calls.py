@@ -307,8 +307,10 @@ def run_connect_call(
         out(f"switchboard: {error}")
         return 1
     if result.flow != os.environ.get("CONNECT_FORWARDING_FLOW_ID"):
-        flow = result.flow or "(none)"
-        out(f"{number} runs contact flow {flow}, not the forwarding flow: it has no forward.")
+        out(
+            f"{number} has no forward, so Amazon Connect runs its own flow for it: set one first "
+            f"(switchboard forward set {number} DESTINATION)"
+        )
         return 0
     transcript = result.transcript
     if not realtime:

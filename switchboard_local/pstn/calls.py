@@ -41,7 +41,7 @@ from switchboard.domain.events import AttemptResult
 from switchboard.domain.hours import HoursError, resolve_timezone
 from switchboard.domain.rules import MAX_DESTINATIONS
 from switchboard.domain.transfer import TransferRules
-from switchboard.policy import DestinationPolicy, DestinationRefusedError
+from switchboard.policy import NOT_OURS, DestinationPolicy, DestinationRefusedError
 from switchboard.settings import load as load_settings
 from switchboard.wording import ANSWERED_AT_UNKNOWN_TIME, branch_text, utc_time
 from switchboard_local.aws.chime_voice_emulator import SINKS_PATH, ChimeVoiceEmulator
@@ -576,6 +576,10 @@ def run_call(
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with local_environment() as (where, chime):
+        if not _is_ours(ours):
+            # The phone network would never hand such a call to switchboard: nothing to simulate.
+            print(f"switchboard: {ours} {NOT_OURS}", file=sys.stderr)
+            return 2
         when = f" at {utc_time(at_ms / 1000)} (simulated time)" if at_ms is not None else ""
         out(f"Simulated call {calling} → {ours}{when} on {where}\n")
         if realtime:
@@ -610,6 +614,18 @@ def run_call(
     for note in result.notes:
         out(f"note: {note}")
     return 0
+
+
+def _is_ours(number: str) -> bool:
+    """Whether the stack the environment points at holds ``number`` (MANAGED_NUMBERS or its
+    Chime SDK Voice inventory)."""
+    from switchboard.adapters.call_control import ChimeOwnNumbers
+    from switchboard.errors import CallControlError
+
+    try:
+        return ChimeOwnNumbers(boto3.client("chime-sdk-voice"), load_settings().managed_numbers)(number)
+    except CallControlError:
+        return True  # cannot tell: the call itself will show what happens
 
 
 def parse_call_time(text: str) -> int:

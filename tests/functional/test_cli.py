@@ -186,6 +186,24 @@ def test_voicemail_is_refused_for_a_connect_number_with_the_reason(stack: LocalS
     assert refused.returncode == 2
     assert "lives in Amazon Connect" in refused.stderr
     assert "SIP media application" in refused.stderr
+    # The CLI's own words for the choices, not the slash command's `then prompt`.
+    assert "--failure prompt" in refused.stderr
+    assert "`then" not in refused.stderr
+
+
+def test_a_call_to_a_number_that_is_not_ours_is_refused_saying_so(stack: LocalStack) -> None:
+    refused = run(stack, "call", "+14155550100", "--answer")
+
+    assert refused.returncode == 2
+    assert "+14155550100 is not one of our phone numbers" in refused.stderr
+    assert "forward set" not in refused.stdout + refused.stderr  # setting one would be refused too
+
+
+def test_slack_words_typed_as_destinations_point_at_the_cli_option(stack: LocalStack) -> None:
+    refused = run(stack, "forward", "set", OURS, "+12065550111", "then", "voicemail")
+
+    assert refused.returncode == 2
+    assert "--failure voicemail" in refused.stderr
 
 
 def test_business_hours_set_listed_and_a_call_on_simulated_time_takes_the_branch_of_its_moment(
@@ -221,14 +239,14 @@ def test_business_hours_set_listed_and_a_call_on_simulated_time_takes_the_branch
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--hours", "mon-fri 09:00-17:30", "--timezone", "UTC"), "else to"),
-        (("--hours", "mon-fri 09:00-17:30", "--else-to", "+14155550133"), "time zone"),
+        (("--hours", "mon-fri 09:00-17:30", "--timezone", "UTC"), "--else-to"),
+        (("--hours", "mon-fri 09:00-17:30", "--else-to", "+14155550133"), "--timezone"),
         (("--hours", "mon-fri 9-5", "--timezone", "UTC", "--else-to", "+14155550133"), "no time window"),
         (
             ("--hours", "mon-fri 09:00-17:30", "--timezone", "UTC", "--else-to", "+19005550100"),
             "premium-rate",
         ),
-        (("--else-to", "+14155550133"), "need business hours"),
+        (("--else-to", "+14155550133"), "--hours"),
     ],
 )
 def test_refused_business_hours_exit_2_with_the_reason(

@@ -51,7 +51,9 @@ def test_a_connect_number_without_a_forward_keeps_its_own_flow(stack: LocalStack
     call = run_switchboard(stack, "call", NUMBER)
 
     assert call.returncode == 0, call.stderr
-    assert "not the forwarding flow" in call.stdout
+    assert f"{NUMBER} has no forward, so Amazon Connect runs its own flow" in call.stdout
+    assert f"switchboard forward set {NUMBER} DESTINATION" in call.stdout
+    assert "contact flow" not in call.stdout  # its id means nothing to the reader
 
 
 # -- `switchboard call --transfer-at / --realtime` on an Amazon Connect number -------------------------
