@@ -49,6 +49,7 @@ from switchboard.wording import (
     expiry_text,
     home_text,
     rule_details,
+    utc_time_from_iso,
 )
 
 EXPIRY_ACTOR = "expiry"  # the history actor of the expiry job (bot/expiry.py)
@@ -699,9 +700,7 @@ def status_blocks(
         blocks.append(
             {
                 "type": "context",
-                "elements": [
-                    _text(f"last changed by {_who(rule.updated_by)} at {escape(rule.updated_at)}", "mrkdwn")
-                ],
+                "elements": [_text(last_changed_text(rule), "mrkdwn")],
             }
         )
     if calls:
@@ -897,6 +896,11 @@ def working_on_transfer(call: str, target: str) -> str:
     return f":hourglass_flowing_sand: Transferring the call on {escape(call)} to {escape(target)}…"
 
 
+def last_changed_text(rule: ForwardRule) -> str:
+    """``last changed by @alice at 2026-11-23 09:00 UTC``: one line for the App Home and status."""
+    return f"last changed by {_who(rule.updated_by)} at {escape(utc_time_from_iso(rule.updated_at))}"
+
+
 def _who(actor: str) -> str:
     """A Slack user as a mention; anyone else (``cli:<login>``, ``expiry``) as plain text."""
     return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() else escape(actor)
@@ -1010,9 +1014,7 @@ def home_view(
             blocks.append(
                 {
                     "type": "context",
-                    "elements": [
-                        _text(f"last change by {_who(rule.updated_by)} · {escape(rule.updated_at)}", "mrkdwn")
-                    ],
+                    "elements": [_text(last_changed_text(rule), "mrkdwn")],
                 }
             )
         if may_change:

@@ -87,6 +87,15 @@ def test_list_and_status_blocks_are_valid() -> None:
     assert "bridged" in json.dumps(blocks)
 
 
+def test_the_last_change_reads_the_same_in_the_app_home_and_status_with_the_time_people_read() -> None:
+    home = json.dumps(views.home_view([RULE], may_change=True))
+    status = json.dumps(views.status_blocks(OURS, RULE, []))
+    said = "last changed by <@U0ADMIN> at 2026-11-23 09:00 UTC"
+    assert said in home
+    assert said in status
+    assert "T09:00:00" not in home + status  # not the table's ISO string
+
+
 def test_change_announcement_names_who_and_old_and_new() -> None:
     old = RULE.with_changes(destinations=(SECOND,))
     text = views.change_text(ChangeResult("set", OURS, old, RULE, changed=True), "U0ADMIN")
