@@ -278,7 +278,8 @@ def cmd_pool_release(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchboard",
-        description="Forward calls to our Amazon Chime SDK numbers; run the local stack.",
+        description="Forward calls to our numbers (Amazon Chime SDK SIP media application or Amazon "
+        "Connect); run the local stack.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -291,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Forward OUR_NUMBER to DESTINATION(s), tried in order (follow-me). Options left "
         "out keep the current forward's value; a forward without --expires does not expire.",
     )
-    set_.add_argument("number", metavar="OUR_NUMBER")
+    set_.add_argument("number", metavar="OUR_NUMBER", help="one of our numbers, e.g. +12025550100")
     set_.add_argument(
         "destinations",
         nargs="+",
@@ -299,9 +300,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="phone numbers tried in order, or `connect` alone for an Amazon Connect entry number "
         "(the same destinations Slack accepts)",
     )
-    set_.add_argument("--greeting", choices=[m.value for m in GreetingMode], help="default loop")
-    set_.add_argument("--failure", choices=[m.value for m in FailureAction], help="default prompt")
-    set_.add_argument("--caller-id", choices=[m.value for m in CallerIdMode], help="default dialed")
+    set_.add_argument(
+        "--greeting",
+        choices=[m.value for m in GreetingMode],
+        help="what the caller hears while it rings: the greeting looped (ringback), played once, or "
+        "none (default loop)",
+    )
+    set_.add_argument(
+        "--failure",
+        choices=[m.value for m in FailureAction],
+        help="when nobody answers: prompt: the failure message, then hang up; hangup; voicemail: "
+        "take a message for the alert thread (default prompt)",
+    )
+    set_.add_argument(
+        "--caller-id",
+        choices=[m.value for m in CallerIdMode],
+        help="what the destination sees: dialed: our number (hides both parties); caller: the "
+        "caller's number (default dialed)",
+    )
     set_.add_argument(
         "--timeout",
         type=int,

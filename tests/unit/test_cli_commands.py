@@ -22,3 +22,25 @@ def test_the_local_commands_are_registered_through_the_entry_point_group() -> No
 
 def test_the_parser_has_the_operator_and_the_local_commands_in_order() -> None:
     assert _commands(cli.build_parser()) == ["forward", "pool", "dev", "slack", "call", "demo"]
+
+
+def _sub(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentParser:
+    for name in names:
+        subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = subcommands.choices[name]
+    return parser
+
+
+def test_the_help_names_both_backends() -> None:
+    text = cli.build_parser().description or ""
+    assert "Amazon Chime SDK" in text
+    assert "Amazon Connect" in text
+
+
+def test_forward_set_help_says_what_each_choice_does_not_only_its_default() -> None:
+    text = " ".join(_sub(cli.build_parser(), "forward", "set").format_help().split())
+    assert "while it rings" in text  # --greeting
+    assert "when nobody answers" in text  # --failure
+    assert "prompt: the failure message" in text
+    assert "what the destination sees" in text  # --caller-id
+    assert "one of our numbers" in text  # OUR_NUMBER
