@@ -142,6 +142,17 @@ def _exports(env: Mapping[str, str]) -> str:
     return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items()))
 
 
+def path_hint(path: str, bin_dir: Path, cwd: Path) -> str:
+    """How to get this checkout's ``switchboard`` on the PATH of another shell, or "" when it is
+    there already (or this Python is no virtual environment): `make run` does not activate it."""
+    if str(bin_dir) in path.split(os.pathsep) or not (bin_dir / "activate").is_file():
+        return ""
+    activate = bin_dir / "activate"
+    with contextlib.suppress(ValueError):
+        activate = activate.relative_to(cwd)
+    return f"first `. {activate}` there: the `switchboard` command is in the project's virtual environment"
+
+
 def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
     env = stack.env()
     lines = [
@@ -154,6 +165,8 @@ def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
         f"  SIP media application {env['SIP_MEDIA_APPLICATION_ID']}, "
         f"voice connector {env['VOICE_CONNECTOR_ID']}",
         f"  our numbers: {', '.join(stack.numbers)} (all on the voice connector)",
+        f"  Amazon Connect emulator:              {env['AWS_ENDPOINT_URL_CONNECT']}",
+        f"  and {', '.join(stack.connect_numbers)} (claimed in the Amazon Connect instance, on its own flow)",
         "",
         f"  Slack bot (bot.app.handler):          POST {bot_url}",
     ]
@@ -187,12 +200,23 @@ def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
     lines += [
         "",
         "In another shell, the switchboard commands find this stack by themselves:",
+    ]
+    hint = path_hint(os.environ.get("PATH", ""), Path(sys.executable).parent, Path.cwd())
+    if hint:
+        lines.append(f"  {hint}")
+    lines += [
         f"  switchboard forward set {stack.numbers[0]} +12065550111 +13125550122",
         f"  switchboard call {stack.numbers[0]} --no-answer --answer",
         "  switchboard forward list",
         f"  switchboard pool add {sma_number} +18005550111 && switchboard forward set {entry} connect",
         f"  switchboard call {entry} --transfer-at 10 --transfer-to +12065550111   # Connect hands it on",
     ]
+    if stack.connect_numbers:
+        connect_number = stack.connect_numbers[0]
+        lines += [
+            f"  switchboard forward set {connect_number} +12065550111   # a number in Amazon Connect",
+            f"  switchboard call {connect_number} --answer",
+        ]
     if stack.slack is not None:
         lines.append("  switchboard slack          # the terminal Slack console on this stack")
     lines += [

@@ -131,6 +131,25 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         process.wait(timeout=120)  # a loaded machine stops the stack slowly
 
 
+def test_dev_names_the_amazon_connect_number_beside_ours(dev: Dev) -> None:
+    text = "".join(dev.output)
+    assert "Amazon Connect emulator:" in text
+    assert "+13125550190 (claimed in the Amazon Connect instance, on its own flow)" in text
+    assert f"switchboard forward set +13125550190 {FIRST}" in text
+
+
+def test_the_switchboard_command_hint_says_how_to_get_it_on_the_path(tmp_path: Path) -> None:
+    from switchboard_local.dev import path_hint
+
+    bin_dir = tmp_path / "repo" / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "activate").write_text("")
+    hint = path_hint(path="/usr/bin:/bin", bin_dir=bin_dir, cwd=tmp_path / "repo")
+    assert "`. .venv/bin/activate`" in hint
+    assert path_hint(path=f"{bin_dir}:/usr/bin", bin_dir=bin_dir, cwd=tmp_path / "repo") == ""
+    assert path_hint(path="/usr/bin", bin_dir=tmp_path / "no-venv", cwd=tmp_path) == ""
+
+
 def test_dev_prints_the_slack_side_and_its_exports(dev: Dev) -> None:
     text = "".join(dev.output)
     assert "Slack Web API stand-in:" in text

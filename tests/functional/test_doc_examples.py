@@ -49,6 +49,13 @@ def test_the_readme_shows_the_cli_in_an_order_that_works() -> None:
     assert not [line for line in readme if "<" in line]  # no placeholders in what users copy
 
 
+def test_the_readme_puts_the_switchboard_command_on_the_path_before_using_it() -> None:
+    # `make` installs it in .venv, which no shell has activated: "command not found" otherwise.
+    block = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
+    cli = next(text for text in block if "switchboard forward set" in text)
+    assert cli.splitlines()[0].startswith(". .venv/bin/activate")
+
+
 @pytest.fixture
 def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     # moto keeps its tables per process: one table per file keeps each file's story on its own.
