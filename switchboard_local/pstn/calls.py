@@ -37,7 +37,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
-from switchboard.domain.events import AttemptResult
+from switchboard.domain.events import CONNECT_BACKEND, AttemptResult
 from switchboard.domain.hours import HoursError, resolve_timezone
 from switchboard.domain.rules import MAX_DESTINATIONS
 from switchboard.domain.transfer import TransferRules
@@ -491,11 +491,12 @@ def local_environment() -> Iterator[tuple[str, ChimeVoiceEmulator | None]]:
 def format_record(record: dict[str, Any] | None) -> str:
     if record is None:
         return "call record: none stored"
+    # Amazon Connect records count from the dial: an answer's moment is unknown (as bot.alerts says),
+    # so the talk time includes the ringing.
+    unknown_answer = record.get("backend") == CONNECT_BACKEND or record.get("timing") == "approximate"
     text = f"call record: outcome {record['outcome']}, {record['duration_ms'] / 1000:.1f}s"
     if record.get("talk_ms"):
-        text += f", talked {record['talk_ms'] / 1000:.1f}s"
-    # Amazon Connect records count from the dial (timing=approximate): an answer's moment is unknown.
-    unknown_answer = record.get("timing") == "approximate"
+        text += f", talked {'up to ' if unknown_answer else ''}{record['talk_ms'] / 1000:.1f}s"
     attempts = [
         f"{a['destination']} {ANSWERED_AT_UNKNOWN_TIME}"
         if unknown_answer and a["result"] == AttemptResult.ANSWERED

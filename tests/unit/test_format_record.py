@@ -33,5 +33,13 @@ def test_an_amazon_connect_record_does_not_claim_when_the_destination_answered()
     assert "answered after" not in text
 
 
+def test_a_record_the_connect_flow_wrote_does_not_claim_when_the_destination_answered() -> None:
+    # The flow's own records carry the backend only (the caller's hang-up adds timing=approximate).
+    text = format_record(record(backend="connect"))
+    assert "talked up to 40.0s" in text  # counted from the dial: the ringing is in it
+    assert "+12065550122 answered (Amazon Connect does not report after how long)" in text
+    assert "answered after" not in text
+
+
 def test_no_record_says_so() -> None:
     assert format_record(None) == "call record: none stored"
