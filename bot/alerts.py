@@ -389,7 +389,8 @@ def _fields(alert: Alert) -> list[dict[str, Any]]:
         fields.append(_mrkdwn(f"*Caller*\n{escape(mask_number(alert.caller))}"))
     fields.append(_mrkdwn(f"*When*\n{when(alert.at)}"))
     if alert.attempts:
-        fields.append(_mrkdwn(f"*Tried*\n{len(alert.attempts)} destination(s)"))
+        tried = len(alert.attempts)
+        fields.append(_mrkdwn(f"*Tried*\n{tried} destination{'' if tried == 1 else 's'}"))
     return fields
 
 

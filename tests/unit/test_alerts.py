@@ -100,6 +100,14 @@ def test_all_failed_says_nobody_answered_and_lists_every_attempt() -> None:
     assert "nobody answered" in rendered.text
 
 
+@pytest.mark.parametrize(("tried", "said"), [(1, "1 destination"), (2, "2 destinations")])
+def test_the_count_of_destinations_tried_is_said_in_words(tried: int, said: str) -> None:
+    attempts = [{"destination": FIRST, "result": "CallNotAnswered", "ring_ms": 30000}] * tried
+    text = text_of(render(Alert.from_item(item(attempts=attempts))).blocks)
+    assert f"*Tried* {said}" in " ".join(text.split())
+    assert "(s)" not in text
+
+
 def test_partial_failure_says_who_follow_me_reached() -> None:
     attempts = [
         {"destination": FIRST, "result": "SystemException", "ring_ms": 1000},
