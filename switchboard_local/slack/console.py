@@ -59,16 +59,17 @@ JSON = dict[str, Any]
 ACK_DEADLINE = 3.0  # seconds Slack waits for an acknowledgement before showing the user an error
 CANCEL = "!cancel"
 CLEAR = "-"
-# The bot's own reads: a Slack user never sees them, so the console does not print them either.
+# The bot's own reads (``*.list``, ``*.info``, ``*.get``, ``auth.test``): a Slack user never sees them,
+# so the console does not print them either; by their verb, so a read a new feature adds stays unseen.
 # The upload URL and the bytes are plumbing: the share (files.completeUploadExternal) is what people see.
-_UNSEEN = {
-    "auth.test",
-    "usergroups.users.list",
-    "users.info",
-    "conversations.info",
-    "files.getUploadURLExternal",
-    "upload",
-}
+_READ_VERBS = ("list", "info", "get", "test")
+_UNSEEN = {"files.getUploadURLExternal", "upload"}
+
+
+def _unseen(method: str) -> bool:
+    return method in _UNSEEN or method.rpartition(".")[2] in _READ_VERBS
+
+
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # Slack shows :emoji: codes as pictures; these are the ones the bot uses.
 EMOJI = {
@@ -529,7 +530,7 @@ class SlackConsole:
             self.fill_modal(modal)
 
     def _show_call(self, call: RecordedCall) -> None:
-        if call.method in _UNSEEN and call.ok:
+        if _unseen(call.method) and call.ok:
             return
         self._show_lines(render(call).splitlines(), indent="  ")
         if not call.ok:
@@ -707,7 +708,7 @@ class SlackConsole:
             return False
         try:
             activity = self.workspace.activity(wait=0)
-            calls = [call for call in activity.calls if not (call.method in _UNSEEN and call.ok)]
+            calls = [call for call in activity.calls if not (_unseen(call.method) and call.ok)]
             if not calls:
                 return False
             typed = _line_buffer()

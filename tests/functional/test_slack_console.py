@@ -76,6 +76,7 @@ def test_a_scripted_session_slash_command_modal_and_app_home(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr + out
     assert "Traceback" not in result.stderr + out
     assert '"level"' not in out  # the bot's CloudWatch logs stay out of the console
+    assert "usergroups.list {" not in out  # the form's group picker reads groups: Slack shows no such line
 
     # A slash command: ack at once, then the lazy listener's result and the channel announcement.
     slash = after(out, f"U0LOCALUSER> /forward {OURS} to {FIRST}, {SECOND}\n").split("U0LOCALUSER>")[0]
