@@ -199,7 +199,9 @@ class DestinationPolicy:
             except DestinationRefusedError as error:
                 raise DestinationRefusedError(error.number, error.reason, index=index) from None
             if destination in normalised:
-                raise DestinationRefusedError(subject, "lists the same destination twice", index=index)
+                raise DestinationRefusedError(
+                    subject, f"lists the same destination twice ({destination})", index=index
+                )
             normalised.append(destination)
         return tuple(normalised)
 

@@ -192,6 +192,7 @@ def test_validate_forward_refuses_six_destinations() -> None:
 def test_validate_forward_refuses_duplicates_after_normalisation() -> None:
     error = validate_refusal(OURS, ["+12025550143", "(202) 555-0143"], {})
     assert_names_number_and_reason(error, OURS, "lists the same destination twice")
+    assert "+12025550143" in error.reason  # which one: typed two ways, it is not obvious
 
 
 def test_validate_forward_reports_the_bad_destination_not_our_number() -> None:
