@@ -135,6 +135,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def call_seconds(text: str) -> float:
+    """A time in a simulated call (``--talk 30``): 0 or more seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text} seconds: a time in the call cannot be negative")
+    return seconds
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add the local commands to the CLI's sub-command parsers."""
     dev = commands.add_parser(
@@ -195,13 +206,24 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
             help=f"the next destination {what}",
         )
     call.add_argument(
-        "--talk", type=float, default=20.0, metavar="SECONDS", help="talk time before the callee hangs up"
+        "--talk",
+        type=call_seconds,
+        default=20.0,
+        metavar="SECONDS",
+        help="talk time before the callee hangs up",
     )
     call.add_argument(
-        "--ring", type=float, default=4.0, metavar="SECONDS", help="ring time before a destination answers"
+        "--ring",
+        type=call_seconds,
+        default=4.0,
+        metavar="SECONDS",
+        help="ring time before a destination answers",
     )
     call.add_argument(
-        "--caller-hangs-up-after", type=float, metavar="SECONDS", help="caller gives up after this long"
+        "--caller-hangs-up-after",
+        type=call_seconds,
+        metavar="SECONDS",
+        help="caller gives up after this long",
     )
     call.add_argument(
         "--realtime",
@@ -234,7 +256,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "/forward transfer asks it (the same checks and refusals): queued, and made when the callee "
         "hangs up.",
     )
-    transfer.add_argument("--transfer-at", type=float, metavar="SECONDS", help="when to ask for the transfer")
+    transfer.add_argument(
+        "--transfer-at", type=call_seconds, metavar="SECONDS", help="when to ask for the transfer"
+    )
     transfer.add_argument(
         "--transfer-to", metavar="TARGET", help="a phone number, or a SIP user with --transfer-arn"
     )

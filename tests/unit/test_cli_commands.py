@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import entry_points
 
+import pytest
+
 from switchboard import cli
 
 
@@ -44,3 +46,11 @@ def test_forward_set_help_says_what_each_choice_does_not_only_its_default() -> N
     assert "prompt: the failure message" in text
     assert "what the destination sees" in text  # --caller-id
     assert "one of our numbers" in text  # OUR_NUMBER
+
+
+@pytest.mark.parametrize("option", ["--talk", "--ring", "--caller-hangs-up-after", "--transfer-at"])
+def test_a_negative_call_time_is_refused_saying_so(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["call", "+12025550100", option, "-5"])
+    assert exited.value.code == 2
+    assert f"argument {option}: -5 seconds: a time in the call cannot be negative" in capsys.readouterr().err
