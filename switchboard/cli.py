@@ -11,15 +11,17 @@ configuration is incomplete (the reason goes to stderr).
 from __future__ import annotations
 
 import argparse
+import difflib
 import getpass
 import os
+import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from switchboard.domain.durations import describe_duration
 from switchboard.domain.people import SourceKind
@@ -275,8 +277,25 @@ def cmd_pool_release(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<typed>[^']*)' \(choose from (?P<choices>.*)\)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, plus "did you mean 'set'?" after a mistyped command (Python 3.14 has its own)."""
+
+    def error(self, message: str) -> NoReturn:
+        invalid = _INVALID_CHOICE.search(message)
+        if invalid:
+            # Quoted up to Python 3.12, bare from 3.13 on.
+            choices = [choice.strip("'") for choice in invalid["choices"].split(", ")]
+            close = difflib.get_close_matches(invalid["typed"], choices, n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="switchboard",
         description="Forward calls to our numbers (Amazon Chime SDK SIP media application or Amazon "
         "Connect); run the local stack.",

@@ -54,3 +54,19 @@ def test_a_negative_call_time_is_refused_saying_so(option: str, capsys: pytest.C
         cli.main(["call", "+12025550100", option, "-5"])
     assert exited.value.code == 2
     assert f"argument {option}: -5 seconds: a time in the call cannot be negative" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["froward", "list"], "did you mean 'forward'?"),
+        (["forward", "sett", "+12025550100"], "did you mean 'set'?"),
+    ],
+)
+def test_a_mistyped_command_gets_a_suggestion(
+    argv: list[str], suggestion: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert suggestion in capsys.readouterr().err
