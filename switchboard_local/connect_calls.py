@@ -282,8 +282,7 @@ def run_connect_call(
 ) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    instance = os.environ["CONNECT_INSTANCE_ID"]
-    out(f"Simulated Amazon Connect call {caller} → {number} (instance {instance})\n")
+    out(f"Simulated Amazon Connect call {caller} → {number} on the local stack's emulated instance\n")
     if realtime:
         out(
             "The call runs in real time: while it is connected, `/forward calls` in `switchboard slack` "

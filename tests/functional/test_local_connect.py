@@ -36,6 +36,8 @@ def test_forward_call_and_remove_a_connect_number(stack: LocalStack) -> None:
 
     call = run_switchboard(stack, "call", NUMBER, "--no-answer")
     assert call.returncode == 0, call.stdout + call.stderr
+    assert call.stdout.startswith(f"Simulated Amazon Connect call +13035550123 → {NUMBER} on the local")
+    assert stack.connect.instance_id not in call.stdout  # an id that tells the reader nothing
     assert f"dials {D1}" in call.stdout
     assert f"{D1} does not answer" in call.stdout
     assert f"{D2} answers" in call.stdout
