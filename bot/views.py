@@ -43,6 +43,7 @@ from switchboard.domain.rules import (
 from switchboard.service import ChangeResult
 from switchboard.wording import (
     AMAZON_CONNECT,
+    NO_FORWARDS,
     branch_text,
     calls_go_home,
     deferred_transfer_text,
@@ -675,7 +676,7 @@ def sync_text(change: RuleChange) -> str:
 
 def list_blocks(rules: list[ForwardRule]) -> list[dict[str, Any]]:
     if not rules:
-        return [{"type": "section", "text": _text("No number is forwarded right now.", "mrkdwn")}]
+        return [{"type": "section", "text": _text(NO_FORWARDS, "mrkdwn")}]
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _text(f"Forwards ({len(rules)})")}]
     blocks += [{"type": "section", "text": _text(rule_text(rule), "mrkdwn")} for rule in rules]
     return blocks
@@ -1005,7 +1006,7 @@ def home_view(
         )
     blocks.append({"type": "divider"})
     if not rules:
-        blocks.append({"type": "section", "text": _text("No number is forwarded right now.", "mrkdwn")})
+        blocks.append({"type": "section", "text": _text(NO_FORWARDS, "mrkdwn")})
     for rule in rules:
         section: dict[str, Any] = {"type": "section", "text": _text(rule_text(rule), "mrkdwn")}
         blocks.append(section)

@@ -38,7 +38,7 @@ from switchboard.domain.rules import (
 from switchboard.ports import StorageError
 from switchboard.service import ChangeFailedError, ForwardRequest, RefusedError
 from switchboard.settings import ConfigurationError, load
-from switchboard.wording import branch_text, destinations_text, for_cli, rule_details
+from switchboard.wording import NO_FORWARDS, branch_text, destinations_text, for_cli, rule_details
 
 if TYPE_CHECKING:
     from switchboard.adapters.pool import DynamoDnisPool
@@ -177,7 +177,7 @@ def cmd_forward_remove(args: argparse.Namespace) -> int:
 def cmd_forward_list(args: argparse.Namespace) -> int:
     rules = _service(need_routing=False).list_forwards()
     if not rules:
-        print("No forwards.")
+        print(NO_FORWARDS)
         return EXIT_OK
     # The same words as Slack's list: number → destinations, then options and expiry.
     for rule in rules:

@@ -29,6 +29,7 @@ from switchboard.domain.rules import (
 )
 
 PHONE_SYSTEM = "the phone system"
+NO_FORWARDS = "No number is forwarded right now."
 AMAZON_CONNECT = "Amazon Connect"
 CALLS_GO_HOME = f"calls go to {PHONE_SYSTEM} again"
 # Where a number goes and comes back to, by the backend it lives in (never "SIP media application"

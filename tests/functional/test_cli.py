@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from switchboard.wording import NO_FORWARDS
 from switchboard_local.stack import LocalStack
 from tests.helpers import run_switchboard
 
@@ -52,7 +53,7 @@ def test_set_list_call_remove(stack: LocalStack) -> None:
     removed = run(stack, "forward", "off", "202 555 0100")
     assert removed.returncode == 0
     assert "calls go to the phone system again" in removed.stdout
-    assert "No forwards." in run(stack, "forward", "list").stdout
+    assert NO_FORWARDS in run(stack, "forward", "list").stdout
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,7 @@ def test_a_failed_routing_step_exits_1_and_leaves_nothing_behind(stack: LocalSta
     assert result.returncode == 1
     assert "The forward was not changed" in result.stderr
     assert "CreateSipRule failed" in result.stderr
-    assert "No forwards." in run(stack, "forward", "list").stdout
+    assert NO_FORWARDS in run(stack, "forward", "list").stdout
     phone = stack.chime.snapshot()["phone_numbers"][OURS]
     assert phone["ProductType"] == "VoiceConnector"
     assert [a["Value"] for a in phone["Associations"]] == [stack.voice_connector_id]
@@ -255,7 +256,7 @@ def test_refused_business_hours_exit_2_with_the_reason(
     result = run(stack, "forward", "set", OURS, "+12065550111", *args)
     assert result.returncode == 2
     assert message in result.stderr
-    assert "No forwards." in run(stack, "forward", "list").stdout
+    assert NO_FORWARDS in run(stack, "forward", "list").stdout
 
 
 def test_a_call_at_a_time_that_is_not_one_is_refused(stack: LocalStack) -> None:

@@ -133,3 +133,14 @@ def test_the_branch_now_and_when_it_switches_in_utc_and_local_time() -> None:
         "until 2026-12-02 15:00 UTC (09:00 America/Chicago)"
     )
     assert branch_text(rule(), now=NOW) == ""
+
+
+def test_an_empty_list_of_forwards_reads_the_same_on_the_cli_and_in_slack() -> None:
+    # The CLI's `forward list` says the same (tests/functional/test_cli.py).
+    import json
+
+    from bot.views import home_view, list_blocks
+    from switchboard.wording import NO_FORWARDS
+
+    assert NO_FORWARDS in json.dumps(list_blocks([]))
+    assert NO_FORWARDS in json.dumps(home_view([], may_change=True))
