@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove = forward.add_parser(
         "remove", aliases=["off"], help="stop forwarding; calls go where they went before the forward"
     )
-    remove.add_argument("number", metavar="OUR_NUMBER")
+    remove.add_argument("number", metavar="OUR_NUMBER", help="one of our numbers, e.g. +12025550100")
     remove.set_defaults(func=cmd_forward_remove)
 
     list_ = forward.add_parser("list", help="list every forward")
@@ -386,8 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Add the pair (SMA_NUMBER, CONNECT_NUMBER) to the pool, free. Idempotent: an "
         "existing pair is left as it is.",
     )
-    pool_add.add_argument("sma_number", metavar="SMA_NUMBER")
-    pool_add.add_argument("connect_number", metavar="CONNECT_NUMBER")
+    pool_add.add_argument(
+        "sma_number",
+        metavar="SMA_NUMBER",
+        help="one of our numbers on the SIP media application: the caller ID",
+    )
+    pool_add.add_argument(
+        "connect_number",
+        metavar="CONNECT_NUMBER",
+        help="a number claimed in Amazon Connect: what the call dials",
+    )
     pool_add.set_defaults(func=cmd_pool_add)
     pool_list = pool.add_parser("list", help="list the pairs: free or claimed, by which call, since when")
     pool_list.set_defaults(func=cmd_pool_list)

@@ -180,11 +180,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     call = commands.add_parser(
         "call",
         help="place a simulated call to one of our numbers and print its timeline",
-        description="Simulate a call through sma.app.handler. Destination behaviours apply in order: "
+        description="Simulate a call to one of our numbers: through the SIP media application's handler "
+        "(sma.app.handler) or, for a number in Amazon Connect, through the forwarding contact flow and "
+        "its Lambda. Destination behaviours apply in order: "
         "'--no-answer --answer' means the first destination rings out and the second answers. "
         "Uses a running 'switchboard dev' if there is one, else an in-process local stack.",
     )
-    call.add_argument("number", metavar="OUR_NUMBER")
+    call.add_argument("number", metavar="OUR_NUMBER", help="one of our numbers, e.g. +12025550100")
     call.add_argument(
         "--from",
         dest="caller",
@@ -210,14 +212,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         type=call_seconds,
         default=20.0,
         metavar="SECONDS",
-        help="talk time before the callee hangs up",
+        help="talk time before the callee hangs up (default 20)",
     )
     call.add_argument(
         "--ring",
         type=call_seconds,
         default=4.0,
         metavar="SECONDS",
-        help="ring time before a destination answers",
+        help="ring time before a destination answers (default 4)",
     )
     call.add_argument(
         "--caller-hangs-up-after",

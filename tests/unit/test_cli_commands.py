@@ -70,3 +70,22 @@ def test_a_mistyped_command_gets_a_suggestion(
         cli.main(argv)
     assert exited.value.code == 2
     assert suggestion in capsys.readouterr().err
+
+
+def test_call_help_covers_amazon_connect_numbers_and_states_its_defaults() -> None:
+    text = " ".join(_sub(cli.build_parser(), "call").format_help().split())
+    assert (
+        "Amazon Connect" in text.split("positional arguments")[0]
+    )  # the description, not only --transfer-via
+    assert "talk time before the callee hangs up (default 20)" in text
+    assert "ring time before a destination answers (default 4)" in text
+    assert "OUR_NUMBER one of our numbers" in text
+
+
+def test_every_number_argument_says_which_number_it_wants() -> None:
+    parser = cli.build_parser()
+    remove = " ".join(_sub(parser, "forward", "remove").format_help().split())
+    assert "OUR_NUMBER one of our numbers" in remove
+    pool_add = " ".join(_sub(parser, "pool", "add").format_help().split())
+    assert "SMA_NUMBER one of our numbers on the SIP media application" in pool_add
+    assert "CONNECT_NUMBER a number claimed in Amazon Connect" in pool_add
