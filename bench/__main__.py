@@ -16,12 +16,11 @@ back to back, so machine noise mostly cancels.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from bench.common import (
     progress,
     report,
 )
-from switchboard_local.console_output import silenced
+from switchboard_local.console_output import silenced as quiet
 
 TABLE = "switchboard-bench"
 OURS = "+12025550100"
@@ -55,18 +54,6 @@ def _env(endpoint: str) -> dict[str, str]:
         "RECORDINGS_BUCKET": "bench-recordings",
         "POWERTOOLS_METRICS_NAMESPACE": "SwitchboardBench",
     }
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Send stdout/stderr to /dev/null at the file-descriptor level while timing.
-
-    Lambda writes our logs and EMF metrics to stdout too, so their formatting cost stays in the
-    measurement; only the terminal's rendering is left out. Powertools' handler holds the original
-    ``sys.stdout`` object, hence fd-level redirection rather than ``redirect_stdout``.
-    """
-    with silenced():
-        yield
 
 
 class Counter:
