@@ -17,17 +17,13 @@ carries over.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from switchboard_local.console_output import silenced  # noqa: E402
+from bench.common import report
+from switchboard_local.console_output import silenced
 
 GROUP = "S0BENCHONCALL"
 ROUTED = 5
@@ -139,15 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     figures = run(args.rules)
     rules, wall, per_rule = figures["rules"], figures["wall_s"], figures["per_rule_ms"]
-    print(f"People re-resolution, local stack ({rules} forwards naming one group, one member replaced):")
-    print(f"  wall time {wall} s ({per_rule} ms per forward), {figures['updated']} updated")
-    print(f"  Slack calls: {figures['slack_calls']}")
-    print(f"  table calls: {figures['table_calls']} ({figures['table_writes']} writes)")
-    print(f"  Chime SDK Voice calls: {figures['chime_calls']}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    lines = [
+        f"People re-resolution, local stack ({rules} forwards naming one group, one member replaced):",
+        f"  wall time {wall} s ({per_rule} ms per forward), {figures['updated']} updated",
+        f"  Slack calls: {figures['slack_calls']}",
+        f"  table calls: {figures['table_calls']} ({figures['table_writes']} writes)",
+        f"  Chime SDK Voice calls: {figures['chime_calls']}",
+    ]
+    return report("\n".join(lines), figures, args.json)
 
 
 if __name__ == "__main__":
