@@ -439,11 +439,26 @@ def _attach_dashed_values(argv: Sequence[str]) -> list[str]:
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse, and report an unknown option with the usage of the sub-command it was given to."""
     parser = build_parser()
-    args, unknown = parser.parse_known_args(_attach_dashed_values(sys.argv[1:] if argv is None else argv))
+    tokens = _attach_dashed_values(sys.argv[1:] if argv is None else argv)
+    args, unknown = parser.parse_known_args(tokens)
     if unknown:
         owner: argparse.ArgumentParser = getattr(args, "parser", parser)
-        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}{_quoting_hint(tokens, unknown[0])}")
     return args
+
+
+_PHONE_LIKE = re.compile(r"[0-9().\s-]{7,}")
+
+
+def _quoting_hint(tokens: Sequence[str], stray: str) -> str:
+    """`--expires 2 hours`: the stray word most likely belongs to the option's value, unquoted."""
+    # A phone number there is a destination typed after the options, not part of a value.
+    if stray.startswith(("-", "+")) or _PHONE_LIKE.fullmatch(stray) or stray not in tokens:
+        return ""
+    at = tokens.index(stray)
+    if at < 2 or not tokens[at - 2].startswith("--") or tokens[at - 1].startswith("-"):
+        return ""
+    return f'; did you mean {tokens[at - 2]} "{tokens[at - 1]} {stray}"?'
 
 
 def _remember_parsers(parser: argparse.ArgumentParser) -> None:

@@ -89,3 +89,18 @@ def test_every_number_argument_says_which_number_it_wants() -> None:
     pool_add = " ".join(_sub(parser, "pool", "add").format_help().split())
     assert "SMA_NUMBER one of our numbers on the SIP media application" in pool_add
     assert "CONNECT_NUMBER a number claimed in Amazon Connect" in pool_add
+
+
+def test_an_option_value_with_a_space_is_shown_quoted(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["forward", "set", "+12025550100", "+12065550111", "--expires", "2", "hours"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: hours" in err
+    assert """did you mean --expires "2 hours"?""" in err
+
+
+def test_a_destination_after_the_options_gets_no_quoting_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["forward", "set", "+12025550100", "+12065550111", "--greeting", "once", "206-555-0122"])
+    assert "did you mean" not in capsys.readouterr().err
