@@ -160,13 +160,14 @@ def _banner(stack: LocalStack, bot_url: str, mode: DevMode) -> str:
         "",
         f"  DynamoDB, S3, Secrets Manager (moto): {env['AWS_ENDPOINT_URL']}",
         f"  Chime SDK Voice emulator:             {env['AWS_ENDPOINT_URL_CHIME_SDK_VOICE']}",
+        f"  Amazon Connect emulator:              {env['AWS_ENDPOINT_URL_CONNECT']}",
         f"  Lambda Invoke (bot's lazy listeners): {env['AWS_ENDPOINT_URL_LAMBDA']}",
         f"  table {env['TABLE_NAME']} (from template.yaml), prompts in s3://{env['PROMPT_BUCKET']}/prompts/",
         f"  SIP media application {env['SIP_MEDIA_APPLICATION_ID']}, "
         f"voice connector {env['VOICE_CONNECTOR_ID']}",
         f"  our numbers: {', '.join(stack.numbers)} (all on the voice connector)",
-        f"  Amazon Connect emulator:              {env['AWS_ENDPOINT_URL_CONNECT']}",
-        f"  and {', '.join(stack.connect_numbers)} (claimed in the Amazon Connect instance, on its own flow)",
+        f"    and {', '.join(stack.connect_numbers)} "
+        "(claimed in the Amazon Connect instance, on its own flow)",
         "",
         f"  Slack bot (bot.app.handler):          POST {bot_url}",
     ]
