@@ -26,12 +26,11 @@ from connect_lambda.events import FlowEvent, MalformedFlowEventError, parse_even
 from connect_lambda.forwarding import PURPOSES, ConnectForwardingApp
 from connect_lambda.transfer import ConnectApp, Result, bounded, failure
 from switchboard.adapters.call_control import ChimeCallControl, ChimeOwnNumbers
-from switchboard.adapters.connect_calls import DynamoFlowProgress, DynamoTransferQueue
-from switchboard.adapters.dynamodb import DynamoCallLog, DynamoForwardRepository
+from switchboard.adapters.connect_calls import DynamoFlowProgress, DynamoTransferQueue, connect_call_log
+from switchboard.adapters.dynamodb import DynamoForwardRepository
 from switchboard.adapters.own_numbers import OwnNumbers
 from switchboard.adapters.pool import DynamoDnisPool
 from switchboard.domain.callflow import Plan
-from switchboard.domain.events import CONNECT_BACKEND
 from switchboard.domain.transfer import TransferRules
 from switchboard.lambda_runtime import (
     CALL_PATH_CHIME,
@@ -95,13 +94,7 @@ def _build_forwarding(session: Any) -> ConnectForwardingApp:
         return ConnectForwardingApp(None, None, None, None, telemetry)
     client = session.create_client("dynamodb", config=DYNAMODB_CONFIG)
     base_url = prompt_base_url(settings, os.environ.get("AWS_REGION", ""))
-    calls = DynamoCallLog(
-        client,
-        settings.table_name,
-        record_once=True,
-        record_fields={"backend": CONNECT_BACKEND},
-        listed_from_dial=True,
-    )
+    calls = connect_call_log(client, settings.table_name)
     return ConnectForwardingApp(
         rules=DynamoForwardRepository(client, settings.table_name),
         calls=calls,

@@ -37,7 +37,7 @@ from switchboard.adapters.connect_calls import (
     DynamoFlowProgress,
     EndMark,
     caller_hung_up,
-    hang_up_log,
+    connect_call_log,
 )
 from switchboard.lambda_runtime import BACKGROUND_DYNAMODB
 from switchboard.ports import CallLog
@@ -108,7 +108,7 @@ def _build() -> ContactEvents | None:
     client = botocore.session.get_session().create_client("dynamodb", config=BACKGROUND_DYNAMODB)
     return ContactEvents(
         DynamoFlowProgress(client, settings.table_name),
-        hang_up_log(client, settings.table_name),
+        connect_call_log(client, settings.table_name),
     )
 
 

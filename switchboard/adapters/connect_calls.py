@@ -107,9 +107,11 @@ def ended_key(contact_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"CALL#{contact_id}"}, "sk": {"S": ENDED_SK}}
 
 
-def hang_up_log(client: Any, table_name: str) -> DynamoCallLog:
-    """The call log for the records of calls the caller ended, which the flow never saw end: the
-    first record wins, ``timing=approximate``, and each deletes the live entry."""
+def connect_call_log(client: Any, table_name: str) -> DynamoCallLog:
+    """The call log of Amazon Connect calls, whoever writes the record (the flow's Lambda, its
+    ``Dialing`` turn, the contact-event handler): the first record wins, each deletes the live
+    entry, and every record says ``timing=approximate`` because a contact flow never sees the
+    moment a destination answers (talk time counts from the dial)."""
     return DynamoCallLog(
         client,
         table_name,
@@ -186,10 +188,10 @@ class DynamoFlowProgress:
 
     def __init__(self, client: Any, table_name: str, hang_ups: CallLog | None = None) -> None:
         """``hang_ups``: where a ``Dialing`` that finds the call ended records it
-        (:func:`hang_up_log` by default)."""
+        (:func:`connect_call_log` by default)."""
         self._client = client
         self._table = table_name
-        self._hang_ups = hang_ups if hang_ups is not None else hang_up_log(client, table_name)
+        self._hang_ups = hang_ups if hang_ups is not None else connect_call_log(client, table_name)
 
     def save(self, contact_id: str, state: CallState, now_ms: int) -> CallRecord | None:
         """List the call as dialling at ``state`` from ``now_ms`` (the dial moment); the record

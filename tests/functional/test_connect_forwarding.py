@@ -178,6 +178,19 @@ def test_the_flows_own_record_wins_over_the_contact_event(
     assert call.items()["RECORD"] == flows_record
 
 
+def test_the_flows_record_of_an_answered_call_says_its_timing_is_approximate(
+    call: Call, dynamodb: Any
+) -> None:
+    # The flow never sees the answer: talk time counts from the dial, as the module docstring says.
+    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
+    call.send("connect_forward_start")
+    call.now += 3_000
+    call.send("connect_forward_bridge_ended")
+
+    record = call.items()["RECORD"]
+    assert (record["outcome"], record["backend"], record["timing"]) == ("bridged", "connect", "approximate")
+
+
 def test_contact_events_of_other_contacts_are_ignored(
     modules: tuple[ModuleType, ModuleType], dynamodb: Any
 ) -> None:
