@@ -992,7 +992,10 @@ def _slack_transfer_scene(
         seen_so_far = len(transfer_shown)
         shown_now.append(seen_so_far)
         interludes.append((live.at_seconds, status_shown[-1] + "".join(transfer_shown[:seen_so_far])))
-        return f"(demo) at {live.at_seconds:g}s a Slack user typed /forward transfer {OURS} to {THIRD}"
+        return (
+            f"(demo) at {live.at_seconds:g}s a Slack user typed /forward status {OURS}, "
+            f"then /forward transfer {OURS} to {THIRD}"
+        )
 
     shown_now: list[int] = []
     call = _call(
