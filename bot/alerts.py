@@ -388,7 +388,9 @@ def _fields(alert: Alert) -> list[dict[str, Any]]:
     if alert.caller or alert.event_type == "bridge_failed":
         fields.append(_mrkdwn(f"*Caller*\n{escape(mask_number(alert.caller))}"))
     fields.append(_mrkdwn(f"*When*\n{when(alert.at)}"))
-    if alert.attempts:
+    # A failed transfer's attempts are the leg it was taken back from and the target, not a
+    # forward's destinations; its summary names the target and lists what came before.
+    if alert.attempts and alert.event_type != "transfer_failed":
         tried = len(alert.attempts)
         fields.append(_mrkdwn(f"*Tried*\n{tried} destination{'' if tried == 1 else 's'}"))
     return fields

@@ -190,6 +190,22 @@ def test_transfer_failed_as_the_sma_writes_it_names_the_target_and_what_came_bef
     assert CALLER not in json.dumps(rendered.blocks)
 
 
+def test_a_failed_transfer_does_not_count_its_target_or_the_connect_leg_as_destinations_tried() -> None:
+    # Taken back from Amazon Connect, then the target did not answer: neither is a forward's
+    # destination, and the attempts are listed under the summary already.
+    attempts = [
+        {"destination": "+18005550111", "result": "answered", "ring_ms": 2000},
+        {"destination": "+13125550199", "result": "CallNotAnswered", "ring_ms": 30000},
+    ]
+    fields = {"event_type": "transfer_failed", "event_id": "tx-1:transfer_failed", "all_failed": False}
+    alert = Alert.from_item(item(transfer_target="+13125550199", attempts=attempts, **fields))
+
+    text = " ".join(text_of(render(alert).blocks).split())
+
+    assert "*Tried*" not in text
+    assert "*Before the transfer* 1. +18005550111" in text
+
+
 def test_an_amazon_connect_answer_is_not_said_to_come_after_zero_seconds_of_ringing() -> None:
     # A contact flow never sees the answer: the record counts the call from the dial (ring_ms 0).
     before = {"destination": "+18005550111", "result": "answered", "ring_ms": 0}
