@@ -163,14 +163,19 @@ def test_a_hang_up_after_the_ring_timeout_was_a_bridged_call(
     assert record["talk_ms"] == 8_000
 
 
-def test_the_flows_own_record_wins_over_the_contact_event(
-    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
-) -> None:
+def answered_and_ended(call: Call, dynamodb: Any) -> dict[str, Any]:
+    """A call answered by D1 whose callee hung up 3 s after the dial: the flow's own record."""
     forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
     call.send("connect_forward_start")
     call.now += 3_000
     call.send("connect_forward_bridge_ended")
-    flows_record = call.items()["RECORD"]
+    return dict(call.items()["RECORD"])
+
+
+def test_the_flows_own_record_wins_over_the_contact_event(
+    call: Call, dynamodb: Any, modules: tuple[ModuleType, ModuleType]
+) -> None:
+    flows_record = answered_and_ended(call, dynamodb)
 
     modules[1].handler(load_event("connect_contact_disconnected"), None)
 
@@ -182,12 +187,7 @@ def test_the_flows_record_of_an_answered_call_says_its_timing_is_approximate(
     call: Call, dynamodb: Any
 ) -> None:
     # The flow never sees the answer: talk time counts from the dial, as the module docstring says.
-    forward(dynamodb, D1, greeting=GreetingMode.NONE, ring_timeout=20)
-    call.send("connect_forward_start")
-    call.now += 3_000
-    call.send("connect_forward_bridge_ended")
-
-    record = call.items()["RECORD"]
+    record = answered_and_ended(call, dynamodb)
     assert (record["outcome"], record["backend"], record["timing"]) == ("bridged", "connect", "approximate")
 
 
